@@ -1,0 +1,160 @@
+"""PDF bytes -> pages of text. The only module that imports the PDF library (pypdf).
+
+`parse_pdf` never raises for a bad document: it classifies it (`ParseResult.status`) and
+says why in words a person can act on. It runs inside a parser worker process (see
+`ingest.parser_pool`), which bounds its memory and time.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qa_service.schemas import DocumentStatus, Page
+
+__all__ = ["PDF_MAGIC", "HEADER_WINDOW", "ParseResult", "find_pdf_header", "parse_pdf"]
+
+PDF_MAGIC = b"%PDF-"
+HEADER_WINDOW = 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    status: DocumentStatus
+    reason: str = ""
+    pages: list[Page] = field(default_factory=list)
+    page_count: int = 0
+
+
+def find_pdf_header(head: bytes) -> int:
+    """Offset of `%PDF-` within the first 1,024 bytes, or -1 when it is not there."""
+    return head[:HEADER_WINDOW].find(PDF_MAGIC)
+
+
+def clean_page_text(text: str) -> str:
+    """Normalize extracted text: NFC, no control characters, tidy whitespace."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def parse_pdf(
+    data: bytes,
+    *,
+    max_pages: int,
+    on_page_count: Callable[[int], None] | None = None,
+) -> ParseResult:
+    """Extract every page's text. `on_page_count` hears the page count before extraction."""
+    offset = find_pdf_header(data)
+    if offset < 0:
+        return ParseResult(
+            DocumentStatus.INVALID,
+            "not a PDF: no %PDF- header in the first 1,024 bytes; upload the PDF itself",
+        )
+    try:
+        reader = _open_reader(data[offset:])
+    except _Classified as exc:
+        return ParseResult(exc.status, exc.reason)
+    try:
+        count = len(reader.pages)
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types for broken trees
+        return ParseResult(DocumentStatus.INVALID, f"the page tree is broken ({_describe(exc)})")
+    if count == 0:
+        return ParseResult(DocumentStatus.NO_TEXT, "the PDF has no pages")
+    if count > max_pages:
+        return ParseResult(
+            DocumentStatus.TOO_LARGE,
+            f"{count:,} pages is over the limit of {max_pages:,}; split the document "
+            "or raise QA_INGEST__MAX_PAGES",
+            page_count=count,
+        )
+    if on_page_count is not None:
+        on_page_count(count)
+    return _extract(reader, count)
+
+
+class _Classified(Exception):
+    def __init__(self, status: DocumentStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
+        raise _Classified(
+            DocumentStatus.INVALID, f"the file is damaged beyond repair ({_describe(exc)})"
+        ) from exc
+    except RecursionError as exc:
+        raise _Classified(
+            DocumentStatus.INVALID, "the file's object structure loops on itself"
+        ) from exc
+    if reader.is_encrypted:
+        try:
+            decrypted = reader.decrypt("")
+        except DependencyError as exc:
+            raise _Classified(
+                DocumentStatus.FAILED, f"cannot decrypt: {exc}; install 'cryptography'"
+            ) from exc
+        except (FileNotDecryptedError, PdfReadError, NotImplementedError) as exc:
+            raise _Classified(
+                DocumentStatus.ENCRYPTED,
+                f"encrypted with an unsupported scheme ({_describe(exc)}); "
+                "upload an unlocked copy",
+            ) from exc
+        if not decrypted:
+            raise _Classified(
+                DocumentStatus.ENCRYPTED,
+                "encrypted with a password; upload an unlocked copy",
+            )
+    return reader
+
+
+def _extract(reader, count: int) -> ParseResult:  # type: ignore[no-untyped-def]
+    pages: list[Page] = []
+    broken: list[int] = []
+    for number in range(1, count + 1):
+        try:
+            raw = reader.pages[number - 1].extract_text() or ""
+        except RecursionError:
+            raw, broken = "", [*broken, number]
+        except Exception:  # noqa: BLE001 - one broken page must not lose the others
+            raw, broken = "", [*broken, number]
+        pages.append(Page(number=number, text=clean_page_text(raw)))
+    if not any(page.text for page in pages):
+        if len(broken) == count:
+            return ParseResult(
+                DocumentStatus.INVALID,
+                "no page could be read: the page contents are damaged",
+                page_count=count,
+            )
+        return ParseResult(
+            DocumentStatus.NO_TEXT,
+            "no text layer: the pages look scanned or image-only; run OCR "
+            "(for example ocrmypdf) and upload the result",
+            page_count=count,
+        )
+    reason = f"pages {_ranges(broken)} could not be read and are empty" if broken else ""
+    return ParseResult(DocumentStatus.INDEXED, reason, pages=pages, page_count=count)
+
+
+def _ranges(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

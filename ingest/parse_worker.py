@@ -1,0 +1,95 @@
+"""The parser worker process: `python -m ingest.parse_worker --memory-mb N`.
+
+It limits its own address space, then answers requests on stdin/stdout, one at a time.
+Frames are a 4-byte big-endian length followed by UTF-8 JSON (no pickle):
+
+    request   {"path": "...", "max_pages": 2000}
+    progress  {"type": "pages", "count": 12}          (once the page count is known)
+    answer    {"type": "result", "status": "indexed", "reason": "", "page_count": 12,
+               "pages": ["text of page 1", ...]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import struct
+import sys
+from typing import Any, BinaryIO
+
+__all__ = ["read_frame", "write_frame"]
+
+_HEADER = struct.Struct(">I")
+
+
+def write_frame(stream: BinaryIO, message: dict[str, Any]) -> None:
+    payload = json.dumps(message, ensure_ascii=False).encode("utf-8")
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def read_frame(stream: BinaryIO) -> dict[str, Any] | None:
+    """The next message, or None at end of stream."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    payload = stream.read(size)
+    if len(payload) < size:
+        return None
+    message: dict[str, Any] = json.loads(payload.decode("utf-8"))
+    return message
+
+
+def _limit_memory(megabytes: int) -> None:
+    limit = megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _serve(memory_mb: int) -> None:
+    from ingest.parse import parse_pdf
+    from qa_service.schemas import DocumentStatus
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while (request := read_frame(stdin)) is not None:
+        try:
+            with open(request["path"], "rb") as handle:
+                data = handle.read()
+            result = parse_pdf(
+                data,
+                max_pages=int(request["max_pages"]),
+                on_page_count=lambda n: write_frame(stdout, {"type": "pages", "count": n}),
+            )
+            answer = {
+                "type": "result",
+                "status": result.status.value,
+                "reason": result.reason,
+                "page_count": result.page_count,
+                "pages": [page.text for page in result.pages],
+            }
+        except MemoryError:
+            answer = _failure(
+                DocumentStatus.FAILED,
+                f"parsing needed more than the worker's memory limit of {memory_mb} MiB",
+            )
+        except Exception as exc:  # noqa: BLE001 - report every failure, never die silently
+            answer = _failure(DocumentStatus.FAILED, f"parser error: {type(exc).__name__}: {exc}")
+        write_frame(stdout, answer)
+
+
+def _failure(status: Any, reason: str) -> dict[str, Any]:
+    return {"type": "result", "status": status.value, "reason": reason, "page_count": 0, "pages": []}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--memory-mb", type=int, required=True)
+    args = parser.parse_args()
+    _limit_memory(args.memory_mb)
+    sys.setrecursionlimit(5000)
+    _serve(args.memory_mb)
+
+
+if __name__ == "__main__":
+    main()

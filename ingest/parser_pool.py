@@ -1,0 +1,220 @@
+"""Parse PDFs in worker processes, so a hostile or broken file can neither hang nor crash us.
+
+Each worker is `python -m ingest.parse_worker` with an address-space limit. A parse gets a
+time budget of `base + per_page * pages` seconds (capped), extended once the worker has
+counted the pages. A worker that overruns is killed; one that dies (out of memory, a crash
+in a C extension) is replaced. Either way the document ends `failed` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ingest.parse import ParseResult
+from qa_service.schemas import DocumentStatus, Page
+
+__all__ = ["ParserLimits", "ParserPool"]
+
+_HEADER = struct.Struct(">I")
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ParserLimits:
+    memory_mb: int = 2048
+    timeout_base_s: float = 30.0
+    timeout_per_page_s: float = 2.0
+    timeout_max_s: float = 600.0
+    max_pages: int = 2000
+
+    def budget(self, pages: int) -> float:
+        return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)
+
+
+class _WorkerGone(Exception):
+    pass
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Worker:
+    """One parser process and the framed pipe to it."""
+
+    def __init__(self, memory_mb: int) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "ingest.parse_worker", "--memory-mb", str(memory_mb)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = json.dumps(message).encode("utf-8")
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise _WorkerGone() from exc
+
+    def receive(self, deadline: float) -> dict[str, Any]:
+        header = self._read_exactly(_HEADER.size, deadline)
+        (size,) = _HEADER.unpack(header)
+        message: dict[str, Any] = json.loads(self._read_exactly(size, deadline).decode("utf-8"))
+        return message
+
+    def _read_exactly(self, size: int, deadline: float) -> bytes:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while len(self._buffer) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout()
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise _Timeout()
+            chunk = os.read(fd, max(65536, size - len(self._buffer)))
+            if not chunk:
+                raise _WorkerGone()
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+    def exit_description(self) -> str:
+        code = self.process.wait()
+        if code < 0:
+            return f"killed by signal {-code} (often: out of memory)"
+        return f"exited with code {code}"
+
+
+class ParserPool:
+    """A fixed number of parser workers, used by any number of threads."""
+
+    def __init__(self, limits: ParserLimits, size: int = 1) -> None:
+        self.limits = limits
+        self._idle: queue.Queue[_Worker | None] = queue.Queue()
+        for _ in range(size):
+            self._idle.put(None)  # a slot; its worker starts on first use
+        self._lock = threading.Lock()
+        self._all: set[_Worker] = set()
+        self._closed = False
+
+    def parse(self, path: Path) -> ParseResult:
+        slot = self._idle.get()
+        worker = slot if slot is not None and slot.alive else self._spawn()
+        try:
+            result, keep = self._parse_with(worker, path)
+        except BaseException:
+            self._retire(worker)
+            self._idle.put(None)
+            raise
+        if not keep:
+            self._retire(worker)
+        self._idle.put(worker if keep else None)
+        return result
+
+    def _parse_with(self, worker: _Worker, path: Path) -> tuple[ParseResult, bool]:
+        started = time.monotonic()
+        deadline = started + self.limits.timeout_base_s
+        pages = 0
+        try:
+            worker.send({"path": str(path), "max_pages": self.limits.max_pages})
+            while True:
+                message = worker.receive(deadline)
+                if message.get("type") == "pages":
+                    pages = int(message["count"])
+                    deadline = started + self.limits.budget(pages)
+                    continue
+                return _result_from(message), True
+        except _Timeout:
+            budget = self.limits.budget(pages)
+            return ParseResult(
+                DocumentStatus.FAILED,
+                f"parsing took longer than its budget of {budget:.0f} s"
+                + (f" for {pages:,} pages" if pages else "")
+                + "; the file may be malformed or hostile",
+                page_count=pages,
+            ), False
+        except _WorkerGone:
+            return ParseResult(
+                DocumentStatus.FAILED,
+                f"the parser process {worker.exit_description()} while reading this file "
+                f"(memory limit {self.limits.memory_mb} MiB)",
+                page_count=pages,
+            ), False
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self.limits.memory_mb)
+        with self._lock:
+            self._all.add(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            self._all.discard(worker)
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._all if w.alive]
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = list(self._all), set()
+        for worker in workers:
+            worker.kill()
+
+    def __enter__(self) -> ParserPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _result_from(message: dict[str, Any]) -> ParseResult:
+    texts: list[str] = list(message.get("pages", []))
+    return ParseResult(
+        status=DocumentStatus(message["status"]),
+        reason=str(message.get("reason", "")),
+        pages=[Page(number=i + 1, text=text) for i, text in enumerate(texts)],
+        page_count=int(message.get("page_count", 0)),
+    )

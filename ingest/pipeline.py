@@ -1,0 +1,129 @@
+"""One file into one knowledge base: hash -> skip unchanged -> parse -> chunk -> embed -> publish.
+
+Every file ends with a `FileOutcome` (status + a reason a person can act on); nothing here
+raises for a bad document. The cost of adding a document is proportional to that
+document: nothing else in the knowledge base is re-read, re-embedded or rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunk import ChunkerConfig, chunk_document
+from ingest.parse import HEADER_WINDOW, find_pdf_header
+from ingest.parser_pool import ParserPool
+from qa_service.embedding import Embedder
+from qa_service.lexical import LexicalIndex
+from qa_service.schemas import DocumentInfo, DocumentStatus, FileOutcome
+from qa_service.store.catalog import now
+from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
+
+__all__ = ["IngestPipeline", "Progress", "file_sha256"]
+
+Progress = Callable[[str, int], None]  # ("pages" | "chunks", how many more)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class IngestPipeline:
+    parsers: ParserPool
+    embedder: Embedder
+    lexical: LexicalIndex
+    chunker: ChunkerConfig
+    max_file_bytes: int
+    embed_batch_size: int = 64
+
+    def ingest_file(
+        self,
+        kb: KnowledgeBase,
+        path: Path,
+        filename: str,
+        progress: Progress | None = None,
+        hook: Callable[[FileOutcome], PublishHook] | None = None,
+    ) -> FileOutcome:
+        """Index `path` under the display name `filename`. `hook(outcome)` runs in the
+        same transaction that records the outcome (jobs use it to stay consistent)."""
+        report = progress or (lambda _kind, _n: None)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            return FileOutcome(filename, DocumentStatus.FAILED, f"cannot read the file: {exc}")
+        doc_id = file_sha256(path)
+        early = self._precheck(kb, path, doc_id, filename, size)
+        if early is not None:
+            if early.status is not DocumentStatus.UNCHANGED:
+                kb.record_outcome(doc_id, filename, early.status, early.reason, size,
+                                  hook=hook(early) if hook else None)
+            elif hook is not None:
+                with kb.catalog.transaction() as conn:
+                    hook(early)(conn)
+            return early
+        return self._index(kb, path, doc_id, filename, size, report, hook)
+
+    def _precheck(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str,
+                  size: int) -> FileOutcome | None:
+        limit_mb = self.max_file_bytes / 1_000_000
+        if size > self.max_file_bytes:
+            return FileOutcome(filename, DocumentStatus.TOO_LARGE,
+                               f"{size / 1_000_000:.1f} MB is over the limit of {limit_mb:g} MB",
+                               doc_id)
+        if size == 0:
+            return FileOutcome(filename, DocumentStatus.INVALID, "the file is empty", doc_id)
+        with open(path, "rb") as handle:
+            head = handle.read(HEADER_WINDOW)
+        if find_pdf_header(head) < 0:
+            return FileOutcome(filename, DocumentStatus.INVALID,
+                               "not a PDF: no %PDF- header in the first 1,024 bytes", doc_id)
+        if kb.status_of(doc_id) is DocumentStatus.INDEXED:
+            return FileOutcome(filename, DocumentStatus.UNCHANGED,
+                               "the same file is already indexed", doc_id)
+        return None
+
+    def _index(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str, size: int,
+               report: Progress, hook: Callable[[FileOutcome], PublishHook] | None
+               ) -> FileOutcome:
+        parsed = self.parsers.parse(path)
+        report("pages", parsed.page_count)
+        if parsed.status is not DocumentStatus.INDEXED:
+            outcome = FileOutcome(filename, parsed.status, parsed.reason, doc_id,
+                                  parsed.page_count)
+            kb.record_outcome(doc_id, filename, outcome.status, outcome.reason, size,
+                              parsed.page_count, hook=hook(outcome) if hook else None)
+            return outcome
+        chunks = chunk_document(doc_id, parsed.pages, self.chunker)
+        vectors = np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        blocks = []
+        for start in range(0, len(chunks), self.embed_batch_size):
+            batch = [c.text for c in chunks[start:start + self.embed_batch_size]]
+            blocks.append(self.embedder.embed_passages(batch))
+            report("chunks", len(batch))
+        if blocks:
+            vectors = np.concatenate(blocks)
+        tokens = self.lexical.document_tokens([c.text for c in chunks])
+        stamp = now()
+        info = DocumentInfo(doc_id, filename, DocumentStatus.INDEXED, parsed.reason,
+                            parsed.page_count, len(chunks), size, stamp, stamp)
+        outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
+                              parsed.page_count, len(chunks))
+        published = kb.publish_document(info, path, parsed.pages, chunks, vectors, tokens,
+                                        hook=hook(outcome) if hook else None)
+        if not published:
+            unchanged = FileOutcome(filename, DocumentStatus.UNCHANGED,
+                                    "the same file is already indexed", doc_id)
+            if hook is not None:
+                with kb.catalog.transaction() as conn:
+                    hook(unchanged)(conn)
+            return unchanged
+        return outcome

@@ -1,0 +1,129 @@
+"""Request and response bodies, as they appear in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from qa_service.schemas import DocumentStatus, JobState
+
+__all__ = [
+    "CreateKnowledgeBase",
+    "DocumentList",
+    "DocumentOut",
+    "ErrorOut",
+    "Health",
+    "JobAccepted",
+    "JobOut",
+    "KnowledgeBaseList",
+    "KnowledgeBaseOut",
+    "PageOut",
+    "PassageOut",
+    "SearchRequest",
+    "SearchResponse",
+]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable error code")
+    message: str = Field(description="What happened and what to do about it")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class CreateKnowledgeBase(BaseModel):
+    name: str = Field(description="1-64 of a-z 0-9 _ -, starting with a letter or digit",
+                      examples=["handbook"])
+
+
+class KnowledgeBaseOut(BaseModel):
+    name: str
+    documents: int = Field(description="Indexed documents")
+    chunks: int = Field(description="Searchable passages")
+    embedding_model: str
+    dimension: int
+    created_at: str
+
+
+class KnowledgeBaseList(BaseModel):
+    knowledge_bases: list[KnowledgeBaseOut]
+
+
+class DocumentOut(BaseModel):
+    id: str = Field(description="sha256 of the file's bytes")
+    filename: str = Field(description="Source name: the upload's filename or the ingested path")
+    status: DocumentStatus
+    reason: str = Field(description="Why it ended this way, when that needs saying")
+    pages: int
+    chunks: int
+    size_bytes: int
+    created_at: str
+    updated_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class PageOut(BaseModel):
+    document_id: str
+    page: int = Field(description="1-based page number")
+    text: str = Field(description="The page's extracted text; passages' offsets refer to it")
+
+
+class FileOutcomeOut(BaseModel):
+    filename: str
+    status: DocumentStatus
+    reason: str
+    document_id: str | None
+    pages: int
+    chunks: int
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    state: JobState
+    files_total: int
+
+
+class JobOut(BaseModel):
+    job_id: str
+    state: JobState
+    files_total: int
+    files_done: int
+    pages_parsed: int
+    chunks_embedded: int
+    created_at: str
+    updated_at: str
+    error: str
+    files: list[FileOutcomeOut]
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=4000)
+    k: int = Field(default=5, ge=1, le=100, description="How many passages to return")
+    document_ids: list[str] | None = Field(
+        default=None, description="Search only these documents", max_length=1000
+    )
+
+
+class PassageOut(BaseModel):
+    chunk_id: int
+    document_id: str
+    filename: str
+    page: int = Field(description="1-based page where the passage starts")
+    char_start: int = Field(description="Offset of the passage in that page's text")
+    char_end: int
+    text: str
+    score: float
+
+
+class SearchResponse(BaseModel):
+    passages: list[PassageOut]
+
+
+class Health(BaseModel):
+    status: str
+    embedding_model: str
+    knowledge_bases: int

@@ -1,0 +1,140 @@
+"""HTTP routes: knowledge bases, documents, jobs, search, health. Each handler is thin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi.responses import FileResponse
+
+from ingest.uploads import stage_upload
+from qa_service.api.deps import AnyKb, SearchableKb, ServicesDep
+from qa_service.api.models import (
+    CreateKnowledgeBase,
+    DocumentList,
+    DocumentOut,
+    ErrorOut,
+    Health,
+    JobAccepted,
+    JobOut,
+    KnowledgeBaseList,
+    KnowledgeBaseOut,
+    PageOut,
+    SearchRequest,
+    SearchResponse,
+)
+from qa_service.errors import DocumentNotFound, JobNotFound, PageNotFound
+from qa_service.schemas import DocumentInfo, DocumentStatus, JobState
+from qa_service.store.knowledge_base import KnowledgeBase
+
+__all__ = ["router"]
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 409, 415, 422, 500)
+}
+router = APIRouter(responses=ERRORS)
+
+
+@router.get("/health", response_model=Health, tags=["service"])
+def health(services: ServicesDep) -> Health:
+    return Health(status="ok", embedding_model=services.embedder.name,
+                  knowledge_bases=len(services.registry.names()))
+
+
+@router.post("/kbs", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBaseOut,
+             tags=["knowledge bases"])
+def create_kb(body: CreateKnowledgeBase, services: ServicesDep) -> dict[str, object]:
+    return services.create_kb(body.name).info().to_json()
+
+
+@router.get("/kbs", response_model=KnowledgeBaseList, tags=["knowledge bases"])
+def list_kbs(services: ServicesDep) -> dict[str, object]:
+    infos = [services.registry.open(name).info().to_json() for name in services.registry.names()]
+    return {"knowledge_bases": infos}
+
+
+@router.get("/kbs/{kb}", response_model=KnowledgeBaseOut, tags=["knowledge bases"])
+def get_kb(kb: AnyKb) -> dict[str, object]:
+    return kb.info().to_json()
+
+
+@router.delete("/kbs/{kb}", status_code=status.HTTP_204_NO_CONTENT, tags=["knowledge bases"])
+def delete_kb(kb: AnyKb, services: ServicesDep) -> Response:
+    services.registry.delete(kb.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/kbs/{kb}/documents", status_code=status.HTTP_202_ACCEPTED,
+             response_model=JobAccepted, tags=["documents"])
+def upload_documents(
+    kb: SearchableKb,
+    services: ServicesDep,
+    files: Annotated[list[UploadFile], File(description="One or more PDF files")],
+) -> JobAccepted:
+    """Queue PDFs for ingestion; follow progress at `GET /kbs/{kb}/jobs/{job_id}`."""
+    job_id = stage_upload(kb, [(f.filename, f.file) for f in files])
+    services.runner.submit(kb.name, job_id)
+    return JobAccepted(job_id=job_id, state=JobState.QUEUED, files_total=len(files))
+
+
+@router.get("/kbs/{kb}/jobs/{job_id}", response_model=JobOut, tags=["documents"])
+def get_job(kb: AnyKb, job_id: str) -> dict[str, object]:
+    job = kb.catalog.job(job_id)
+    if job is None:
+        raise JobNotFound(kb.name, job_id)
+    return job.to_json()
+
+
+@router.get("/kbs/{kb}/documents", response_model=DocumentList, tags=["documents"])
+def list_documents(kb: AnyKb) -> dict[str, object]:
+    return {"documents": [d.to_json() for d in kb.catalog.documents()]}
+
+
+def _document(kb: KnowledgeBase, doc_id: str) -> DocumentInfo:
+    info = kb.catalog.document(doc_id)
+    if info is None:
+        raise DocumentNotFound(kb.name, doc_id)
+    return info
+
+
+@router.get("/kbs/{kb}/documents/{doc_id}", response_model=DocumentOut, tags=["documents"])
+def get_document(kb: AnyKb, doc_id: str) -> dict[str, object]:
+    return _document(kb, doc_id).to_json()
+
+
+@router.get("/kbs/{kb}/documents/{doc_id}/file", response_class=FileResponse,
+            tags=["documents"], responses={200: {"content": {"application/pdf": {}}}})
+def get_document_file(kb: AnyKb, doc_id: str) -> FileResponse:
+    """The original PDF, as uploaded (kept for indexed documents)."""
+    info = _document(kb, doc_id)
+    path = kb.file_path(doc_id)
+    if info.status is not DocumentStatus.INDEXED or not path.is_file():
+        raise DocumentNotFound(kb.name, doc_id)
+    return FileResponse(path, media_type="application/pdf", filename=info.filename)
+
+
+@router.get("/kbs/{kb}/documents/{doc_id}/pages/{page}", response_model=PageOut,
+            tags=["documents"])
+def get_page(kb: AnyKb, doc_id: str, page: int) -> PageOut:
+    info = _document(kb, doc_id)
+    text = kb.catalog.page_text(doc_id, page)
+    if text is None:
+        raise PageNotFound(
+            f"document '{doc_id}' has no page {page}"
+            + (f"; its pages are 1-{info.pages}" if info.pages else "")
+        )
+    return PageOut(document_id=doc_id, page=page, text=text)
+
+
+@router.delete("/kbs/{kb}/documents/{doc_id}", status_code=status.HTTP_204_NO_CONTENT,
+               tags=["documents"])
+def delete_document(kb: AnyKb, doc_id: str) -> Response:
+    if not kb.delete_document(doc_id):
+        raise DocumentNotFound(kb.name, doc_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/kbs/{kb}/search", response_model=SearchResponse, tags=["search"])
+def search(kb: SearchableKb, body: SearchRequest, services: ServicesDep) -> dict[str, object]:
+    passages = services.retriever.search(kb, body.query, body.k, body.document_ids)
+    return {"passages": [p.to_json() for p in passages]}

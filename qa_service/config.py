@@ -1,0 +1,112 @@
+"""Settings, read from `QA_*` environment variables (and nothing at import time).
+
+Top-level fields map to `QA_<FIELD>` (for example `QA_DATA_DIR`); nested sections use a
+double underscore: `QA_INGEST__WORKERS=2`, `QA_RETRIEVAL__RRF_K=60`.
+Build a `Settings()` only in a composition root (the API app factory, the CLI).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
+
+__all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
+    "ChunkingSettings",
+    "IngestSettings",
+    "RetrievalSettings",
+    "Settings",
+]
+
+
+class ChunkingSettings(BaseModel):
+    """How page text is cut into passages. Changing these applies to new documents only."""
+
+    target_chars: int = Field(
+        default=700,
+        ge=100,
+        le=8000,
+        description="Preferred chunk length in characters; whole sentences are packed up to it.",
+    )
+    overlap_sentences: int = Field(
+        default=1,
+        ge=0,
+        le=5,
+        description="Sentences repeated from the end of one chunk at the start of the next.",
+    )
+    min_chars: int = Field(
+        default=150,
+        ge=0,
+        description="A page-final remainder shorter than this joins the previous chunk of the page.",
+    )
+
+
+class IngestSettings(BaseModel):
+    """Limits and resources for turning uploaded PDFs into index entries."""
+
+    workers: int = Field(default=1, ge=1, le=64, description="PDF parser worker processes.")
+    worker_memory_mb: int = Field(
+        default=2048, ge=128, description="Address-space limit of each parser worker (MiB)."
+    )
+    parse_timeout_base_s: float = Field(
+        default=30.0, gt=0, description="Parsing budget per document: this many seconds ..."
+    )
+    parse_timeout_per_page_s: float = Field(
+        default=2.0, ge=0, description="... plus this many seconds per page ..."
+    )
+    parse_timeout_max_s: float = Field(
+        default=600.0, gt=0, description="... and never more than this per document."
+    )
+    max_file_mb: float = Field(
+        default=100.0, gt=0, description="Larger files end with status `too_large`."
+    )
+    max_pages: int = Field(
+        default=2000, ge=1, description="Documents with more pages end with status `too_large`."
+    )
+    embed_batch_size: int = Field(
+        default=64, ge=1, description="Chunks embedded per model call during ingestion."
+    )
+
+
+class RetrievalSettings(BaseModel):
+    """Hybrid retrieval: lexical (BM25) and dense candidates fused by weighted RRF."""
+
+    candidates: int = Field(
+        default=50, ge=1, le=1000, description="Candidates taken from each side before fusion."
+    )
+    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion constant.")
+    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
+    max_k: int = Field(default=100, ge=1, description="Largest `k` a search may ask for.")
+
+
+class Settings(BaseSettings):
+    """Everything the service and the CLI can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("indexes"), description="Where knowledge bases live on disk."
+    )
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description=(
+            "Embedding model for new knowledge bases: a packaged name "
+            "(`use-multilingual-v3`, `all-minilm-l6-v2`), or any sentence-transformers "
+            "model name or local path."
+        ),
+    )
+    embedding_threads: int = Field(
+        default=0, ge=0, description="Threads for the embedding model; 0 = all cores."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server binds.")
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

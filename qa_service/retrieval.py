@@ -1,0 +1,101 @@
+"""Hybrid retrieval: BM25 and dense candidates, fused by weighted reciprocal rank fusion.
+
+Both candidate lists are read inside one catalog snapshot, and a dense hit counts only if
+its chunk is in that snapshot: deleted or half-published documents never come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa_service.config import RetrievalSettings
+from qa_service.embedding import Embedder
+from qa_service.errors import DocumentNotFound, InvalidRequest
+from qa_service.lexical import LexicalIndex
+from qa_service.schemas import Passage
+from qa_service.store.knowledge_base import KnowledgeBase
+
+__all__ = ["HybridRetriever", "RankedList", "fuse_rankings"]
+
+MAX_QUERY_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class RankedList:
+    ids: Sequence[int]
+    weight: float
+
+
+def fuse_rankings(rankings: Sequence[RankedList], rrf_k: float) -> list[tuple[int, float]]:
+    """Weighted RRF: score(id) = sum of weight / (rrf_k + rank), ranks from 1."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        if ranking.weight <= 0:
+            continue
+        for rank, chunk_id in enumerate(ranking.ids, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + ranking.weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+class HybridRetriever:
+    def __init__(self, embedder: Embedder, lexical: LexicalIndex,
+                 settings: RetrievalSettings) -> None:
+        self.embedder = embedder
+        self.lexical = lexical
+        self.settings = settings
+
+    def search(self, kb: KnowledgeBase, query: str, k: int,
+               document_ids: Sequence[str] | None = None) -> list[Passage]:
+        query = query.strip()
+        if not query:
+            raise InvalidRequest("the query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidRequest(f"k must be between 1 and {self.settings.max_k}")
+        kb.check_embedder(self.embedder.name, self.embedder.dimension)
+        query_vector = self.embedder.embed_queries([query])
+        depth = max(self.settings.candidates, k)
+        with kb.catalog.snapshot() as conn:
+            allowed = None
+            if document_ids is not None:
+                self._check_documents(kb, conn, document_ids)
+                allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
+            lexical = [i for i, _ in self.lexical.search(conn, query, depth, document_ids)]
+            dense = [i for i, _ in kb.vectors.search(query_vector, depth, allowed)[0]]
+            rows = _chunk_rows(conn, set(lexical) | set(dense))
+        fused = fuse_rankings(
+            [RankedList([i for i in lexical if i in rows], self.settings.lexical_weight),
+             RankedList([i for i in dense if i in rows], self.settings.dense_weight)],
+            self.settings.rrf_k,
+        )
+        return [_passage(rows[i], score) for i, score in fused[:k]]
+
+    @staticmethod
+    def _check_documents(kb: KnowledgeBase, conn: object, document_ids: Sequence[str]) -> None:
+        for doc_id in document_ids:
+            if kb.catalog.status_of(conn, doc_id) is None:  # type: ignore[arg-type]
+                raise DocumentNotFound(kb.name, doc_id)
+
+
+def _chunk_rows(conn: object, ids: set[int]) -> dict[int, tuple[object, ...]]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(  # type: ignore[attr-defined]
+        "SELECT c.id, c.document_id, d.filename, c.page, c.char_start, c.char_end, c.text"
+        f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+        tuple(ids),
+    ).fetchall()
+    return {int(row[0]): tuple(row) for row in rows}
+
+
+def _passage(row: tuple[object, ...], score: float) -> Passage:
+    return Passage(
+        chunk_id=int(row[0]), document_id=str(row[1]), filename=str(row[2]),  # type: ignore[call-overload]
+        page=int(row[3]), char_start=int(row[4]), char_end=int(row[5]),  # type: ignore[call-overload]
+        text=str(row[6]), score=round(score, 6),
+    )

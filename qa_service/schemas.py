@@ -1,0 +1,160 @@
+"""The data that flows through the pipeline: pages, chunks, passages, documents, jobs.
+
+These are frozen dataclasses and plain enums: the storage layer, the retrieval layer, the
+API and the CLI all speak them. The API's JSON shapes are the `to_json()` of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "Chunk",
+    "DocumentInfo",
+    "DocumentStatus",
+    "FileOutcome",
+    "JobInfo",
+    "JobState",
+    "KnowledgeBaseInfo",
+    "Page",
+    "Passage",
+]
+
+
+class DocumentStatus(str, Enum):
+    """How a document (or one file of an upload) ended."""
+
+    QUEUED = "queued"
+    INDEXED = "indexed"
+    UNCHANGED = "unchanged"  # same bytes already indexed: nothing to do
+    NO_TEXT = "no_text"  # no text layer (scanned or image-only)
+    ENCRYPTED = "encrypted"  # a password is needed
+    INVALID = "invalid"  # not a PDF, or broken beyond repair
+    TOO_LARGE = "too_large"  # over the file-size or page-count limit
+    FAILED = "failed"  # anything else; the reason says what
+
+    @property
+    def is_error(self) -> bool:
+        return self in (DocumentStatus.FAILED, DocumentStatus.INVALID)
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Page:
+    """The extracted text of one page. `number` is 1-based."""
+
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one page: `text == page.text[char_start:char_end]`."""
+
+    id: int
+    document_id: str
+    page: int
+    char_start: int
+    char_end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its document's display name and its fused score."""
+
+    chunk_id: int
+    document_id: str
+    filename: str
+    page: int
+    char_start: int
+    char_end: int
+    text: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str
+    filename: str
+    status: DocumentStatus
+    reason: str
+    pages: int
+    chunks: int
+    size_bytes: int
+    created_at: str
+    updated_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseInfo:
+    name: str
+    documents: int
+    chunks: int
+    embedding_model: str
+    dimension: int
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file of an ingestion job."""
+
+    filename: str
+    status: DocumentStatus
+    reason: str = ""
+    document_id: str | None = None
+    pages: int = 0
+    chunks: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    state: JobState
+    files_total: int
+    files_done: int
+    pages_parsed: int
+    chunks_embedded: int
+    created_at: str
+    updated_at: str
+    error: str = ""
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.id,
+            "state": self.state.value,
+            "files_total": self.files_total,
+            "files_done": self.files_done,
+            "pages_parsed": self.pages_parsed,
+            "chunks_embedded": self.chunks_embedded,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "error": self.error,
+            "files": [f.to_json() for f in self.files],
+        }

@@ -1,0 +1,68 @@
+"""Sentence boundaries for English and Korean text, as character spans (pure, no models).
+
+A sentence ends after `.`, `!`, `?` (or their full-width forms), optionally followed by
+closing quotes or brackets, when whitespace follows; a blank line always ends one. An
+English abbreviation (`Dr.`, `U.S.`), an initial (`J. Smith`) or a decimal point does not.
+Korean sentences end the same way (`...했다. 그러나`), so one rule serves both.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["split_sentences"]
+
+_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]\u300d\u300f]*(?=\s)")
+_HARD_BREAK = re.compile(r"\n\s*\n")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k u.n a.m p.m no vol fig figs ed eds "
+    "approx dept est inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec "
+    "gen col lt sgt capt rev mt ft op cf al".split()
+)
+_WORD_BEFORE = re.compile(r"([\w.]+)$")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans `(start, end)` of the sentences of `text`, leading/trailing spaces excluded."""
+    spans: list[tuple[int, int]] = []
+    for block_start, block_end in _blocks(text):
+        start = block_start
+        for match in _END.finditer(text, block_start, block_end):
+            if _is_false_end(text, match.start(), match.group()):
+                continue
+            _append(spans, text, start, match.end())
+            start = match.end()
+        _append(spans, text, start, block_end)
+    return spans
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    blocks, start = [], 0
+    for match in _HARD_BREAK.finditer(text):
+        blocks.append((start, match.start()))
+        start = match.end()
+    blocks.append((start, len(text)))
+    return blocks
+
+
+def _is_false_end(text: str, position: int, mark: str) -> bool:
+    if not mark.startswith("."):
+        return False
+    before = _WORD_BEFORE.search(text, 0, position)
+    if before is None:
+        return False
+    word = before.group(1)
+    if word.lower().rstrip(".") in _ABBREVIATIONS:
+        return True
+    if len(word) == 1 and word.isalpha() and word.isupper():
+        return True  # an initial: "J. Smith"
+    return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word))  # "U.S" in "U.S. Army"
+
+
+def _append(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))

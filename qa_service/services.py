@@ -1,0 +1,96 @@
+"""The composition root's toolbox: builds every collaborator once from `Settings`.
+
+The API app factory and the CLI both call `Services.build(settings)`; nothing else
+constructs models, pools or registries. Heavy objects load lazily or in `warm_up()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.chunk import ChunkerConfig
+from ingest.jobs import JobRunner
+from ingest.parser_pool import ParserLimits, ParserPool
+from ingest.pipeline import IngestPipeline
+from qa_service.config import Settings
+from qa_service.embedding import Embedder, load_embedder
+from qa_service.lexical import LexicalIndex
+from qa_service.retrieval import HybridRetriever
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.registry import KnowledgeBaseRegistry
+from qa_service.tokens import Tokenizer
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: KnowledgeBaseRegistry
+    embedder: Embedder
+    lexical: LexicalIndex
+    retriever: HybridRetriever
+    parsers: ParserPool
+    pipeline: IngestPipeline
+    runner: JobRunner
+
+    @classmethod
+    def build(cls, settings: Settings, embedder: Embedder | None = None) -> Services:
+        embedder = embedder or load_embedder(settings.embedding_model, settings.embedding_threads)
+        lexical = LexicalIndex(Tokenizer())
+        ingest = settings.ingest
+        parsers = ParserPool(
+            ParserLimits(
+                memory_mb=ingest.worker_memory_mb,
+                timeout_base_s=ingest.parse_timeout_base_s,
+                timeout_per_page_s=ingest.parse_timeout_per_page_s,
+                timeout_max_s=ingest.parse_timeout_max_s,
+                max_pages=ingest.max_pages,
+            ),
+            size=ingest.workers,
+        )
+        pipeline = IngestPipeline(
+            parsers=parsers,
+            embedder=embedder,
+            lexical=lexical,
+            chunker=ChunkerConfig(**settings.chunking.model_dump()),
+            max_file_bytes=int(ingest.max_file_mb * 1_000_000),
+            embed_batch_size=ingest.embed_batch_size,
+        )
+        registry = KnowledgeBaseRegistry(settings.data_dir)
+        return cls(
+            settings=settings,
+            registry=registry,
+            embedder=embedder,
+            lexical=lexical,
+            retriever=HybridRetriever(embedder, lexical, settings.retrieval),
+            parsers=parsers,
+            pipeline=pipeline,
+            runner=JobRunner(registry, pipeline),
+        )
+
+    def identity(self) -> IndexIdentity:
+        return IndexIdentity(
+            embedding_model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            chunker=self.pipeline.chunker.describe(),
+        )
+
+    def create_kb(self, name: str) -> KnowledgeBase:
+        return self.registry.create(name, self.identity())
+
+    def open_kb(self, name: str) -> KnowledgeBase:
+        """Open a knowledge base that this service's embedder can search and extend."""
+        kb = self.registry.open(name)
+        kb.check_embedder(self.embedder.name, self.embedder.dimension)
+        return kb
+
+    def warm_up(self) -> None:
+        """Load the models now rather than on the first request."""
+        self.embedder.embed_queries(["warm up"])
+        self.lexical.tokenizer.tokens("모델을 미리 불러옵니다")
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.parsers.close()
+        self.registry.close()

@@ -1,0 +1,1 @@
+"""Knowledge-base storage: catalog (SQLite + FTS5), vector store (FAISS), registry."""

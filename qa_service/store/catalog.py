@@ -1,0 +1,356 @@
+"""The catalog: one SQLite database per knowledge base (documents, pages, chunks, jobs).
+
+It is the source of truth for what is visible: a chunk is searchable exactly when its row
+is here. The lexical index (an FTS5 table of pre-tokenized chunk text, rowid = chunk id)
+lives in the same database, so documents, chunks and BM25 postings change in one
+transaction. WAL mode lets readers (the server, the CLI) proceed while one writer commits;
+`synchronous=FULL` makes a commit durable once it returns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from qa_service.errors import StorageError
+from qa_service.schemas import (
+    Chunk,
+    DocumentInfo,
+    DocumentStatus,
+    FileOutcome,
+    JobInfo,
+    JobState,
+    Page,
+)
+
+__all__ = ["Catalog", "now"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    pages INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    size_bytes INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_filename ON documents(filename);
+CREATE TABLE IF NOT EXISTS pages (
+    document_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (document_id, number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    tokens, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    files_total INTEGER NOT NULL,
+    files_done INTEGER NOT NULL DEFAULT 0,
+    pages_parsed INTEGER NOT NULL DEFAULT 0,
+    chunks_embedded INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS job_files (
+    job_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    staged_path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    document_id TEXT,
+    pages INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, position)
+) WITHOUT ROWID;
+"""
+
+_DOCUMENT_COLUMNS = "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Catalog:
+    """Thread-safe access to one knowledge base's SQLite file (one connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+
+    def initialize(self) -> None:
+        self.connection().executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open catalog {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._guard:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; it commits on success and rolls back on any error."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed state."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._guard:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    # --- documents -------------------------------------------------------------------
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        row = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        return _document(row) if row else None
+
+    def documents(self) -> list[DocumentInfo]:
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY created_at, filename"
+        ).fetchall()
+        return [_document(row) for row in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(documents indexed, chunks searchable)."""
+        with self.snapshot() as conn:
+            docs = conn.execute(
+                "SELECT COUNT(*) FROM documents WHERE status = ?", (DocumentStatus.INDEXED.value,)
+            ).fetchone()[0]
+            chunks = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    def page_text(self, doc_id: str, number: int) -> str | None:
+        row = self.connection().execute(
+            "SELECT text FROM pages WHERE document_id = ? AND number = ?", (doc_id, number)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def chunk_ids_of(self, conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
+        marks = ",".join("?" * len(doc_ids))
+        rows = conn.execute(
+            f"SELECT id FROM chunks WHERE document_id IN ({marks})", tuple(doc_ids)
+        ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def all_chunks(self) -> Iterator[Chunk]:
+        rows = self.connection().execute(
+            "SELECT id, document_id, page, char_start, char_end, text FROM chunks ORDER BY id"
+        )
+        for row in rows:
+            yield Chunk(*row)
+
+    def record_outcome(
+        self,
+        conn: sqlite3.Connection,
+        doc_id: str,
+        filename: str,
+        status: DocumentStatus,
+        reason: str,
+        size_bytes: int,
+        pages: int = 0,
+    ) -> None:
+        """Record a document that was not indexed (it keeps no chunks)."""
+        stamp = now()
+        conn.execute(
+            "INSERT INTO documents (id, filename, status, reason, pages, chunks, size_bytes,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET filename = excluded.filename,"
+            " status = excluded.status, reason = excluded.reason, pages = excluded.pages,"
+            " chunks = 0, updated_at = excluded.updated_at",
+            (doc_id, filename, status.value, reason, pages, size_bytes, stamp, stamp),
+        )
+
+    def insert_indexed(
+        self,
+        conn: sqlite3.Connection,
+        info: DocumentInfo,
+        pages: Sequence[Page],
+        chunks: Sequence[Chunk],
+        tokens: Sequence[str],
+    ) -> None:
+        conn.execute(
+            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (info.id, info.filename, info.status.value, info.reason, info.pages, info.chunks,
+             info.size_bytes, info.created_at, info.updated_at),
+        )
+        conn.executemany(
+            "INSERT INTO pages (document_id, number, text) VALUES (?, ?, ?)",
+            [(info.id, page.number, page.text) for page in pages],
+        )
+        conn.executemany(
+            "INSERT INTO chunks (id, document_id, page, char_start, char_end, text)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text) for c in chunks],
+        )
+        conn.executemany(
+            "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
+            [(c.id, text) for c, text in zip(chunks, tokens, strict=True)],
+        )
+
+    def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> list[int]:
+        """Remove documents with their pages, chunks and postings; returns the chunk ids."""
+        ids = list(doc_ids)
+        if not ids:
+            return []
+        chunk_ids = self.chunk_ids_of(conn, ids)
+        conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(c,) for c in chunk_ids])
+        marks = ",".join("?" * len(ids))
+        for table, column in (("chunks", "document_id"), ("pages", "document_id"),
+                              ("documents", "id")):
+            conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(ids))
+        return chunk_ids
+
+    def documents_named(self, conn: sqlite3.Connection, filename: str) -> list[str]:
+        rows = conn.execute("SELECT id FROM documents WHERE filename = ?", (filename,)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def status_of(self, conn: sqlite3.Connection, doc_id: str) -> DocumentStatus | None:
+        row = conn.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return DocumentStatus(row[0]) if row else None
+
+    # --- jobs ------------------------------------------------------------------------
+
+    def create_job(self, job_id: str, files: Sequence[tuple[str, str, FileOutcome | None]]) -> None:
+        """`files`: (display name, staged path, outcome if already decided)."""
+        stamp = now()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs (id, state, files_total, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (job_id, JobState.QUEUED.value, len(files), stamp, stamp),
+            )
+            conn.executemany(
+                "INSERT INTO job_files (job_id, position, filename, staged_path, status, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (job_id, i, name, staged,
+                     (outcome.status if outcome else DocumentStatus.QUEUED).value,
+                     outcome.reason if outcome else "")
+                    for i, (name, staged, outcome) in enumerate(files)
+                ],
+            )
+
+    def job(self, job_id: str) -> JobInfo | None:
+        with self.snapshot() as conn:
+            row = conn.execute(
+                "SELECT id, state, files_total, files_done, pages_parsed, chunks_embedded,"
+                " created_at, updated_at, error FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            files = conn.execute(
+                "SELECT filename, status, reason, document_id, pages, chunks FROM job_files"
+                " WHERE job_id = ? ORDER BY position", (job_id,)
+            ).fetchall()
+        return JobInfo(
+            id=row[0], state=JobState(row[1]), files_total=row[2], files_done=row[3],
+            pages_parsed=row[4], chunks_embedded=row[5], created_at=row[6], updated_at=row[7],
+            error=row[8],
+            files=[FileOutcome(f[0], DocumentStatus(f[1]), f[2], f[3], f[4], f[5])
+                   for f in files],
+        )
+
+    def job_files(self, job_id: str) -> list[tuple[int, str, str, DocumentStatus]]:
+        rows = self.connection().execute(
+            "SELECT position, filename, staged_path, status FROM job_files WHERE job_id = ?"
+            " ORDER BY position", (job_id,)
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), DocumentStatus(r[3])) for r in rows]
+
+    def unfinished_jobs(self) -> list[str]:
+        rows = self.connection().execute(
+            "SELECT id FROM jobs WHERE state IN (?, ?) ORDER BY created_at",
+            (JobState.QUEUED.value, JobState.RUNNING.value),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def set_job_state(self, job_id: str, state: JobState, error: str = "") -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE id = ?",
+                (state.value, error, now(), job_id),
+            )
+
+    def add_job_progress(self, job_id: str, pages: int = 0, chunks: int = 0) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET pages_parsed = pages_parsed + ?,"
+                " chunks_embedded = chunks_embedded + ?, updated_at = ? WHERE id = ?",
+                (pages, chunks, now(), job_id),
+            )
+
+    def finish_job_file(
+        self, conn: sqlite3.Connection, job_id: str, position: int, outcome: FileOutcome
+    ) -> None:
+        conn.execute(
+            "UPDATE job_files SET status = ?, reason = ?, document_id = ?, pages = ?, chunks = ?"
+            " WHERE job_id = ? AND position = ?",
+            (outcome.status.value, outcome.reason, outcome.document_id, outcome.pages,
+             outcome.chunks, job_id, position),
+        )
+        conn.execute(
+            "UPDATE jobs SET files_done = (SELECT COUNT(*) FROM job_files WHERE job_id = ?"
+            " AND status != ?), updated_at = ? WHERE id = ?",
+            (job_id, DocumentStatus.QUEUED.value, now(), job_id),
+        )
+
+
+def _document(row: Sequence[object]) -> DocumentInfo:
+    return DocumentInfo(
+        id=str(row[0]), filename=str(row[1]), status=DocumentStatus(str(row[2])),
+        reason=str(row[3]), pages=int(row[4]), chunks=int(row[5]),  # type: ignore[call-overload]
+        size_bytes=int(row[6]), created_at=str(row[7]), updated_at=str(row[8]),  # type: ignore[call-overload]
+    )

@@ -1,0 +1,269 @@
+"""One knowledge base on disk: manifest, catalog (SQLite + FTS5), vectors, original files.
+
+    <data_dir>/<name>/
+        manifest.json      identity: format version, embedding model and dimension,
+                           chunker, parser and lexical settings (atomic replace)
+        catalog.sqlite     documents, pages, chunks, BM25 postings, jobs (WAL)
+        vectors/           the vector store (see faiss_store.py)
+        files/ab/<sha256>.pdf   original PDFs, by content hash
+        uploads/<job>/     staged uploads of unfinished jobs
+        write.lock         held (flock) by whichever process publishes
+
+Publishing a document, under the write lock: store the PDF (fsync) -> add its vectors
+(segment fsync + vector manifest replace) -> one SQLite transaction inserts the document,
+pages, chunks and postings and removes any older version of the same source name. The
+chunks become visible at that commit; a crash before it leaves only unreferenced files that
+are never returned (the catalog decides visibility) and are cleaned up later.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa_service.errors import IndexMismatch, StorageError
+from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, KnowledgeBaseInfo, Page
+from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
+from qa_service.store.catalog import Catalog, now
+from qa_service.store.faiss_store import FaissSegmentStore
+
+__all__ = ["FORMAT_VERSION", "IndexIdentity", "KnowledgeBase", "PublishHook"]
+
+FORMAT_VERSION = 1
+PublishHook = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class IndexIdentity:
+    """What a knowledge base's index was built with; a mismatch is refused, not guessed."""
+
+    embedding_model: str
+    dimension: int
+    chunker: dict[str, Any] = field(default_factory=dict)
+    parser: dict[str, Any] = field(default_factory=lambda: {"name": "pypdf", "text": "nfc-v1"})
+    lexical: dict[str, Any] = field(
+        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v1"}
+    )
+
+
+class KnowledgeBase:
+    def __init__(self, name: str, root: Path, manifest: dict[str, Any]) -> None:
+        self.name = name
+        self.root = root
+        self.manifest = manifest
+        self.catalog = Catalog(root / "catalog.sqlite")
+        self.vectors = FaissSegmentStore(root / self.vectors_dir, self.dimension)
+        self._thread_lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: Path, name: str, identity: IndexIdentity) -> KnowledgeBase:
+        """Build a knowledge base in `root`, which must be a new, empty folder."""
+        for sub in ("vectors", "files", "uploads"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "uid": uuid.uuid4().hex,
+            "created_at": now(),
+            "embedding": {"model": identity.embedding_model, "dimension": identity.dimension},
+            "chunker": identity.chunker,
+            "parser": identity.parser,
+            "lexical": identity.lexical,
+        }
+        kb = cls(name, root, manifest)
+        kb.catalog.initialize()
+        write_json_atomic(root / "manifest.json", manifest)
+        return kb
+
+    @classmethod
+    def open(cls, root: Path, name: str) -> KnowledgeBase:
+        manifest = read_manifest(root)
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"knowledge base '{name}' uses on-disk format {version}; this version of the "
+                f"service reads format {FORMAT_VERSION}"
+            )
+        kb = cls(name, root, manifest)
+        kb.catalog.initialize()
+        return kb
+
+    def close(self) -> None:
+        self.catalog.close()
+        self.vectors.close()
+
+    @property
+    def uid(self) -> str:
+        return str(self.manifest["uid"])
+
+    @property
+    def embedding_model(self) -> str:
+        return str(self.manifest["embedding"]["model"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["embedding"]["dimension"])
+
+    @property
+    def vectors_dir(self) -> str:
+        return str(self.manifest["embedding"].get("vectors", "vectors"))
+
+    def check_embedder(self, model: str, dimension: int) -> None:
+        if model != self.embedding_model or dimension != self.dimension:
+            raise IndexMismatch(
+                f"knowledge base '{self.name}' was indexed with embedding model "
+                f"'{self.embedding_model}' ({self.dimension} dimensions) but the service "
+                f"uses '{model}' ({dimension}); run `qa kb reindex {self.name} --model {model}` "
+                f"or set QA_EMBEDDING_MODEL={self.embedding_model}"
+            )
+
+    def info(self) -> KnowledgeBaseInfo:
+        documents, chunks = self.catalog.counts()
+        return KnowledgeBaseInfo(
+            name=self.name, documents=documents, chunks=chunks,
+            embedding_model=self.embedding_model, dimension=self.dimension,
+            created_at=str(self.manifest["created_at"]),
+        )
+
+    def file_path(self, doc_id: str) -> Path:
+        return self.root / "files" / doc_id[:2] / f"{doc_id}.pdf"
+
+    def upload_folder(self, job_id: str) -> Path:
+        return self.root / "uploads" / job_id
+
+    # --- writing ---------------------------------------------------------------------
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive among threads and processes: one publisher at a time."""
+        with self._thread_lock, open(self.root / "write.lock", "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def status_of(self, doc_id: str) -> DocumentStatus | None:
+        return self.catalog.status_of(self.catalog.connection(), doc_id)
+
+    def publish_document(
+        self,
+        info: DocumentInfo,
+        pdf: Path,
+        pages: Sequence[Page],
+        chunks: Sequence[Chunk],
+        vectors: npt.NDArray[np.float32],
+        tokens: Sequence[str],
+        hook: PublishHook | None = None,
+    ) -> bool:
+        """Make a parsed, embedded document searchable. False if it was already indexed."""
+        with self.write_lock():
+            self.vectors.remove_orphans()
+            if self.status_of(info.id) is DocumentStatus.INDEXED:
+                return False
+            self._store_file(info.id, pdf)
+            self.vectors.add(np.asarray([c.id for c in chunks], dtype=np.int64), vectors)
+            with self.catalog.transaction() as conn:
+                replaced = self.catalog.documents_named(conn, info.filename)
+                replaced.append(info.id)  # an earlier failed attempt of the same bytes
+                stale = self.catalog.delete_documents(conn, replaced)
+                self.catalog.insert_indexed(conn, info, pages, chunks, tokens)
+                if hook is not None:
+                    hook(conn)
+            self._forget(stale, keep={c.id for c in chunks}, old_docs=replaced, current=info.id)
+            self._compact_if_needed()
+        return True
+
+    def record_outcome(self, doc_id: str, filename: str, status: DocumentStatus, reason: str,
+                       size_bytes: int, pages: int = 0, hook: PublishHook | None = None) -> None:
+        """Record a document that ended without being indexed; an indexed one is kept."""
+        with self.write_lock(), self.catalog.transaction() as conn:
+            if self.catalog.status_of(conn, doc_id) is not DocumentStatus.INDEXED:
+                self.catalog.record_outcome(conn, doc_id, filename, status, reason, size_bytes,
+                                            pages)
+            if hook is not None:
+                hook(conn)
+
+    def delete_document(self, doc_id: str) -> bool:
+        with self.write_lock():
+            with self.catalog.transaction() as conn:
+                if self.catalog.status_of(conn, doc_id) is None:
+                    return False
+                stale = self.catalog.delete_documents(conn, [doc_id])
+            self._forget(stale, keep=set(), old_docs=[doc_id], current=None)
+            self._compact_if_needed()
+        return True
+
+    def _forget(self, chunk_ids: list[int], keep: set[int], old_docs: list[str],
+                current: str | None) -> None:
+        """After a commit: drop vectors and files nothing refers to any more."""
+        gone = np.asarray([c for c in chunk_ids if c not in keep], dtype=np.int64)
+        self.vectors.remove(gone)
+        for doc_id in old_docs:
+            if doc_id != current:
+                self.file_path(doc_id).unlink(missing_ok=True)
+
+    def _compact_if_needed(self) -> None:
+        if self.vectors.needs_compaction():
+            live = np.fromiter((c.id for c in self.catalog.all_chunks()), dtype=np.int64)
+            self.vectors.compact(live)
+
+    def _store_file(self, doc_id: str, source: Path) -> None:
+        target = self.file_path(doc_id)
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(target, source.read_bytes())
+
+    def replace_vectors(self, embed: Callable[[list[str]], npt.NDArray[np.float32]],
+                        identity: IndexIdentity, batch: int = 256,
+                        progress: Callable[[int], None] | None = None) -> int:
+        """Re-embed every stored chunk with another model (`qa kb reindex`).
+
+        The new vectors go to a new folder; one atomic manifest replace switches to it, so
+        a crash leaves either the old index or the new one, both complete.
+        """
+        folder = f"vectors-{uuid.uuid4().hex[:12]}"
+        with self.write_lock():
+            store = FaissSegmentStore(self.root / folder, identity.dimension)
+            chunks = list(self.catalog.all_chunks())
+            for start in range(0, len(chunks), batch):
+                part = chunks[start:start + batch]
+                store.add(np.asarray([c.id for c in part], dtype=np.int64),
+                          embed([c.text for c in part]))
+                if progress is not None:
+                    progress(len(part))
+            old_folder = self.root / self.vectors_dir
+            manifest = dict(self.manifest)
+            manifest["embedding"] = {"model": identity.embedding_model,
+                                     "dimension": identity.dimension, "vectors": folder}
+            write_json_atomic(self.root / "manifest.json", manifest)
+            self.vectors.close()
+            self.manifest, self.vectors = manifest, store
+            shutil.rmtree(old_folder, ignore_errors=True)
+        return len(chunks)
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    path = root / "manifest.json"
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"manifest {path} is unreadable: {exc}") from exc
+    return manifest

@@ -1,0 +1,110 @@
+"""The data directory: which knowledge bases exist; create, open (cached), delete.
+
+A knowledge base's folder is its validated name (`^[a-z0-9][a-z0-9_-]{0,63}$`), so no name
+can reach outside the data directory. Creation builds the knowledge base in a hidden
+folder and renames it into place; deletion renames it away first. Both renames are
+atomic, so other processes never see a half-made or half-deleted knowledge base.
+An opened knowledge base is cached and reopened when another process replaced it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+from qa_service.errors import AlreadyExists, InvalidName, KnowledgeBaseNotFound
+from qa_service.store.atomic import fsync_directory
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+
+__all__ = ["NAME_PATTERN", "KnowledgeBaseRegistry", "validate_name"]
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def validate_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidName(
+            f"invalid knowledge base name {name!r}: use 1-64 lowercase letters, digits, "
+            "'-' or '_', starting with a letter or digit"
+        )
+    return name
+
+
+class KnowledgeBaseRegistry:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._open: dict[str, tuple[KnowledgeBase, tuple[int, int]]] = {}
+        self._lock = threading.Lock()
+
+    def _folder(self, name: str) -> Path:
+        return self.data_dir / validate_name(name)
+
+    def names(self) -> list[str]:
+        if not self.data_dir.is_dir():
+            return []
+        return sorted(
+            p.name for p in self.data_dir.iterdir()
+            if NAME_PATTERN.fullmatch(p.name) and (p / "manifest.json").is_file()
+        )
+
+    def create(self, name: str, identity: IndexIdentity) -> KnowledgeBase:
+        target = self._folder(name)
+        if (target / "manifest.json").exists():
+            raise AlreadyExists(f"knowledge base '{name}' already exists")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        building = self.data_dir / f".creating-{name}-{uuid.uuid4().hex[:8]}"
+        kb = KnowledgeBase.create(building, name, identity)
+        kb.close()
+        try:
+            building.rename(target)
+        except OSError as exc:
+            shutil.rmtree(building, ignore_errors=True)
+            raise AlreadyExists(f"knowledge base '{name}' already exists") from exc
+        fsync_directory(self.data_dir)
+        return self.open(name)
+
+    def open(self, name: str) -> KnowledgeBase:
+        folder = self._folder(name)
+        try:
+            stat = (folder / "manifest.json").stat()
+        except FileNotFoundError:
+            self._evict(name)
+            raise KnowledgeBaseNotFound(name) from None
+        stamp = (stat.st_ino, stat.st_mtime_ns)
+        with self._lock:
+            cached = self._open.get(name)
+            if cached is not None and cached[1] == stamp:
+                return cached[0]
+            if cached is not None:
+                cached[0].close()
+            kb = KnowledgeBase.open(folder, name)
+            self._open[name] = (kb, stamp)
+            return kb
+
+    def delete(self, name: str) -> None:
+        folder = self._folder(name)
+        if not (folder / "manifest.json").exists():
+            raise KnowledgeBaseNotFound(name)
+        self._evict(name)
+        trash = self.data_dir / f".deleting-{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            raise KnowledgeBaseNotFound(name) from None
+        fsync_directory(self.data_dir)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def _evict(self, name: str) -> None:
+        with self._lock:
+            cached = self._open.pop(name, None)
+        if cached is not None:
+            cached[0].close()
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._open = list(self._open.values()), {}
+        for kb, _ in opened:
+            kb.close()
