@@ -1,0 +1,273 @@
+"""The `qa` command: knowledge bases, ingestion, search, the server, and evaluations.
+
+It works on the data directory directly (`QA_DATA_DIR`, default `indexes/`), safely while
+a server uses the same directory. `--json` prints the same shapes as the HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qa_service.config import Settings
+from qa_service.errors import QAError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="Self-hosted document Q&A over PDF knowledge bases.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+kb_app = typer.Typer(help="Create, list, delete and re-embed knowledge bases.",
+                     no_args_is_help=True)
+eval_app = typer.Typer(help="Measure quality on SQuAD-format question sets.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+
+console = Console()
+errors = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (the API's shapes).")]
+ERROR_STATUSES = ("failed", "invalid")
+
+
+@contextmanager
+def _services(settings: Settings | None = None) -> Iterator[Any]:
+    from qa_service.services import Services
+
+    services = Services.build(settings or Settings())
+    try:
+        yield services
+    except QAError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+# --- knowledge bases -------------------------------------------------------------------
+
+
+@kb_app.command("create")
+def kb_create(name: str, as_json: JsonFlag = False) -> None:
+    """Create an empty knowledge base."""
+    with _services() as services:
+        info = services.create_kb(name).info().to_json()
+    _print_json(info) if as_json else console.print(f"created knowledge base [bold]{name}[/bold]")
+
+
+@kb_app.command("list")
+def kb_list(as_json: JsonFlag = False) -> None:
+    """List knowledge bases with their document and chunk counts."""
+    with _services() as services:
+        infos = [services.registry.open(n).info().to_json() for n in services.registry.names()]
+    if as_json:
+        _print_json({"knowledge_bases": infos})
+        return
+    table = Table("name", "documents", "chunks", "model", "created")
+    for info in infos:
+        table.add_row(info["name"], str(info["documents"]), str(info["chunks"]),
+                      info["embedding_model"], info["created_at"])
+    console.print(table)
+
+
+@kb_app.command("delete")
+def kb_delete(name: str,
+              yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
+              ) -> None:
+    """Delete a knowledge base and everything in it."""
+    if not yes and not typer.confirm(f"delete knowledge base '{name}' and all its documents?"):
+        raise typer.Exit(1)
+    with _services() as services:
+        services.registry.delete(name)
+    console.print(f"deleted knowledge base [bold]{name}[/bold]")
+
+
+@kb_app.command("reindex")
+def kb_reindex(
+    name: str,
+    model: Annotated[str, typer.Option(help="Embedding model: packaged name, "
+                                            "sentence-transformers name or local path.")],
+) -> None:
+    """Re-embed every stored chunk with another model (no re-parsing)."""
+    from qa_service.embedding import load_embedder
+    from qa_service.store.knowledge_base import IndexIdentity
+
+    with _services() as services:
+        kb = services.registry.open(name)
+        embedder = load_embedder(model, services.settings.embedding_threads)
+        identity = IndexIdentity(model, embedder.dimension, dict(kb.manifest["chunker"]),
+                                 dict(kb.manifest["parser"]), dict(kb.manifest["lexical"]))
+        total = kb.info().chunks
+        with _progress() as bar:
+            task = bar.add_task("re-embedding", total=total)
+            count = kb.replace_vectors(embedder.embed_passages, identity,
+                                       progress=lambda n: bar.advance(task, n))
+    console.print(f"re-embedded {count} chunks of [bold]{name}[/bold] with {model}; "
+                  f"set QA_EMBEDDING_MODEL={model} to search it")
+
+
+# --- ingestion and search --------------------------------------------------------------
+
+
+def _pdf_paths(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file()
+                            and p.suffix.lower() == ".pdf")
+        elif path.exists():
+            found.append(path)
+        else:
+            errors.print(f"[red]error:[/red] {path}: no such file or folder")
+            raise typer.Exit(2)
+    return found
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=errors, transient=True) as bar:
+        yield bar
+
+
+@app.command("ingest")
+def ingest(
+    kb: str,
+    paths: Annotated[list[Path], typer.Argument(help="PDF files and folders (searched for *.pdf)")],
+    create: Annotated[bool, typer.Option(help="Create the knowledge base if missing.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Index PDFs into a knowledge base; exits non-zero if any file failed or was invalid."""
+    from ingest.jobs import run_job
+    from ingest.uploads import queue_local_files
+
+    files = _pdf_paths(paths)
+    with _services() as services:
+        if create and kb not in services.registry.names():
+            services.create_kb(kb)
+        base = services.open_kb(kb)
+        job_id = queue_local_files(base, files)
+        with _progress() as bar:
+            task = bar.add_task("ingesting", total=len(files))
+            job = run_job(services.pipeline, base, job_id,
+                          on_file=lambda outcome: bar.advance(task))
+    if job is None:
+        raise typer.Exit(2)
+    result = job.to_json()
+    _print_json(result) if as_json else _print_job(result)
+    if any(f["status"] in ERROR_STATUSES for f in result["files"]) or job.state.value == "failed":
+        raise typer.Exit(1)
+
+
+def _print_job(job: dict[str, Any]) -> None:
+    table = Table("file", "status", "pages", "chunks", "reason")
+    colours = {"indexed": "green", "unchanged": "cyan", "failed": "red", "invalid": "red"}
+    for f in job["files"]:
+        colour = colours.get(f["status"], "yellow")
+        table.add_row(f["filename"], f"[{colour}]{f['status']}[/{colour}]", str(f["pages"]),
+                      str(f["chunks"]), f["reason"])
+    console.print(table)
+    console.print(f"{job['files_done']}/{job['files_total']} files, {job['pages_parsed']} pages,"
+                  f" {job['chunks_embedded']} chunks embedded")
+    if job["error"]:
+        console.print(f"[red]job failed:[/red] {job['error']}")
+
+
+@app.command("search")
+def search(
+    kb: str,
+    query: str,
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    document_id: Annotated[list[str] | None, typer.Option(help="Only these documents.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search a knowledge base (hybrid BM25 + dense)."""
+    with _services() as services:
+        passages = services.retriever.search(services.open_kb(kb), query, k, document_id)
+    if as_json:
+        _print_json({"passages": [p.to_json() for p in passages]})
+        return
+    if not passages:
+        console.print("no passages found")
+    for rank, p in enumerate(passages, start=1):
+        console.print(f"[bold]{rank}. {p.filename}[/bold], page {p.page} "
+                      f"[dim](score {p.score:.4f}, chars {p.char_start}-{p.char_end})[/dim]")
+        console.print(p.text.replace("\n", " "), highlight=False)
+        console.print()
+
+
+# --- server ----------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (QA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (QA_PORT).")] = None,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from qa_service.api import create_app
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    settings = Settings()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = settings.model_copy(update=overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+Datasets = Annotated[list[Path], typer.Argument(help="SQuAD-format JSON files", exists=True)]
+ArticlesOpt = Annotated[int | None, typer.Option(help="Only the first N articles of each file.")]
+QuestionsOpt = Annotated[int | None, typer.Option(help="An evenly spaced sample of N questions "
+                                                       "per file.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Also write the report here.")]
+KeepOpt = Annotated[Path | None, typer.Option(help="Keep the knowledge base in this data dir.")]
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(datasets: Datasets, articles: ArticlesOpt = None,
+                   questions: QuestionsOpt = None, json_out: JsonOut = None,
+                   keep: KeepOpt = None) -> None:
+    """Render articles to PDFs, ingest them into one fresh knowledge base, score search."""
+    from qa_service.eval.datasets import load_dataset, sample_evenly
+    from qa_service.eval.retrieval_eval import build_corpus, evaluate_retrieval
+
+    loaded = [load_dataset(path).limited(articles) for path in datasets]
+    total = sum(len(sample_evenly(tuple(q for q in d.questions if not q.impossible), questions))
+                for d in loaded)
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        data_dir = keep or Path(scratch) / "data"
+        settings = Settings().model_copy(update={"data_dir": data_dir})
+        with _services(settings) as services:
+            corpus = build_corpus(services, loaded, Path(scratch), progress=errors.print)
+            with _progress() as bar:
+                task = bar.add_task("searching", total=total)
+                report = evaluate_retrieval(services, corpus, loaded, questions,
+                                            progress=lambda n: bar.advance(task, n))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    _print_json(report)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

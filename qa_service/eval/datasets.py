@@ -1,0 +1,79 @@
+"""SQuAD-format question sets (SQuAD v1.1/v2.0, KorQuAD 1.0): loading and sampling."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Article", "Dataset", "Question", "load_dataset", "normalize_answer", "sample_evenly"]
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_answer(text: str) -> str:
+    """How answer strings and passages are compared: NFC, case-folded, spaces collapsed."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    answers: tuple[str, ...]
+    article: int  # index of the article in its dataset
+    paragraph: int  # index of the paragraph in its article
+    impossible: bool
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # the file's basename
+    articles: tuple[Article, ...]
+    questions: tuple[Question, ...]
+
+    def limited(self, articles: int | None) -> Dataset:
+        """The first `articles` articles (file order) and their questions."""
+        if articles is None:
+            return self
+        return Dataset(self.name, self.articles[:articles],
+                       tuple(q for q in self.questions if q.article < articles))
+
+
+def load_dataset(path: Path) -> Dataset:
+    raw = json.loads(path.read_text("utf-8"))
+    articles: list[Article] = []
+    questions: list[Question] = []
+    for a_index, article in enumerate(raw["data"]):
+        paragraphs = []
+        for p_index, paragraph in enumerate(article["paragraphs"]):
+            paragraphs.append(paragraph["context"])
+            for qa in paragraph["qas"]:
+                answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])
+                                              if a["text"].strip()))
+                questions.append(Question(
+                    id=str(qa["id"]), text=qa["question"], answers=answers,
+                    article=a_index, paragraph=p_index,
+                    impossible=bool(qa.get("is_impossible", False)) or not answers,
+                ))
+        title = str(article.get("title", f"article {a_index + 1}")).replace("_", " ")
+        articles.append(Article(title, tuple(paragraphs)))
+    return Dataset(path.name, tuple(articles), tuple(questions))
+
+
+def sample_evenly(items: tuple[Question, ...], count: int | None) -> tuple[Question, ...]:
+    """`count` items spread evenly over `items`, deterministically (all when None)."""
+    if count is None or count >= len(items):
+        return items
+    if count <= 0:
+        return ()
+    step = len(items) / count
+    return tuple(items[int(i * step)] for i in range(count))
