@@ -45,7 +45,7 @@ def run_job(
             return None
         try:
             _run_files(pipeline, kb, job_id, on_file, progress)
-        except Exception as exc:  # noqa: BLE001 - the job must end with a state and reason
+        except Exception as exc:
             log.exception("job %s of %s failed", job_id, kb.name)
             kb.catalog.set_job_state(job_id, JobState.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
@@ -83,7 +83,7 @@ def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, positi
         return pipeline.ingest_file(kb, path, filename, progress, hook)
     except QAError as exc:
         outcome = FileOutcome(filename, DocumentStatus.FAILED, exc.message)
-    except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
+    except Exception as exc:
         log.exception("ingesting %s failed", filename)
         outcome = FileOutcome(filename, DocumentStatus.FAILED, f"{type(exc).__name__}: {exc}")
     with kb.catalog.transaction() as conn:
@@ -121,7 +121,7 @@ class JobRunner:
             kb_name, job_id = item
             try:
                 run_job(self.pipeline, self.registry.open(kb_name), job_id)
-            except Exception:  # noqa: BLE001 - e.g. the knowledge base was deleted
+            except Exception:
                 log.exception("job %s of %s could not run", job_id, kb_name)
 
     def stop(self, timeout: float = 30.0) -> None:

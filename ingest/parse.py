@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["PDF_MAGIC", "HEADER_WINDOW", "ParseResult", "find_pdf_header", "parse_pdf"]
+__all__ = ["HEADER_WINDOW", "PDF_MAGIC", "ParseResult", "find_pdf_header", "parse_pdf"]
 
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024

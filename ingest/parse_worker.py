@@ -79,7 +79,8 @@ def _serve(memory_mb: int) -> None:
 
 
 def _failure(status: Any, reason: str) -> dict[str, Any]:
-    return {"type": "result", "status": status.value, "reason": reason, "page_count": 0, "pages": []}
+    return {"type": "result", "status": status.value, "reason": reason, "page_count": 0,
+            "pages": []}
 
 
 def main() -> None:

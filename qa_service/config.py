@@ -41,7 +41,7 @@ class ChunkingSettings(BaseModel):
     min_chars: int = Field(
         default=150,
         ge=0,
-        description="A page-final remainder shorter than this joins the previous chunk of the page.",
+        description="A page-final remainder shorter than this joins the page's previous chunk.",
     )
 
 

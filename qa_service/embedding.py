@@ -67,7 +67,8 @@ def _normalized(vectors: Any) -> Vectors:
         array = array.reshape(1, -1)
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return array / norms
+    normalized: Vectors = (array / norms).astype(np.float32, copy=False)
+    return normalized
 
 
 def _thread_count(threads: int) -> int:
@@ -97,7 +98,7 @@ class UseMultilingualEmbedder:
         encode = self._encoder()
         try:
             return _normalized(encode(list(texts)))
-        except Exception as exc:  # noqa: BLE001 - surfaces as one documented error
+        except Exception as exc:
             raise EmbeddingError(f"{self.name} failed to embed: {exc}") from exc
 
     def _encoder(self) -> Any:
@@ -182,7 +183,7 @@ class SentenceTransformerEmbedder:
         try:
             vectors = encode(list(texts), batch_size=32, convert_to_numpy=True,
                              normalize_embeddings=True, show_progress_bar=False)
-        except Exception as exc:  # noqa: BLE001 - surfaces as one documented error
+        except Exception as exc:
             raise EmbeddingError(f"{self._name} failed to embed: {exc}") from exc
         return _normalized(vectors)
 
@@ -205,7 +206,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(self._threads)
         try:
             return SentenceTransformer(self._path, device="cpu")
-        except Exception as exc:  # noqa: BLE001 - a bad name/path must say what to do
+        except Exception as exc:
             where = "local path" if Path(self._path).exists() else "model name"
             raise EmbeddingError(
                 f"cannot load embedding model '{self._name}' ({where}): {exc}. Use a packaged "

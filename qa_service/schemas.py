@@ -7,7 +7,7 @@ API and the CLI all speak them. The API's JSON shapes are the `to_json()` of the
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class DocumentStatus(str, Enum):
+class DocumentStatus(StrEnum):
     """How a document (or one file of an upload) ended."""
 
     QUEUED = "queued"
@@ -40,7 +40,7 @@ class DocumentStatus(str, Enum):
         return self in (DocumentStatus.FAILED, DocumentStatus.INVALID)
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"

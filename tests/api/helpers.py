@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from qa_service.api import create_app
+from qa_service.config import Settings
+from qa_service.embedding import Embedder
+
+
+@contextmanager
+def running_app(data_dir: Path, embedder: Embedder, **settings: Any) -> Iterator[TestClient]:
+    """The real app, lifespan included (needs the `shared_models` fixture to stay fast)."""
+    app = create_app(Settings(data_dir=data_dir, **settings), embedder=embedder)
+    with TestClient(app) as client:
+        yield client
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, str]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def create_kb(client: TestClient, name: str) -> dict[str, Any]:
+    response = client.post("/kbs", json={"name": name})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def upload(client: TestClient, kb: str, files: Sequence[tuple[str, bytes]]) -> Any:
+    return client.post(f"/kbs/{kb}/documents",
+                       files=[("files", (name, data, "application/pdf")) for name, data in files])
+
+
+def wait_for_job(client: TestClient, kb: str, job_id: str, timeout: float = 120.0
+                 ) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/kbs/{kb}/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if job["state"] in ("done", "failed"):
+            return job  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['state']}: {job}")
+        time.sleep(0.05)
+
+
+def ingest(client: TestClient, kb: str, files: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
+    response = upload(client, kb, files)
+    assert response.status_code == 202, response.text
+    return wait_for_job(client, kb, response.json()["job_id"])
+
+
+def search(client: TestClient, kb: str, query: str, **body: Any) -> list[dict[str, Any]]:
+    response = client.post(f"/kbs/{kb}/search", json={"query": query, **body})
+    assert response.status_code == 200, response.text
+    return response.json()["passages"]  # type: ignore[no-any-return]

@@ -1,0 +1,97 @@
+"""Every error leaves the API as exactly {"error": {"code": str, "message": str}}."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.helpers import assert_error, create_kb, ingest, upload
+from tests.pdfs import text_pdf
+
+
+@pytest.fixture
+def kb(client: TestClient) -> str:
+    create_kb(client, "errs")
+    return "errs"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"query": "x", "k": 0}, {"query": "x", "k": 101}, {"k": 3}, {"query": ""},
+     {"query": "x" * 4001}, {"query": "x", "document_ids": "abc"}, {"query": 5, "k": "many"}],
+    ids=["k-0", "k-101", "no-query", "empty-query", "long-query", "ids-not-list", "types"],
+)
+def test_invalid_search_bodies_are_422(client: TestClient, kb: str, body: dict) -> None:  # type: ignore[type-arg]
+    error = assert_error(client.post(f"/kbs/{kb}/search", json=body), 422, "validation_error")
+    assert error["message"]
+
+
+def test_malformed_json_is_422(client: TestClient, kb: str) -> None:
+    response = client.post(f"/kbs/{kb}/search", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert_error(response, 422, "validation_error")
+
+
+def test_blank_query_is_400(client: TestClient, kb: str) -> None:
+    assert_error(client.post(f"/kbs/{kb}/search", json={"query": "   "}), 400,
+                 "invalid_request")
+
+
+def test_missing_files_field_is_422(client: TestClient, kb: str) -> None:
+    assert_error(client.post(f"/kbs/{kb}/documents", data={"other": "x"}), 422,
+                 "validation_error")
+
+
+def test_non_integer_page_is_422(client: TestClient, kb: str) -> None:
+    assert_error(client.get(f"/kbs/{kb}/documents/{'a' * 64}/pages/first"), 422,
+                 "validation_error")
+
+
+def test_too_long_kb_name_in_the_path_is_422(client: TestClient) -> None:
+    assert_error(client.get("/kbs/" + "a" * 201), 422, "validation_error")
+
+
+def test_unknown_route_is_404(client: TestClient) -> None:
+    assert_error(client.get("/no/such/route"), 404, "not_found")
+
+
+def test_wrong_method_is_405(client: TestClient) -> None:
+    assert_error(client.put("/kbs"), 405, "method_not_allowed")
+
+
+def test_unknown_document_job_and_page(client: TestClient, kb: str) -> None:
+    missing = "0" * 64
+    assert_error(client.get(f"/kbs/{kb}/documents/{missing}"), 404, "document_not_found")
+    assert_error(client.get(f"/kbs/{kb}/documents/{missing}/file"), 404, "document_not_found")
+    assert_error(client.get(f"/kbs/{kb}/documents/{missing}/pages/1"), 404,
+                 "document_not_found")
+    assert_error(client.delete(f"/kbs/{kb}/documents/{missing}"), 404, "document_not_found")
+    assert_error(client.get(f"/kbs/{kb}/jobs/{missing}"), 404, "job_not_found")
+    error = assert_error(client.post(f"/kbs/{kb}/search",
+                                     json={"query": "x", "document_ids": [missing]}),
+                         404, "document_not_found")
+    assert missing in error["message"]
+
+
+def test_an_upload_without_pdfs_is_415_and_creates_nothing(client: TestClient, kb: str,
+                                                           tmp_path) -> None:  # type: ignore[no-untyped-def]
+    response = upload(client, kb, [("notes.pdf", b"plain text notes"), ("x.txt", b"")])
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert "PDF" in error["message"]
+    assert client.get(f"/kbs/{kb}/documents").json() == {"documents": []}
+    assert list((tmp_path / "data" / kb / "uploads").iterdir()) == []
+    assert client.get(f"/kbs/{kb}").json()["documents"] == 0
+
+
+def test_the_file_of_a_document_that_was_not_indexed_is_404(client: TestClient, kb: str
+                                                            ) -> None:
+    job = ingest(client, kb, [("ok.pdf", text_pdf(["fine"])), ("bad.pdf", b"broken")])
+    bad = job["files"][1]
+    assert bad["status"] == "invalid"
+    assert client.get(f"/kbs/{kb}/documents/{bad['document_id']}").json()["status"] == \
+        "invalid"
+    assert_error(client.get(f"/kbs/{kb}/documents/{bad['document_id']}/file"), 404,
+                 "document_not_found")
+    error = assert_error(client.get(f"/kbs/{kb}/documents/{bad['document_id']}/pages/1"), 404,
+                         "page_not_found")
+    assert "page 1" in error["message"]

@@ -1,0 +1,92 @@
+"""Shared fixtures: hermetic environment, and models loaded once per session.
+
+Every test starts without `QA_*` variables, so the developer's environment can never
+change a result. The real default embedding model and the Korean analyser (Kiwi, ~3 s)
+load once per session; app and CLI tests get them through `shared_models`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from qa_service import embedding as embedding_module
+from qa_service import services as services_module
+from qa_service.config import DEFAULT_EMBEDDING_MODEL
+from qa_service.embedding import Embedder, load_embedder
+from qa_service.lexical import LexicalIndex
+from qa_service.tokens import Tokenizer
+from tests.fakes import HashEmbedder
+
+
+def _qa_variables() -> list[str]:
+    return [name for name in os.environ if name.startswith("QA_")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_qa_environment_for_the_session() -> Iterator[None]:
+    """Session- and module-scoped fixtures build settings too: strip QA_* for them."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in _qa_variables():
+            patch.delenv(name)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_qa_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _qa_variables():
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real default model (use-multilingual-v3), loaded once."""
+    model = load_embedder(DEFAULT_EMBEDDING_MODEL)
+    model.embed_queries(["warm up"])
+    return model
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> Tokenizer:
+    """One Tokenizer (its Kiwi analyser takes seconds to load) for the whole session."""
+    shared = Tokenizer()
+    shared.tokens("한국어 분석기를 미리 불러옵니다")
+    return shared
+
+
+@pytest.fixture(scope="session")
+def lexical(tokenizer: Tokenizer) -> LexicalIndex:
+    return LexicalIndex(tokenizer)
+
+
+@pytest.fixture
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def shared_models(embedder: Embedder, tokenizer: Tokenizer) -> Iterator[None]:
+    """Make every `Services.build` (API lifespan, CLI) reuse the session's models.
+
+    `load_embedder` still resolves the configured model name; it only caches the loaded
+    model per name, so the CLI's `QA_EMBEDDING_MODEL` handling is exercised for real.
+    """
+    cache: dict[str, Embedder] = {DEFAULT_EMBEDDING_MODEL: embedder}
+    real: Callable[..., Embedder] = load_embedder
+
+    def cached_load_embedder(spec: str, threads: int = 0) -> Embedder:
+        if spec not in cache:
+            cache[spec] = real(spec, threads)
+        return cache[spec]
+
+    def shared_tokenizer(*_args: Any, **_kwargs: Any) -> Tokenizer:
+        return tokenizer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services_module, "Tokenizer", shared_tokenizer)
+        patch.setattr(services_module, "load_embedder", cached_load_embedder)
+        patch.setattr(embedding_module, "load_embedder", cached_load_embedder)
+        yield

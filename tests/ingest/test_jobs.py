@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import fcntl
+import io
+from pathlib import Path
+
+import pytest
+
+from ingest.chunk import ChunkerConfig
+from ingest.jobs import run_job
+from ingest.parser_pool import ParserPool
+from ingest.pipeline import IngestPipeline
+from ingest.uploads import queue_local_files, stage_upload
+from qa_service.embedding import Embedder
+from qa_service.lexical import LexicalIndex
+from qa_service.schemas import DocumentStatus, FileOutcome, JobState
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from tests.pdfs import text_pdf
+
+
+@pytest.fixture
+def pipeline(pool: ParserPool, embedder: Embedder, lexical: LexicalIndex) -> IngestPipeline:
+    return IngestPipeline(parsers=pool, embedder=embedder, lexical=lexical,
+                          chunker=ChunkerConfig(), max_file_bytes=10_000_000)
+
+
+@pytest.fixture
+def kb(tmp_path: Path, embedder: Embedder):  # type: ignore[no-untyped-def]
+    base = KnowledgeBase.create(tmp_path / "kb", "kb",
+                                IndexIdentity(embedder.name, embedder.dimension))
+    yield base
+    base.close()
+
+
+def test_a_job_gives_every_file_an_outcome(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                           tmp_path: Path) -> None:
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["Chapter one. " * 40, "Chapter two. " * 40]))
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"not a pdf")
+    missing = tmp_path / "missing.pdf"
+    job_id = queue_local_files(kb, [good, bad, missing])
+    queued = kb.catalog.job(job_id)
+    assert queued is not None and queued.state is JobState.QUEUED
+    assert [f.status for f in queued.files] == [DocumentStatus.QUEUED] * 3
+    heard: list[FileOutcome] = []
+    job = run_job(pipeline, kb, job_id, on_file=heard.append)
+    assert job is not None and job.state is JobState.DONE
+    assert [f.status for f in job.files] == [DocumentStatus.INDEXED, DocumentStatus.INVALID,
+                                             DocumentStatus.FAILED]
+    assert [f.status for f in heard] == [f.status for f in job.files]
+    assert all(f.reason for f in job.files[1:])
+    assert (job.files_total, job.files_done) == (3, 3)
+    assert job.pages_parsed == 2
+    assert job.chunks_embedded == job.files[0].chunks == kb.info().chunks
+    assert job.files[0].filename == str(good)
+
+
+def test_a_job_resumes_at_the_files_without_an_outcome(pipeline: IngestPipeline,
+                                                       kb: KnowledgeBase, tmp_path: Path
+                                                       ) -> None:
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["A resumed job indexes this page."]))
+    already = tmp_path / "already-done.pdf"  # does not exist: touching it would fail
+    job_id = queue_local_files(kb, [already, good])
+    with kb.catalog.transaction() as conn:
+        kb.catalog.finish_job_file(conn, job_id, 0, FileOutcome(
+            str(already), DocumentStatus.INDEXED, "", "a" * 64, 1, 1))
+    job = run_job(pipeline, kb, job_id)
+    assert job is not None and job.state is JobState.DONE
+    assert [f.status for f in job.files] == [DocumentStatus.INDEXED, DocumentStatus.INDEXED]
+    assert job.files[0].document_id == "a" * 64
+    assert job.files_done == 2
+
+
+def test_a_job_run_elsewhere_is_not_run_twice(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                              tmp_path: Path) -> None:
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["Locked job."]))
+    job_id = queue_local_files(kb, [good])
+    lock = kb.root / "uploads" / f"{job_id}.lock"
+    with open(lock, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        assert run_job(pipeline, kb, job_id) is None
+    job = kb.catalog.job(job_id)
+    assert job is not None and job.state is JobState.QUEUED
+    assert kb.catalog.unfinished_jobs() == [job_id]
+
+
+def test_staged_uploads_are_removed_when_the_job_is_done(pipeline: IngestPipeline,
+                                                         kb: KnowledgeBase) -> None:
+    job_id = stage_upload(kb, [("a.pdf", io.BytesIO(text_pdf(["Staged upload."])))])
+    assert any(kb.upload_folder(job_id).iterdir())
+    job = run_job(pipeline, kb, job_id)
+    assert job is not None and job.files[0].status is DocumentStatus.INDEXED
+    assert not kb.upload_folder(job_id).exists()
+    assert kb.catalog.unfinished_jobs() == []

@@ -1,0 +1,157 @@
+"""PDF parsing, in process (`parse_pdf`) and through a worker (`ParserPool.parse`): both
+must classify every fixture the same way and never raise."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pypdf import PdfWriter
+
+from ingest.parse import ParseResult, clean_page_text, find_pdf_header, parse_pdf
+from ingest.parser_pool import ParserPool
+from qa_service.schemas import DocumentStatus
+from tests.ingest.conftest import MAX_PAGES
+from tests.pdfs import encrypted, image_only_pdf, text_pdf, with_junk_prefix
+
+Parse = Callable[[bytes], ParseResult]
+
+PAGES = [
+    "The first page explains how apples are harvested in autumn.",
+    "The second page covers storage of pears. It has two sentences.",
+    "The third page lists cherry varieties.",
+]
+
+
+@pytest.fixture(params=["in-process", "worker"])
+def parse(request: pytest.FixtureRequest, tmp_path: Path) -> Parse:
+    if request.param == "in-process":
+        return lambda data: parse_pdf(data, max_pages=MAX_PAGES)
+    pool: ParserPool = request.getfixturevalue("pool")
+
+    def through_worker(data: bytes) -> ParseResult:
+        path = tmp_path / f"upload-{len(list(tmp_path.iterdir()))}.pdf"
+        path.write_bytes(data)
+        return pool.parse(path)
+
+    return through_worker
+
+
+def assert_pages(result: ParseResult, texts: list[str]) -> None:
+    assert result.status is DocumentStatus.INDEXED, result.reason
+    assert result.page_count == len(texts)
+    assert [p.number for p in result.pages] == list(range(1, len(texts) + 1))
+    assert [p.text for p in result.pages] == texts
+
+
+def test_text_pdf_gives_each_pages_text(parse: Parse) -> None:
+    result = parse(text_pdf(PAGES))
+    assert_pages(result, PAGES)
+    assert result.reason == ""
+
+
+def test_long_lines_are_wrapped_into_one_page_text(parse: Parse) -> None:
+    paragraph = " ".join(f"word{n}" for n in range(60))
+    result = parse(text_pdf([paragraph], wrap=50))
+    assert result.status is DocumentStatus.INDEXED
+    assert result.pages[0].text.split() == paragraph.split()
+
+
+def test_not_a_pdf_is_invalid(parse: Parse) -> None:
+    result = parse(b"Dear team,\nthese are meeting notes, saved with a .pdf name.\n" * 20)
+    assert result.status is DocumentStatus.INVALID
+    assert "not a PDF" in result.reason
+    assert result.pages == []
+
+
+def test_empty_file_is_invalid(parse: Parse) -> None:
+    result = parse(b"")
+    assert result.status is DocumentStatus.INVALID
+    assert result.reason
+
+
+def test_truncated_pdf_is_invalid_or_failed_with_a_reason(parse: Parse) -> None:
+    data = text_pdf(PAGES)
+    result = parse(data[: len(data) // 2])
+    assert result.status in (DocumentStatus.INVALID, DocumentStatus.FAILED)
+    assert result.reason.strip()
+
+
+def test_header_only_is_invalid(parse: Parse) -> None:
+    result = parse(b"%PDF-1.7\n")
+    assert result.status in (DocumentStatus.INVALID, DocumentStatus.FAILED)
+    assert result.reason.strip()
+
+
+def test_password_protected_pdf_is_encrypted(parse: Parse) -> None:
+    result = parse(encrypted(text_pdf(PAGES), user_password="secret", owner_password="owner"))
+    assert result.status is DocumentStatus.ENCRYPTED
+    assert "password" in result.reason
+    assert "unlocked copy" in result.reason
+    assert result.pages == []
+
+
+def test_owner_password_only_pdf_opens(parse: Parse) -> None:
+    result = parse(encrypted(text_pdf(PAGES), user_password="", owner_password="owner"))
+    assert_pages(result, PAGES)
+
+
+def test_image_only_pdf_has_no_text(parse: Parse) -> None:
+    result = parse(image_only_pdf(pages=2))
+    assert result.status is DocumentStatus.NO_TEXT
+    assert "OCR" in result.reason
+    assert result.page_count == 2
+
+
+def test_pdf_without_pages_has_no_text(parse: Parse) -> None:
+    buffer = io.BytesIO()
+    PdfWriter().write(buffer)
+    result = parse(buffer.getvalue())
+    assert result.status is DocumentStatus.NO_TEXT
+    assert "no pages" in result.reason
+
+
+def test_junk_before_the_header_within_1024_bytes_is_tolerated(parse: Parse) -> None:
+    assert_pages(parse(with_junk_prefix(text_pdf(PAGES), 1000)), PAGES)
+
+
+def test_junk_over_1024_bytes_is_invalid(parse: Parse) -> None:
+    result = parse(with_junk_prefix(text_pdf(PAGES), 1030))
+    assert result.status is DocumentStatus.INVALID
+    assert "1,024" in result.reason
+
+
+def test_too_many_pages_is_too_large(parse: Parse) -> None:
+    result = parse(text_pdf([f"Page {n}." for n in range(1, MAX_PAGES + 2)]))
+    assert result.status is DocumentStatus.TOO_LARGE
+    assert result.page_count == MAX_PAGES + 1
+    assert f"limit of {MAX_PAGES}" in result.reason
+    assert "QA_INGEST__MAX_PAGES" in result.reason
+
+
+def test_exactly_max_pages_is_fine(parse: Parse) -> None:
+    texts = [f"Page number {n}." for n in range(1, MAX_PAGES + 1)]
+    assert_pages(parse(text_pdf(texts)), texts)
+
+
+def test_page_count_is_announced_before_extraction() -> None:
+    heard: list[int] = []
+    result = parse_pdf(text_pdf(PAGES), max_pages=10, on_page_count=heard.append)
+    assert heard == [3]
+    assert result.page_count == 3
+
+
+def test_find_pdf_header() -> None:
+    assert find_pdf_header(b"%PDF-1.4") == 0
+    assert find_pdf_header(b"x" * 1019 + b"%PDF-") == 1019
+    assert find_pdf_header(b"x" * 1020 + b"%PDF-") == -1
+    assert find_pdf_header(b"PDF-1.4") == -1
+
+
+def test_clean_page_text() -> None:
+    decomposed = unicodedata.normalize("NFD", "한글")
+    raw = f"  {decomposed}\x00 text\r\nwith\t\tspaces\u00a0here \r\r\r\n\n\nend\x0c  "
+    assert clean_page_text(raw) == "한글 text\nwith spaces here\n\nend"

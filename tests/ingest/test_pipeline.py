@@ -1,0 +1,192 @@
+"""One file into one knowledge base: every file ends with a status and a reason."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ingest.chunk import ChunkerConfig
+from ingest.parser_pool import ParserPool
+from ingest.pipeline import IngestPipeline, file_sha256
+from qa_service.embedding import Embedder
+from qa_service.lexical import LexicalIndex
+from qa_service.schemas import DocumentStatus, FileOutcome
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from tests.pdfs import encrypted, image_only_pdf, text_pdf, with_junk_prefix
+
+PAGES = [
+    "Otters hold hands while they sleep so they do not drift apart. " * 6,
+    "Beavers build dams from branches and mud. They work mostly at night. " * 5,
+]
+
+
+@pytest.fixture
+def pipeline(pool: ParserPool, embedder: Embedder, lexical: LexicalIndex) -> IngestPipeline:
+    return IngestPipeline(parsers=pool, embedder=embedder, lexical=lexical,
+                          chunker=ChunkerConfig(target_chars=200, overlap_sentences=1,
+                                                min_chars=50),
+                          max_file_bytes=200_000, embed_batch_size=2)
+
+
+@pytest.fixture
+def kb(tmp_path: Path, pipeline: IngestPipeline):  # type: ignore[no-untyped-def]
+    identity = IndexIdentity(pipeline.embedder.name, pipeline.embedder.dimension,
+                             pipeline.chunker.describe())
+    base = KnowledgeBase.create(tmp_path / "kb", "kb", identity)
+    yield base
+    base.close()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_a_text_pdf_is_indexed(pipeline: IngestPipeline, kb: KnowledgeBase, tmp_path: Path
+                               ) -> None:
+    path = write(tmp_path, "animals.pdf", text_pdf(PAGES))
+    progress: list[tuple[str, int]] = []
+    outcome = pipeline.ingest_file(kb, path, "animals.pdf",
+                                   progress=lambda kind, n: progress.append((kind, n)))
+    doc_id = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert outcome.status is DocumentStatus.INDEXED, outcome.reason
+    assert (outcome.document_id, outcome.pages, outcome.filename) == (doc_id, 2, "animals.pdf")
+    assert outcome.chunks == kb.info().chunks > 2
+    assert progress[0] == ("pages", 2)
+    assert sum(n for kind, n in progress if kind == "chunks") == outcome.chunks
+    assert all(n <= 2 for kind, n in progress if kind == "chunks")  # embed batches
+    for chunk in kb.catalog.all_chunks():
+        page = kb.catalog.page_text(doc_id, chunk.page)
+        assert page is not None and page[chunk.char_start:chunk.char_end] == chunk.text
+    assert kb.file_path(doc_id).read_bytes() == path.read_bytes()
+    assert len(kb.vectors.ids()) == outcome.chunks
+
+
+def test_the_same_bytes_again_are_unchanged(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                            tmp_path: Path) -> None:
+    path = write(tmp_path, "animals.pdf", text_pdf(PAGES))
+    first = pipeline.ingest_file(kb, path, "animals.pdf")
+    chunks = kb.info().chunks
+    again = pipeline.ingest_file(kb, path, "animals.pdf")
+    renamed = pipeline.ingest_file(kb, write(tmp_path, "copy.pdf", path.read_bytes()),
+                                   "copy.pdf")
+    for outcome in (again, renamed):
+        assert outcome.status is DocumentStatus.UNCHANGED
+        assert outcome.document_id == first.document_id
+        assert "already indexed" in outcome.reason
+    assert kb.info().chunks == chunks
+    assert [d.filename for d in kb.catalog.documents()] == ["animals.pdf"]
+
+
+def test_a_new_version_under_the_same_name_replaces_the_old(pipeline: IngestPipeline,
+                                                            kb: KnowledgeBase,
+                                                            tmp_path: Path) -> None:
+    first = pipeline.ingest_file(kb, write(tmp_path, "v1.pdf", text_pdf(PAGES)), "animals.pdf")
+    second = pipeline.ingest_file(kb, write(tmp_path, "v2.pdf", text_pdf(PAGES[:1])),
+                                  "animals.pdf")
+    assert second.status is DocumentStatus.INDEXED
+    assert [d.id for d in kb.catalog.documents()] == [second.document_id]
+    assert first.document_id is not None and kb.status_of(first.document_id) is None
+    assert kb.info().chunks == second.chunks
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "reason"),
+    [
+        (b"", DocumentStatus.INVALID, "empty"),
+        (b"just some text, saved as .pdf\n" * 10, DocumentStatus.INVALID, "not a PDF"),
+        (with_junk_prefix(text_pdf(PAGES), 1100), DocumentStatus.INVALID, "1,024"),
+        (b"%PDF-1.4\n" + b"0" * 250_000, DocumentStatus.TOO_LARGE, "over the limit"),
+    ],
+    ids=["empty", "not-a-pdf", "junk-over-1024", "over-max-file-size"],
+)
+def test_precheck_rejects_without_parsing(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          data: bytes, status: DocumentStatus,
+                                          reason: str) -> None:
+    def no_parsing(_path: Path) -> None:
+        raise AssertionError("the precheck should have decided")
+
+    monkeypatch.setattr(pipeline.parsers, "parse", no_parsing)
+    path = write(tmp_path, "file.pdf", data)
+    outcome = pipeline.ingest_file(kb, path, "file.pdf")
+    assert outcome.status is status
+    assert reason in outcome.reason
+    recorded = kb.catalog.document(file_sha256(path))
+    assert recorded is not None
+    assert (recorded.status, recorded.chunks) == (status, 0)
+    assert kb.info().chunks == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (encrypted(text_pdf(PAGES), "secret", "owner"), DocumentStatus.ENCRYPTED),
+        (image_only_pdf(), DocumentStatus.NO_TEXT),
+        (text_pdf(["Page."] * 6), DocumentStatus.TOO_LARGE),
+    ],
+    ids=["encrypted", "image-only", "too-many-pages"],
+)
+def test_parse_outcomes_are_recorded_with_their_reason(pipeline: IngestPipeline,
+                                                       kb: KnowledgeBase, tmp_path: Path,
+                                                       data: bytes, status: DocumentStatus
+                                                       ) -> None:
+    path = write(tmp_path, "file.pdf", data)
+    outcome = pipeline.ingest_file(kb, path, "file.pdf")
+    assert outcome.status is status
+    assert outcome.reason
+    recorded = kb.catalog.document(file_sha256(path))
+    assert recorded is not None and recorded.status is status
+    assert recorded.reason == outcome.reason
+    assert kb.info().chunks == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [encrypted(text_pdf(PAGES), "", "owner"), with_junk_prefix(text_pdf(PAGES), 700)],
+    ids=["owner-password-only", "junk-under-1024"],
+)
+def test_readable_oddities_are_indexed(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                       tmp_path: Path, data: bytes) -> None:
+    outcome = pipeline.ingest_file(kb, write(tmp_path, "odd.pdf", data), "odd.pdf")
+    assert outcome.status is DocumentStatus.INDEXED, outcome.reason
+    assert outcome.pages == 2 and outcome.chunks > 0
+
+
+def test_a_file_that_ended_no_text_is_tried_again(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                                  tmp_path: Path) -> None:
+    path = write(tmp_path, "scan.pdf", image_only_pdf())
+    assert pipeline.ingest_file(kb, path, "scan.pdf").status is DocumentStatus.NO_TEXT
+    progress: list[tuple[str, int]] = []
+    again = pipeline.ingest_file(kb, path, "scan.pdf",
+                                 progress=lambda kind, n: progress.append((kind, n)))
+    assert again.status is DocumentStatus.NO_TEXT
+    assert progress == [("pages", 1)]  # parsed again, not skipped as unchanged
+
+
+def test_a_missing_file_fails_with_a_reason(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                            tmp_path: Path) -> None:
+    outcome = pipeline.ingest_file(kb, tmp_path / "gone.pdf", "gone.pdf")
+    assert outcome.status is DocumentStatus.FAILED
+    assert "cannot read" in outcome.reason
+
+
+def test_the_hook_sees_every_outcome(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                     tmp_path: Path) -> None:
+    seen: list[FileOutcome] = []
+
+    def hook(outcome: FileOutcome):  # type: ignore[no-untyped-def]
+        def record(conn) -> None:  # type: ignore[no-untyped-def]
+            assert conn.in_transaction
+            seen.append(outcome)
+        return record
+
+    good = write(tmp_path, "good.pdf", text_pdf(PAGES))
+    pipeline.ingest_file(kb, good, "good.pdf", hook=hook)
+    pipeline.ingest_file(kb, good, "good.pdf", hook=hook)
+    pipeline.ingest_file(kb, write(tmp_path, "bad.pdf", b"nope"), "bad.pdf", hook=hook)
+    assert [o.status for o in seen] == [DocumentStatus.INDEXED, DocumentStatus.UNCHANGED,
+                                        DocumentStatus.INVALID]

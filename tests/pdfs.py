@@ -1,0 +1,79 @@
+"""PDF fixtures, generated on the fly (reportlab, pypdf, the project's own renderer)."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from qa_service.eval.render import render_article
+
+__all__ = [
+    "encrypted",
+    "extract_pages",
+    "image_only_pdf",
+    "render_pages_article",
+    "text_pdf",
+    "with_junk_prefix",
+]
+
+
+def text_pdf(pages: Sequence[str], wrap: int = 80) -> bytes:
+    """One PDF page per string, Helvetica, lines wrapped at `wrap` characters."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
+    for text in pages:
+        block = pdf.beginText(50, 790)
+        block.setFont("Helvetica", 10)
+        for paragraph in text.split("\n"):
+            for line in textwrap.wrap(paragraph, wrap) or [""]:
+                block.textLine(line)
+        pdf.drawText(block)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def image_only_pdf(pages: int = 1) -> bytes:
+    """Pages with shapes only: no text layer at all (like a scan)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
+    for number in range(pages):
+        pdf.setFillColorRGB(0.2, 0.4, 0.6)
+        pdf.rect(80, 400, 300, 200, fill=1)
+        pdf.circle(300, 250 + number * 10, 60, fill=0)
+        pdf.line(50, 50, 500, 780)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def encrypted(data: bytes, user_password: str, owner_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password=owner_password,
+                   algorithm="AES-256")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def with_junk_prefix(data: bytes, size: int) -> bytes:
+    """`size` bytes of junk (never containing %PDF-) before the PDF."""
+    junk = (b"MIME-junk\r\n" * (size // 11 + 1))[:size]
+    assert b"%PDF-" not in junk
+    return junk + data
+
+
+def extract_pages(data: bytes) -> list[str]:
+    """Independent page texts (plain pypdf) to check where a fixture put its text."""
+    return [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
+
+
+def render_pages_article(path: Path, title: str, paragraphs: Sequence[str]) -> bytes:
+    render_article(path, title, paragraphs)
+    return path.read_bytes()

@@ -1,0 +1,174 @@
+"""The `qa` command, through typer's CliRunner, on a data directory in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from qa_service.api.models import JobOut, PassageOut
+from qa_service.cli import app
+from tests.pdfs import text_pdf
+
+Qa = Callable[..., Result]
+
+PLANETS = [
+    "Mercury is the smallest planet and the closest to the Sun. " * 4,
+    "Saturn's rings are made of ice and rock. The rings are very thin. " * 4,
+]
+COOKING = ["To bake bread, knead the dough for ten minutes and let it rise for an hour. " * 4]
+
+
+@pytest.fixture
+def qa(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_models: None) -> Qa:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables: no wrapping of paths and reasons
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        result = runner.invoke(app, list(args), input=input)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return invoke
+
+
+def write_pdf(path: Path, pages: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text_pdf(pages))
+    return path
+
+
+def test_kb_create_list_delete(qa: Qa, tmp_path: Path) -> None:
+    created = qa("kb", "create", "handbook")
+    assert created.exit_code == 0, created.output
+    assert "created knowledge base handbook" in created.stdout
+    assert (tmp_path / "data" / "handbook" / "manifest.json").is_file()
+
+    duplicate = qa("kb", "create", "handbook")
+    assert duplicate.exit_code == 2
+    assert "already exists" in duplicate.stderr
+
+    invalid = qa("kb", "create", "Bad Name")
+    assert invalid.exit_code == 2
+    assert "invalid knowledge base name" in invalid.stderr
+
+    listed = qa("kb", "list", "--json")
+    assert listed.exit_code == 0
+    (info,) = json.loads(listed.stdout)["knowledge_bases"]
+    assert (info["name"], info["documents"], info["chunks"]) == ("handbook", 0, 0)
+    assert info["embedding_model"] == "use-multilingual-v3"
+    assert "handbook" in qa("kb", "list").stdout
+
+    refused = qa("kb", "delete", "handbook", input="n\n")
+    assert refused.exit_code == 1
+    assert (tmp_path / "data" / "handbook").is_dir()
+
+    deleted = qa("kb", "delete", "handbook", "--yes")
+    assert deleted.exit_code == 0
+    assert "deleted knowledge base handbook" in deleted.stdout
+    assert json.loads(qa("kb", "list", "--json").stdout) == {"knowledge_bases": []}
+
+    again = qa("kb", "delete", "handbook", "--yes")
+    assert again.exit_code == 2
+    assert "does not exist" in again.stderr
+
+
+def test_ingest_files_and_folders_then_search(qa: Qa, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_pdf(docs / "planets.pdf", PLANETS)
+    write_pdf(docs / "nested" / "cooking.PDF", COOKING)
+    (docs / "readme.txt").write_text("not picked up from a folder", "utf-8")
+    extra = write_pdf(tmp_path / "extra.pdf", ["An extra page about lighthouses and fog."])
+
+    result = qa("ingest", "lib", str(docs), str(extra), "--create")
+    assert result.exit_code == 0, result.output
+    assert "3/3 files" in result.stdout
+    assert result.stdout.count("indexed") == 3
+    assert "readme.txt" not in result.stdout
+
+    again = qa("ingest", "lib", str(extra), "--json")
+    assert again.exit_code == 0, again.output
+    job = json.loads(again.stdout)
+    assert set(job) == set(JobOut.model_fields)
+    assert job["state"] == "done"
+    (outcome,) = job["files"]
+    assert outcome["status"] == "unchanged"
+    assert outcome["filename"] == str(extra)
+
+    info = json.loads(qa("kb", "list", "--json").stdout)["knowledge_bases"][0]
+    assert info["documents"] == 3
+
+    found = qa("search", "lib", "What are Saturn's rings made of?", "-k", "2")
+    assert found.exit_code == 0, found.output
+    assert f"1. {docs / 'planets.pdf'}, page 2" in found.stdout
+    assert "rings are made of ice" in found.stdout
+
+    as_json = qa("search", "lib", "How long should dough rise?", "--json", "-k", "2")
+    assert as_json.exit_code == 0
+    passages = json.loads(as_json.stdout)["passages"]
+    assert 1 <= len(passages) <= 2
+    assert set(passages[0]) == set(PassageOut.model_fields)
+    assert passages[0]["filename"].endswith("cooking.PDF")
+    assert passages[0]["page"] == 1
+
+
+def test_ingest_with_an_invalid_file_exits_1(qa: Qa, tmp_path: Path) -> None:
+    good = write_pdf(tmp_path / "good.pdf", PLANETS)
+    broken = tmp_path / "broken.pdf"
+    broken.write_text("this is a text file with a .pdf name", "utf-8")
+    result = qa("ingest", "mixed", str(good), str(broken), "--create")
+    assert result.exit_code == 1, result.output
+    table = result.stdout
+    assert "invalid" in table and "indexed" in table
+    assert "not a PDF" in table
+    assert "2/2 files" in table
+
+    as_json = qa("ingest", "mixed", str(broken), "--json")
+    assert as_json.exit_code == 1
+    job = json.loads(as_json.stdout)
+    assert [f["status"] for f in job["files"]] == ["invalid"]
+
+
+def test_ingest_of_a_missing_path_or_knowledge_base(qa: Qa, tmp_path: Path) -> None:
+    missing = qa("ingest", "lib", str(tmp_path / "nope.pdf"), "--create")
+    assert missing.exit_code == 2
+    assert "no such file" in missing.stderr
+    pdf = write_pdf(tmp_path / "a.pdf", ["A page."])
+    no_kb = qa("ingest", "absent", str(pdf))
+    assert no_kb.exit_code == 2
+    assert "does not exist" in no_kb.stderr
+
+
+@pytest.mark.slow
+def test_reindex_with_another_model(qa: Qa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                    ) -> None:
+    pdf = write_pdf(tmp_path / "planets.pdf", PLANETS)
+    assert qa("ingest", "space", str(pdf), "--create").exit_code == 0
+
+    reindexed = qa("kb", "reindex", "space", "--model", "all-minilm-l6-v2")
+    assert reindexed.exit_code == 0, reindexed.output
+    assert "re-embedded" in reindexed.stdout
+    assert "QA_EMBEDDING_MODEL=all-minilm-l6-v2" in reindexed.stdout
+    (info,) = json.loads(qa("kb", "list", "--json").stdout)["knowledge_bases"]
+    assert (info["embedding_model"], info["dimension"]) == ("all-minilm-l6-v2", 384)
+
+    refused = qa("search", "space", "Saturn rings")
+    assert refused.exit_code != 0
+    message = " ".join(refused.stderr.split())
+    assert "all-minilm-l6-v2" in message and "use-multilingual-v3" in message
+    assert "qa kb reindex space" in message
+    assert "QA_EMBEDDING_MODEL=all-minilm-l6-v2" in message
+
+    monkeypatch.setenv("QA_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    found = qa("search", "space", "What are Saturn's rings made of?", "--json")
+    assert found.exit_code == 0, found.output
+    passages = json.loads(found.stdout)["passages"]
+    assert passages[0]["filename"] == str(pdf)
+    assert passages[0]["page"] == 2

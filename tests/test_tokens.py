@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from qa_service.tokens import Tokenizer, has_hangul
+
+
+@pytest.mark.parametrize("word", ["서울에서", "서울은", "서울을", "서울의"])
+def test_korean_particles_are_dropped(tokenizer: Tokenizer, word: str) -> None:
+    assert tokenizer.tokens(word) == ["서울"]
+
+
+def test_korean_sentence_keeps_content_morphemes(tokenizer: Tokenizer) -> None:
+    tokens = tokenizer.tokens("한빛섬 등대는 보라색으로 칠했다.")
+    assert "등대" in tokens
+    assert "보라색" in tokens
+    assert not {"는", "으로", "다", "."} & set(tokens)
+
+
+def test_english_is_lowercased_and_stop_words_removed(tokenizer: Tokenizer) -> None:
+    assert tokenizer.tokens("The Quick brown FOX jumps over the lazy dog") == [
+        "quick", "brown", "fox", "jumps", "over", "lazy", "dog"]
+
+
+def test_english_punctuation_and_underscores_split_words(tokenizer: Tokenizer) -> None:
+    assert tokenizer.tokens("state-of-the-art, snake_case: 3.5%!") == [
+        "state", "art", "snake", "case", "3", "5"]
+
+
+def test_only_stop_words_give_no_tokens(tokenizer: Tokenizer) -> None:
+    assert tokenizer.tokens("What is it, and where was it?") == []
+
+
+def test_mixed_text_lowercases_latin_and_drops_latin_stop_words(tokenizer: Tokenizer) -> None:
+    tokens = tokenizer.tokens("The Python 코드는 서울에서 실행된다")
+    assert "python" in tokens
+    assert "서울" in tokens
+    assert "코드" in tokens
+    assert "the" not in tokens and "The" not in tokens
+
+
+def test_latin_word_matches_across_languages(tokenizer: Tokenizer) -> None:
+    korean = tokenizer.tokens("FAISS 인덱스를 만든다")
+    english = tokenizer.tokens("Build a FAISS index")
+    assert "faiss" in korean
+    assert "faiss" in english
+
+
+def test_full_width_forms_are_normalized(tokenizer: Tokenizer) -> None:
+    assert tokenizer.tokens("ＦＡＩＳＳ Ｉｎｄｅｘ") == ["faiss", "index"]
+
+
+def test_has_hangul() -> None:
+    assert has_hangul("abc 가")
+    assert has_hangul("ㄱ")
+    assert not has_hangul("abc 123 漢字")
