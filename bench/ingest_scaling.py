@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.chunk import ChunkerConfig, chunk_document
+from ingest.embed import embed_chunks
 from qa_service.config import RetrievalSettings
 from qa_service.embedding import load_embedder
 from qa_service.lexical import LexicalIndex
@@ -72,12 +73,12 @@ def publish(kb: KnowledgeBase, lexical: LexicalIndex, embedder: HashingEmbedder,
             doc_seed: str, pages: list[Page], pdf: Path) -> int:
     doc_id = hashlib.sha256(doc_seed.encode()).hexdigest()
     chunks = chunk_document(doc_id, pages, CHUNKER)
-    vectors = embedder.embed_passages([c.text for c in chunks])
+    vector_ids, vectors = embed_chunks(embedder, chunks)
     tokens = lexical.document_tokens([c.text for c in chunks])
     stamp = now()
     info = DocumentInfo(doc_id, f"{doc_seed}.pdf", DocumentStatus.INDEXED, "", len(pages),
                         len(chunks), 0, stamp, stamp)
-    kb.publish_document(info, pdf, pages, chunks, vectors, tokens)
+    kb.publish_document(info, pdf, pages, chunks, vector_ids, vectors, tokens)
     return len(chunks)
 
 

@@ -2,7 +2,8 @@
 
 A chunk never crosses a page, so every passage cites one page and a character span in
 that page's text. Whole sentences are packed up to `target_chars`; the last
-`overlap_sentences` sentences of a chunk open the next one. A sentence longer than the
+`overlap_sentences` sentences of a chunk open the next one (unless they would fill more
+than half of it). A sentence longer than the
 target (tables, lists without punctuation) is cut at whitespace. A page-final remainder
 shorter than `min_chars` joins the previous chunk of the page.
 """
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 from qa_service.schemas import Chunk, Page
 from qa_service.sentences import split_sentences
 
-__all__ = ["ChunkerConfig", "chunk_document", "chunk_id"]
+__all__ = ["ChunkerConfig", "bounded_sentences", "chunk_document", "chunk_id"]
 
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    target_chars: int = 700
+    target_chars: int = 1800
     overlap_sentences: int = 1
     min_chars: int = 150
 
@@ -58,7 +59,7 @@ def chunk_document(document_id: str, pages: list[Page], config: ChunkerConfig) -
 
 def chunk_spans(text: str, config: ChunkerConfig) -> list[tuple[int, int]]:
     """Character spans of the chunks of one page's text."""
-    sentences = _bounded_sentences(text, config.target_chars)
+    sentences = bounded_sentences(text, config.target_chars)
     spans: list[tuple[int, int]] = []
     first = covered = 0  # sentences before `covered` are already in a chunk
     while covered < len(sentences):
@@ -73,10 +74,14 @@ def chunk_spans(text: str, config: ChunkerConfig) -> list[tuple[int, int]]:
         spans.append((sentences[first][0], sentences[last][1]))
         covered = last + 1
         first = max(first + 1, covered - config.overlap_sentences)
+        if covered < len(sentences) and (
+            sentences[covered - 1][1] - sentences[first][0] > config.target_chars // 2
+        ):
+            first = covered  # an overlap over half a chunk would mostly repeat it
     return _merge_short_tail(spans, config.min_chars)
 
 
-def _bounded_sentences(text: str, limit: int) -> list[tuple[int, int]]:
+def bounded_sentences(text: str, limit: int) -> list[tuple[int, int]]:
     bounded: list[tuple[int, int]] = []
     for start, end in split_sentences(text):
         while end - start > limit:

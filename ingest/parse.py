@@ -30,6 +30,7 @@ class ParseResult:
     reason: str = ""
     pages: list[Page] = field(default_factory=list)
     page_count: int = 0
+    title: str = ""  # the document's own title (PDF metadata), when it has a usable one
 
 
 def find_pdf_header(head: bytes) -> int:
@@ -77,7 +78,9 @@ def parse_pdf(
         )
     if on_page_count is not None:
         on_page_count(count)
-    return _extract(reader, count)
+    result = _extract(reader, count)
+    return ParseResult(result.status, result.reason, result.pages, result.page_count,
+                       _title(reader))
 
 
 class _Classified(Exception):
@@ -148,6 +151,22 @@ def _extract(reader, count: int) -> ParseResult:  # type: ignore[no-untyped-def]
         )
     reason = f"pages {_ranges(broken)} could not be read and are empty" if broken else ""
     return ParseResult(DocumentStatus.INDEXED, reason, pages=pages, page_count=count)
+
+
+_GENERATED_TITLE = re.compile(r"^(microsoft (word|powerpoint|excel) - |untitled)|\.(docx?|pptx?|"
+                              r"xlsx?|hwpx?|pdf|tex|dvi)$", re.IGNORECASE)
+
+
+def _title(reader) -> str:  # type: ignore[no-untyped-def]
+    """The metadata title, unless it is missing or a tool's placeholder ("Microsoft Word - x.docx")."""
+    try:
+        raw = reader.metadata.title if reader.metadata else None
+    except Exception:  # noqa: BLE001 - metadata is optional; a broken one is ignored
+        return ""
+    title = clean_page_text(str(raw or "")).replace("\n", " ")[:200]
+    if len(title) < 3 or _GENERATED_TITLE.search(title):
+        return ""
+    return title
 
 
 def _ranges(numbers: list[int]) -> str:

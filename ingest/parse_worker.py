@@ -66,6 +66,7 @@ def _serve(memory_mb: int) -> None:
                 "status": result.status.value,
                 "reason": result.reason,
                 "page_count": result.page_count,
+                "title": result.title,
                 "pages": [page.text for page in result.pages],
             }
         except MemoryError:

@@ -217,4 +217,5 @@ def _result_from(message: dict[str, Any]) -> ParseResult:
         reason=str(message.get("reason", "")),
         pages=[Page(number=i + 1, text=text) for i, text in enumerate(texts)],
         page_count=int(message.get("page_count", 0)),
+        title=str(message.get("title", "")),
     )

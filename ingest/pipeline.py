@@ -12,9 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ingest.chunk import ChunkerConfig, chunk_document
+from ingest.embed import embed_chunks
 from ingest.parse import HEADER_WINDOW, find_pdf_header
 from ingest.parser_pool import ParserPool
 from qa_service.embedding import Embedder
@@ -23,7 +22,7 @@ from qa_service.schemas import DocumentInfo, DocumentStatus, FileOutcome
 from qa_service.store.catalog import now
 from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
 
-__all__ = ["IngestPipeline", "Progress", "file_sha256"]
+__all__ = ["IngestPipeline", "Progress", "file_sha256", "indexed_text"]
 
 Progress = Callable[[str, int], None]  # ("pages" | "chunks", how many more)
 
@@ -34,6 +33,15 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def indexed_text(title: str, text: str) -> str:
+    """What BM25 sees for a chunk: its document's title, then the chunk.
+
+    A passage often never names what it is about ("It began in October..."); the title
+    puts it back (SQuAD dev recall@5 +0.2 pt). Users get the chunk text alone.
+    """
+    return f"{title}\n{text}" if title else text
 
 
 @dataclass
@@ -103,22 +111,17 @@ class IngestPipeline:
                               parsed.page_count, hook=hook(outcome) if hook else None)
             return outcome
         chunks = chunk_document(doc_id, parsed.pages, self.chunker)
-        vectors = np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        blocks = []
-        for start in range(0, len(chunks), self.embed_batch_size):
-            batch = [c.text for c in chunks[start:start + self.embed_batch_size]]
-            blocks.append(self.embedder.embed_passages(batch))
-            report("chunks", len(batch))
-        if blocks:
-            vectors = np.concatenate(blocks)
-        tokens = self.lexical.document_tokens([c.text for c in chunks])
+        vector_ids, vectors = embed_chunks(self.embedder, chunks, self.embed_batch_size,
+                                           lambda n: report("chunks", n))
+        tokens = self.lexical.document_tokens([indexed_text(parsed.title, c.text)
+                                               for c in chunks])
         stamp = now()
         info = DocumentInfo(doc_id, filename, DocumentStatus.INDEXED, parsed.reason,
                             parsed.page_count, len(chunks), size, stamp, stamp)
         outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
                               parsed.page_count, len(chunks))
-        published = kb.publish_document(info, path, parsed.pages, chunks, vectors, tokens,
-                                        hook=hook(outcome) if hook else None)
+        published = kb.publish_document(info, path, parsed.pages, chunks, vector_ids, vectors,
+                                        tokens, hook=hook(outcome) if hook else None)
         if not published:
             unchanged = FileOutcome(filename, DocumentStatus.UNCHANGED,
                                     "the same file is already indexed", doc_id)

@@ -103,6 +103,7 @@ def kb_reindex(
                                             "sentence-transformers name or local path.")],
 ) -> None:
     """Re-embed every stored chunk with another model (no re-parsing)."""
+    from ingest.embed import embed_chunks
     from qa_service.embedding import load_embedder
     from qa_service.store.knowledge_base import IndexIdentity
 
@@ -114,7 +115,7 @@ def kb_reindex(
         total = kb.info().chunks
         with _progress() as bar:
             task = bar.add_task("re-embedding", total=total)
-            count = kb.replace_vectors(embedder.embed_passages, identity,
+            count = kb.replace_vectors(lambda chunks: embed_chunks(embedder, chunks), identity,
                                        progress=lambda n: bar.advance(task, n))
     console.print(f"re-embedded {count} chunks of [bold]{name}[/bold] with {model}; "
                   f"set QA_EMBEDDING_MODEL={model} to search it")

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: BM25 and dense candidates, fused by weighted reciprocal rank fusion.
+"""Hybrid retrieval: BM25 and dense candidates, fused (z-scores by default, or RRF).
 
 Both candidate lists are read inside one catalog snapshot, and a dense hit counts only if
 its chunk is in that snapshot: deleted or half-published documents never come back.
@@ -18,14 +18,16 @@ from qa_service.lexical import LexicalIndex
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["HybridRetriever", "RankedList", "fuse_rankings"]
+__all__ = ["HybridRetriever", "RankedList", "fuse_rankings", "fuse_zscores"]
 
 MAX_QUERY_CHARS = 4000
 
 
 @dataclass(frozen=True)
 class RankedList:
-    ids: Sequence[int]
+    """One side's candidates, best first, with their scores (higher is better)."""
+
+    hits: Sequence[tuple[int, float]]
     weight: float
 
 
@@ -35,9 +37,26 @@ def fuse_rankings(rankings: Sequence[RankedList], rrf_k: float) -> list[tuple[in
     for ranking in rankings:
         if ranking.weight <= 0:
             continue
-        for rank, chunk_id in enumerate(ranking.ids, start=1):
+        for rank, (chunk_id, _) in enumerate(ranking.hits, start=1):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + ranking.weight / (rrf_k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
+    """Weighted sum of per-list z-scores; an id missing from a list gets its lowest z."""
+    standardized: list[tuple[dict[int, float], float, float]] = []
+    for ranking in rankings:
+        if ranking.weight <= 0 or not ranking.hits:
+            continue
+        values = np.asarray([score for _, score in ranking.hits], dtype=np.float64)
+        spread = float(values.std()) or 1.0
+        z = (values - values.mean()) / spread
+        standardized.append(({cid: float(v) for (cid, _), v in zip(ranking.hits, z, strict=True)},
+                             float(z.min()), ranking.weight))
+    every = {cid for table, _, _ in standardized for cid in table}
+    fused = {cid: sum(weight * table.get(cid, floor) for table, floor, weight in standardized)
+             for cid in every}
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 class HybridRetriever:
@@ -64,15 +83,19 @@ class HybridRetriever:
             if document_ids is not None:
                 self._check_documents(kb, conn, document_ids)
                 allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
-            lexical = [i for i, _ in self.lexical.search(conn, query, depth, document_ids)]
-            dense = [i for i, _ in kb.vectors.search(query_vector, depth, allowed)[0]]
-            rows = _chunk_rows(conn, set(lexical) | set(dense))
-        fused = fuse_rankings(
-            [RankedList([i for i in lexical if i in rows], self.settings.lexical_weight),
-             RankedList([i for i in dense if i in rows], self.settings.dense_weight)],
-            self.settings.rrf_k,
+            lexical = self.lexical.search(conn, query, depth, document_ids)
+            dense = kb.vectors.search(query_vector, depth, allowed)[0]
+            rows = _chunk_rows(conn, {i for i, _ in lexical} | {i for i, _ in dense})
+        fused = self._fuse(
+            RankedList([h for h in lexical if h[0] in rows], self.settings.lexical_weight),
+            RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight),
         )
         return [_passage(rows[i], score) for i, score in fused[:k]]
+
+    def _fuse(self, lexical: RankedList, dense: RankedList) -> list[tuple[int, float]]:
+        if self.settings.fusion == "rrf":
+            return fuse_rankings([lexical, dense], self.settings.rrf_k)
+        return fuse_zscores([lexical, dense])
 
     @staticmethod
     def _check_documents(kb: KnowledgeBase, conn: object, document_ids: Sequence[str]) -> None:

@@ -1,10 +1,10 @@
 """Language-aware tokens for BM25: Korean morphemes (kiwipiepy), English words.
 
 Text with Hangul goes through Kiwi's morphological analyser, keeping content morphemes
-(nouns, verb and adjective stems, roots, foreign words, numbers, Chinese characters);
-particles and endings are dropped, which is what makes Korean BM25 work at all. Other text
-is split into lowercase words with English stop words removed. Both paths lowercase, so a
-Latin word inside Korean text matches the same word in English text.
+(nouns, verb and adjective stems, roots; Chinese characters); particles and endings are
+dropped, which is what makes Korean BM25 work at all. Other text, and the Latin
+words inside Korean text, become lowercase words without English stop words, reduced to
+their Snowball (Porter2) stems, so "crises"/"crisis" and "organized"/"organization" meet.
 """
 
 from __future__ import annotations
@@ -12,17 +12,25 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["Tokenizer", "has_hangul"]
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"[^\W_]+")
-_KEPT_TAGS = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "MAG")
+_KOREAN_TAGS = frozenset({"NNG", "NNP", "NNB", "VV", "VA", "XR"})
+# English function words. Words are split at apostrophes, so "didn't" is "didn" + "t".
 STOPWORDS = frozenset(
-    "a an and are as at be been but by did do does for from had has have he her his how i "
-    "if in into is it its of on or she so than that the their them then there these they "
-    "this those to was we were what when where which who whom why will with you your".split()
+    "a about above after again against all am an and any are aren as at be because been "
+    "before being below between both but by can cannot could couldn d did didn do does doesn "
+    "doing don down during each few for from further had hadn has hasn have haven having he "
+    "her here hers herself him himself his how i if in into is isn it its itself just ll m "
+    "me more most mustn my myself no nor not now o of off on once only or other ought our "
+    "ours ourselves out over own re s same shan she should shouldn so some such t than that "
+    "the their theirs them themselves then there these they this those through to too under "
+    "until up ve very was wasn we were weren what when where which while who whom why will "
+    "with won would wouldn y you your yours yourself yourselves".split()
 )
 
 
@@ -44,14 +52,15 @@ class Tokenizer:
         return _english(text)
 
     def _korean(self, text: str) -> list[str]:
-        kiwi = self._analyser()
         out: list[str] = []
-        for token in kiwi.tokenize(text):
-            if token.tag.startswith(_KEPT_TAGS):
-                form = token.form.casefold()
-                if token.tag == "SL" and form in STOPWORDS:
-                    continue
-                out.append(form)
+        for token in self._analyser().tokenize(text):
+            tag = token.tag.split("-", 1)[0]  # "VV-R" (regular verb) -> "VV"
+            if tag in _KOREAN_TAGS:  # a dictionary entry may hold spaces: "MBC 100분 토론"
+                out += [w.casefold() for w in _WORD.findall(token.form)]
+            elif tag == "SH":  # Chinese characters
+                out.append(token.form)
+            elif tag in ("SL", "SN"):  # Latin words and numbers go the English way
+                out += _english(text[token.start:token.end])
         return out
 
     def _analyser(self) -> Any:
@@ -64,4 +73,16 @@ class Tokenizer:
 
 
 def _english(text: str) -> list[str]:
-    return [w for w in (m.casefold() for m in _WORD.findall(text)) if w not in STOPWORDS]
+    return [_stem(w) for w in (m.casefold() for m in _WORD.findall(text)) if w not in STOPWORDS]
+
+
+@lru_cache(maxsize=262_144)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")

@@ -2,7 +2,10 @@
 
 Layout under the store's folder:
     manifest.json          {"format", "dimension", "generation", "segments", "removed"}
-    seg-<gen>-<rand>.faiss one IndexIDMap2(IndexFlatIP) each, written once, never modified
+    seg-<gen>-<rand>.faiss one IndexIDMap(IndexFlatIP) each, written once, never modified
+
+An id may own several vectors (the service stores one per sentence of a chunk, under the
+chunk's id): search scores an id by its best vector and returns distinct ids.
 
 Adding vectors writes a new segment (fsync) and then a new manifest (atomic replace), so
 the cost of an add is proportional to what is added. Removal records ids in the manifest;
@@ -31,6 +34,7 @@ __all__ = ["FaissSegmentStore"]
 FORMAT = 1
 MAX_SEGMENTS = 12
 MIN_LIVE_FRACTION = 0.7
+VECTORS_PER_ID = 12  # first guess of search depth per wanted id; deepened when short
 IdArray = npt.NDArray[np.int64]
 
 
@@ -113,21 +117,23 @@ class FaissSegmentStore:
 
     def search(self, queries: npt.NDArray[np.float32], k: int,
                allowed_ids: IdArray | None = None) -> Hits:
+        """The `k` best distinct ids per query; an id's score is its best vector's."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self._dimension)
         if k <= 0 or (allowed_ids is not None and len(allowed_ids) == 0):
             return [[] for _ in range(len(queries))]
         segments, removed = self._segments(), self._removed
+        total = sum(index.ntotal for index in segments)
         params, keep_alive = self._params(allowed_ids)
-        found_ids, found_scores = [], []
-        for index in segments:
-            depth = min(index.ntotal, k + len(removed))
-            if depth == 0:
-                continue
-            scores, ids = index.search(queries, depth, params=params)
-            found_ids.append(ids)
-            found_scores.append(scores)
+        depth = k * VECTORS_PER_ID + len(removed)
+        while True:
+            found = [index.search(queries, min(index.ntotal, depth), params=params)
+                     for index in segments if index.ntotal]
+            hits = [self._top(q, found, removed, k) for q in range(len(queries))]
+            if depth >= total or all(len(row) >= k for row in hits):
+                break
+            depth *= 4  # many vectors of the same ids, or removed ones: look deeper
         del keep_alive
-        return [self._top(q, found_ids, found_scores, removed, k) for q in range(len(queries))]
+        return hits
 
     def _params(self, allowed_ids: IdArray | None) -> tuple[Any, Any]:
         if allowed_ids is None:
@@ -137,23 +143,26 @@ class FaissSegmentStore:
         return self._faiss.SearchParameters(sel=selector), (selector, allowed)
 
     @staticmethod
-    def _top(q: int, ids: list[Any], scores: list[Any], removed: IdArray, k: int
+    def _top(q: int, found: list[tuple[Any, Any]], removed: IdArray, k: int
              ) -> list[tuple[int, float]]:
-        if not ids:
+        if not found:
             return []
-        row_ids = np.concatenate([block[q] for block in ids])
-        row_scores = np.concatenate([block[q] for block in scores])
+        row_ids = np.concatenate([ids[q] for _, ids in found])
+        row_scores = np.concatenate([scores[q] for scores, _ in found])
         keep = (row_ids >= 0) & ~np.isin(row_ids, removed)
         row_ids, row_scores = row_ids[keep], row_scores[keep]
-        order = np.argsort(-row_scores, kind="stable")[:k]
-        return [(int(row_ids[i]), float(row_scores[i])) for i in order]
+        order = np.argsort(-row_scores, kind="stable")
+        row_ids, row_scores = row_ids[order], row_scores[order]
+        _, first = np.unique(row_ids, return_index=True)  # an id's best vector comes first
+        best = np.sort(first)[:k]
+        return [(int(row_ids[i]), float(row_scores[i])) for i in best]
 
     def ids(self) -> IdArray:
         segments = self._segments()
         with self._lock:
             removed = self._removed
         every = [self._faiss.vector_to_array(index.id_map) for index in segments]
-        merged = np.concatenate(every).astype(np.int64) if every else np.zeros(0, np.int64)
+        merged = np.unique(np.concatenate(every).astype(np.int64)) if every else np.zeros(0, np.int64)
         return merged[~np.isin(merged, removed)]
 
     # --- writing (callers hold the knowledge base's write lock) ------------------------
@@ -239,7 +248,7 @@ class FaissSegmentStore:
 
     def _write_segment(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> str:
         faiss = self._faiss
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._dimension))
+        index = faiss.IndexIDMap(faiss.IndexFlatIP(self._dimension))
         index.add_with_ids(vectors, ids)
         generation = int(self._manifest["generation"]) + 1
         name = f"seg-{generation:06d}-{uuid.uuid4().hex[:8]}.faiss"

@@ -166,17 +166,22 @@ class KnowledgeBase:
         pdf: Path,
         pages: Sequence[Page],
         chunks: Sequence[Chunk],
+        vector_ids: npt.NDArray[np.int64],
         vectors: npt.NDArray[np.float32],
         tokens: Sequence[str],
         hook: PublishHook | None = None,
     ) -> bool:
-        """Make a parsed, embedded document searchable. False if it was already indexed."""
+        """Make a parsed, embedded document searchable. False if it was already indexed.
+
+        `vector_ids[i]` is the chunk id that `vectors[i]` belongs to (a chunk may own
+        several vectors); `tokens[i]` is the FTS text of `chunks[i]`.
+        """
         with self.write_lock():
             self.vectors.remove_orphans()
             if self.status_of(info.id) is DocumentStatus.INDEXED:
                 return False
             self._store_file(info.id, pdf)
-            self.vectors.add(np.asarray([c.id for c in chunks], dtype=np.int64), vectors)
+            self.vectors.add(vector_ids, vectors)
             with self.catalog.transaction() as conn:
                 replaced = self.catalog.documents_named(conn, info.filename)
                 replaced.append(info.id)  # an earlier failed attempt of the same bytes
@@ -229,13 +234,18 @@ class KnowledgeBase:
         target.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(target, source.read_bytes())
 
-    def replace_vectors(self, embed: Callable[[list[str]], npt.NDArray[np.float32]],
-                        identity: IndexIdentity, batch: int = 256,
-                        progress: Callable[[int], None] | None = None) -> int:
+    def replace_vectors(
+        self,
+        embed: Callable[[list[Chunk]], tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]],
+        identity: IndexIdentity,
+        batch: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Re-embed every stored chunk with another model (`qa kb reindex`).
 
-        The new vectors go to a new folder; one atomic manifest replace switches to it, so
-        a crash leaves either the old index or the new one, both complete.
+        `embed(chunks)` returns (vector ids, vectors) as for `publish_document`. The new
+        vectors go to a new folder; one atomic manifest replace switches to it, so a crash
+        leaves either the old index or the new one, both complete.
         """
         folder = f"vectors-{uuid.uuid4().hex[:12]}"
         with self.write_lock():
@@ -243,8 +253,7 @@ class KnowledgeBase:
             chunks = list(self.catalog.all_chunks())
             for start in range(0, len(chunks), batch):
                 part = chunks[start:start + batch]
-                store.add(np.asarray([c.id for c in part], dtype=np.int64),
-                          embed([c.text for c in part]))
+                store.add(*embed(part))
                 if progress is not None:
                     progress(len(part))
             old_folder = self.root / self.vectors_dir

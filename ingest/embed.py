@@ -1,0 +1,49 @@
+"""Chunks -> vectors: one vector per sentence, stored under its chunk's id.
+
+The default model (Universal Sentence Encoder) is a sentence encoder: on the SQuAD dev
+set, scoring a chunk by its best-matching sentence found the answer passage far more often
+than one vector for a whole 1,800-character chunk (dense-only recall@5 0.84 vs 0.79, and
+0.964 vs 0.958 fused with BM25), and short inputs embed faster. The vector store scores an
+id by its best vector, so the chunk's dense score is its best sentence's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.chunk import bounded_sentences
+from qa_service.embedding import Embedder
+from qa_service.schemas import Chunk
+
+__all__ = ["MAX_SENTENCE_CHARS", "embed_chunks"]
+
+MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut at whitespace
+
+
+def embed_chunks(
+    embedder: Embedder,
+    chunks: Sequence[Chunk],
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """(ids, vectors): a row per sentence of every chunk; ids repeat per chunk."""
+    ids: list[int] = []
+    rows: list[npt.NDArray[np.float32]] = []
+    cache: dict[str, npt.NDArray[np.float32]] = {}  # overlapping chunks share sentences
+    for start in range(0, len(chunks), batch_size):
+        batch = chunks[start:start + batch_size]
+        units = [(c.id, c.text[a:b]) for c in batch
+                 for a, b in bounded_sentences(c.text, MAX_SENTENCE_CHARS)]
+        fresh = list(dict.fromkeys(text for _, text in units if text not in cache))
+        if fresh:
+            cache.update(zip(fresh, embedder.embed_passages(fresh), strict=True))
+        ids += [chunk_id for chunk_id, _ in units]
+        rows += [cache[text] for _, text in units]
+        if progress is not None:
+            progress(len(batch))
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, embedder.dimension), np.float32)
+    return np.asarray(ids, dtype=np.int64), np.vstack(rows).astype(np.float32)
