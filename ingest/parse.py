@@ -158,7 +158,7 @@ _GENERATED_TITLE = re.compile(r"^(microsoft (word|powerpoint|excel) - |untitled)
 
 
 def _title(reader) -> str:  # type: ignore[no-untyped-def]
-    """The metadata title, unless it is missing or a tool's placeholder ("Microsoft Word - x.docx")."""
+    """The metadata title, unless missing or a placeholder ("Microsoft Word - x.docx")."""
     try:
         raw = reader.metadata.title if reader.metadata else None
     except Exception:  # noqa: BLE001 - metadata is optional; a broken one is ignored

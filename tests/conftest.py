@@ -42,9 +42,22 @@ def _no_qa_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def load_model() -> Callable[..., Embedder]:
+    """`load_embedder` with a session cache: each real model loads at most once."""
+    cache: dict[str, Embedder] = {}
+
+    def cached_load_embedder(spec: str, threads: int = 0) -> Embedder:
+        if spec not in cache:
+            cache[spec] = load_embedder(spec, threads)
+        return cache[spec]
+
+    return cached_load_embedder
+
+
+@pytest.fixture(scope="session")
+def embedder(load_model: Callable[..., Embedder]) -> Embedder:
     """The real default model (use-multilingual-v3), loaded once."""
-    model = load_embedder(DEFAULT_EMBEDDING_MODEL)
+    model = load_model(DEFAULT_EMBEDDING_MODEL)
     model.embed_queries(["warm up"])
     return model
 
@@ -68,25 +81,19 @@ def fake_embedder() -> HashEmbedder:
 
 
 @pytest.fixture(scope="session")
-def shared_models(embedder: Embedder, tokenizer: Tokenizer) -> Iterator[None]:
+def shared_models(load_model: Callable[..., Embedder], embedder: Embedder,
+                  tokenizer: Tokenizer) -> Iterator[None]:
     """Make every `Services.build` (API lifespan, CLI) reuse the session's models.
 
     `load_embedder` still resolves the configured model name; it only caches the loaded
     model per name, so the CLI's `QA_EMBEDDING_MODEL` handling is exercised for real.
     """
-    cache: dict[str, Embedder] = {DEFAULT_EMBEDDING_MODEL: embedder}
-    real: Callable[..., Embedder] = load_embedder
-
-    def cached_load_embedder(spec: str, threads: int = 0) -> Embedder:
-        if spec not in cache:
-            cache[spec] = real(spec, threads)
-        return cache[spec]
 
     def shared_tokenizer(*_args: Any, **_kwargs: Any) -> Tokenizer:
         return tokenizer
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(services_module, "Tokenizer", shared_tokenizer)
-        patch.setattr(services_module, "load_embedder", cached_load_embedder)
-        patch.setattr(embedding_module, "load_embedder", cached_load_embedder)
+        patch.setattr(services_module, "load_embedder", load_model)
+        patch.setattr(embedding_module, "load_embedder", load_model)
         yield

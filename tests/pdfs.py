@@ -20,6 +20,7 @@ __all__ = [
     "render_pages_article",
     "text_pdf",
     "with_junk_prefix",
+    "with_title",
 ]
 
 
@@ -57,6 +58,15 @@ def encrypted(data: bytes, user_password: str, owner_password: str) -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
     writer.encrypt(user_password=user_password, owner_password=owner_password,
                    algorithm="AES-256")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def with_title(data: bytes, title: str) -> bytes:
+    """The same PDF with its metadata title set."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.add_metadata({"/Title": title})
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 
 from qa_service.api.models import JobOut, PassageOut
 from qa_service.cli import app
+from qa_service.embedding import Embedder
+from tests.api.helpers import create_kb, running_app, search
 from tests.pdfs import text_pdf
 
 Qa = Callable[..., Result]
@@ -65,6 +68,9 @@ def test_kb_create_list_delete(qa: Qa, tmp_path: Path) -> None:
     assert (info["name"], info["documents"], info["chunks"]) == ("handbook", 0, 0)
     assert info["embedding_model"] == "use-multilingual-v3"
     assert "handbook" in qa("kb", "list").stdout
+    empty = qa("search", "handbook", "anything at all")
+    assert empty.exit_code == 0
+    assert "no passages found" in empty.stdout
 
     refused = qa("kb", "delete", "handbook", input="n\n")
     assert refused.exit_code == 1
@@ -118,6 +124,12 @@ def test_ingest_files_and_folders_then_search(qa: Qa, tmp_path: Path) -> None:
     assert passages[0]["filename"].endswith("cooking.PDF")
     assert passages[0]["page"] == 1
 
+    planets_id = hashlib.sha256((docs / "planets.pdf").read_bytes()).hexdigest()
+    only = qa("search", "lib", "How long should dough rise?", "--json",
+              "--document-id", planets_id)
+    assert only.exit_code == 0
+    assert {p["document_id"] for p in json.loads(only.stdout)["passages"]} == {planets_id}
+
 
 def test_ingest_with_an_invalid_file_exits_1(qa: Qa, tmp_path: Path) -> None:
     good = write_pdf(tmp_path / "good.pdf", PLANETS)
@@ -144,6 +156,18 @@ def test_ingest_of_a_missing_path_or_knowledge_base(qa: Qa, tmp_path: Path) -> N
     no_kb = qa("ingest", "absent", str(pdf))
     assert no_kb.exit_code == 2
     assert "does not exist" in no_kb.stderr
+
+
+def test_cli_ingest_is_visible_to_a_running_server(qa: Qa, tmp_path: Path,
+                                                  embedder: Embedder) -> None:
+    with running_app(tmp_path / "data", embedder) as client:
+        create_kb(client, "live")
+        assert search(client, "live", "Saturn rings") == []
+        pdf = write_pdf(tmp_path / "planets.pdf", PLANETS)
+        assert qa("ingest", "live", str(pdf)).exit_code == 0
+        found = search(client, "live", "What are Saturn's rings made of?", k=1)
+        assert found and found[0]["filename"] == str(pdf)
+        assert client.get("/kbs/live").json()["documents"] == 1
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from ingest.chunk import ChunkerConfig
 from qa_service.config import DEFAULT_EMBEDDING_MODEL, Settings
 
 
@@ -18,7 +19,12 @@ def test_defaults() -> None:
     assert settings.data_dir == Path("indexes")
     assert settings.embedding_model == DEFAULT_EMBEDDING_MODEL
     assert settings.ingest.workers == 1
-    assert settings.chunking.target_chars == 700
+    assert settings.retrieval.fusion == "zscore"
+
+
+def test_chunking_defaults_match_the_chunker() -> None:
+    assert Settings().chunking.model_dump() == {
+        k: v for k, v in ChunkerConfig().describe().items() if k != "name"}
 
 
 def test_environment_with_nested_sections(monkeypatch: pytest.MonkeyPatch, tmp_path: Path

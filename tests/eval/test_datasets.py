@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_sample_evenly_spreads_over_the_whole_list() -> None:
 def test_sample_evenly_gaps_differ_by_at_most_one() -> None:
     items = _questions(100)
     picked = [int(q.id[1:]) for q in sample_evenly(items, 7)]
-    gaps = [b - a for a, b in zip(picked, picked[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(picked)]
     assert len(picked) == 7 and len(set(picked)) == 7
     assert max(gaps) - min(gaps) <= 1
     assert picked[0] == 0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 
@@ -92,16 +93,27 @@ def test_overlap_repeats_the_last_sentence() -> None:
     config = ChunkerConfig(target_chars=160, overlap_sentences=1, min_chars=0)
     chunks = [text[s:e] for s, e in chunk_spans(text, config)]
     assert len(chunks) > 2
-    for previous, following in zip(chunks, chunks[1:], strict=False):
+    for previous, following in pairwise(chunks):
         last_sentence = [previous[s:e] for s, e in split_sentences(previous)][-1]
         assert following.startswith(last_sentence)
+
+
+def test_overlap_is_dropped_when_it_would_fill_over_half_a_chunk() -> None:
+    sentences = [f"Sentence {i:02d} has sixty characters ".ljust(59, "z") + "." for i in range(9)]
+    assert {len(x) for x in sentences} == {60}
+    text = " ".join(sentences)
+    one = chunk_spans(text, ChunkerConfig(target_chars=200, overlap_sentences=1, min_chars=0))
+    two = chunk_spans(text, ChunkerConfig(target_chars=200, overlap_sentences=2, min_chars=0))
+    # one repeated sentence (60 chars) fits in half of 200; two (121 chars) do not
+    assert any(b[0] < a[1] for a, b in pairwise(one))
+    assert all(a[1] <= b[0] for a, b in pairwise(two))
 
 
 def test_no_overlap_means_disjoint_chunks() -> None:
     text = " ".join(f"Sentence {i} says something useful." for i in range(30))
     spans = chunk_spans(text, ChunkerConfig(target_chars=120, overlap_sentences=0,
                                             min_chars=0))
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in pairwise(spans):
         assert end <= start
 
 

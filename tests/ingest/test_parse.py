@@ -15,7 +15,14 @@ from ingest.parse import ParseResult, clean_page_text, find_pdf_header, parse_pd
 from ingest.parser_pool import ParserPool
 from qa_service.schemas import DocumentStatus
 from tests.ingest.conftest import MAX_PAGES
-from tests.pdfs import encrypted, image_only_pdf, text_pdf, with_junk_prefix
+from tests.pdfs import (
+    encrypted,
+    image_only_pdf,
+    render_pages_article,
+    text_pdf,
+    with_junk_prefix,
+    with_title,
+)
 
 Parse = Callable[[bytes], ParseResult]
 
@@ -155,3 +162,22 @@ def test_clean_page_text() -> None:
     decomposed = unicodedata.normalize("NFD", "한글")
     raw = f"  {decomposed}\x00 text\r\nwith\t\tspaces\u00a0here \r\r\r\n\n\nend\x0c  "
     assert clean_page_text(raw) == "한글 text\nwith spaces here\n\nend"
+
+
+def test_the_documents_own_title_is_kept(parse: Parse) -> None:
+    result = parse(with_title(text_pdf(PAGES), "Orchard  Handbook\n2024"))
+    assert result.status is DocumentStatus.INDEXED
+    assert result.title == "Orchard Handbook 2024"
+
+
+@pytest.mark.parametrize("title", ["", "untitled", "Microsoft Word - notes.docx", "scan.pdf",
+                                   "ab"])
+def test_placeholder_titles_are_dropped(parse: Parse, title: str) -> None:
+    result = parse(with_title(text_pdf(PAGES), title))
+    assert result.status is DocumentStatus.INDEXED
+    assert result.title == ""
+
+
+def test_rendered_articles_carry_their_title(tmp_path: Path) -> None:
+    data = render_pages_article(tmp_path / "a.pdf", "항구 도시 연례 보고서", ["본문입니다."])
+    assert parse_pdf(data, max_pages=MAX_PAGES).title == "항구 도시 연례 보고서"

@@ -30,13 +30,24 @@ def good_file(tmp_path: Path, name: str = "good.pdf") -> Path:
     return path
 
 
+def process_state(pid: int) -> str | None:
+    """The state letter of a process (R, S, Z ...), None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def is_dead(pid: int) -> bool:
+    return process_state(pid) in (None, "Z", "X")
+
+
 def is_parser_worker(pid: int) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
         return False
-    return b"ingest.parse_worker" in cmdline and state != "Z"
+    return b"ingest.parse_worker" in cmdline and not is_dead(pid)
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +104,7 @@ def test_a_worker_that_died_while_idle_is_replaced(tmp_path: Path) -> None:
         assert pool.parse(good_file(tmp_path)).status is DocumentStatus.INDEXED
         (victim,) = pool.worker_pids()
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: not is_parser_worker(victim))
+        wait_for(lambda: is_dead(victim))
         result = pool.parse(good_file(tmp_path, "again.pdf"))
         assert result.status is DocumentStatus.INDEXED, result.reason
 
@@ -118,7 +129,7 @@ def test_workers_are_reused_and_none_outlive_close(tmp_path: Path) -> None:
     assert all(is_parser_worker(pid) for pid in pool.worker_pids())
     pool.close()
     assert pool.worker_pids() == []
-    assert not [pid for pid in seen if is_parser_worker(pid)]
+    assert [process_state(pid) for pid in seen] == [None] * len(seen)
 
 
 def test_close_kills_a_worker_in_the_middle_of_a_parse(tmp_path: Path) -> None:
@@ -131,7 +142,7 @@ def test_close_kills_a_worker_in_the_middle_of_a_parse(tmp_path: Path) -> None:
     pool.close()
     parsing.join(30)
     assert not parsing.is_alive()
-    assert not is_parser_worker(pid)
+    assert process_state(pid) is None  # killed and reaped, no zombie
     assert outcome and outcome[0].status is DocumentStatus.FAILED
 
 

@@ -9,12 +9,13 @@ import pytest
 
 from ingest.chunk import ChunkerConfig
 from ingest.parser_pool import ParserPool
-from ingest.pipeline import IngestPipeline, file_sha256
+from ingest.pipeline import IngestPipeline, file_sha256, indexed_text
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentStatus, FileOutcome
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
-from tests.pdfs import encrypted, image_only_pdf, text_pdf, with_junk_prefix
+from tests.fakes import HashEmbedder
+from tests.pdfs import encrypted, image_only_pdf, text_pdf, with_junk_prefix, with_title
 
 PAGES = [
     "Otters hold hands while they sleep so they do not drift apart. " * 6,
@@ -190,3 +191,56 @@ def test_the_hook_sees_every_outcome(pipeline: IngestPipeline, kb: KnowledgeBase
     pipeline.ingest_file(kb, write(tmp_path, "bad.pdf", b"nope"), "bad.pdf", hook=hook)
     assert [o.status for o in seen] == [DocumentStatus.INDEXED, DocumentStatus.UNCHANGED,
                                         DocumentStatus.INVALID]
+
+
+def test_indexed_text_puts_the_title_first() -> None:
+    assert indexed_text("Orchard Handbook", "Apples ripen.") == "Orchard Handbook\nApples ripen."
+    assert indexed_text("", "Apples ripen.") == "Apples ripen."
+
+
+def _titled_pdf(tmp_path: Path) -> Path:
+    """The title (metadata only) names what the pages never do."""
+    path = tmp_path / "titled.pdf"
+    path.write_bytes(with_title(text_pdf(["Cloves are dried in the sun for several days.",
+                                          "Nutmeg trees need shade and plenty of rain."]),
+                                "Zanzibar Spice Handbook"))
+    return path
+
+
+def test_the_title_makes_chunks_findable_but_is_not_in_passages(
+        pool: ParserPool, lexical: LexicalIndex, tmp_path: Path) -> None:
+    fake = HashEmbedder()
+    pipeline = IngestPipeline(parsers=pool, embedder=fake, lexical=lexical,
+                              chunker=ChunkerConfig(), max_file_bytes=10_000_000)
+    kb = KnowledgeBase.create(tmp_path / "kb", "kb", IndexIdentity(fake.name, fake.dimension))
+    try:
+        outcome = pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
+        assert outcome.status is DocumentStatus.INDEXED
+        with kb.catalog.snapshot() as conn:
+            hits = lexical.search(conn, "zanzibar", 10)
+        assert {i for i, _ in hits} == {c.id for c in kb.catalog.all_chunks()}
+        for chunk in kb.catalog.all_chunks():
+            assert "Zanzibar" not in chunk.text
+            page = kb.catalog.page_text(chunk.document_id, chunk.page)
+            assert page is not None and page[chunk.char_start:chunk.char_end] == chunk.text
+    finally:
+        kb.close()
+
+
+def test_reindexing_with_the_same_model_reproduces_the_vectors(
+        pool: ParserPool, lexical: LexicalIndex, tmp_path: Path) -> None:
+    fake = HashEmbedder()
+    pipeline = IngestPipeline(parsers=pool, embedder=fake, lexical=lexical,
+                              chunker=ChunkerConfig(), max_file_bytes=10_000_000)
+    kb = KnowledgeBase.create(tmp_path / "kb", "kb", IndexIdentity(fake.name, fake.dimension))
+    try:
+        pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
+        queries = fake.embed_queries(["Zanzibar cloves", "nutmeg shade rain", "spice"])
+        before = kb.vectors.search(queries, 5)
+        kb.replace_vectors(fake.embed_passages, IndexIdentity(fake.name, fake.dimension))
+        after = kb.vectors.search(queries, 5)
+        for b, a in zip(before, after, strict=True):
+            assert [i for i, _ in a] == [i for i, _ in b]
+            assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-6)
+    finally:
+        kb.close()
