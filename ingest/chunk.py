@@ -25,6 +25,13 @@ class ChunkerConfig:
     overlap_sentences: int = 1
     min_chars: int = 150
 
+    @classmethod
+    def from_description(cls, described: dict[str, object]) -> ChunkerConfig:
+        """The inverse of `describe()`, as stored in a knowledge base's manifest."""
+        fields = ("target_chars", "overlap_sentences", "min_chars")
+        return cls(**{name: int(described[name]) for name in fields  # type: ignore[call-overload]
+                      if name in described})
+
     def describe(self) -> dict[str, int | str]:
         return {
             "name": "sentence-pack-v1",

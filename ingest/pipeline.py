@@ -110,7 +110,9 @@ class IngestPipeline:
             kb.record_outcome(doc_id, filename, outcome.status, outcome.reason, size,
                               parsed.page_count, hook=hook(outcome) if hook else None)
             return outcome
-        chunks = chunk_document(doc_id, parsed.pages, self.chunker)
+        # a knowledge base keeps the chunker it was created with (recorded in its manifest)
+        chunker = ChunkerConfig.from_description(kb.manifest.get("chunker") or {})
+        chunks = chunk_document(doc_id, parsed.pages, chunker)
         vector_ids, vectors = embed_chunks(self.embedder, chunks, self.embed_batch_size,
                                            lambda n: report("chunks", n))
         tokens = self.lexical.document_tokens([indexed_text(parsed.title, c.text)

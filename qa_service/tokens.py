@@ -53,7 +53,9 @@ class Tokenizer:
 
     def _korean(self, text: str) -> list[str]:
         out: list[str] = []
-        for token in self._analyser().tokenize(text):
+        with self._lock:  # one analysis at a time: the analyser is shared by all threads
+            analysed = self._analyser().tokenize(text)
+        for token in analysed:
             tag = token.tag.split("-", 1)[0]  # "VV-R" (regular verb) -> "VV"
             if tag in _KOREAN_TAGS:  # a dictionary entry may hold spaces: "MBC 100분 토론"
                 out += [w.casefold() for w in _WORD.findall(token.form)]
@@ -64,12 +66,12 @@ class Tokenizer:
         return out
 
     def _analyser(self) -> Any:
-        with self._lock:
-            if self._kiwi is None:
-                from kiwipiepy import Kiwi
+        """The Kiwi analyser; callers hold `self._lock`."""
+        if self._kiwi is None:
+            from kiwipiepy import Kiwi
 
-                self._kiwi = Kiwi()
-            return self._kiwi
+            self._kiwi = Kiwi()
+        return self._kiwi
 
 
 def _english(text: str) -> list[str]:
