@@ -131,13 +131,18 @@ class ParserPool:
             self._idle.put(None)  # a slot; its worker starts on first use
         self._lock = threading.Lock()
         self._all: set[_Worker] = set()
-        self._closed = False
 
     def parse(self, path: Path) -> ParseResult:
         slot = self._idle.get()
-        worker = slot if slot is not None and slot.alive else self._spawn()
+        reused = slot is not None and slot.alive
+        worker = slot if slot is not None and reused else self._spawn()
         try:
-            result, keep = self._parse_with(worker, path)
+            result, keep = self._parse_with(worker, path, may_retry=reused)
+            if result is None:  # the reused worker had died while idle: once more, fresh
+                self._retire(worker)
+                worker = self._spawn()
+                result, keep = self._parse_with(worker, path, may_retry=False)
+            assert result is not None
         except BaseException:
             self._retire(worker)
             self._idle.put(None)
@@ -147,14 +152,17 @@ class ParserPool:
         self._idle.put(worker if keep else None)
         return result
 
-    def _parse_with(self, worker: _Worker, path: Path) -> tuple[ParseResult, bool]:
+    def _parse_with(self, worker: _Worker, path: Path, may_retry: bool
+                    ) -> tuple[ParseResult | None, bool]:
+        """(result, keep the worker); (None, False) when a reused worker was already dead."""
         started = time.monotonic()
         deadline = started + self.limits.timeout_base_s
-        pages = 0
+        pages, heard = 0, False
         try:
             worker.send({"path": str(path), "max_pages": self.limits.max_pages})
             while True:
                 message = worker.receive(deadline)
+                heard = True
                 if message.get("type") == "pages":
                     pages = int(message["count"])
                     deadline = started + self.limits.budget(pages)
@@ -164,12 +172,14 @@ class ParserPool:
             budget = self.limits.budget(pages)
             return ParseResult(
                 DocumentStatus.FAILED,
-                f"parsing took longer than its budget of {budget:.0f} s"
+                f"parsing took longer than its budget of {budget:g} s"
                 + (f" for {pages:,} pages" if pages else "")
                 + "; the file may be malformed or hostile",
                 page_count=pages,
             ), False
         except _WorkerGone:
+            if may_retry and not heard:
+                return None, False
             return ParseResult(
                 DocumentStatus.FAILED,
                 f"the parser process {worker.exit_description()} while reading this file "

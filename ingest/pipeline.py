@@ -67,7 +67,12 @@ class IngestPipeline:
         try:
             size = path.stat().st_size
         except OSError as exc:
-            return FileOutcome(filename, DocumentStatus.FAILED, f"cannot read the file: {exc}")
+            unreadable = FileOutcome(filename, DocumentStatus.FAILED,
+                                     f"cannot read the file: {exc.strerror or exc}")
+            if hook is not None:
+                with kb.catalog.transaction() as conn:
+                    hook(unreadable)(conn)
+            return unreadable
         doc_id = file_sha256(path)
         early = self._precheck(kb, path, doc_id, filename, size)
         if early is not None:

@@ -169,7 +169,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        dimension = self._load().get_sentence_embedding_dimension()
+        model = self._load()
+        measure = (getattr(model, "get_embedding_dimension", None)
+                   or model.get_sentence_embedding_dimension)
+        dimension = measure()
         if not dimension:
             raise EmbeddingError(f"{self._name} does not report an embedding dimension")
         return int(dimension)

@@ -49,10 +49,14 @@ def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
         if ranking.weight <= 0 or not ranking.hits:
             continue
         values = np.asarray([score for _, score in ranking.hits], dtype=np.float64)
-        spread = float(values.std()) or 1.0
-        z = (values - values.mean()) / spread
+        spread = float(values.std())
+        if spread > 0:
+            z = (values - values.mean()) / spread
+            floor = float(z.min())
+        else:  # one hit, or all tied: they still beat every candidate missing from the list
+            z, floor = np.ones_like(values), 0.0
         standardized.append(({cid: float(v) for (cid, _), v in zip(ranking.hits, z, strict=True)},
-                             float(z.min()), ranking.weight))
+                             floor, ranking.weight))
     every = {cid for table, _, _ in standardized for cid in table}
     fused = {cid: sum(weight * table.get(cid, floor) for table, floor, weight in standardized)
              for cid in every}

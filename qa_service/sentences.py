@@ -15,7 +15,7 @@ __all__ = ["split_sentences"]
 _END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]\u300d\u300f]*(?=\s)")
 _HARD_BREAK = re.compile(r"\n\s*\n")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k u.n a.m p.m no vol fig figs ed eds "
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k u.n a.m p.m vol fig figs ed eds "
     "approx dept est inc ltd co corp jan feb mar apr jun jul aug sep sept oct nov dec "
     "gen col lt sgt capt rev mt ft op cf al".split()
 )
@@ -54,6 +54,8 @@ def _is_false_end(text: str, position: int, mark: str) -> bool:
     word = before.group(1)
     if word.lower().rstrip(".") in _ABBREVIATIONS:
         return True
+    if word.lower() == "no" and re.match(r"\.\s*\d", text[position:]):
+        return True  # "No. 5", but "the answer is no. It ..." ends a sentence
     if len(word) == 1 and word.isalpha() and word.isupper():
         return True  # an initial: "J. Smith"
     return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word))  # "U.S" in "U.S. Army"

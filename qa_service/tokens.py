@@ -4,7 +4,7 @@ Text with Hangul goes through Kiwi's morphological analyser, keeping content mor
 (nouns, verb and adjective stems, roots; Chinese characters); particles and endings are
 dropped, which is what makes Korean BM25 work at all. Other text, and the Latin
 words inside Korean text, become lowercase words without English stop words, reduced to
-their Snowball (Porter2) stems, so "crises"/"crisis" and "organized"/"organization" meet.
+their Snowball (Porter2) stems, so "organized"/"organizing" and "embargoes"/"embargo" meet.
 """
 
 from __future__ import annotations

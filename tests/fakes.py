@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.chunk import ChunkerConfig, chunk_document
+from ingest.embed import embed_chunks
 from qa_service.lexical import LexicalIndex
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
 from qa_service.store.catalog import now
@@ -47,12 +48,15 @@ class HashEmbedder:
 
 
 class BruteForceVectorStore:
-    """The smallest honest VectorStore: a dict of vectors persisted in one .npz file."""
+    """The smallest honest VectorStore: rows of (id, vector) persisted in one .npz file.
+
+    An id may own several vectors; search scores an id by its best one."""
 
     def __init__(self, folder: Path, dimension: int) -> None:
         self.folder = folder
         self._dimension = dimension
-        self._vectors: dict[int, npt.NDArray[np.float32]] = {}
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._vectors = np.zeros((0, dimension), dtype=np.float32)
         folder.mkdir(parents=True, exist_ok=True)
         self.refresh()
 
@@ -66,58 +70,56 @@ class BruteForceVectorStore:
 
     def refresh(self) -> None:
         if not self._file.exists():
-            self._vectors = {}
             return
         with np.load(self._file) as state:
-            self._vectors = {int(i): v for i, v in zip(state["ids"], state["vectors"],
-                                                       strict=True)}
+            self._ids = state["ids"].astype(np.int64)
+            self._vectors = state["vectors"].astype(np.float32)
 
-    def _save(self) -> None:
-        ids = np.asarray(list(self._vectors), dtype=np.int64)
-        vectors = (np.stack(list(self._vectors.values())) if self._vectors
-                   else np.zeros((0, self._dimension), dtype=np.float32))
+    def _save(self, ids: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> None:
         temporary = self.folder / "state.tmp.npz"
         np.savez(temporary, ids=ids, vectors=vectors)
         temporary.replace(self._file)
+        self._ids, self._vectors = ids, vectors
 
     def add(self, ids: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> None:
         self.refresh()
-        for i, v in zip(ids, np.asarray(vectors, dtype=np.float32).reshape(-1, self._dimension),
-                        strict=True):
-            self._vectors[int(i)] = v
-        self._save()
+        rows = np.asarray(vectors, dtype=np.float32).reshape(-1, self._dimension)
+        self._save(np.concatenate([self._ids, np.asarray(ids, dtype=np.int64)]),
+                   np.concatenate([self._vectors, rows]))
+
+    def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        self._save(self._ids[mask], self._vectors[mask])
 
     def remove(self, ids: npt.NDArray[np.int64]) -> None:
         self.refresh()
-        for i in ids:
-            self._vectors.pop(int(i), None)
-        self._save()
+        self._keep(~np.isin(self._ids, np.asarray(ids, dtype=np.int64)))
 
     def search(self, queries: npt.NDArray[np.float32], k: int,
                allowed_ids: npt.NDArray[np.int64] | None = None
                ) -> list[list[tuple[int, float]]]:
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, self._dimension)
         allowed = None if allowed_ids is None else {int(i) for i in allowed_ids}
-        candidates = [(i, v) for i, v in self._vectors.items()
-                      if allowed is None or i in allowed]
         hits = []
         for query in queries:
-            scored = sorted(((i, float(v @ query)) for i, v in candidates),
-                            key=lambda item: -item[1])
-            hits.append(scored[:max(k, 0)])
+            best: dict[int, float] = {}
+            for chunk_id, vector in zip(self._ids, self._vectors, strict=True):
+                if allowed is None or int(chunk_id) in allowed:
+                    score = float(vector @ query)
+                    best[int(chunk_id)] = max(score, best.get(int(chunk_id), -np.inf))
+            ranked = sorted(best.items(), key=lambda item: -item[1])
+            hits.append(ranked[:max(k, 0)])
         return hits
 
     def ids(self) -> npt.NDArray[np.int64]:
-        return np.asarray(sorted(self._vectors), dtype=np.int64)
+        return np.unique(self._ids)
 
     def compact(self, live_ids: npt.NDArray[np.int64]) -> None:
         self.refresh()
-        live = {int(i) for i in live_ids}
-        self._vectors = {i: v for i, v in self._vectors.items() if i in live}
-        self._save()
+        self._keep(np.isin(self._ids, np.asarray(live_ids, dtype=np.int64)))
 
     def close(self) -> None:
-        self._vectors = {}
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._vectors = np.zeros((0, self._dimension), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class SourceDocument:
     path: Path
     pages: list[Page]
     chunks: list[Chunk]
+    vector_ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[np.float32]
     tokens: list[str]
 
@@ -150,10 +153,11 @@ def make_document(folder: Path, filename: str, page_texts: Sequence[str], embedd
     stamp = now()
     info = DocumentInfo(doc_id, filename, DocumentStatus.INDEXED, "", len(pages), len(chunks),
                         len(data), stamp, stamp)
-    return SourceDocument(info, path, pages, chunks, embedder.embed_passages(texts),
+    vector_ids, vectors = embed_chunks(embedder, chunks)
+    return SourceDocument(info, path, pages, chunks, vector_ids, vectors,
                           lexical.document_tokens(texts))
 
 
 def publish(kb: KnowledgeBase, doc: SourceDocument) -> bool:
-    return kb.publish_document(doc.info, doc.path, doc.pages, doc.chunks, doc.vectors,
-                               doc.tokens)
+    return kb.publish_document(doc.info, doc.path, doc.pages, doc.chunks, doc.vector_ids,
+                               doc.vectors, doc.tokens)

@@ -102,7 +102,8 @@ class JobOut(BaseModel):
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
-    k: int = Field(default=5, ge=1, le=100, description="How many passages to return")
+    k: int = Field(default=5, ge=1, description="How many passages to return "
+                   "(at most QA_RETRIEVAL__MAX_K, default 100)")
     document_ids: list[str] | None = Field(
         default=None, description="Search only these documents", max_length=1000
     )

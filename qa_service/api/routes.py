@@ -117,7 +117,7 @@ def get_document_file(kb: AnyKb, doc_id: str) -> FileResponse:
             tags=["documents"])
 def get_page(kb: AnyKb, doc_id: str, page: int) -> PageOut:
     info = _document(kb, doc_id)
-    text = kb.catalog.page_text(doc_id, page)
+    text = kb.catalog.page_text(doc_id, page) if 1 <= page <= info.pages else None
     if text is None:
         raise PageNotFound(
             f"document '{doc_id}' has no page {page}"

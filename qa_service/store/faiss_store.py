@@ -47,7 +47,7 @@ class FaissSegmentStore:
         self._dimension = dimension
         self._lock = threading.RLock()
         self._manifest: dict[str, Any] = {}
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._loaded: dict[str, Any] = {}
         self._removed: IdArray = np.zeros(0, dtype=np.int64)
         folder.mkdir(parents=True, exist_ok=True)
@@ -85,7 +85,7 @@ class FaissSegmentStore:
                     f"expected {FORMAT} and {self._dimension}"
                 )
             self._manifest = manifest
-            self._stamp = (stat.st_mtime_ns, stat.st_size)
+            self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             self._removed = np.asarray(sorted(manifest["removed"]), dtype=np.int64)
             names = {segment["file"] for segment in manifest["segments"]}
             self._loaded = {n: idx for n, idx in self._loaded.items() if n in names}
@@ -95,7 +95,7 @@ class FaissSegmentStore:
             stat = self._manifest_path.stat()
         except OSError as exc:
             raise StorageError(f"vector manifest {self._manifest_path} missing: {exc}") from exc
-        if (stat.st_mtime_ns, stat.st_size) != self._stamp:
+        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._stamp:
             self.refresh()
 
     def _segment(self, name: str) -> Any:
@@ -178,12 +178,35 @@ class FaissSegmentStore:
             return
         with self._lock:
             self.refresh()
+            readded = self._removed[np.isin(self._removed, ids)]
+            if len(readded):
+                self._purge(readded)  # old vectors of a removed id must not come back
             name = self._write_segment(ids, vectors)
             manifest = dict(self._manifest)
             manifest["segments"] = [*manifest["segments"], {"file": name, "count": len(ids)}]
-            readded = np.isin(self._removed, ids)
-            manifest["removed"] = [int(i) for i in self._removed[~readded]]
             self._publish(manifest)
+
+    def _purge(self, ids: IdArray) -> None:
+        """Rewrite the segments holding `ids` without them; they leave `removed` too."""
+        kept, dropped = [], []
+        for segment in self._manifest["segments"]:
+            index = self._segment(segment["file"])
+            owners = self._faiss.vector_to_array(index.id_map).astype(np.int64)
+            mask = ~np.isin(owners, ids)
+            if mask.all():
+                kept.append(segment)
+                continue
+            dropped.append(segment["file"])
+            if mask.any():
+                vectors = index.index.reconstruct_n(0, index.ntotal)[mask]
+                kept.append({"file": self._write_segment(owners[mask], vectors),
+                             "count": int(mask.sum())})
+        manifest = dict(self._manifest)
+        manifest["segments"] = kept
+        manifest["removed"] = [int(i) for i in self._removed[~np.isin(self._removed, ids)]]
+        self._publish(manifest)
+        for name in dropped:
+            (self.folder / name).unlink(missing_ok=True)
 
     def remove(self, ids: IdArray) -> None:
         if len(ids) == 0:

@@ -157,6 +157,37 @@ def test_re_add_after_remove_uses_the_new_vector_once(store: VectorStore) -> Non
     assert store.search(new, 1)[0][0][0] == 4
 
 
+def test_an_id_with_several_vectors_is_scored_by_its_best_one(store: VectorStore) -> None:
+    vectors = random_unit(9, 24)
+    store.add(ids(1, 1, 1, 2, 2, 3, 4, 5, 6), vectors)  # chunk 1 has 3 sentences, chunk 2 has 2
+    query = random_unit(1, 25)[0]
+    found = store.search(query[None], 10)[0]
+    assert sorted(hit_ids(found)) == [1, 2, 3, 4, 5, 6]  # distinct ids
+    expected = {1: max(vectors[:3] @ query), 2: max(vectors[3:5] @ query)}
+    assert dict(found)[1] == pytest.approx(float(expected[1]), abs=1e-5)
+    assert dict(found)[2] == pytest.approx(float(expected[2]), abs=1e-5)
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+    assert hit_ids(store.search(vectors[1][None], 1)[0]) == [1]
+    assert len(store.search(query[None], 2)[0]) == 2  # k counts ids, not vectors
+    assert sorted(store.ids().tolist()) == [1, 2, 3, 4, 5, 6]
+
+
+def test_many_vectors_of_one_id_do_not_crowd_out_the_others(store: VectorStore) -> None:
+    query = unit(np.eye(DIM, dtype=np.float32)[0])[0]
+    close = unit(np.tile(query, (40, 1)) + np.random.default_rng(26).normal(size=(40, DIM)) * 0.01)
+    store.add(np.full(40, 7, dtype=np.int64), close)
+    store.add(ids(8, 9), random_unit(2, 27))
+    assert sorted(hit_ids(store.search(query[None], 3)[0])) == [7, 8, 9]
+
+
+def test_remove_drops_every_vector_of_an_id(store: VectorStore) -> None:
+    vectors = random_unit(4, 28)
+    store.add(ids(1, 1, 1, 2), vectors)
+    store.remove(ids(1))
+    assert hit_ids(store.search(vectors[0][None], 5)[0]) == [2]
+    assert store.ids().tolist() == [2]
+
+
 def test_compact_drops_ids_that_are_not_live(store: VectorStore) -> None:
     live_vectors = random_unit(8, 13)
     store.add(np.arange(8, dtype=np.int64), live_vectors)

@@ -1,0 +1,73 @@
+"""BM25 over the catalog's FTS5 table, with the project's tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa_service.lexical import MAX_QUERY_TOKENS, LexicalIndex
+from qa_service.store.catalog import Catalog
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, lexical: LexicalIndex):  # type: ignore[no-untyped-def]
+    store = Catalog(tmp_path / "catalog.sqlite")
+    store.initialize()
+    texts = {
+        1: "Otters eat fish. Otters sleep holding hands. Otters are playful.",
+        2: "A single otter was seen near the river bank.",
+        3: "Trains leave the station every hour.",
+        4: "서울에서 부산까지 기차로 세 시간이 걸린다.",
+    }
+    with store.transaction() as conn:
+        for chunk_id, text in texts.items():
+            doc = "doc-a" if chunk_id < 3 else "doc-b"
+            conn.execute("INSERT INTO chunks (id, document_id, page, char_start, char_end, text)"
+                         " VALUES (?, ?, 1, 0, ?, ?)", (chunk_id, doc, len(text), text))
+            conn.execute("INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
+                         (chunk_id, lexical.document_tokens([text])[0]))
+    yield store
+    store.close()
+
+
+def search(catalog: Catalog, lexical: LexicalIndex, query: str, limit: int = 10,
+           docs: list[str] | None = None) -> list[tuple[int, float]]:
+    with catalog.snapshot() as conn:
+        return lexical.search(conn, query, limit, docs)
+
+
+def test_more_occurrences_rank_higher(catalog: Catalog, lexical: LexicalIndex) -> None:
+    hits = search(catalog, lexical, "otters")
+    assert [i for i, _ in hits] == [1, 2]
+    assert hits[0][1] > hits[1][1] > 0
+
+
+def test_korean_query_matches_morphemes(catalog: Catalog, lexical: LexicalIndex) -> None:
+    assert [i for i, _ in search(catalog, lexical, "부산은 서울과 가깝나요?")] == [4]
+
+
+def test_document_filter_and_limit(catalog: Catalog, lexical: LexicalIndex) -> None:
+    assert search(catalog, lexical, "otter trains", docs=["doc-b"])[0][0] == 3
+    assert [i for i, _ in search(catalog, lexical, "otter trains", docs=["doc-b"])] == [3]
+    assert len(search(catalog, lexical, "otter trains", limit=1)) == 1
+    assert search(catalog, lexical, "otter", limit=0) == []
+
+
+def test_queries_without_tokens_find_nothing(catalog: Catalog, lexical: LexicalIndex) -> None:
+    assert search(catalog, lexical, "what is it?") == []
+    assert lexical.match_expression("the of and") is None
+
+
+@pytest.mark.parametrize("query", ['otters" OR "trains', "NEAR(otters trains)", "otters AND",
+                                  "*", "col:otters", '""'])
+def test_fts_syntax_in_queries_is_treated_as_words(catalog: Catalog, lexical: LexicalIndex,
+                                                   query: str) -> None:
+    search(catalog, lexical, query)  # never an FTS5 syntax error
+
+
+def test_match_expression_quotes_and_deduplicates(lexical: LexicalIndex) -> None:
+    assert lexical.match_expression("Otters otters rivers") == '"otter" OR "river"'
+    many = " ".join(f"word{n}" for n in range(MAX_QUERY_TOKENS + 10))
+    expression = lexical.match_expression(many)
+    assert expression is not None and expression.count(" OR ") == MAX_QUERY_TOKENS - 1
