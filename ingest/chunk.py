@@ -21,7 +21,7 @@ __all__ = ["ChunkerConfig", "bounded_sentences", "chunk_document", "chunk_id"]
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    target_chars: int = 1800
+    target_chars: int = 2200
     overlap_sentences: int = 1
     min_chars: int = 150
 

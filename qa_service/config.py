@@ -28,7 +28,7 @@ class ChunkingSettings(BaseModel):
     """How page text is cut into passages. Changing these applies to new documents only."""
 
     target_chars: int = Field(
-        default=1800,
+        default=2200,
         ge=100,
         le=8000,
         description="Preferred chunk length in characters; whole sentences are packed up to it.",
