@@ -99,9 +99,11 @@ class IngestPipeline:
         if find_pdf_header(head) < 0:
             return FileOutcome(filename, DocumentStatus.INVALID,
                                "not a PDF: no %PDF- header in the first 1,024 bytes", doc_id)
-        if kb.status_of(doc_id) is DocumentStatus.INDEXED:
+        existing = kb.catalog.document(doc_id)
+        if existing is not None and existing.status is DocumentStatus.INDEXED:
             return FileOutcome(filename, DocumentStatus.UNCHANGED,
-                               "the same file is already indexed", doc_id)
+                               f"the same file is already indexed as '{existing.filename}'",
+                               doc_id, existing.pages, existing.chunks)
         return None
 
     def _index(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str, size: int,
