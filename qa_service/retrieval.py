@@ -6,8 +6,9 @@ its chunk is in that snapshot: deleted or half-published documents never come ba
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,12 +90,12 @@ class HybridRetriever:
                 allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
             lexical = self.lexical.search(conn, query, depth, document_ids)
             dense = kb.vectors.search(query_vector, depth, allowed)[0]
-            rows = _chunk_rows(conn, {i for i, _ in lexical} | {i for i, _ in dense})
+            rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
         fused = self._fuse(
             RankedList([h for h in lexical if h[0] in rows], self.settings.lexical_weight),
             RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight),
         )
-        return [_passage(rows[i], score) for i, score in fused[:k]]
+        return [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
 
     def _fuse(self, lexical: RankedList, dense: RankedList) -> list[tuple[int, float]]:
         if self.settings.fusion == "rrf":
@@ -102,27 +103,8 @@ class HybridRetriever:
         return fuse_zscores([lexical, dense])
 
     @staticmethod
-    def _check_documents(kb: KnowledgeBase, conn: object, document_ids: Sequence[str]) -> None:
+    def _check_documents(kb: KnowledgeBase, conn: sqlite3.Connection,
+                         document_ids: Sequence[str]) -> None:
         for doc_id in document_ids:
-            if kb.catalog.status_of(conn, doc_id) is None:  # type: ignore[arg-type]
+            if kb.catalog.status_of(conn, doc_id) is None:
                 raise DocumentNotFound(kb.name, doc_id)
-
-
-def _chunk_rows(conn: object, ids: set[int]) -> dict[int, tuple[object, ...]]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = conn.execute(  # type: ignore[attr-defined]
-        "SELECT c.id, c.document_id, d.filename, c.page, c.char_start, c.char_end, c.text"
-        f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
-        tuple(ids),
-    ).fetchall()
-    return {int(row[0]): tuple(row) for row in rows}
-
-
-def _passage(row: tuple[object, ...], score: float) -> Passage:
-    return Passage(
-        chunk_id=int(row[0]), document_id=str(row[1]), filename=str(row[2]),  # type: ignore[call-overload]
-        page=int(row[3]), char_start=int(row[4]), char_end=int(row[5]),  # type: ignore[call-overload]
-        text=str(row[6]), score=round(score, 6),
-    )

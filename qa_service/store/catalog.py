@@ -25,6 +25,7 @@ from qa_service.schemas import (
     JobInfo,
     JobState,
     Page,
+    Passage,
 )
 
 __all__ = ["Catalog", "now"]
@@ -186,6 +187,19 @@ class Catalog:
             f"SELECT id FROM chunks WHERE document_id IN ({marks})", tuple(doc_ids)
         ).fetchall()
         return [int(row[0]) for row in rows]
+
+    def passages(self, conn: sqlite3.Connection, ids: set[int]) -> dict[int, Passage]:
+        """The chunks among `ids` that exist in this snapshot, as passages scored 0."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            "SELECT c.id, c.document_id, d.filename, c.page, c.char_start, c.char_end, c.text"
+            f" FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})",
+            tuple(ids),
+        ).fetchall()
+        return {int(r[0]): Passage(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
+                                   int(r[5]), str(r[6]), 0.0) for r in rows}
 
     def all_chunks(self) -> Iterator[Chunk]:
         rows = self.connection().execute(
