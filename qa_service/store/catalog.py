@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from qa_service.errors import StorageError
 from qa_service.schemas import (
     Chunk,
@@ -200,6 +203,10 @@ class Catalog:
         ).fetchall()
         return {int(r[0]): Passage(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
                                    int(r[5]), str(r[6]), 0.0) for r in rows}
+
+    def all_chunk_ids(self) -> npt.NDArray[np.int64]:
+        rows = self.connection().execute("SELECT id FROM chunks")
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
 
     def all_chunks(self) -> Iterator[Chunk]:
         rows = self.connection().execute(

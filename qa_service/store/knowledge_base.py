@@ -224,7 +224,7 @@ class KnowledgeBase:
 
     def _compact_if_needed(self) -> None:
         if self.vectors.needs_compaction():
-            live = np.fromiter((c.id for c in self.catalog.all_chunks()), dtype=np.int64)
+            live = self.catalog.all_chunk_ids()
             self.vectors.compact(live)
 
     def _store_file(self, doc_id: str, source: Path) -> None:
