@@ -161,7 +161,7 @@ class FaissSegmentStore:
         segments = self._segments()
         with self._lock:
             removed = self._removed
-        every = [self._faiss.vector_to_array(index.id_map) for index in segments]
+        every = [self._owners(index) for index in segments]
         if not every:
             return np.zeros(0, np.int64)
         merged = np.unique(np.concatenate(every).astype(np.int64))
@@ -187,26 +187,12 @@ class FaissSegmentStore:
             self._publish(manifest)
 
     def _purge(self, ids: IdArray) -> None:
-        """Rewrite the segments holding `ids` without them; they leave `removed` too."""
-        kept, dropped = [], []
-        for segment in self._manifest["segments"]:
-            index = self._segment(segment["file"])
-            owners = self._faiss.vector_to_array(index.id_map).astype(np.int64)
-            mask = ~np.isin(owners, ids)
-            if mask.all():
-                kept.append(segment)
-                continue
-            dropped.append(segment["file"])
-            if mask.any():
-                vectors = index.index.reconstruct_n(0, index.ntotal)[mask]
-                kept.append({"file": self._write_segment(owners[mask], vectors),
-                             "count": int(mask.sum())})
-        manifest = dict(self._manifest)
-        manifest["segments"] = kept
-        manifest["removed"] = [int(i) for i in self._removed[~np.isin(self._removed, ids)]]
-        self._publish(manifest)
-        for name in dropped:
-            (self.folder / name).unlink(missing_ok=True)
+        """Rewrite the segments holding `ids` without any removed id; `ids` (all removed)
+        then leave `removed`, since no segment holds them any more."""
+        segments = list(self._manifest["segments"])
+        owners = {seg["file"]: self._owners(self._segment(seg["file"])) for seg in segments}
+        chosen = [seg for seg in segments if np.isin(owners[seg["file"]], ids).any()]
+        self._rewrite(chosen, {name: ~np.isin(o, self._removed) for name, o in owners.items()})
 
     def remove(self, ids: IdArray) -> None:
         if len(ids) == 0:
@@ -239,36 +225,37 @@ class FaissSegmentStore:
                 chosen += [s for s in by_size[:excess] if s not in chosen]
             if not chosen:
                 return
-            masks = {s["file"]: mask for s, mask in stats}
-            self._rewrite(chosen, masks, segments, live)
+            self._rewrite(chosen, {s["file"]: mask for s, mask in stats})
 
-    def _rewrite(self, chosen: list[dict[str, Any]], masks: dict[str, Any],
-                 segments: list[dict[str, Any]], live: IdArray) -> None:
+    def _rewrite(self, chosen: list[dict[str, Any]], masks: dict[str, Any]) -> None:
+        """Merge the `chosen` segments into one, keeping the vectors their mask selects."""
         id_blocks, vector_blocks = [], []
         for segment in chosen:
             index = self._segment(segment["file"])
             mask = masks[segment["file"]]
-            id_blocks.append(self._faiss.vector_to_array(index.id_map).astype(np.int64)[mask])
+            id_blocks.append(self._owners(index)[mask])
             vector_blocks.append(index.index.reconstruct_n(0, index.ntotal)[mask])
-        kept = [s for s in segments if s not in chosen]
+        kept = [s for s in self._manifest["segments"] if s not in chosen]
         manifest = dict(self._manifest)
         new_ids = np.concatenate(id_blocks) if id_blocks else np.zeros(0, np.int64)
         if len(new_ids):
             name = self._write_segment(new_ids, np.concatenate(vector_blocks))
             kept.append({"file": name, "count": len(new_ids)})
         manifest["segments"] = kept
-        still_present = [
-            self._faiss.vector_to_array(self._segment(s["file"]).id_map)
-            for s in kept if s["file"] not in {c["file"] for c in chosen}
-        ]
+        still_present = [self._owners(self._segment(s["file"])) for s in kept]
         present = np.concatenate(still_present) if still_present else np.zeros(0, np.int64)
         manifest["removed"] = [int(i) for i in self._removed[np.isin(self._removed, present)]]
         self._publish(manifest)
         for segment in chosen:
             (self.folder / segment["file"]).unlink(missing_ok=True)
 
+    def _owners(self, index: Any) -> IdArray:
+        """The id of each vector of a segment, in storage order."""
+        owners: IdArray = self._faiss.vector_to_array(index.id_map).astype(np.int64)
+        return owners
+
     def _live_mask(self, index: Any, live: IdArray) -> Any:
-        ids = self._faiss.vector_to_array(index.id_map).astype(np.int64)
+        ids = self._owners(index)
         return np.isin(ids, live) & ~np.isin(ids, self._removed)
 
     def _write_segment(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> str:
