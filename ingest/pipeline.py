@@ -44,6 +44,16 @@ def indexed_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
+OutcomeHook = Callable[[FileOutcome], PublishHook]
+
+
+def _tell(kb: KnowledgeBase, hook: OutcomeHook | None, outcome: FileOutcome) -> None:
+    """Run `hook` for an outcome that changes nothing else in the knowledge base."""
+    if hook is not None:
+        with kb.catalog.transaction() as conn:
+            hook(outcome)(conn)
+
+
 @dataclass
 class IngestPipeline:
     parsers: ParserPool
@@ -59,7 +69,7 @@ class IngestPipeline:
         path: Path,
         filename: str,
         progress: Progress | None = None,
-        hook: Callable[[FileOutcome], PublishHook] | None = None,
+        hook: OutcomeHook | None = None,
     ) -> FileOutcome:
         """Index `path` under the display name `filename`. `hook(outcome)` runs in the
         same transaction that records the outcome (jobs use it to stay consistent)."""
@@ -69,9 +79,7 @@ class IngestPipeline:
         except OSError as exc:
             unreadable = FileOutcome(filename, DocumentStatus.FAILED,
                                      f"cannot read the file: {exc.strerror or exc}")
-            if hook is not None:
-                with kb.catalog.transaction() as conn:
-                    hook(unreadable)(conn)
+            _tell(kb, hook, unreadable)
             return unreadable
         doc_id = file_sha256(path)
         early = self._precheck(kb, path, doc_id, filename, size)
@@ -79,9 +87,8 @@ class IngestPipeline:
             if early.status is not DocumentStatus.UNCHANGED:
                 kb.record_outcome(doc_id, filename, early.status, early.reason, size,
                                   hook=hook(early) if hook else None)
-            elif hook is not None:
-                with kb.catalog.transaction() as conn:
-                    hook(early)(conn)
+            else:
+                _tell(kb, hook, early)
             return early
         return self._index(kb, path, doc_id, filename, size, report, hook)
 
@@ -107,7 +114,7 @@ class IngestPipeline:
         return None
 
     def _index(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str, size: int,
-               report: Progress, hook: Callable[[FileOutcome], PublishHook] | None
+               report: Progress, hook: OutcomeHook | None
                ) -> FileOutcome:
         parsed = self.parsers.parse(path)
         report("pages", parsed.page_count)
@@ -134,8 +141,6 @@ class IngestPipeline:
         if not published:
             unchanged = FileOutcome(filename, DocumentStatus.UNCHANGED,
                                     "the same file is already indexed", doc_id)
-            if hook is not None:
-                with kb.catalog.transaction() as conn:
-                    hook(unchanged)(conn)
+            _tell(kb, hook, unchanged)
             return unchanged
         return outcome
