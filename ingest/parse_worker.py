@@ -16,25 +16,25 @@ import json
 import resource
 import struct
 import sys
-from typing import Any, BinaryIO
+from typing import IO, Any
 
-__all__ = ["read_frame", "write_frame"]
+__all__ = ["FRAME_HEADER", "read_frame", "write_frame"]
 
-_HEADER = struct.Struct(">I")
+FRAME_HEADER = struct.Struct(">I")
 
 
-def write_frame(stream: BinaryIO, message: dict[str, Any]) -> None:
+def write_frame(stream: IO[bytes], message: dict[str, Any]) -> None:
     payload = json.dumps(message, ensure_ascii=False).encode("utf-8")
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.write(FRAME_HEADER.pack(len(payload)) + payload)
     stream.flush()
 
 
-def read_frame(stream: BinaryIO) -> dict[str, Any] | None:
+def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
     """The next message, or None at end of stream."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+    header = stream.read(FRAME_HEADER.size)
+    if len(header) < FRAME_HEADER.size:
         return None
-    (size,) = _HEADER.unpack(header)
+    (size,) = FRAME_HEADER.unpack(header)
     payload = stream.read(size)
     if len(payload) < size:
         return None

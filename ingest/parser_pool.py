@@ -12,7 +12,6 @@ import json
 import os
 import queue
 import select
-import struct
 import subprocess
 import sys
 import threading
@@ -23,11 +22,11 @@ from types import TracebackType
 from typing import Any
 
 from ingest.parse import ParseResult
+from ingest.parse_worker import FRAME_HEADER, write_frame
 from qa_service.schemas import DocumentStatus, Page
 
 __all__ = ["ParserLimits", "ParserPool"]
 
-_HEADER = struct.Struct(">I")
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -75,17 +74,15 @@ class _Worker:
         return self.process.poll() is None
 
     def send(self, message: dict[str, Any]) -> None:
-        payload = json.dumps(message).encode("utf-8")
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
-            self.process.stdin.flush()
+            write_frame(self.process.stdin, message)
         except (BrokenPipeError, OSError) as exc:
             raise _WorkerGone() from exc
 
     def receive(self, deadline: float) -> dict[str, Any]:
-        header = self._read_exactly(_HEADER.size, deadline)
-        (size,) = _HEADER.unpack(header)
+        header = self._read_exactly(FRAME_HEADER.size, deadline)
+        (size,) = FRAME_HEADER.unpack(header)
         message: dict[str, Any] = json.loads(self._read_exactly(size, deadline).decode("utf-8"))
         return message
 
