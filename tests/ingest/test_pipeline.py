@@ -208,40 +208,42 @@ def _titled_pdf(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_title_makes_chunks_findable_but_is_not_in_passages(
-        pool: ParserPool, lexical: LexicalIndex, tmp_path: Path) -> None:
+@pytest.fixture
+def hashed(pool: ParserPool, lexical: LexicalIndex,
+           tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A default-chunker pipeline with the fast fake embedder, and a knowledge base for it."""
     fake = HashEmbedder()
     pipeline = IngestPipeline(parsers=pool, embedder=fake, lexical=lexical,
                               chunker=ChunkerConfig(), max_file_bytes=10_000_000)
-    kb = KnowledgeBase.create(tmp_path / "kb", "kb", IndexIdentity(fake.name, fake.dimension))
-    try:
-        outcome = pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
-        assert outcome.status is DocumentStatus.INDEXED
-        with kb.catalog.snapshot() as conn:
-            hits = lexical.search(conn, "zanzibar", 10)
-        assert {i for i, _ in hits} == {c.id for c in kb.catalog.all_chunks()}
-        for chunk in kb.catalog.all_chunks():
-            assert "Zanzibar" not in chunk.text
-            page = kb.catalog.page_text(chunk.document_id, chunk.page)
-            assert page is not None and page[chunk.char_start:chunk.char_end] == chunk.text
-    finally:
-        kb.close()
+    kb = KnowledgeBase.create(tmp_path / "hashed-kb", "kb",
+                              IndexIdentity(fake.name, fake.dimension))
+    yield fake, pipeline, kb
+    kb.close()
+
+
+def test_the_title_makes_chunks_findable_but_is_not_in_passages(
+        hashed: tuple[HashEmbedder, IngestPipeline, KnowledgeBase], lexical: LexicalIndex,
+        tmp_path: Path) -> None:
+    _fake, pipeline, kb = hashed
+    outcome = pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
+    assert outcome.status is DocumentStatus.INDEXED
+    with kb.catalog.snapshot() as conn:
+        hits = lexical.search(conn, "zanzibar", 10)
+    assert {i for i, _ in hits} == {c.id for c in kb.catalog.all_chunks()}
+    for chunk in kb.catalog.all_chunks():
+        assert "Zanzibar" not in chunk.text
+        page = kb.catalog.page_text(chunk.document_id, chunk.page)
+        assert page is not None and page[chunk.char_start:chunk.char_end] == chunk.text
 
 
 def test_reindexing_with_the_same_model_reproduces_the_vectors(
-        pool: ParserPool, lexical: LexicalIndex, tmp_path: Path) -> None:
-    fake = HashEmbedder()
-    pipeline = IngestPipeline(parsers=pool, embedder=fake, lexical=lexical,
-                              chunker=ChunkerConfig(), max_file_bytes=10_000_000)
-    kb = KnowledgeBase.create(tmp_path / "kb", "kb", IndexIdentity(fake.name, fake.dimension))
-    try:
-        pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
-        queries = fake.embed_queries(["Zanzibar cloves", "nutmeg shade rain", "spice"])
-        before = kb.vectors.search(queries, 5)
-        kb.replace_vectors(lambda chunks: embed_chunks(fake, chunks),
-                           IndexIdentity(fake.name, fake.dimension))
-        after = kb.vectors.search(queries, 5)
-        for b, a in zip(before, after, strict=True):
-            assert dict(a) == pytest.approx(dict(b), abs=1e-6)  # ties may swap places
-    finally:
-        kb.close()
+        hashed: tuple[HashEmbedder, IngestPipeline, KnowledgeBase], tmp_path: Path) -> None:
+    fake, pipeline, kb = hashed
+    pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
+    queries = fake.embed_queries(["Zanzibar cloves", "nutmeg shade rain", "spice"])
+    before = kb.vectors.search(queries, 5)
+    kb.replace_vectors(lambda chunks: embed_chunks(fake, chunks),
+                       IndexIdentity(fake.name, fake.dimension))
+    after = kb.vectors.search(queries, 5)
+    for b, a in zip(before, after, strict=True):
+        assert dict(a) == pytest.approx(dict(b), abs=1e-6)  # ties may swap places
