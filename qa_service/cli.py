@@ -266,6 +266,44 @@ def eval_retrieval(datasets: Datasets, articles: ArticlesOpt = None,
     _print_json(report)
 
 
+ForeignOpt = Annotated[list[Path] | None, typer.Option(
+    "--foreign", help="Also ask this file's questions; none is in the knowledge base.",
+    exists=True)]
+ModeOpt = Annotated[str | None, typer.Option(
+    help="extractive or llm (default: llm when QA_LLM_BASE_URL is set).")]
+
+
+@eval_app.command("answers")
+def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
+                 questions: QuestionsOpt = None, foreign: ForeignOpt = None,
+                 mode: ModeOpt = None, json_out: JsonOut = None, keep: KeepOpt = None) -> None:
+    """Ingest the first N articles of each file, ask every question, score the answers.
+
+    Questions of the articles left out (and of --foreign files) must be declined."""
+    from qa_service.eval.answer_eval import evaluate_answers
+    from qa_service.eval.datasets import load_dataset, sample_evenly
+    from qa_service.eval.retrieval_eval import build_corpus
+
+    if mode not in (None, "extractive", "llm"):
+        raise typer.BadParameter("mode must be extractive or llm", param_hint="--mode")
+    loaded = [load_dataset(path) for path in datasets]
+    others = [load_dataset(path) for path in foreign or []]
+    total = sum(len(sample_evenly(d.questions, questions)) for d in loaded + others)
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        data_dir = keep or Path(scratch) / "data"
+        settings = Settings().model_copy(update={"data_dir": data_dir})
+        with _services(settings) as services:
+            corpus = build_corpus(services, [d.limited(articles) for d in loaded],
+                                  Path(scratch), progress=errors.print)
+            with _progress() as bar:
+                task = bar.add_task("asking", total=total)
+                report = evaluate_answers(services, corpus, loaded, articles, questions,
+                                          others, mode, progress=lambda n: bar.advance(task, n))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    _print_json(report)
+
+
 def main() -> None:
     app()
 

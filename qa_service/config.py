@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
+    "AnswerSettings",
     "ChunkingSettings",
     "IngestSettings",
     "RetrievalSettings",
@@ -92,6 +93,36 @@ class RetrievalSettings(BaseModel):
     max_k: int = Field(default=100, ge=1, description="Largest `k` a search may ask for.")
 
 
+class AnswerSettings(BaseModel):
+    """How `ask` answers: passages retrieved, answer size, abstention and support checks."""
+
+    k: int = Field(default=5, ge=1, le=50, description="Passages retrieved for an answer.")
+    max_sentences: int = Field(
+        default=2, ge=1, le=10, description="Extractive answers quote at most this many sentences."
+    )
+    max_chars: int = Field(
+        default=400, ge=50, le=4000, description="... and at most this many characters."
+    )
+    abstain_below: float = Field(
+        default=0.41,
+        ge=0,
+        le=1,
+        description=(
+            "Extractive answers abstain when the answerability score is below this "
+            "(0 never abstains, 1 always does); see README 'Answering'."
+        ),
+    )
+    support_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "LLM answers: a cited sentence is kept when this share of its content words "
+            "(IDF-weighted) appears in the passage it cites."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """Everything the service and the CLI can be configured with."""
 
@@ -118,3 +149,28 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of an OpenAI-compatible chat completions API (OpenAI, Azure OpenAI, "
+            "vLLM, llama.cpp server, Ollama: e.g. http://127.0.0.1:11434/v1). When set, "
+            "`ask` uses the LLM by default; when unset, answers are extractive."
+        ),
+    )
+    llm_model: str = Field(default="", description="Model name sent to the LLM API.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the LLM API (local servers usually need none)."
+    )
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for the LLM before giving up."
+    )
+    llm_fallback: bool = Field(
+        default=True,
+        description=(
+            "When the LLM is unreachable, times out or fails, answer extractively "
+            "(mode `extractive-fallback`) instead of returning 502/504."
+        ),
+    )
+    llm_max_tokens: int = Field(default=800, ge=16, description="Longest LLM answer, in tokens.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, description="LLM sampling temperature.")

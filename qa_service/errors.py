@@ -12,7 +12,9 @@
     ├── IndexMismatch (409, index_mismatch)       index built with another model/format
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── StorageError (500, storage_error)         the on-disk index is unreadable
-    └── EmbeddingError (500, embedding_error)     a model could not be loaded or run
+    ├── EmbeddingError (500, embedding_error)     a model could not be loaded or run
+    ├── LLMUnavailable (502, llm_unavailable)     the LLM API refused, failed or replied nonsense
+    └── LLMTimeout (504, llm_timeout)             the LLM API did not answer in QA_LLM_TIMEOUT
 
 Messages say what happened and what to do about it. The API maps these to
 `{"error": {"code", "message"}}` in one place (`qa_service.api.errors`); the CLI prints
@@ -30,6 +32,8 @@ __all__ = [
     "InvalidRequest",
     "JobNotFound",
     "KnowledgeBaseNotFound",
+    "LLMTimeout",
+    "LLMUnavailable",
     "NotFound",
     "PageNotFound",
     "QAError",
@@ -109,3 +113,17 @@ class StorageError(QAError):
 
 class EmbeddingError(QAError):
     code = "embedding_error"
+
+
+class LLMUnavailable(QAError):
+    """The LLM API could not be reached, answered an HTTP error, or sent a malformed reply."""
+
+    http_status = 502
+    code = "llm_unavailable"
+
+
+class LLMTimeout(QAError):
+    """The LLM API did not answer (or went silent mid-stream) within QA_LLM_TIMEOUT seconds."""
+
+    http_status = 504
+    code = "llm_timeout"

@@ -9,12 +9,14 @@ a cost proportional to that document (a static BM25 matrix would have to be rebu
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from qa_service.tokens import Tokenizer
 
-__all__ = ["LexicalIndex"]
+__all__ = ["LexicalIndex", "TermStatistics"]
 
 MAX_QUERY_TOKENS = 64
 
@@ -53,3 +55,32 @@ class LexicalIndex:
         sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
         params.append(limit)
         return [(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
+
+    @staticmethod
+    def statistics(conn: sqlite3.Connection, tokens: Sequence[str]) -> TermStatistics:
+        """How many chunks there are, and how many contain each of `tokens`."""
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+                     "USING fts5vocab(main, chunks_fts, 'row')")
+        unique = list(dict.fromkeys(tokens))
+        frequencies = dict.fromkeys(unique, 0)
+        for start in range(0, len(unique), 500):
+            batch = unique[start:start + 500]
+            marks = ",".join("?" * len(batch))
+            for term, count in conn.execute(
+                    f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", batch):
+                frequencies[str(term)] = int(count)
+        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        return TermStatistics(total, frequencies)
+
+
+@dataclass(frozen=True)
+class TermStatistics:
+    """Chunk count and per-token document (chunk) frequencies, for IDF weights."""
+
+    chunks: int
+    frequencies: dict[str, int]
+
+    def idf(self, token: str) -> float:
+        """BM25's IDF; a token no chunk contains gets the largest weight."""
+        df = self.frequencies.get(token, 0)
+        return math.log((self.chunks - df + 0.5) / (df + 0.5) + 1.0)

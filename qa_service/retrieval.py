@@ -11,17 +11,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from qa_service.config import RetrievalSettings
 from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
-from qa_service.lexical import LexicalIndex
+from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["HybridRetriever", "RankedList", "fuse_rankings", "fuse_zscores"]
+__all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores"]
 
 MAX_QUERY_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    passages: list[Passage]
+    query_vector: npt.NDArray[np.float32]
+    terms: TermStatistics | None  # the query tokens' statistics, when asked for
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,13 @@ class HybridRetriever:
 
     def search(self, kb: KnowledgeBase, query: str, k: int,
                document_ids: Sequence[str] | None = None) -> list[Passage]:
+        return self.retrieve(kb, query, k, document_ids).passages
+
+    def retrieve(self, kb: KnowledgeBase, query: str, k: int,
+                 document_ids: Sequence[str] | None = None,
+                 statistics: bool = False) -> Retrieval:
+        """The `k` best passages, with the query's vector and (if asked) its tokens'
+        chunk frequencies, all read from one catalog snapshot."""
         query = query.strip()
         if not query:
             raise InvalidRequest("the query is empty")
@@ -91,11 +106,14 @@ class HybridRetriever:
             lexical = self.lexical.search(conn, query, depth, document_ids)
             dense = kb.vectors.search(query_vector, depth, allowed)[0]
             rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
+            terms = (self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
+                     if statistics else None)
         fused = self._fuse(
             RankedList([h for h in lexical if h[0] in rows], self.settings.lexical_weight),
             RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight),
         )
-        return [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
+        passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
+        return Retrieval(passages, query_vector[0], terms)
 
     def _fuse(self, lexical: RankedList, dense: RankedList) -> list[tuple[int, float]]:
         if self.settings.fusion == "rrf":

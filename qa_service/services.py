@@ -12,6 +12,9 @@ from ingest.chunk import ChunkerConfig
 from ingest.jobs import JobRunner
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
+from qa_service.answer.extractive import ExtractiveAnswerer
+from qa_service.answer.llm import LLMAnswerer
+from qa_service.answer.service import AskService
 from qa_service.config import Settings
 from qa_service.embedding import Embedder, load_embedder
 from qa_service.lexical import LexicalIndex
@@ -33,6 +36,7 @@ class Services:
     parsers: ParserPool
     pipeline: IngestPipeline
     runner: JobRunner
+    asker: AskService
 
     @classmethod
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> Services:
@@ -58,15 +62,19 @@ class Services:
             embed_batch_size=ingest.embed_batch_size,
         )
         registry = KnowledgeBaseRegistry(settings.data_dir)
+        retriever = HybridRetriever(embedder, lexical, settings.retrieval)
+        llm = LLMAnswerer(settings, lexical.tokenizer) if settings.llm_base_url else None
         return cls(
             settings=settings,
             registry=registry,
             embedder=embedder,
             lexical=lexical,
-            retriever=HybridRetriever(embedder, lexical, settings.retrieval),
+            retriever=retriever,
             parsers=parsers,
             pipeline=pipeline,
             runner=JobRunner(registry, pipeline),
+            asker=AskService(settings, retriever,
+                             ExtractiveAnswerer(lexical.tokenizer, settings.answer), llm),
         )
 
     def identity(self) -> IndexIdentity:

@@ -113,6 +113,10 @@ class BruteForceVectorStore:
     def ids(self) -> npt.NDArray[np.int64]:
         return np.unique(self._ids)
 
+    def vectors_of(self, ids: npt.NDArray[np.int64]) -> dict[int, npt.NDArray[np.float32]]:
+        return {int(i): self._vectors[self._ids == i] for i in np.unique(ids)
+                if (self._ids == i).any()}
+
     def compact(self, live_ids: npt.NDArray[np.int64]) -> None:
         self.refresh()
         self._keep(np.isin(self._ids, np.asarray(live_ids, dtype=np.int64)))

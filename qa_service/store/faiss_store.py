@@ -157,6 +157,24 @@ class FaissSegmentStore:
         best = np.sort(first)[:k]
         return [(int(row_ids[i]), float(row_scores[i])) for i in best]
 
+    def vectors_of(self, ids: IdArray) -> dict[int, npt.NDArray[np.float32]]:
+        """Every live vector of each of `ids`, in the order they were added."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        segments = self._segments()
+        with self._lock:
+            removed = self._removed
+        wanted = wanted[~np.isin(wanted, removed)]
+        found: dict[int, list[npt.NDArray[np.float32]]] = {}
+        for index in segments:
+            if not index.ntotal:
+                continue
+            owners = self._owners(index)
+            positions = np.flatnonzero(np.isin(owners, wanted))
+            for position in positions:
+                found.setdefault(int(owners[position]), []).append(
+                    index.index.reconstruct(int(position)))
+        return {i: np.vstack(rows).astype(np.float32) for i, rows in found.items()}
+
     def ids(self) -> IdArray:
         segments = self._segments()
         with self._lock:

@@ -7,6 +7,8 @@ Contract (checked for every implementation by `tests/store/test_vector_store_con
 - Visibility is decided by the catalog: a knowledge base adds vectors before it commits
   the chunks they belong to, so vectors whose chunk never committed are invisible garbage
   that `compact(live_ids)` drops.
+- `vectors_of` returns every live vector of the given ids, in the order they were added
+  (the service stores one vector per sentence of a chunk, in sentence order).
 - `refresh` picks up what other processes published.
 """
 
@@ -37,6 +39,10 @@ class VectorStore(Protocol):
         k: int,
         allowed_ids: npt.NDArray[np.int64] | None = None,
     ) -> Hits: ...
+
+    def vectors_of(
+        self, ids: npt.NDArray[np.int64]
+    ) -> dict[int, npt.NDArray[np.float32]]: ...
 
     def ids(self) -> npt.NDArray[np.int64]: ...
 

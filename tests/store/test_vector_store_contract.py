@@ -172,6 +172,17 @@ def test_an_id_with_several_vectors_is_scored_by_its_best_one(store: VectorStore
     assert sorted(store.ids().tolist()) == [1, 2, 3, 4, 5, 6]
 
 
+def test_vectors_of_returns_each_ids_vectors_in_order(store: VectorStore) -> None:
+    first, second = random_unit(5, 40), random_unit(2, 41)
+    store.add(ids(1, 1, 1, 2, 3), first)
+    store.add(ids(4, 4), second)
+    store.remove(ids(3))
+    found = store.vectors_of(ids(1, 3, 4, 99))
+    assert sorted(found) == [1, 4]  # removed and unknown ids have none
+    np.testing.assert_allclose(found[1], first[:3], atol=1e-6)
+    np.testing.assert_allclose(found[4], second, atol=1e-6)
+
+
 def test_many_vectors_of_one_id_do_not_crowd_out_the_others(store: VectorStore) -> None:
     query = unit(np.eye(DIM, dtype=np.float32)[0])[0]
     close = unit(np.tile(query, (40, 1)) + np.random.default_rng(26).normal(size=(40, DIM)) * 0.01)

@@ -1,0 +1,1 @@
+"""Answering questions from retrieved passages: extractive (offline) or through an LLM."""

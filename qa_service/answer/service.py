@@ -1,0 +1,120 @@
+"""`ask`: retrieve passages, then answer extractively or through the configured LLM.
+
+The mode defaults to `llm` when `QA_LLM_BASE_URL` is set, else `extractive`. When the LLM
+is unreachable, times out or fails, the answer is extractive with mode
+`extractive-fallback` and the reason (if `QA_LLM_FALLBACK`, the default), or the error
+(502/504) propagates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+
+from qa_service.answer.extractive import ExtractiveAnswerer
+from qa_service.answer.llm import LLMAnswerer
+from qa_service.answer.models import Answer, AnswerMode
+from qa_service.config import Settings
+from qa_service.errors import InvalidRequest, LLMTimeout, LLMUnavailable
+from qa_service.retrieval import HybridRetriever, Retrieval
+from qa_service.store.knowledge_base import KnowledgeBase
+
+__all__ = ["AskService", "RequestedMode"]
+
+RequestedMode = Literal["extractive", "llm"]
+MAX_QUESTION_CHARS = 2000
+
+
+class AskService:
+    def __init__(self, settings: Settings, retriever: HybridRetriever,
+                 extractive: ExtractiveAnswerer, llm: LLMAnswerer | None) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.extractive = extractive
+        self.llm = llm
+
+    @property
+    def default_mode(self) -> RequestedMode:
+        return "llm" if self.llm is not None else "extractive"
+
+    def ask(self, kb: KnowledgeBase, question: str, k: int | None = None,
+            mode: RequestedMode | None = None,
+            document_ids: Sequence[str] | None = None) -> Answer:
+        """The checked answer (no streaming)."""
+        for item in self._run(kb, question, k, mode, document_ids, stream=False):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("an ask always ends with an answer")  # pragma: no cover
+
+    def ask_stream(self, kb: KnowledgeBase, question: str, k: int | None = None,
+                   mode: RequestedMode | None = None,
+                   document_ids: Sequence[str] | None = None) -> Iterator[str | Answer]:
+        """Answer text as it arrives, then the checked `Answer` (authoritative)."""
+        return self._run(kb, question, k, mode, document_ids, stream=True)
+
+    def _run(self, kb: KnowledgeBase, question: str, k: int | None,
+             mode: RequestedMode | None, document_ids: Sequence[str] | None,
+             stream: bool) -> Iterator[str | Answer]:
+        started = time.perf_counter()
+        question = self._checked(question)
+        mode = mode or self.default_mode
+        if mode == "llm" and self.llm is None:
+            raise InvalidRequest("mode 'llm' needs an LLM: set QA_LLM_BASE_URL and "
+                                 "QA_LLM_MODEL, or ask with mode 'extractive'")
+        retrieval = self.retriever.retrieve(kb, question, k or self.settings.answer.k,
+                                            document_ids, statistics=True)
+        retrieved = time.perf_counter()
+        timings = {"retrieve": _ms(started, retrieved)}
+        if mode == "extractive" or self.llm is None:
+            yield self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE, timings,
+                                   started)
+            return
+        try:
+            if stream:
+                for item in self.llm.stream(question, retrieval.passages):
+                    if isinstance(item, Answer):
+                        yield self._finish(item, timings, started)
+                    else:
+                        yield item
+            else:
+                yield self._finish(self.llm.answer(question, retrieval.passages), timings,
+                                   started)
+        except (LLMUnavailable, LLMTimeout) as exc:
+            if not self.settings.llm_fallback:
+                raise
+            answer = self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE_FALLBACK,
+                                      timings, started)
+            yield replace(answer, fallback_reason=exc.message)
+
+    def _extractive(self, kb: KnowledgeBase, question: str, retrieval: Retrieval,
+                    mode: AnswerMode, timings: dict[str, float], started: float) -> Answer:
+        began = time.perf_counter()
+        assert retrieval.terms is not None
+        vectors = kb.vectors.vectors_of(
+            np.asarray([p.chunk_id for p in retrieval.passages], dtype=np.int64))
+        answer = self.extractive.answer(question, retrieval.passages, retrieval.query_vector,
+                                        vectors, retrieval.terms)
+        timings = {**timings, "answer": _ms(began, time.perf_counter())}
+        return self._finish(replace(answer, mode=mode), timings, started)
+
+    @staticmethod
+    def _finish(answer: Answer, timings: dict[str, float], started: float) -> Answer:
+        merged = {**timings, **answer.timings_ms, "total": _ms(started, time.perf_counter())}
+        return replace(answer, timings_ms=merged)
+
+    @staticmethod
+    def _checked(question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise InvalidRequest("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidRequest(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        return question
+
+
+def _ms(start: float, end: float) -> float:
+    return round((end - start) * 1000, 1)

@@ -1,0 +1,115 @@
+"""Fixtures for the answer path: a scripted OpenAI-compatible server and sample passages.
+
+The session-wide `tokenizer` fixture (one Kiwi analyser for the whole run) comes from
+`tests/conftest.py`.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from qa_service.config import Settings
+from qa_service.schemas import Passage
+from tests.llm_server import ScriptedLLM
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client must talk to 127.0.0.1 directly, whatever the developer's proxy."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def scripted_llm() -> Iterator[ScriptedLLM]:
+    """A running scripted LLM server, closed after the test."""
+    with ScriptedLLM() as llm:
+        yield llm
+
+
+@pytest.fixture
+def llm_settings(scripted_llm: ScriptedLLM) -> Callable[..., Settings]:
+    """`Settings` pointing at the scripted server; keyword arguments override fields."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "llm_base_url": scripted_llm.base_url, "llm_model": "scripted", "llm_timeout": 10.0,
+        }
+        return Settings(**(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+def dead_base_url() -> Iterator[str]:
+    """A URL whose port is bound but not listening: connecting is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+# Page texts, and passages cut from them (a passage's text is page_text[char_start:char_end]).
+PAGE_PREFIX = "Aurora 3 user guide, chapter 2.\n"
+ENGLISH_TEXTS = [
+    "The Aurora 3 battery lasts 14 hours on a single charge. Charging from empty takes "
+    "2 hours with the supplied adapter. The battery is covered by a two-year warranty.",
+    "The Aurora 3 weighs 1.2 kilograms. Its chassis is made of recycled aluminium. "
+    "The device is sold in Norway and Sweden.",
+    "To reset the Aurora 3, hold the power button for ten seconds. The status light "
+    "blinks blue while the reset runs. Product pages: https://aurora.example/support",
+]
+KOREAN_PAGE_PREFIX = "도시 안내서 1장.\n"
+KOREAN_TEXTS = [
+    "서울의 인구는 약 940만 명이다. 서울은 대한민국의 수도이다. 한강이 도시를 가로질러 흐른다.",
+    "부산은 대한민국 제2의 도시이다. 부산에는 큰 항구가 있다.",
+]
+
+
+def make_passages(texts: list[str], prefix: str = PAGE_PREFIX,
+                  filename: str = "guide.pdf") -> list[Passage]:
+    """One passage per text, each on its own page after `prefix` (see `page_text`)."""
+    return [
+        Passage(chunk_id=10 + i, document_id=f"doc{i}", filename=filename, page=i + 1,
+                char_start=len(prefix), char_end=len(prefix) + len(text), text=text,
+                score=1.0 - i / 10)
+        for i, text in enumerate(texts)
+    ]
+
+
+def page_text(passage: Passage, prefix: str = PAGE_PREFIX) -> str:
+    """The page a passage of `make_passages` was cut from."""
+    return prefix + passage.text + "\nEnd of page."
+
+
+@pytest.fixture
+def english() -> list[Passage]:
+    return make_passages(ENGLISH_TEXTS)
+
+
+@pytest.fixture
+def korean() -> list[Passage]:
+    return make_passages(KOREAN_TEXTS, KOREAN_PAGE_PREFIX, "도시.pdf")
+
+
+def assert_citations_exact(answer: Any, prefix: str = PAGE_PREFIX) -> None:
+    """Every citation quotes its passage verbatim, at the right page offsets, and points
+    at the sentence it supports in the final answer text (followed by its marker)."""
+    by_number = {i: p for i, p in enumerate(answer.passages, 1)}
+    for citation in answer.citations:
+        passage = by_number[citation.number]
+        assert citation.chunk_id == passage.chunk_id
+        assert (citation.document_id, citation.filename, citation.page) == (
+            passage.document_id, passage.filename, passage.page)
+        offset = citation.char_start - passage.char_start
+        assert passage.text[offset:offset + len(citation.quote)] == citation.quote
+        assert page_text(passage, prefix)[citation.char_start:citation.char_end] == citation.quote
+        sentence = answer.answer[citation.answer_start:citation.answer_end]
+        assert sentence == sentence.strip() and sentence
+        assert f"[{citation.number}]" in answer.answer[citation.answer_end:].split("\n")[0][:40]
