@@ -214,6 +214,55 @@ def search(
 # --- server ----------------------------------------------------------------------------
 
 
+@app.command("ask")
+def ask(
+    kb: str,
+    question: str,
+    k: Annotated[int | None, typer.Option(help="Passages to retrieve (default 5).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="extractive or llm (default: llm when QA_LLM_BASE_URL is set).")] = None,
+    document: Annotated[list[str] | None, typer.Option(
+        "--document", help="Answer only from this document id (repeatable).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a question from a knowledge base, with numbered, quoted citations."""
+    if mode not in (None, "extractive", "llm"):
+        raise typer.BadParameter("mode must be extractive or llm", param_hint="--mode")
+    with _services() as services:
+        answer = services.asker.ask(services.open_kb(kb), question, k, mode,
+                                    document)
+    if as_json:
+        _print_json(answer.to_json())
+        return
+    _print_answer(answer.to_json())
+
+
+def _print_answer(answer: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    style = "yellow" if answer["abstained"] else "bold"
+    console.print(f"[{style}]{escape(answer['answer'])}[/{style}]")
+    if answer["mode"] == "extractive-fallback":
+        console.print(f"[dim](the LLM failed, answered extractively: "
+                      f"{escape(answer['fallback_reason'])})[/dim]")
+    if answer["removed_citations"] or answer["unsupported_sentences"]:
+        console.print(f"[dim](removed {answer['removed_citations']} invented citation(s) and "
+                      f"{answer['unsupported_sentences']} unsupported sentence(s))[/dim]")
+    if answer["citations"]:
+        console.print()
+        for c in answer["citations"]:
+            console.print(f"[cyan][{c['number']}][/cyan] {escape(c['filename'])}, "
+                          f"page {c['page']}:")
+            console.print(f'    "{escape(" ".join(c["quote"].split()))}"')
+    elif answer["passages"]:
+        console.print("\nClosest passages:")
+        for n, p in enumerate(answer["passages"], start=1):
+            snippet = " ".join(p["text"].split())
+            snippet = snippet[:200] + ("…" if len(snippet) > 200 else "")
+            console.print(f"[dim]{n}. {escape(p['filename'])}, page {p['page']}:[/dim] "
+                          f"{escape(snippet)}")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (QA_HOST).")] = None,

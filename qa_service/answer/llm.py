@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa_service.answer.models import Answer
 from qa_service.answer.prompt import build_prompt
-from qa_service.answer.verify import abstention, check_reply
+from qa_service.answer.verify import StreamGuard, abstention, check_reply
 from qa_service.config import Settings
 from qa_service.errors import LLMTimeout, LLMUnavailable, QAError
 from qa_service.schemas import Passage
@@ -74,16 +74,18 @@ class LLMAnswerer:
         return self._checked(question, text, passages, started)
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
-        """Yield the reply's text as it arrives (unchecked), then the checked `Answer`.
+        """Yield the reply's text as it arrives, then the checked `Answer`.
 
-        The streamed text is the raw model output: show it as provisional plain text and
-        replace it with the final `Answer.answer`, which alone is checked.
+        The streamed text has links and images removed (as the answer does) but is not
+        yet checked for support: show it as provisional and replace it with the final
+        `Answer.answer`, which alone is checked.
         """
         if not passages:
             yield _timed(abstention(question, passages), 0.0, 0.0)
             return
         started = time.perf_counter()
         pieces: list[str] = []
+        guard = StreamGuard(passages)
         with self._mapped_errors():
             chunks = self._openai().chat.completions.create(
                 model=self._settings.llm_model, messages=_messages(question, passages),
@@ -95,7 +97,10 @@ class LLMAnswerer:
                     delta = self._delta_text(chunk)
                     if delta:
                         pieces.append(delta)
-                        yield delta
+                        if safe := guard.feed(delta):
+                            yield safe
+        if rest := guard.flush():
+            yield rest
         yield self._checked(question, "".join(pieces), passages, started)
 
     def close(self) -> None:

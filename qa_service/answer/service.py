@@ -70,8 +70,11 @@ class AskService:
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
         if mode == "extractive" or self.llm is None:
-            yield self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE, timings,
-                                   started)
+            answer = self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE, timings,
+                                      started)
+            if stream:
+                yield answer.answer
+            yield answer
             return
         try:
             if stream:
@@ -88,6 +91,8 @@ class AskService:
                 raise
             answer = self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE_FALLBACK,
                                       timings, started)
+            if stream:
+                yield answer.answer
             yield replace(answer, fallback_reason=exc.message)
 
     def _extractive(self, kb: KnowledgeBase, question: str, retrieval: Retrieval,

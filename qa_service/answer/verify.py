@@ -57,7 +57,7 @@ from qa_service.schemas import Passage
 from qa_service.sentences import split_sentences
 from qa_service.tokens import Tokenizer
 
-__all__ = ["abstention", "check_reply", "sanitize_links"]
+__all__ = ["StreamGuard", "abstention", "check_reply", "passage_urls", "sanitize_links"]
 
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#x27|#39);")
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#x27;": "'", "&#39;": "'"}
@@ -114,7 +114,7 @@ class _Evidence:
         ]
         self._df = Counter(token for sentences in self.tokens
                            for token in frozenset().union(*sentences))
-        self.urls = frozenset(url for p in self.passages for url in _link_urls(p.text))
+        self.urls = passage_urls(self.passages)
 
     def weight(self, tokens: frozenset[str]) -> float:
         n = len(self.passages)
@@ -172,6 +172,43 @@ def sanitize_links(text: str, allowed_urls: frozenset[str]) -> str:
     text = _LINK.sub(lambda m: _link(m, allowed_urls), text)
     text = _URL.sub(lambda m: _bare_url(m.group(), allowed_urls), text)
     return re.sub(r"[ \t]{2,}", " ", text.replace("<>", ""))
+
+
+def passage_urls(passages: Sequence[Passage]) -> frozenset[str]:
+    """The URLs the passages offer as links: the only ones an answer may carry."""
+    return frozenset(url for passage in passages for url in _link_urls(passage.text))
+
+
+class StreamGuard:
+    """Streamed model text with the same link rules as the checked answer.
+
+    Text is released up to its last whitespace (a URL has none), except from an opening
+    `[` or `<` whose markdown link, citation marker or tag is not complete yet, so a link
+    split across pieces is still recognised and removed."""
+
+    _COMPLETE = re.compile(r"!?\[[^\]\n]*\](?:\([^)\n]*\)|(?=[^(]))|<[^>\n]*>|[\[<][^\]>\n]*\n")
+    _OPENING = re.compile(r"!?\[|<")
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self._allowed = passage_urls(passages)
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        self._held += piece
+        cut = max(self._held.rfind(c) for c in " \n\t") + 1
+        position = 0
+        while (opening := self._OPENING.search(self._held, position, cut)) is not None:
+            complete = self._COMPLETE.match(self._held, opening.start())
+            if complete is None:
+                cut = opening.start()
+                break
+            position = complete.end()
+        ready, self._held = self._held[:cut], self._held[cut:]
+        return sanitize_links(ready, self._allowed) if ready else ""
+
+    def flush(self) -> str:
+        ready, self._held = self._held, ""
+        return sanitize_links(ready, self._allowed) if ready else ""
 
 
 def _link(match: re.Match[str], allowed: frozenset[str]) -> str:

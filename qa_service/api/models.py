@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from qa_service.schemas import DocumentStatus, JobState
@@ -122,6 +124,50 @@ class PassageOut(BaseModel):
 
 class SearchResponse(BaseModel):
     passages: list[PassageOut]
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    k: int | None = Field(default=None, ge=1, le=50,
+                          description="Passages to retrieve (default QA_ANSWER__K, 5)")
+    mode: Literal["extractive", "llm"] | None = Field(
+        default=None, description="Default: `llm` when QA_LLM_BASE_URL is set, else "
+        "`extractive`")
+    document_ids: list[str] | None = Field(
+        default=None, description="Answer only from these documents", max_length=1000
+    )
+    stream: bool = Field(
+        default=False, description="Send Server-Sent Events: `token` events as the answer "
+        "arrives, then one authoritative `result` event (the same JSON as without "
+        "streaming), or an `error` event")
+
+
+class CitationOut(BaseModel):
+    number: int = Field(description="The citation's label; LLM answers mark it `[n]`")
+    document_id: str
+    filename: str
+    page: int = Field(description="1-based page")
+    quote: str = Field(description="Exact text of that page: its text[char_start:char_end]")
+    chunk_id: int
+    char_start: int
+    char_end: int
+    answer_start: int = Field(description="Start of the part of the answer it supports")
+    answer_end: int
+
+
+class AskResponse(BaseModel):
+    question: str
+    answer: str
+    abstained: bool = Field(description="True when the documents do not answer the question")
+    mode: Literal["extractive", "llm", "extractive-fallback"]
+    citations: list[CitationOut]
+    removed_citations: int = Field(description="LLM citations of passages not retrieved")
+    unsupported_sentences: int = Field(description="LLM sentences removed as unsupported")
+    answerability: float | None = Field(description="Extractive score compared with "
+                                        "QA_ANSWER__ABSTAIN_BELOW")
+    fallback_reason: str = Field(description="Why the LLM was not used, when it failed")
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
 
 
 class Health(BaseModel):

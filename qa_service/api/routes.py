@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Response, UploadFile, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 
 from ingest.uploads import stage_upload
 from qa_service.api.deps import AnyKb, SearchableKb, ServicesDep
+from qa_service.api.events import server_sent_events
 from qa_service.api.models import (
+    AskRequest,
+    AskResponse,
     CreateKnowledgeBase,
     DocumentList,
     DocumentOut,
@@ -31,6 +34,12 @@ __all__ = ["router"]
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 404, 409, 415, 422, 500)
+}
+ASK_ERRORS: dict[int | str, dict[str, object]] = {
+    502: {"model": ErrorOut, "description": "The LLM failed and QA_LLM_FALLBACK is off"},
+    504: {"model": ErrorOut, "description": "The LLM timed out and QA_LLM_FALLBACK is off"},
+    200: {"content": {"text/event-stream": {}},
+          "description": "The answer; with `stream: true`, Server-Sent Events"},
 }
 router = APIRouter(responses=ERRORS)
 
@@ -138,3 +147,20 @@ def delete_document(kb: AnyKb, doc_id: str) -> Response:
 def search(kb: SearchableKb, body: SearchRequest, services: ServicesDep) -> dict[str, object]:
     passages = services.retriever.search(kb, body.query, body.k, body.document_ids)
     return {"passages": [p.to_json() for p in passages]}
+
+
+@router.post("/kbs/{kb}/ask", response_model=AskResponse, tags=["ask"], responses=ASK_ERRORS)
+def ask(kb: SearchableKb, body: AskRequest, services: ServicesDep) -> Any:
+    """Answer from the knowledge base's documents, with citations, or abstain.
+
+    With `stream: true` the reply is `text/event-stream`: `event: token` (`{"text"}`)
+    as the answer arrives, then `event: result` with the full checked answer. Checking
+    can remove text that was already streamed: the `result` is authoritative. A failure
+    after streaming began arrives as `event: error` (`{"error": {"code", "message"}}`)."""
+    if not body.stream:
+        return services.asker.ask(kb, body.question, body.k, body.mode,
+                                  body.document_ids).to_json()
+    items = services.asker.ask_stream(kb, body.question, body.k, body.mode, body.document_ids)
+    first = next(items)  # errors before anything was sent keep their HTTP status
+    return StreamingResponse(server_sent_events(first, items), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
