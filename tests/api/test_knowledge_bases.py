@@ -106,6 +106,7 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
         "/kbs/{kb}/documents/{doc_id}/pages/{page}": {"get"},
         "/kbs/{kb}/jobs/{job_id}": {"get"},
         "/kbs/{kb}/search": {"post"},
+        "/kbs/{kb}/ask": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
     error_schema = paths["/kbs/{kb}/search"]["post"]["responses"]["404"]
