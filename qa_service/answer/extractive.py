@@ -113,7 +113,8 @@ class ExtractiveAnswerer:
         pairs = set(itertools.pairwise(tokens))
         answerability = self._score(question, question_tokens, pairs, candidates, passages,
                                     terms)
-        if answerability < self.settings.abstain_below or not candidates:
+        threshold = self.settings.abstain_below
+        if answerability < threshold or threshold >= 1.0 or not candidates:
             return Answer(question=question, answer=abstention_text(question), abstained=True,
                           mode=AnswerMode.EXTRACTIVE, citations=[], passages=list(passages),
                           answerability=round(answerability, 4))
@@ -211,7 +212,8 @@ class ExtractiveAnswerer:
             if len(citations) >= self.settings.max_sentences:
                 break
             separator = 1 if parts else 0
-            room = budget - sum(len(p) for p in parts) - separator
+            used = len(" ".join(parts))
+            room = budget - used - separator
             passage = passages[c.passage]
             start, end = c.start, c.end
             if end - start > room:
@@ -222,7 +224,7 @@ class ExtractiveAnswerer:
             quote = passage.text[start:end]
             prefix = ELLIPSIS if start > c.start else ""
             suffix = ELLIPSIS if end < c.end else ""
-            offset = sum(len(p) for p in parts) + separator + len(prefix)
+            offset = used + separator + len(prefix)
             parts.append(prefix + quote.translate(_LINE_BREAKS) + suffix)
             citations.append(Citation(
                 number=len(citations) + 1, document_id=passage.document_id,

@@ -202,6 +202,7 @@ class StreamGuard:
             if complete is None:
                 cut = opening.start()
                 break
+            cut = max(cut, complete.end())  # never split a complete link at a space
             position = complete.end()
         ready, self._held = self._held[:cut], self._held[cut:]
         return sanitize_links(ready, self._allowed) if ready else ""

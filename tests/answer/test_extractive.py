@@ -1,0 +1,314 @@
+"""The extractive answerer through a real knowledge base: PDFs ingested with the real model.
+
+One small knowledge base (English and Korean PDFs, small chunks so that chunks overlap) is
+built once for the module; each test asks through an `AskService` whose answer settings it
+chooses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ingest.jobs import run_job
+from ingest.uploads import queue_local_files
+from qa_service.answer.extractive import ELLIPSIS, ExtractiveAnswerer
+from qa_service.answer.models import Answer, AnswerMode, abstention_text
+from qa_service.answer.service import AskService
+from qa_service.config import AnswerSettings, ChunkingSettings, Settings
+from qa_service.embedding import Embedder
+from qa_service.lexical import TermStatistics
+from qa_service.schemas import DocumentStatus, Passage
+from qa_service.services import Services
+from qa_service.store.knowledge_base import KnowledgeBase
+from qa_service.tokens import Tokenizer
+from tests.pdfs import render_pages_article, text_pdf
+
+AURORA = [
+    "The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen. "
+    "The Aurora battery stores energy in sodium cells. Each cell weighs about two kilograms. "
+    "The battery pack is assembled in the coastal town of Bodo.",
+    "The maintenance manual explains, in one long sentence, that the coolant pump of the "
+    "Aurora battery must be inspected every six months by a certified technician who checks "
+    "the seals, the pressure valves, the rubber hoses, the temperature sensors and the wiring "
+    "harness before signing the logbook that is kept in the control room next to the "
+    "emergency exit of the plant.",
+    # ~700 characters of distinct sentences: with 400-character chunks, two chunks that
+    # share one sentence (the chunker's overlap).
+    "The north gate of the Aurora plant is painted a deep cherry red colour. "
+    "The east wing of the Aurora plant has a roof of pale blue ceramic tiles. "
+    "The south yard of the Aurora plant is bordered by a tall green iron fence. "
+    "The west tower of the Aurora plant carries a bright yellow brick chimney. "
+    "The main hall of the Aurora plant contains a very old black pendulum clock. "
+    "The staff canteen of the Aurora plant serves hot porridge every single morning. "
+    "The car park of the Aurora plant holds exactly ninety spaces for visitors. "
+    "The rooftop of the Aurora plant flies a pink flag with a silver star. "
+    "The basement of the Aurora plant stores spare parts in wooden crates.",
+]
+GARDEN = [
+    "The Willow Garden was designed in 1952 by the landscape architect Tomas Berg. "
+    "The garden has a pond with golden carp. Visitors may enter free of charge on Sundays."
+]
+KOREAN = [
+    "한빛 등대는 1987년에 조각가 김민서가 보라색으로 칠했다. 등대의 높이는 스물두 미터이다. "
+    "등대지기는 매일 저녁 여섯 시에 불을 켠다."
+]
+_LINE_BREAKS = re.compile(r"[\n\r\t\f\v]")
+
+
+@dataclass
+class Library:
+    services: Services
+    kb: KnowledgeBase
+    ids: dict[str, str]  # filename stem -> document id
+
+    def asker(self, **answer: Any) -> AskService:
+        settings = AnswerSettings(**answer)
+        extractive = ExtractiveAnswerer(self.services.lexical.tokenizer, settings)
+        return AskService(self.services.settings.model_copy(update={"answer": settings}),
+                          self.services.retriever, extractive, None)
+
+    def ask(self, question: str, k: int | None = None, document_ids: list[str] | None = None,
+            **answer: Any) -> Answer:
+        return self.asker(**answer).ask(self.kb, question, k, "extractive", document_ids)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
+            shared_models: None) -> Iterator[Library]:
+    folder = tmp_path_factory.mktemp("extractive")
+    (folder / "aurora.pdf").write_bytes(text_pdf(AURORA))
+    (folder / "garden.pdf").write_bytes(text_pdf(GARDEN))
+    render_pages_article(folder / "lighthouse.pdf", "한빛 등대", KOREAN)
+    settings = Settings(data_dir=folder / "data",
+                        chunking=ChunkingSettings(target_chars=400, min_chars=0))
+    services = Services.build(settings, embedder=embedder)
+    try:
+        kb = services.create_kb("facts")
+        paths = [folder / name for name in ("aurora.pdf", "garden.pdf", "lighthouse.pdf")]
+        job = run_job(services.pipeline, kb, queue_local_files(kb, paths))
+        assert job is not None
+        assert [f.status for f in job.files] == [DocumentStatus.INDEXED] * 3, job
+        ids = {Path(f.filename).stem: str(f.document_id) for f in job.files}
+        yield Library(services, kb, ids)
+    finally:
+        services.close()
+
+
+def assert_verbatim(library: Library, answer: Answer, settings: AnswerSettings) -> None:
+    """Every citation is exact page text and points at its words in the answer."""
+    assert answer.mode is AnswerMode.EXTRACTIVE
+    assert not answer.abstained and answer.citations
+    assert len(answer.citations) <= settings.max_sentences
+    assert len(answer.answer) <= settings.max_chars
+    passages = {p.chunk_id: p for p in answer.passages}
+    for number, citation in enumerate(answer.citations, start=1):
+        assert citation.number == number
+        page = library.kb.catalog.page_text(citation.document_id, citation.page)
+        assert page is not None
+        assert citation.quote and page[citation.char_start:citation.char_end] == citation.quote
+        passage = passages[citation.chunk_id]  # a retrieved chunk
+        assert (passage.document_id, passage.filename, passage.page) == (
+            citation.document_id, citation.filename, citation.page)
+        assert passage.char_start <= citation.char_start < citation.char_end <= passage.char_end
+        shown = answer.answer[citation.answer_start:citation.answer_end]
+        assert shown == _LINE_BREAKS.sub(" ", citation.quote)
+    assert "\n" not in answer.answer
+
+
+@pytest.mark.parametrize("question", [
+    "When was the Aurora battery designed?",
+    "What does the Aurora battery store energy in?",
+    "What colour is the north gate of the Aurora plant?",
+    "Who designed the Willow Garden?",
+    "한빛 등대는 언제 칠해졌나요?",
+])
+def test_answers_quote_verbatim_sentences(library: Library, question: str) -> None:
+    answer = library.ask(question)
+    assert_verbatim(library, answer, AnswerSettings())
+    assert answer.question == question
+    assert answer.passages and answer.answerability is not None
+    assert {"retrieve", "answer", "total"} <= set(answer.timings_ms)
+    # without cutting, the answer is exactly its quotes, in order, separated by spaces
+    assert answer.answer == " ".join(_LINE_BREAKS.sub(" ", c.quote) for c in answer.citations)
+
+
+def test_quotes_keep_the_page_line_breaks(library: Library) -> None:
+    """text_pdf wraps at 80 characters: quotes keep "\\n", the answer shows spaces."""
+    settings = AnswerSettings(max_sentences=2, max_chars=2000)
+    quotes = []
+    for question in ("What does the Aurora battery store energy in?",
+                     "How often must the coolant pump of the Aurora battery be inspected?"):
+        answer = library.ask(question, **settings.model_dump(exclude={"k"}))
+        assert_verbatim(library, answer, settings)
+        quotes += [c.quote for c in answer.citations]
+    assert any("\n" in quote for quote in quotes)
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("When was the Aurora battery designed?",
+     "The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen."),
+    ("When was the Willow Garden designed?",
+     "The Willow Garden was designed in 1952 by the landscape architect Tomas Berg."),
+    ("How many spaces does the car park of the Aurora plant hold?", "ninety spaces"),
+    ("한빛 등대는 언제 칠해졌나요?", "1987년에 조각가 김민서가 보라색으로 칠했다."),
+])
+def test_the_best_sentence_comes_first(library: Library, question: str, expected: str) -> None:
+    answer = library.ask(question)
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert expected in _LINE_BREAKS.sub(" ", first.quote)
+    assert first.answer_start == 0
+
+
+@pytest.mark.parametrize(("max_sentences", "max_chars"), [
+    (1, 400), (2, 120), (2, 4000), (4, 50),
+    (3, 4000), (10, 200),
+])
+def test_at_most_max_sentences_and_max_chars(library: Library, max_sentences: int,
+                                             max_chars: int) -> None:
+    settings = AnswerSettings(max_sentences=max_sentences, max_chars=max_chars)
+    for question in ("What colour is the north gate of the Aurora plant?",
+                     "How often must the coolant pump of the Aurora battery be inspected?"):
+        answer = library.ask(question, k=10, **settings.model_dump(exclude={"k"}))
+        assert_verbatim(library, answer, settings)
+        if max_chars >= 4000:
+            assert len(answer.citations) == max_sentences  # the room is there: all are used
+
+
+DOORS = ["The red door is old.", "The blue door is new.", "The green door is shut.",
+         "The pink door is open."]
+
+
+def _doors(tokenizer: Tokenizer, max_chars: int) -> Answer:
+    """Four one-sentence passages answered together (no knowledge base needed)."""
+    passages = [Passage(chunk_id=i, document_id="doors", filename="doors.pdf", page=i + 1,
+                        char_start=0, char_end=len(text), text=text, score=1.0)
+                for i, text in enumerate(DOORS)]
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(max_sentences=4, max_chars=max_chars,
+                                                            abstain_below=0))
+    return answerer.answer("Which door?", passages, np.zeros(8, np.float32), {},
+                           TermStatistics(chunks=4, frequencies={}))
+
+
+def test_every_citation_points_at_its_quote_in_the_answer(tokenizer: Tokenizer) -> None:
+    answer = _doors(tokenizer, 400)
+    assert len(answer.citations) == 4
+    for citation in answer.citations:
+        assert answer.answer[citation.answer_start:citation.answer_end] == citation.quote
+
+
+def test_the_answer_never_exceeds_max_chars(tokenizer: Tokenizer) -> None:
+    full = len(" ".join(DOORS))  # 89
+    for max_chars in range(50, full + 1):
+        answer = _doors(tokenizer, max_chars)
+        assert len(answer.answer) <= max_chars, (max_chars, answer.answer)
+
+
+def test_a_long_sentence_is_cut_to_a_verbatim_window(library: Library) -> None:
+    settings = AnswerSettings(max_sentences=1, max_chars=150)
+    answer = library.ask("How often must the coolant pump of the Aurora battery be inspected?",
+                         **settings.model_dump(exclude={"k"}))
+    assert_verbatim(library, answer, settings)
+    (citation,) = answer.citations
+    page = library.kb.catalog.page_text(citation.document_id, citation.page)
+    assert page is not None and page.startswith("The maintenance manual")
+    sentence_end = page.index("of the plant.") + len("of the plant.")
+    assert citation.char_end < sentence_end  # a part of the sentence only
+    assert answer.answer.startswith(ELLIPSIS) or answer.answer.endswith(ELLIPSIS)
+    prefix = ELLIPSIS if citation.char_start > 0 else ""
+    suffix = ELLIPSIS if citation.char_end < sentence_end else ""
+    assert answer.answer == prefix + _LINE_BREAKS.sub(" ", citation.quote) + suffix
+    assert citation.answer_start == len(prefix)
+    assert "inspected every six months" in _LINE_BREAKS.sub(" ", citation.quote)
+    # cut on word boundaries
+    assert citation.char_start == 0 or page[citation.char_start - 1].isspace()
+    assert page[citation.char_end].isspace()
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of Mars?",
+    "Which football team won the 1966 World Cup final?",
+])
+def test_an_off_topic_question_abstains(library: Library, question: str) -> None:
+    answer = library.ask(question)
+    assert answer.abstained
+    assert answer.mode is AnswerMode.EXTRACTIVE
+    assert answer.answer == abstention_text(question)
+    assert answer.answer.startswith("The documents do not say.")
+    assert answer.citations == []
+    assert answer.passages  # the closest passages are still shown
+    assert answer.answerability is not None and answer.answerability < 0.41
+
+
+@pytest.mark.parametrize("question", ["화성의 수도는 어디인가요?",
+                                      "월드컵 결승전에서 어느 팀이 이겼나요?"])
+def test_an_off_topic_korean_question_abstains_in_korean(library: Library,
+                                                        question: str) -> None:
+    answer = library.ask(question)
+    assert answer.abstained
+    assert answer.answer == abstention_text(question)
+    assert answer.answer.startswith("문서에는 이 질문에 대한 답이 없습니다.")
+    assert answer.citations == [] and answer.passages
+
+
+def test_abstain_below_zero_never_abstains(library: Library) -> None:
+    settings = AnswerSettings(abstain_below=0)
+    for question in ("What is the capital of Mars?", "화성의 수도는 어디인가요?", "?!"):
+        answer = library.ask(question, **settings.model_dump(exclude={"k"}))
+        assert_verbatim(library, answer, settings)
+
+
+@pytest.mark.parametrize("question", [
+    "When was the Aurora battery designed?",
+    "한빛 등대는 언제 칠해졌나요?",
+    "The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen.",
+])
+def test_abstain_below_one_always_abstains(library: Library, question: str) -> None:
+    answer = library.ask(question, abstain_below=1)
+    assert answer.abstained
+    assert answer.citations == []
+    assert answer.answer == abstention_text(question)
+
+
+def test_sentences_of_overlapping_chunks_are_quoted_once(library: Library) -> None:
+    doc = library.ids["aurora"]
+    passages = library.services.retriever.search(library.kb, "Aurora plant", 20, [doc])
+    page3 = sorted((p for p in passages if p.page == 3), key=lambda p: p.char_start)
+    assert len(page3) == 2, "the fixture should cut page 3 into two overlapping chunks"
+    first, second = page3
+    assert second.char_start < first.char_end, "the chunks should share a sentence"
+    shared = first.text[second.char_start - first.char_start:]
+    assert shared == second.text[:len(shared)] and shared.endswith(".")
+    # ask with the shared sentence itself: both copies are the best candidates
+    question = " ".join(shared.split())
+    answer = library.ask(question, k=10, document_ids=[doc], abstain_below=0, max_sentences=3,
+                         max_chars=1000)
+    assert answer.passages and {p.chunk_id for p in page3} <= {
+        p.chunk_id for p in answer.passages}
+    assert answer.citations[0].quote == shared
+    spans = [(c.document_id, c.page, c.char_start) for c in answer.citations]
+    assert len(spans) == len(set(spans)) == 3
+    assert len({c.quote for c in answer.citations}) == 3
+    assert answer.answer.count(question) == 1
+
+
+def test_document_ids_restrict_the_answer(library: Library) -> None:
+    question = "When was the Willow Garden designed?"
+    everywhere = library.ask(question)
+    assert everywhere.citations[0].document_id == library.ids["garden"]
+    aurora = library.ids["aurora"]
+    restricted = library.ask(question, document_ids=[aurora], abstain_below=0, max_sentences=5,
+                             max_chars=2000)
+    assert restricted.passages
+    assert {p.document_id for p in restricted.passages} == {aurora}
+    assert {c.document_id for c in restricted.citations} == {aurora}
+    assert "Willow" not in restricted.answer
+    korean = library.ask("한빛 등대는 언제 칠해졌나요?", document_ids=[library.ids["lighthouse"]])
+    assert {c.document_id for c in korean.citations} == {library.ids["lighthouse"]}
