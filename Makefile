@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval bench clean
+.PHONY: install run test test-fast lint eval eval-answers bench clean
 
 install: $(STAMP) $(FONT)
 
@@ -43,6 +43,16 @@ eval: install
 	$(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/squad.json
 	$(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/korquad.json
 	$(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json $(DATA)/qa/korquad-v1.0.dev.json --json .eval/combined.json
+
+# Answer quality (extractive default) on the shared dev sets (see README "Answering").
+# Whole files, then half of each file's articles ingested (the other half must be declined).
+eval-answers: install
+	mkdir -p .eval
+	$(BIN)/qa eval answers $(DATA)/qa/squad-v1.1.dev.json --json .eval/answers-squad.json
+	$(BIN)/qa eval answers $(DATA)/qa/korquad-v1.0.dev.json --json .eval/answers-korquad.json
+	$(BIN)/qa eval answers $(DATA)/qa/squad-v1.1.dev.json --articles 12 --foreign $(DATA)/qa/korquad-v1.0.dev.json --json .eval/answers-squad-half.json
+	$(BIN)/qa eval answers $(DATA)/qa/korquad-v1.0.dev.json --articles 35 --foreign $(DATA)/qa/squad-v1.1.dev.json --json .eval/answers-korquad-half.json
+	$(BIN)/qa eval answers $(DATA)/qa/squad-v2.0.dev.json --json .eval/answers-squad-v2.json
 
 bench: install
 	$(BIN)/python -m bench.ingest_scaling
