@@ -237,17 +237,25 @@ class ExtractiveAnswerer:
     def _window(self, text: str, start: int, end: int, size: int,
                 weights: dict[str, float]) -> tuple[int, int]:
         """The span of at most `size` characters, on word boundaries within
-        `text[start:end]`, holding the most question weight."""
+        `text[start:end]`, holding the most question weight, with the matched words
+        as central as possible (the answer is usually next to them, on either side)."""
         words = [(m.start(), m.end(),
                   sum(weights.get(t, 0.0) for t in set(self.tokenizer.tokens(m.group()))))
                  for m in _WORD.finditer(text, start, end)]
-        best, best_mass = (start, min(end, start + size)), -1.0
+        best, best_key = (start, min(end, start + size)), (-1.0, -1)
         for i, (first, _, _) in enumerate(words):
-            mass, last = 0.0, None
-            for _, word_end, weight in words[i:]:
+            mass, last, matched = 0.0, None, []
+            for word_start, word_end, weight in words[i:]:
                 if word_end - first > size:
                     break
                 mass, last = mass + weight, word_end
-            if last is not None and mass > best_mass + 1e-9:
-                best, best_mass = (first, last), mass
+                if weight > 0:
+                    matched.append((word_start, word_end))
+            if last is None:
+                continue
+            margin = (min(matched[0][0] - first, last - matched[-1][1]) if matched else 0)
+            key = (round(mass, 9), margin)
+            if key > best_key:
+                best, best_key = (first, last), key
         return best
+
