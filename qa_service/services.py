@@ -99,6 +99,8 @@ class Services:
         self.lexical.tokenizer.tokens("모델을 미리 불러옵니다")
 
     def close(self) -> None:
+        if self.asker.llm is not None:
+            self.asker.llm.close()
         self.runner.stop()
         self.parsers.close()
         self.registry.close()
