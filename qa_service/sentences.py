@@ -1,7 +1,8 @@
 """Sentence boundaries for English and Korean text, as character spans (pure, no models).
 
 A sentence ends after `.`, `!`, `?` (or their full-width forms), optionally followed by
-closing quotes or brackets, when whitespace follows; a blank line always ends one. An
+closing quotes or brackets and footnote markers (`.[12]`, `.[citation needed]`), when
+whitespace follows; a blank line always ends one. An
 English abbreviation (`Dr.`, `U.S.`), an initial (`J. Smith`) or a decimal point does not.
 Korean sentences end the same way (`...했다. 그러나`), so one rule serves both.
 """
@@ -12,7 +13,10 @@ import re
 
 __all__ = ["split_sentences"]
 
-_END = re.compile(r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]\u300d\u300f]*(?=\s)")
+_END = re.compile(
+    r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]\u300d\u300f]*"
+    r"(?:\[[^\[\]]{1,30}\])*(?=\s)"  # footnote markers stay with their sentence: ".[12] "
+)
 _HARD_BREAK = re.compile(r"\n\s*\n")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k u.n a.m p.m vol fig figs ed eds "

@@ -105,3 +105,15 @@ def test_spans_exclude_surrounding_whitespace_and_are_in_order() -> None:
 @pytest.mark.parametrize("text", ["", "   ", "\n\n\n"])
 def test_nothing_to_split(text: str) -> None:
     assert split_sentences(text) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("No objections.[citation needed] Since Ireland refused.",
+     ["No objections.[citation needed]", "Since Ireland refused."]),
+    ("It was fine.[12][13] Next one.", ["It was fine.[12][13]", "Next one."]),
+    ("Wrapped.[citation\nneeded] Next.", ["Wrapped.[citation\nneeded]", "Next."]),
+    ("근거가 있다.[3] 그러나 없다.", ["근거가 있다.[3]", "그러나 없다."]),
+    ("A list [1] inside. Then.", ["A list [1] inside.", "Then."]),
+])
+def test_footnote_markers_stay_with_their_sentence(text: str, expected: list[str]) -> None:
+    assert [text[a:b] for a, b in split_sentences(text)] == expected
