@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -226,15 +226,24 @@ def ask(
     as_json: JsonFlag = False,
 ) -> None:
     """Answer a question from a knowledge base, with numbered, quoted citations."""
-    if mode not in (None, "extractive", "llm"):
-        raise typer.BadParameter("mode must be extractive or llm", param_hint="--mode")
+    requested = _mode(mode)
     with _services() as services:
-        answer = services.asker.ask(services.open_kb(kb), question, k, mode,
+        answer = services.asker.ask(services.open_kb(kb), question, k, requested,
                                     document)
     if as_json:
         _print_json(answer.to_json())
         return
     _print_answer(answer.to_json())
+
+
+def _mode(value: str | None) -> Literal["extractive", "llm"] | None:
+    if value is None:
+        return None
+    if value == "extractive":
+        return "extractive"
+    if value == "llm":
+        return "llm"
+    raise typer.BadParameter("mode must be extractive or llm", param_hint="--mode")
 
 
 def _print_answer(answer: dict[str, Any]) -> None:
@@ -333,8 +342,7 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
     from qa_service.eval.datasets import load_dataset, sample_evenly
     from qa_service.eval.retrieval_eval import build_corpus
 
-    if mode not in (None, "extractive", "llm"):
-        raise typer.BadParameter("mode must be extractive or llm", param_hint="--mode")
+    requested = _mode(mode)
     loaded = [load_dataset(path) for path in datasets]
     others = [load_dataset(path) for path in foreign or []]
     total = sum(len(sample_evenly(d.questions, questions)) for d in loaded + others)
@@ -347,7 +355,8 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
             with _progress() as bar:
                 task = bar.add_task("asking", total=total)
                 report = evaluate_answers(services, corpus, loaded, articles, questions,
-                                          others, mode, progress=lambda n: bar.advance(task, n))
+                                          others, requested,
+                                          progress=lambda n: bar.advance(task, n))
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_json(report)

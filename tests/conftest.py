@@ -8,6 +8,7 @@ load once per session; app and CLI tests get them through `shared_models`.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -97,3 +98,11 @@ def shared_models(load_model: Callable[..., Embedder], embedder: Embedder,
         patch.setattr(services_module, "load_embedder", load_model)
         patch.setattr(embedding_module, "load_embedder", load_model)
         yield
+
+
+@pytest.fixture
+def dead_base_url() -> Iterator[str]:
+    """An LLM base URL whose port is bound but not listening: connecting is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"

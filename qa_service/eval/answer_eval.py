@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from qa_service.answer.models import Answer
+from qa_service.answer.service import RequestedMode
 from qa_service.eval.datasets import Dataset, Question, normalize_answer, sample_evenly
 from qa_service.eval.retrieval_eval import EvalCorpus
 from qa_service.services import Services
@@ -65,10 +66,9 @@ def _valid_citations(corpus: EvalCorpus, answer: Answer) -> int:
 
 
 def _ask(services: Services, corpus: EvalCorpus, dataset: Dataset, question: Question,
-         group: str, mode: str | None) -> _Outcome:
+         group: str, mode: RequestedMode | None) -> _Outcome:
     started = time.perf_counter()
-    answer = services.asker.ask(corpus.kb, question.text,
-                                mode=mode)  # type: ignore[arg-type]
+    answer = services.asker.ask(corpus.kb, question.text, mode=mode)
     millis = (time.perf_counter() - started) * 1000
     hit = page_ok = False
     if group == "answerable" and not answer.abstained:
@@ -126,7 +126,7 @@ def _group(question: Question, ingested_articles: int) -> str:
 
 def evaluate_answers(services: Services, corpus: EvalCorpus, datasets: Sequence[Dataset],
                      articles: int | None, questions_per_file: int | None,
-                     foreign: Sequence[Dataset] = (), mode: str | None = None,
+                     foreign: Sequence[Dataset] = (), mode: RequestedMode | None = None,
                      progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """`datasets` are the whole files; their first `articles` articles are in `corpus`."""
     per_file: dict[str, dict[str, Any]] = {}

@@ -6,7 +6,6 @@ The session-wide `tokenizer` fixture (one Kiwi analyser for the whole run) comes
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,14 +44,6 @@ def llm_settings(scripted_llm: ScriptedLLM) -> Callable[..., Settings]:
         return Settings(**(values | overrides))
 
     return make
-
-
-@pytest.fixture
-def dead_base_url() -> Iterator[str]:
-    """A URL whose port is bound but not listening: connecting is refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
 
 
 # Page texts, and passages cut from them (a passage's text is page_text[char_start:char_end]).

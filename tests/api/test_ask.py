@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -101,14 +100,6 @@ def llm_app(app: StartApp, llm: ScriptedLLM) -> Callable[..., AbstractContextMan
         values = {"llm_base_url": llm.base_url, "llm_model": "scripted", "llm_timeout": 10.0}
         return app(**(values | settings))
     return start
-
-
-@pytest.fixture
-def dead_base_url() -> Iterator[str]:
-    """A port that is bound but not listening: connecting is refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
 
 
 def ask(client: TestClient, question: str = QUESTION, **body: Any) -> Any:
