@@ -49,6 +49,7 @@ class FaissSegmentStore:
         self._manifest: dict[str, Any] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._loaded: dict[str, Any] = {}
+        self._owner_index: dict[str, tuple[IdArray, IdArray]] = {}
         self._removed: IdArray = np.zeros(0, dtype=np.int64)
         folder.mkdir(parents=True, exist_ok=True)
         if not self._manifest_path.exists():
@@ -89,6 +90,7 @@ class FaissSegmentStore:
             self._removed = np.asarray(sorted(manifest["removed"]), dtype=np.int64)
             names = {segment["file"] for segment in manifest["segments"]}
             self._loaded = {n: idx for n, idx in self._loaded.items() if n in names}
+            self._owner_index = {n: v for n, v in self._owner_index.items() if n in names}
 
     def _refresh_if_changed(self) -> None:
         try:
@@ -159,21 +161,36 @@ class FaissSegmentStore:
 
     def vectors_of(self, ids: IdArray) -> dict[int, npt.NDArray[np.float32]]:
         """Every live vector of each of `ids`, in the order they were added."""
-        wanted = np.asarray(ids, dtype=np.int64)
-        segments = self._segments()
-        with self._lock:
+        with self._lock:  # one manifest for the segments and their owner indexes
+            segments = self._segments()
+            names = [segment["file"] for segment in self._manifest["segments"]]
+            owner_indexes = self._sorted_owners(names)
             removed = self._removed
+        wanted = np.unique(np.asarray(ids, dtype=np.int64))
         wanted = wanted[~np.isin(wanted, removed)]
         found: dict[int, list[npt.NDArray[np.float32]]] = {}
-        for index in segments:
-            if not index.ntotal:
-                continue
-            owners = self._owners(index)
-            positions = np.flatnonzero(np.isin(owners, wanted))
-            for position in positions:
-                found.setdefault(int(owners[position]), []).append(
-                    index.index.reconstruct(int(position)))
+        for index, (order, owners) in zip(segments, owner_indexes, strict=True):
+            low = np.searchsorted(owners, wanted, side="left")
+            high = np.searchsorted(owners, wanted, side="right")
+            for chunk_id, first, last in zip(wanted, low, high, strict=True):
+                for position in np.sort(order[first:last]):
+                    found.setdefault(int(chunk_id), []).append(
+                        index.index.reconstruct(int(position)))
         return {i: np.vstack(rows).astype(np.float32) for i, rows in found.items()}
+
+    def _sorted_owners(self, names: list[str]) -> list[tuple[IdArray, IdArray]]:
+        """Per segment: the storage positions sorted by owner id, and those owners.
+        Segments never change, so this is computed once per segment file."""
+        result = []
+        for name in names:
+            cached = self._owner_index.get(name)
+            if cached is None:
+                owners = self._owners(self._segment(name))
+                order = np.argsort(owners, kind="stable")
+                cached = (order, owners[order])
+                self._owner_index[name] = cached
+            result.append(cached)
+        return result
 
     def ids(self) -> IdArray:
         segments = self._segments()
@@ -305,3 +322,4 @@ class FaissSegmentStore:
     def close(self) -> None:
         with self._lock:
             self._loaded.clear()
+            self._owner_index.clear()
