@@ -111,14 +111,14 @@ class ExtractiveAnswerer:
         question_tokens = list(dict.fromkeys(tokens))
         candidates = self._candidates(passages, query_vector, sentence_vectors)
         pairs = set(itertools.pairwise(tokens))
-        answerability = self._score(question, question_tokens, pairs, candidates, passages,
-                                    terms)
+        idf = {t: terms.idf(t) for t in question_tokens}
+        answerability = self._score(question, idf, pairs, candidates, passages)
         threshold = self.settings.abstain_below
         if answerability < threshold or threshold >= 1.0 or not candidates:
             return Answer(question=question, answer=abstention_text(question), abstained=True,
                           mode=AnswerMode.EXTRACTIVE, citations=[], passages=list(passages),
                           answerability=round(answerability, 4))
-        text, citations = self._compose(question_tokens, candidates, passages, terms)
+        text, citations = self._compose(idf, candidates, passages)
         return Answer(question=question, answer=text, abstained=False,
                       mode=AnswerMode.EXTRACTIVE, citations=citations, passages=list(passages),
                       answerability=round(answerability, 4))
@@ -161,13 +161,14 @@ class ExtractiveAnswerer:
                 self._tokens.popitem(last=False)
         return tokens
 
-    def _score(self, question: str, question_tokens: list[str], pairs: set[tuple[str, str]],
-               candidates: list[_Candidate], passages: Sequence[Passage],
-               terms: TermStatistics) -> float:
-        """Score every candidate; return the question's answerability."""
-        if not candidates or not question_tokens:
+    def _score(self, question: str, idf: dict[str, float], pairs: set[tuple[str, str]],
+               candidates: list[_Candidate], passages: Sequence[Passage]) -> float:
+        """Score every candidate; return the question's answerability.
+
+        `idf`: the question's distinct content tokens, in order, with their IDF."""
+        if not candidates or not idf:
             return 0.0
-        idf = {t: terms.idf(t) for t in question_tokens}
+        question_tokens = list(idf)
         count = len(candidates)
         spread = {t: sum(1 for c in candidates if t in c.tokens) for t in question_tokens}
         local = {t: idf[t] * math.log(1 + count / (1 + spread[t])) for t in question_tokens}
@@ -201,13 +202,11 @@ class ExtractiveAnswerer:
 
     # --- the answer ------------------------------------------------------------------
 
-    def _compose(self, question_tokens: list[str], candidates: list[_Candidate],
-                 passages: Sequence[Passage], terms: TermStatistics
-                 ) -> tuple[str, list[Citation]]:
+    def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
+                 passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
         budget = self.settings.max_chars
         parts: list[str] = []
         citations: list[Citation] = []
-        weights = {t: terms.idf(t) for t in question_tokens}
         for c in sorted(candidates, key=lambda c: -c.score):
             if len(citations) >= self.settings.max_sentences:
                 break
