@@ -77,7 +77,7 @@ class _Worker:
         assert self.process.stdin is not None
         try:
             write_frame(self.process.stdin, message)
-        except (BrokenPipeError, OSError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: the pool closed the pipe
             raise _WorkerGone() from exc
 
     def receive(self, deadline: float) -> dict[str, Any]:
@@ -88,15 +88,18 @@ class _Worker:
 
     def _read_exactly(self, size: int, deadline: float) -> bytes:
         assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
         while len(self._buffer) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Timeout()
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            try:  # the pool's close() may kill the worker and close its pipe meanwhile
+                fd = self.process.stdout.fileno()
+                ready, _, _ = select.select([fd], [], [], remaining)
+                chunk = os.read(fd, max(65536, size - len(self._buffer))) if ready else None
+            except (OSError, ValueError) as exc:
+                raise _WorkerGone() from exc
+            if chunk is None:
                 raise _Timeout()
-            chunk = os.read(fd, max(65536, size - len(self._buffer)))
             if not chunk:
                 raise _WorkerGone()
             self._buffer += chunk
