@@ -70,11 +70,8 @@ class AskService:
         retrieved = time.perf_counter()
         timings = {"retrieve": _ms(started, retrieved)}
         if mode == "extractive" or self.llm is None:
-            answer = self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE, timings,
-                                      started)
-            if stream:
-                yield answer.answer
-            yield answer
+            yield from _emitted(self._extractive(kb, question, retrieval,
+                                                 AnswerMode.EXTRACTIVE, timings, started), stream)
             return
         try:
             if stream:
@@ -91,9 +88,7 @@ class AskService:
                 raise
             answer = self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE_FALLBACK,
                                       timings, started)
-            if stream:
-                yield answer.answer
-            yield replace(answer, fallback_reason=exc.message)
+            yield from _emitted(replace(answer, fallback_reason=exc.message), stream)
 
     def _extractive(self, kb: KnowledgeBase, question: str, retrieval: Retrieval,
                     mode: AnswerMode, timings: dict[str, float], started: float) -> Answer:
@@ -119,6 +114,13 @@ class AskService:
         if len(question) > MAX_QUESTION_CHARS:
             raise InvalidRequest(f"the question is longer than {MAX_QUESTION_CHARS} characters")
         return question
+
+
+def _emitted(answer: Answer, stream: bool) -> Iterator[str | Answer]:
+    """A finished answer as a stream: its whole text as one piece, then the answer."""
+    if stream:
+        yield answer.answer
+    yield answer
 
 
 def _ms(start: float, end: float) -> float:
