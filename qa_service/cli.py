@@ -30,7 +30,10 @@ app = typer.Typer(help="Self-hosted document Q&A over PDF knowledge bases.",
 kb_app = typer.Typer(help="Create, list, delete and re-embed knowledge bases.",
                      no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality on SQuAD-format question sets.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of the HTTP server (the CLI itself needs none).",
+                       no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
 
 console = Console()
@@ -92,7 +95,7 @@ def kb_delete(name: str,
     if not yes and not typer.confirm(f"delete knowledge base '{name}' and all its documents?"):
         raise typer.Exit(1)
     with _services() as services:
-        services.registry.delete(name)
+        services.delete_kb(name)
     console.print(f"deleted knowledge base [bold]{name}[/bold]")
 
 
@@ -272,6 +275,70 @@ def _print_answer(answer: dict[str, Any]) -> None:
                           f"{escape(snippet)}")
 
 
+# --- API keys --------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    kb: Annotated[list[str], typer.Option("--kb", help="A knowledge base the key may use "
+                                                       "(repeat for several).")],
+    scope: Annotated[str, typer.Option(help="read (search, ask, read) or write (also upload "
+                                            "and delete documents).")] = "read",
+    as_json: JsonFlag = False,
+) -> None:
+    """Make a key for the HTTP API; it is printed once and never shown again."""
+    from qa_service.access import Scope
+    from qa_service.errors import InvalidRequest
+
+    if scope not in ("read", "write"):
+        errors.print("[red]error:[/red] --scope must be read or write")
+        raise typer.Exit(2)
+    with _services() as services:
+        for name in kb:
+            services.registry.open(name)
+        if not kb:
+            raise InvalidRequest("give at least one --kb")
+        info, key = services.access.keys.create(kb, Scope(scope))
+    if as_json:
+        _print_json({**info.to_json(), "key": key})
+        return
+    console.print(f"key [bold]{info.id}[/bold] ({scope}: {', '.join(info.kbs)}), shown only now:")
+    sys.stdout.write(key + "\n")
+
+
+@keys_app.command("list")
+def keys_list(as_json: JsonFlag = False) -> None:
+    """List keys: ids, scopes and knowledge bases (never the keys themselves)."""
+    with _services() as services:
+        infos = [info.to_json() for info in services.access.keys.infos()]
+    if as_json:
+        _print_json({"keys": infos})
+        return
+    table = Table("id", "scope", "knowledge bases", "created", "revoked")
+    for info in infos:
+        table.add_row(str(info["id"]), str(info["scope"]), ", ".join(info["kbs"]),
+                      str(info["created_at"]), str(info["revoked_at"] or ""))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: a running server refuses it from its next request."""
+    with _services() as services:
+        services.access.keys.revoke(key_id)
+    console.print(f"revoked key [bold]{key_id}[/bold]")
+
+
+@keys_app.command("rotate-admin")
+def keys_rotate_admin() -> None:
+    """Make a new generated admin key (the old one stops working at once). Has no effect
+    on a server started with QA_ADMIN_KEY, which uses that key."""
+    with _services() as services:
+        key = services.access.keys.rotate_admin()
+    console.print("new admin key, shown only now:")
+    sys.stdout.write(key + "\n")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (QA_HOST).")] = None,
@@ -286,7 +353,17 @@ def serve(
     settings = Settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = settings.model_copy(update=overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    from qa_service.store.server_lock import ServerLock
+
+    try:
+        application = create_app(settings)
+        probe = ServerLock(settings.data_dir)  # a clear message now, not a startup traceback
+        probe.acquire(f"{settings.host}:{settings.port}")
+        probe.release()
+    except QAError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    uvicorn.run(application, host=settings.host, port=settings.port)
 
 
 # --- evaluation ------------------------------------------------------------------------

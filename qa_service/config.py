@@ -20,6 +20,7 @@ __all__ = [
     "AnswerSettings",
     "ChunkingSettings",
     "IngestSettings",
+    "LimitSettings",
     "RetrievalSettings",
     "Settings",
 ]
@@ -123,6 +124,28 @@ class AnswerSettings(BaseModel):
     )
 
 
+class LimitSettings(BaseModel):
+    """Request limits of the HTTP API (the CLI, which works on the data directory, has none).
+
+    Rate limits are per key and per server process: a token bucket that holds a minute's
+    worth of requests and refills continuously; over it, 429 with `Retry-After`."""
+
+    asks_per_minute: int = Field(
+        default=60, ge=0, description="Asks (and searches) per key per minute; 0 = unlimited."
+    )
+    uploads_per_minute: int = Field(
+        default=20, ge=0, description="Upload requests per key per minute; 0 = unlimited."
+    )
+    max_request_mb: float = Field(
+        default=500.0, gt=0,
+        description="Largest upload request body (all files together), counted as it streams.",
+    )
+    max_files: int = Field(default=100, ge=1, description="Most files in one upload request.")
+    max_body_kb: float = Field(
+        default=256.0, gt=0, description="Largest body of any other request (JSON)."
+    )
+
+
 class Settings(BaseSettings):
     """Everything the service and the CLI can be configured with."""
 
@@ -146,6 +169,22 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server binds.")
+    auth: Literal["on", "off"] = Field(
+        default="on",
+        description=(
+            "API keys on every route but /health. `off` is accepted only when `host` is a "
+            "loopback address (127.0.0.1, ::1, localhost); the server refuses to start otherwise."
+        ),
+    )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description=(
+            "The admin key (at least 16 characters). When unset, the first start generates "
+            "one, stores only its hash and prints it once; `qa keys rotate-admin` makes a new one."
+        ),
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

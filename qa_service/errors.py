@@ -3,6 +3,8 @@
     QAError (500, internal)
     ├── InvalidRequest (400, invalid_request)
     │   └── InvalidName (400, invalid_name)
+    ├── Unauthorized (401, unauthorized)          no key, or an unknown or revoked key
+    ├── Forbidden (403, forbidden)                the key may not do this (read-only, not admin)
     ├── NotFound (404, not_found)
     │   ├── KnowledgeBaseNotFound (404, kb_not_found)
     │   ├── DocumentNotFound (404, document_not_found)
@@ -10,23 +12,31 @@
     │   └── JobNotFound (404, job_not_found)
     ├── AlreadyExists (409, already_exists)
     ├── IndexMismatch (409, index_mismatch)       index built with another model/format
+    ├── PayloadTooLarge (413, too_large)          an upload over a size or count limit
     ├── UnsupportedMediaType (415, unsupported_media_type)
+    ├── RateLimited (429, rate_limited)           too many asks or uploads for this key
+    ├── ConfigurationError (500, configuration_error)  settings that cannot be served
     ├── StorageError (500, storage_error)         the on-disk index is unreadable
     ├── EmbeddingError (500, embedding_error)     a model could not be loaded or run
     ├── LLMUnavailable (502, llm_unavailable)     the LLM API refused, failed or replied nonsense
     └── LLMTimeout (504, llm_timeout)             the LLM API did not answer in QA_LLM_TIMEOUT
 
-Messages say what happened and what to do about it. The API maps these to
+Messages say what happened and what to do about it. An error may carry HTTP headers
+(`WWW-Authenticate` on 401, `Retry-After` on 429). The API maps these to
 `{"error": {"code", "message"}}` in one place (`qa_service.api.errors`); the CLI prints
 the message and exits non-zero.
 """
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "AlreadyExists",
+    "ConfigurationError",
     "DocumentNotFound",
     "EmbeddingError",
+    "Forbidden",
     "IndexMismatch",
     "InvalidName",
     "InvalidRequest",
@@ -36,8 +46,11 @@ __all__ = [
     "LLMUnavailable",
     "NotFound",
     "PageNotFound",
+    "PayloadTooLarge",
     "QAError",
+    "RateLimited",
     "StorageError",
+    "Unauthorized",
     "UnsupportedMediaType",
 ]
 
@@ -52,6 +65,11 @@ class QAError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response must carry (none by default)."""
+        return {}
+
 
 class InvalidRequest(QAError):
     http_status = 400
@@ -60,6 +78,20 @@ class InvalidRequest(QAError):
 
 class InvalidName(InvalidRequest):
     code = "invalid_name"
+
+
+class Unauthorized(QAError):
+    http_status = 401
+    code = "unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(QAError):
+    http_status = 403
+    code = "forbidden"
 
 
 class NotFound(QAError):
@@ -102,9 +134,31 @@ class IndexMismatch(QAError):
     code = "index_mismatch"
 
 
+class PayloadTooLarge(QAError):
+    http_status = 413
+    code = "too_large"
+
+
 class UnsupportedMediaType(QAError):
     http_status = 415
     code = "unsupported_media_type"
+
+
+class RateLimited(QAError):
+    http_status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+
+class ConfigurationError(QAError):
+    code = "configuration_error"
 
 
 class StorageError(QAError):

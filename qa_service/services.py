@@ -12,6 +12,8 @@ from ingest.chunk import ChunkerConfig
 from ingest.jobs import JobRunner
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
+from qa_service.access.control import AccessControl
+from qa_service.access.keys import KeyStore
 from qa_service.answer.extractive import ExtractiveAnswerer
 from qa_service.answer.llm import LLMAnswerer
 from qa_service.answer.service import AskService
@@ -37,6 +39,7 @@ class Services:
     pipeline: IngestPipeline
     runner: JobRunner
     asker: AskService
+    access: AccessControl
 
     @classmethod
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> Services:
@@ -64,6 +67,8 @@ class Services:
         registry = KnowledgeBaseRegistry(settings.data_dir)
         retriever = HybridRetriever(embedder, lexical, settings.retrieval)
         llm = LLMAnswerer(settings, lexical.tokenizer) if settings.llm_base_url else None
+        admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+        keys = KeyStore(settings.data_dir / "access.sqlite", admin_key)
         return cls(
             settings=settings,
             registry=registry,
@@ -75,6 +80,7 @@ class Services:
             runner=JobRunner(registry, pipeline),
             asker=AskService(settings, retriever,
                              ExtractiveAnswerer(lexical.tokenizer, settings.answer), llm),
+            access=AccessControl(keys, settings),
         )
 
     def identity(self) -> IndexIdentity:
@@ -86,6 +92,11 @@ class Services:
 
     def create_kb(self, name: str) -> KnowledgeBase:
         return self.registry.create(name, self.identity())
+
+    def delete_kb(self, name: str) -> None:
+        """Delete a knowledge base and take it out of every API key."""
+        self.registry.delete(name)
+        self.access.keys.forget_kb(name)
 
     def open_kb(self, name: str) -> KnowledgeBase:
         """Open a knowledge base that this service's embedder can search and extend."""

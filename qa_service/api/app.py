@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from qa_service import __version__
+from qa_service.access.control import AccessControl
+from qa_service.api.body_limit import BodyLimit
 from qa_service.api.errors import install_error_handlers
+from qa_service.api.key_routes import router as key_router
 from qa_service.api.routes import router
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
 from qa_service.services import Services
+from qa_service.store.server_lock import ServerLock
 
 __all__ = ["create_app"]
 
@@ -21,32 +26,64 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
-    """Build the app. `embedder` lets tests share one loaded model between apps."""
+    """Build the app. `embedder` lets tests share one loaded model between apps.
+
+    Raises ConfigurationError when the settings cannot be served (auth off on a
+    non-loopback address)."""
+    config = settings or Settings()
+    AccessControl.check_bind(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.build(settings or Settings(), embedder)
-        services.warm_up()
-        services.runner.start()
-        resumed = services.runner.resume_unfinished()
-        if resumed:
-            log.info("resumed %d unfinished ingestion job(s)", resumed)
-        app.state.services = services
+        lock = ServerLock(config.data_dir)
+        lock.acquire(f"{config.host}:{config.port}")
         try:
-            yield
+            services = Services.build(config, embedder)
+            try:
+                _announce_access(services)
+                services.warm_up()
+                services.runner.start()
+                resumed = services.runner.resume_unfinished()
+                if resumed:
+                    log.info("resumed %d unfinished ingestion job(s)", resumed)
+                app.state.services = services
+                yield
+            finally:
+                services.close()
         finally:
-            services.close()
+            lock.release()
 
     app = FastAPI(
         title="Document Q&A service",
         version=__version__,
         description=(
-            "Knowledge bases of PDFs: upload documents, follow their ingestion, and search "
-            "them with hybrid (BM25 + dense) retrieval. Every error has the shape "
+            "Knowledge bases of PDFs: upload documents, follow their ingestion, search them "
+            "with hybrid (BM25 + dense) retrieval and ask questions answered with citations. "
+            "Every route but `GET /health` needs `Authorization: Bearer <key>`: the admin "
+            "key, or a key from `POST /keys` scoped to knowledge bases (`read`: search, ask "
+            "and read; `write`: also upload and delete). Every error has the shape "
             '`{"error": {"code": ..., "message": ...}}`.'
         ),
         lifespan=lifespan,
     )
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(key_router)
+    app.add_middleware(BodyLimit, upload_bytes=int(config.limits.max_request_mb * 1_000_000),
+                       other_bytes=int(config.limits.max_body_kb * 1000))
     return app
+
+
+def _announce_access(services: Services) -> None:
+    """Show a newly generated admin key once; warn when auth is off."""
+    if not services.access.enabled:
+        log.warning("QA_AUTH=off: every request is admin; allowed only on a loopback address")
+        return
+    key = services.access.keys.ensure_admin()
+    if key is not None:
+        sys.stderr.write(
+            "\n  A new admin key was generated for this data directory. It is shown only "
+            f"now;\n  store it somewhere safe (only its hash is kept):\n\n    {key}\n\n"
+            "  Lost it? `qa keys rotate-admin` prints a new one. Set QA_ADMIN_KEY to use "
+            "your own.\n\n")
+        sys.stderr.flush()

@@ -15,23 +15,25 @@ __all__ = ["error_body", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large", 415: "unsupported_media_type", 422: "validation_error"}
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
+               422: "validation_error", 429: "rate_limited"}
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
-def _respond(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content=error_body(code, message))
+def _respond(status: int, code: str, message: str,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=error_body(code, message), headers=headers)
 
 
 async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QAError)
     if exc.http_status >= 500:
         log.error("%s: %s", type(exc).__name__, exc.message)
-    return _respond(exc.http_status, exc.code, exc.message)
+    return _respond(exc.http_status, exc.code, exc.message, exc.headers or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

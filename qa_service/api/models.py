@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from qa_service.schemas import DocumentStatus, JobState
 
 __all__ = [
+    "CreateKey",
     "CreateKnowledgeBase",
     "DocumentList",
     "DocumentOut",
@@ -16,6 +17,9 @@ __all__ = [
     "Health",
     "JobAccepted",
     "JobOut",
+    "KeyCreated",
+    "KeyList",
+    "KeyOut",
     "KnowledgeBaseList",
     "KnowledgeBaseOut",
     "PageOut",
@@ -171,6 +175,32 @@ class AskResponse(BaseModel):
 
 
 class Health(BaseModel):
+    """Open to anyone (no key): says only that the service runs, and with which model."""
+
     status: str
     embedding_model: str
-    knowledge_bases: int
+
+
+class CreateKey(BaseModel):
+    kbs: list[str] = Field(min_length=1, max_length=1000,
+                           description="Knowledge bases the key may use", examples=[["handbook"]])
+    scope: Literal["read", "write"] = Field(
+        default="read", description="`read`: search, ask and read documents; `write`: also "
+        "upload and delete documents")
+
+
+class KeyOut(BaseModel):
+    id: str = Field(description="Public key id (the key's second part); used to revoke it")
+    scope: Literal["read", "write"]
+    kbs: list[str]
+    created_at: str
+    revoked: bool
+    revoked_at: str | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The key itself, shown only in this response: store it now")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut] = Field(description="Every key ever created (never the keys themselves)")

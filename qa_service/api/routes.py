@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Response, UploadFile, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from ingest.uploads import stage_upload
-from qa_service.api.deps import AnyKb, SearchableKb, ServicesDep
+from ingest.uploads import MB, StagedUpload, UploadLimits
+from qa_service.api.deps import (
+    AdminCaller,
+    AnyKb,
+    Caller,
+    ExtensibleKb,
+    KbName,
+    SearchableKb,
+    ServicesDep,
+    WritableKb,
+)
 from qa_service.api.events import server_sent_events
 from qa_service.api.models import (
     AskRequest,
@@ -26,6 +36,7 @@ from qa_service.api.models import (
     SearchRequest,
     SearchResponse,
 )
+from qa_service.api.upload_stream import receive_upload
 from qa_service.errors import DocumentNotFound, JobNotFound, PageNotFound
 from qa_service.schemas import DocumentInfo, DocumentStatus, JobState
 from qa_service.store.knowledge_base import KnowledgeBase
@@ -33,9 +44,21 @@ from qa_service.store.knowledge_base import KnowledgeBase
 __all__ = ["router"]
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (400, 404, 409, 415, 422, 500)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422, 500)
+}
+UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"],
+        "properties": {"files": {"type": "array", "description": "One or more PDF files",
+                                 "items": {"type": "string", "format": "binary"}}}}}}}}
+UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
+    413: {"model": ErrorOut, "description": "A file, the request or the file count is over "
+          "its limit (counted while the body streams)"},
+    415: {"model": ErrorOut, "description": "None of the files is a PDF"},
+    429: {"model": ErrorOut, "description": "Too many uploads for this key; see Retry-After"},
 }
 ASK_ERRORS: dict[int | str, dict[str, object]] = {
+    429: {"model": ErrorOut, "description": "Too many asks for this key; see Retry-After"},
     502: {"model": ErrorOut, "description": "The LLM failed and QA_LLM_FALLBACK is off"},
     504: {"model": ErrorOut, "description": "The LLM timed out and QA_LLM_FALLBACK is off"},
     200: {"content": {"text/event-stream": {}},
@@ -46,19 +69,23 @@ router = APIRouter(responses=ERRORS)
 
 @router.get("/health", response_model=Health, tags=["service"])
 def health(services: ServicesDep) -> Health:
-    return Health(status="ok", embedding_model=services.embedder.name,
-                  knowledge_bases=len(services.registry.names()))
+    """No key needed; says nothing about the knowledge bases."""
+    return Health(status="ok", embedding_model=services.embedder.name)
 
 
 @router.post("/kbs", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBaseOut,
              tags=["knowledge bases"])
-def create_kb(body: CreateKnowledgeBase, services: ServicesDep) -> dict[str, object]:
+def create_kb(body: CreateKnowledgeBase, services: ServicesDep,
+              _admin: AdminCaller) -> dict[str, object]:
+    """Admin key only."""
     return services.create_kb(body.name).info().to_json()
 
 
 @router.get("/kbs", response_model=KnowledgeBaseList, tags=["knowledge bases"])
-def list_kbs(services: ServicesDep) -> dict[str, object]:
-    infos = [services.registry.open(name).info().to_json() for name in services.registry.names()]
+def list_kbs(services: ServicesDep, caller: Caller) -> dict[str, object]:
+    """The knowledge bases this key may use (all of them for the admin key)."""
+    infos = [services.registry.open(name).info().to_json()
+             for name in services.registry.names() if caller.can_see(name)]
     return {"knowledge_bases": infos}
 
 
@@ -68,22 +95,29 @@ def get_kb(kb: AnyKb) -> dict[str, object]:
 
 
 @router.delete("/kbs/{kb}", status_code=status.HTTP_204_NO_CONTENT, tags=["knowledge bases"])
-def delete_kb(kb: AnyKb, services: ServicesDep) -> Response:
-    services.registry.delete(kb.name)
+def delete_kb(kb: KbName, services: ServicesDep, _admin: AdminCaller) -> Response:
+    """Admin key only. Keys lose their access to it (a new one with the same name is not
+    readable with them)."""
+    services.delete_kb(kb)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/kbs/{kb}/documents", status_code=status.HTTP_202_ACCEPTED,
-             response_model=JobAccepted, tags=["documents"])
-def upload_documents(
-    kb: SearchableKb,
-    services: ServicesDep,
-    files: Annotated[list[UploadFile], File(description="One or more PDF files")],
-) -> JobAccepted:
-    """Queue PDFs for ingestion; follow progress at `GET /kbs/{kb}/jobs/{job_id}`."""
-    job_id = stage_upload(kb, [(f.filename, f.file) for f in files])
+             response_model=JobAccepted, tags=["documents"], openapi_extra=UPLOAD_BODY,
+             responses=UPLOAD_ERRORS)
+async def upload_documents(request: Request, kb: ExtensibleKb, services: ServicesDep,
+                           caller: Caller) -> JobAccepted:
+    """Queue PDFs (multipart field `files`, repeated) for ingestion; follow progress at
+    `GET /kbs/{kb}/jobs/{job_id}`. Needs a `write` key. Files are written only under the
+    knowledge base, named by position; the filename sent is display metadata."""
+    services.access.uploads.take(caller.key_id)
+    limits = UploadLimits(max_file_bytes=int(services.settings.ingest.max_file_mb * MB),
+                          max_files=services.settings.limits.max_files)
+    with StagedUpload(kb, limits) as upload:
+        await receive_upload(request, upload)
+        job_id = await run_in_threadpool(upload.commit)
     services.runner.submit(kb.name, job_id)
-    return JobAccepted(job_id=job_id, state=JobState.QUEUED, files_total=len(files))
+    return JobAccepted(job_id=job_id, state=JobState.QUEUED, files_total=upload.file_count)
 
 
 @router.get("/kbs/{kb}/jobs/{job_id}", response_model=JobOut, tags=["documents"])
@@ -137,7 +171,8 @@ def get_page(kb: AnyKb, doc_id: str, page: int) -> PageOut:
 
 @router.delete("/kbs/{kb}/documents/{doc_id}", status_code=status.HTTP_204_NO_CONTENT,
                tags=["documents"])
-def delete_document(kb: AnyKb, doc_id: str) -> Response:
+def delete_document(kb: WritableKb, doc_id: str) -> Response:
+    """Needs a `write` key."""
     if not kb.delete_document(doc_id):
         raise DocumentNotFound(kb.name, doc_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -150,13 +185,15 @@ def search(kb: SearchableKb, body: SearchRequest, services: ServicesDep) -> dict
 
 
 @router.post("/kbs/{kb}/ask", response_model=AskResponse, tags=["ask"], responses=ASK_ERRORS)
-def ask(kb: SearchableKb, body: AskRequest, services: ServicesDep) -> Any:
+def ask(kb: SearchableKb, body: AskRequest, services: ServicesDep, caller: Caller) -> Any:
     """Answer from the knowledge base's documents, with citations, or abstain.
 
     With `stream: true` the reply is `text/event-stream`: `event: token` (`{"text"}`)
     as the answer arrives, then `event: result` with the full checked answer. Checking
     can remove text that was already streamed: the `result` is authoritative. A failure
-    after streaming began arrives as `event: error` (`{"error": {"code", "message"}}`)."""
+    after streaming began arrives as `event: error` (`{"error": {"code", "message"}}`).
+    Asks are rate-limited per key (QA_LIMITS__ASKS_PER_MINUTE)."""
+    services.access.asks.take(caller.key_id)
     if not body.stream:
         return services.asker.ask(kb, body.question, body.k, body.mode,
                                   body.document_ids).to_json()

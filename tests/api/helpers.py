@@ -12,12 +12,22 @@ from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
 
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
 
 @contextmanager
 def running_app(data_dir: Path, embedder: Embedder, **settings: Any) -> Iterator[TestClient]:
-    """The real app, lifespan included (needs the `shared_models` fixture to stay fast)."""
+    """The real app, lifespan included (needs the `shared_models` fixture to stay fast).
+
+    The client sends the admin key by default; pass `headers=` per request to act as
+    another key, or `auth="off"` to turn keys off."""
+    settings.setdefault("admin_key", ADMIN_KEY)
     app = create_app(Settings(data_dir=data_dir, **settings), embedder=embedder)
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer(ADMIN_KEY)) as client:
         yield client
 
 

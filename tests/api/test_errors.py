@@ -43,9 +43,23 @@ def test_blank_query_is_400(client: TestClient, kb: str) -> None:
                  "invalid_request")
 
 
-def test_missing_files_field_is_422(client: TestClient, kb: str) -> None:
-    assert_error(client.post(f"/kbs/{kb}/documents", data={"other": "x"}), 422,
-                 "validation_error")
+def test_an_upload_that_is_not_multipart_is_400(client: TestClient, kb: str) -> None:
+    error = assert_error(client.post(f"/kbs/{kb}/documents", data={"other": "x"}), 400,
+                         "invalid_request")
+    assert "multipart/form-data" in error["message"]
+
+
+def test_a_multipart_upload_without_files_is_400(client: TestClient, kb: str) -> None:
+    response = client.post(f"/kbs/{kb}/documents", files={"other": ("x.pdf", b"%PDF-1.4")})
+    error = assert_error(response, 400, "invalid_request")
+    assert "'files'" in error["message"]
+    assert not any((client.app.state.services.registry.open(kb).root / "uploads").iterdir())
+
+
+def test_a_malformed_multipart_body_is_400(client: TestClient, kb: str) -> None:
+    response = client.post(f"/kbs/{kb}/documents", content=b"--b\r\ngarbage",
+                           headers={"content-type": "multipart/form-data; boundary=zz"})
+    assert response.status_code == 400, response.text
 
 
 def test_non_integer_page_is_422(client: TestClient, kb: str) -> None:

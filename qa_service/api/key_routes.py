@@ -1,0 +1,36 @@
+"""HTTP routes for API keys: admin only. A key is shown once, when it is created."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from qa_service.access import Scope
+from qa_service.api.deps import AdminCaller, ServicesDep
+from qa_service.api.models import CreateKey, ErrorOut, KeyCreated, KeyList, KeyOut
+from qa_service.store.registry import validate_name
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/keys", tags=["keys"],
+                   responses={code: {"model": ErrorOut} for code in (400, 401, 403, 404, 422)})
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
+def create_key(body: CreateKey, services: ServicesDep, _admin: AdminCaller) -> dict[str, object]:
+    """A new key for existing knowledge bases. The response holds the key: store it now,
+    it is never shown again (only its hash is kept)."""
+    for name in body.kbs:
+        services.registry.open(validate_name(name))  # 404 for a knowledge base that is not there
+    info, key = services.access.keys.create(body.kbs, Scope(body.scope))
+    return {**info.to_json(), "key": key}
+
+
+@router.get("", response_model=KeyList)
+def list_keys(services: ServicesDep, _admin: AdminCaller) -> dict[str, object]:
+    return {"keys": [info.to_json() for info in services.access.keys.infos()]}
+
+
+@router.delete("/{key_id}", response_model=KeyOut)
+def revoke_key(key_id: str, services: ServicesDep, _admin: AdminCaller) -> dict[str, object]:
+    """Revoke a key: every request with it fails from now on, in every server process."""
+    return services.access.keys.revoke(key_id).to_json()
