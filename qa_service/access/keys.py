@@ -167,7 +167,7 @@ class KeyStore:
     def infos(self) -> list[KeyInfo]:
         with self._connect() as db:
             rows = db.execute("SELECT id, scope, kbs, created_at, revoked_at FROM keys "
-                              "ORDER BY created_at, id").fetchall()
+                              "ORDER BY rowid").fetchall()
         return [self._info(row) for row in rows]
 
     def revoke(self, key_id: str) -> KeyInfo:
