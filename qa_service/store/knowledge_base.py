@@ -8,18 +8,22 @@
         files/ab/<sha256>.pdf   original PDFs, by content hash
         uploads/<job>/     staged uploads of unfinished jobs
         write.lock         held (flock) by whichever process publishes
+        write.unfinished   present while a write is under way, or after one that died
 
-Publishing a document, under the write lock: store the PDF (fsync) -> add its vectors
-(segment fsync + vector manifest replace) -> one SQLite transaction inserts the document,
-pages, chunks and postings and removes any older version of the same source name. The
-chunks become visible at that commit; a crash before it leaves only unreferenced files that
-are never returned (the catalog decides visibility) and are cleaned up later.
+Publishing a document, under the write lock: set the `write.unfinished` marker -> store
+the PDF (fsync) -> add its vectors (segment fsync + vector manifest replace) -> one SQLite
+transaction inserts the document, pages, chunks and postings and removes any older version
+of the same source name -> drop the replaced version's vectors and file -> lift the marker.
+The chunks become visible at that commit; a crash before it leaves only unreferenced files
+and vector ids that are never returned (the catalog decides visibility). The next writer
+finds the marker and removes them before it writes (deleting a document works the same).
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import shutil
 import sqlite3
 import threading
@@ -35,13 +39,16 @@ import numpy.typing as npt
 
 from qa_service.errors import IndexMismatch, StorageError
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, KnowledgeBaseInfo, Page
-from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
+from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
 from qa_service.store.faiss_store import FaissSegmentStore
 
-__all__ = ["FORMAT_VERSION", "IndexIdentity", "KnowledgeBase", "PublishHook"]
+__all__ = ["FORMAT_VERSION", "UNFINISHED_MARKER", "IndexIdentity", "KnowledgeBase", "PublishHook"]
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+UNFINISHED_MARKER = "write.unfinished"  # present while a write may leave garbage behind
 PublishHook = Callable[[sqlite3.Connection], None]
 
 
@@ -177,9 +184,9 @@ class KnowledgeBase:
         several vectors); `tokens[i]` is the FTS text of `chunks[i]`.
         """
         with self.write_lock():
-            self.vectors.remove_orphans()
             if self.status_of(info.id) is DocumentStatus.INDEXED:
                 return False
+            self._begin_write()
             self._store_file(info.id, pdf)
             self.vectors.add(vector_ids, vectors)
             with self.catalog.transaction() as conn:
@@ -189,8 +196,8 @@ class KnowledgeBase:
                 self.catalog.insert_indexed(conn, info, pages, chunks, tokens)
                 if hook is not None:
                     hook(conn)
-            self._forget(stale, keep={c.id for c in chunks}, old_docs=replaced, current=info.id)
-            self._compact_if_needed()
+            keep = {c.id for c in chunks}
+            self._end_write(lambda: self._forget(stale, keep, old_docs=replaced, current=info.id))
         return True
 
     def record_outcome(self, doc_id: str, filename: str, status: DocumentStatus, reason: str,
@@ -205,13 +212,47 @@ class KnowledgeBase:
 
     def delete_document(self, doc_id: str) -> bool:
         with self.write_lock():
+            if self.status_of(doc_id) is None:
+                return False
+            self._begin_write()
             with self.catalog.transaction() as conn:
-                if self.catalog.status_of(conn, doc_id) is None:
-                    return False
                 stale = self.catalog.delete_documents(conn, [doc_id])
-            self._forget(stale, keep=set(), old_docs=[doc_id], current=None)
-            self._compact_if_needed()
+            self._end_write(lambda: self._forget(stale, set(), old_docs=[doc_id], current=None))
         return True
+
+    def _begin_write(self) -> None:
+        """Before writing anything: set the marker of an unfinished write (durably), or, if
+        a writer that died left it, first collect what that writer left behind."""
+        marker = self.root / UNFINISHED_MARKER
+        if marker.exists():
+            self._collect_garbage()
+        else:
+            marker.touch()
+            fsync_directory(self.root)
+
+    def _end_write(self, clean_up: Callable[[], None]) -> None:
+        """After the commit: `clean_up` what it made garbage, then lift the marker. The commit
+        stands whatever happens here: a failure is logged and leaves the marker, so the next
+        writer collects the garbage."""
+        try:
+            clean_up()
+            self._compact_if_needed()
+        except Exception:
+            log.exception("cleaning up knowledge base '%s' after a commit failed; the next "
+                          "write finishes it", self.name)
+            return
+        (self.root / UNFINISHED_MARKER).unlink(missing_ok=True)
+
+    def _collect_garbage(self) -> None:
+        """Remove what an interrupted writer left: vector segments, vector ids and original
+        files that the catalog does not refer to (never committed, or already deleted)."""
+        self.vectors.remove_orphans()
+        self.vectors.remove(np.setdiff1d(self.vectors.ids(), self.catalog.all_chunk_ids()))
+        stored = {self.file_path(document.id) for document in self.catalog.documents()
+                  if document.status is DocumentStatus.INDEXED}
+        for path in (self.root / "files").glob("*/*"):
+            if path not in stored:
+                path.unlink(missing_ok=True)
 
     def _forget(self, chunk_ids: list[int], keep: set[int], old_docs: list[str],
                 current: str | None) -> None:
