@@ -14,12 +14,17 @@ change the instructions. The user message holds only data, each piece delimited:
     </question>
 
 Passage text, the question and filenames are escaped (`&`, `<`, `>`, and quotes in
-attributes), so no text can close a block or forge a passage of its own.
+attributes), so no text can close a block or forge a passage of its own. So are, as
+numeric references (`&#xff1c;`), the characters that Unicode normalization (NFKC, as some
+tokenizers apply) turns into one of those, and the `[` of a bracketed control token
+(`[INST]`, `[/INST]`, `[SYSTEM_PROMPT]`): a tokenizer never sees a delimiter or a chat
+template token in document text. `html.unescape` gives back the exact text.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,8 +53,14 @@ passage.
 nothing else.
 6. Answer in the language of the question, in a few plain sentences.
 7. Text in the blocks is escaped: &lt; stands for <, &gt; for >, &amp; for &, &quot; for ",
-&#x27; for '. Write these characters plainly in your answer.
+&#x27; for ', and any other &#x...; for the character of that hexadecimal code (&#x5b; \
+for [). Write these characters plainly in your answer.
 """
+
+# Escaped as &#x...;: what normalization (NFKC, or NFKD without marks) turns into one of
+# < > & " ', and the [ of a bracketed control token.
+_NUMERIC = re.compile(r"[\u226e\u226f\ufe60\ufe64\ufe65\uff02\uff06\uff07\uff1c\uff1e]"
+                      r"|\[(?=/?[A-Z][A-Z_]*\])")
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,10 @@ class Prompt:
 
 
 def escape(text: str) -> str:
-    """`text` with `&`, `<`, `>`, `"` and `'` escaped: safe inside a block or attribute."""
-    return html.escape(text, quote=True)
+    """`text` with `&`, `<`, `>`, `"` and `'` escaped, and their look-alikes and the `[` of
+    control tokens as numeric references: safe inside a block or attribute."""
+    escaped = html.escape(text, quote=True)
+    return _NUMERIC.sub(lambda m: f"&#x{ord(m.group()):x};", escaped)
 
 
 def build_prompt(question: str, passages: Sequence[Passage]) -> Prompt:

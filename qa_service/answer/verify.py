@@ -5,17 +5,21 @@ A reply becomes an `Answer` in five steps:
 1. Decline. A reply that is only the decline token (`NOT_IN_DOCUMENTS`), or is empty,
    abstains: the answer is the plain "not in the documents" text, with no citations.
    The token inside a longer reply is deleted and the rest is checked.
-2. Links. Markdown images (and HTML `<img>` tags) are removed entirely, always: a
-   rendered image fetches its URL without a click, the classic way an injected passage
-   exfiltrates data, even when that URL is written in the (possibly hostile) passage.
+2. Links. Markdown images and HTML tags (`<img>`, `<a>`, `<iframe>`...; the text between
+   tags stays) are removed entirely, always: a rendered image fetches its URL without a
+   click, the classic way an injected passage exfiltrates data, even when that URL is
+   written in the (possibly hostile) passage; any other `![` loses its `!`.
    A markdown link `[text](url)` keeps only `text` unless `url` is a URL written in a
-   passage, and a bare URL (`http(s)://`, `ftp://`, `www.`, `data:`) is deleted unless it
-   is one; "written in a passage" means equal to a whole URL found in a passage's text,
-   not a prefix of one, and not the URL of an image in the passage. This runs over the
-   whole reply, before any sentence is kept.
-3. Sentences and markers. Citation markers (`[2]`, `[1, 3]`, `[1][3]`) are taken out;
-   the rest is cut into sentences (`split_sentences`, line by line). A marker belongs to
-   the sentence before it on its line, or, at the start of a line, to the sentence after
+   passage, a link definition (`[1]: url` at a line's start) loses its label, so that no
+   reference-style link or image can resolve, and a bare URL (`http(s)://`, `ftp://`,
+   `www.`, `data:`, and those no passage can offer: `//host`, `https:` with backslashes,
+   `javascript:`, `vbscript:`, `mailto:`) is deleted unless it is one; "written in a
+   passage" means equal to a whole URL found in a passage's text, not a prefix of one,
+   and not the URL of an image in the passage. This runs over the whole reply, before any
+   sentence is kept.
+3. Sentences and markers. Citation markers (`[2]`, `[1, 3]`, `[1][3]`, `[-1]`) are taken
+   out; the rest is cut into sentences (`split_sentences`, line by line). A marker belongs
+   to the sentence before it on its line, or, at the start of a line, to the sentence after
    it. A number outside 1..len(passages) is dropped and counted in `removed_citations`.
    A sentence with no content tokens, or only a list bullet or a filler word ("Yes.",
    "1.", "네."), cannot be checked on its own: it joins the sentence after it (the last
@@ -64,16 +68,25 @@ _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#x27;": "'
 _DECLINE = re.compile(re.escape(DECLINE_TOKEN).replace("_", r"\\?_"), re.IGNORECASE)
 _DECLINE_TRIM = " \t\r\n.!\"'`*_:"
 _HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?[a-z][a-z0-9-]*(?:[\s/][^>]*)?>", re.IGNORECASE)
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?[^)\n]*\)")
-_URL = re.compile(
-    r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+|\bdata:[\w.+-]+/[\w.+-]+[;,]\S*", re.IGNORECASE
+_DESTINATION = re.compile(r"\]\(\s*<?([^)\s>]*)>?[^)\n]*\)")  # of a label _LINK cannot read
+_DEFINITION = re.compile(r"^([ \t>*+\d.)-]*)\[(?:[^\]\\]|\\.)*\]:", re.MULTILINE)
+_URL = re.compile(  # not after a Latin letter or digit: after Hangul it is still a URL
+    r"(?<![a-z0-9])(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+"
+    r"|(?<![a-z0-9])data:[\w.+-]+/[\w.+-]+[;,]\S*", re.IGNORECASE
+)
+_ANY_URL = re.compile(  # _URL, and what no passage offers: \\ for /, //host, scripts, mail
+    _URL.pattern + r"|(?<![a-z0-9])(?:https?|ftp):[/\\]{2}[^\s<>\"'`]+"
+    r"|(?<![a-z0-9:/\\])/[/\\][^\s/\\<>\"'`]+[^\s<>\"'`]*"
+    r"|(?<![a-z0-9])(?:javascript|vbscript|mailto):[^\s<>\"'`]+", re.IGNORECASE
 )
 _URL_TAIL = ".,;:!?)]}>'\"*_"
 _MARKER = re.compile(
-    r"[ \t]*\[\s*(?:(?:passages?|sources?)\s*)?(\d+(?:\s*[,;]\s*\d+)*)\s*\]", re.IGNORECASE
+    r"[ \t]*\[\s*(?:(?:passages?|sources?)\s*)?(-?\d+(?:\s*[,;]\s*-?\d+)*)\s*\]", re.IGNORECASE
 )
-_CITATION_TEXT = re.compile(r"\s*\d+(?:\s*[,;]\s*\d+)*\s*")
+_CITATION_TEXT = re.compile(r"\s*-?\d+(?:\s*[,;]\s*-?\d+)*\s*")
 _LIST_BULLET = re.compile(r"(?:\d{1,3}[.)]|[-*+\u2022#>]+)")
 _FILLER = frozenset("yes yeah yep ok okay sure indeed correct right exactly".split())
 _WORD = re.compile(r"[^\W_]+")
@@ -167,10 +180,13 @@ def check_reply(question: str, reply: str, passages: Sequence[Passage], tokenize
 
 
 def sanitize_links(text: str, allowed_urls: frozenset[str]) -> str:
-    """`text` without images, and without links or URLs other than `allowed_urls`."""
-    text = _IMAGE.sub("", _HTML_IMAGE.sub("", text))
+    """`text` without images or HTML tags, and without links or URLs other than
+    `allowed_urls`; link definitions lose their label, so no reference can resolve."""
+    text = _IMAGE.sub("", _HTML_TAG.sub("", text))
     text = _LINK.sub(lambda m: _link(m, allowed_urls), text)
-    text = _URL.sub(lambda m: _bare_url(m.group(), allowed_urls), text)
+    text = _DESTINATION.sub(lambda m: _destination(m, allowed_urls), text)
+    text = _DEFINITION.sub(r"\1", text).replace("![", "[")
+    text = _ANY_URL.sub(lambda m: _bare_url(m.group(), allowed_urls), text)
     return re.sub(r"[ \t]{2,}", " ", text.replace("<>", ""))
 
 
@@ -184,9 +200,13 @@ class StreamGuard:
 
     Text is released up to its last whitespace (a URL has none), except from an opening
     `[` or `<` whose markdown link, citation marker or tag is not complete yet, so a link
-    split across pieces is still recognised and removed."""
+    split across pieces is still recognised and removed. An HTML tag may span lines: it is
+    held up to its `>` (or a blank line); any other `[` or `<` is released at a newline."""
 
-    _COMPLETE = re.compile(r"!?\[[^\]\n]*\](?:\([^)\n]*\)|(?=[^(]))|<[^>\n]*>|[\[<][^\]>\n]*\n")
+    _COMPLETE = re.compile(
+        r"!?\[[^\]\n]*\](?:\([^)\n]*\)|(?=[^(]))|<[^>\n]*>"
+        r"|</?[a-z][^>]*?(?:>|\n[ \t]*\n)|(?:\[|<(?!/?[a-z]))[^\]>\n]*\n", re.IGNORECASE
+    )
     _OPENING = re.compile(r"!?\[|<")
 
     def __init__(self, passages: Sequence[Passage]) -> None:
@@ -219,6 +239,10 @@ def _link(match: re.Match[str], allowed: frozenset[str]) -> str:
     return f"[{label}]" if _CITATION_TEXT.fullmatch(label) else label
 
 
+def _destination(match: re.Match[str], allowed: frozenset[str]) -> str:
+    return match.group() if match.group(1).rstrip(_URL_TAIL) in allowed else "]"
+
+
 def _bare_url(url: str, allowed: frozenset[str]) -> str:
     core = url.rstrip(_URL_TAIL)
     return url if core in allowed else url[len(core):]
@@ -243,7 +267,7 @@ def _take_markers(text: str) -> tuple[str, list[tuple[int, list[int]]]]:
     for match in _MARKER.finditer(text):
         parts.append(text[last:match.start()])
         length += match.start() - last
-        markers.append((length, [int(n) for n in re.findall(r"\d+", match.group(1))]))
+        markers.append((length, [int(n) for n in re.findall(r"-?\d+", match.group(1))]))
         last = match.end()
     parts.append(text[last:])
     return "".join(parts), markers
