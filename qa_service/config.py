@@ -131,7 +131,7 @@ class LimitSettings(BaseModel):
     worth of requests and refills continuously; over it, 429 with `Retry-After`."""
 
     asks_per_minute: int = Field(
-        default=60, ge=0, description="Asks (and searches) per key per minute; 0 = unlimited."
+        default=60, ge=0, description="Asks per key per minute; 0 = unlimited."
     )
     uploads_per_minute: int = Field(
         default=20, ge=0, description="Upload requests per key per minute; 0 = unlimited."
