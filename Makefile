@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers bench clean
+.PHONY: install run test test-fast lint eval eval-answers bench concurrency hostile clean
 
 install: $(STAMP) $(FONT)
 
@@ -56,6 +56,19 @@ eval-answers: install
 
 bench: install
 	$(BIN)/python -m bench.ingest_scaling
+
+# Every shared PDF and the generated attacks through a real server (see bench/hostile_pdfs.py).
+hostile: install
+	$(BIN)/python -m bench.hostile_pdfs --pdfs $(DATA)/pdfs --out .eval/hostile.json
+
+# Ingestion while 4 clients search and ask a real `qa serve` (60 s of API uploads, then
+# 30 s of `qa ingest` in another process), every response checked. Like `make bench` it
+# prints figures (and writes .eval/concurrency.json); not part of `make test`. Exits 1 on
+# any error or result from a half-written state. tests/api/test_concurrency.py is the short
+# version in the test suite.
+concurrency: install
+	mkdir -p .eval
+	$(BIN)/python -m bench.concurrency --out .eval/concurrency.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .eval

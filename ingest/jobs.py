@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ingest.parser_pool import ParserPoolClosed
 from ingest.pipeline import IngestPipeline, Progress
 from qa_service.errors import QAError
 from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
@@ -45,6 +46,9 @@ def run_job(
             return None
         try:
             _run_files(pipeline, kb, job_id, on_file, progress)
+        except ParserPoolClosed:  # stopping: the files left keep no outcome and resume later
+            log.info("job %s of %s interrupted by shutdown; it resumes on the next start",
+                     job_id, kb.name)
         except Exception as exc:
             log.exception("job %s of %s failed", job_id, kb.name)
             kb.catalog.set_job_state(job_id, JobState.FAILED, f"{type(exc).__name__}: {exc}")
@@ -81,6 +85,8 @@ def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, positi
 
     try:
         return pipeline.ingest_file(kb, path, filename, progress, hook)
+    except ParserPoolClosed:
+        raise  # not the file's fault: it stays queued
     except QAError as exc:
         outcome = FileOutcome(filename, DocumentStatus.FAILED, exc.message)
     except Exception as exc:

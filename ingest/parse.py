@@ -50,9 +50,14 @@ def parse_pdf(
     data: bytes,
     *,
     max_pages: int,
+    max_chars: int | None = None,
     on_page_count: Callable[[int], None] | None = None,
 ) -> ParseResult:
-    """Extract every page's text. `on_page_count` hears the page count before extraction."""
+    """Extract every page's text. `on_page_count` hears the page count before extraction.
+
+    A document whose text passes `max_chars` characters ends `too_large` as soon as it
+    does: chunking and embedding cost in proportion to the text, outside the time budget
+    of parsing, and a tiny file can show the same huge text on every page."""
     offset = find_pdf_header(data)
     if offset < 0:
         return ParseResult(
@@ -66,7 +71,7 @@ def parse_pdf(
     try:
         count = len(reader.pages)
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types for broken trees
-        return ParseResult(DocumentStatus.INVALID, f"the page tree is broken ({_describe(exc)})")
+        return ParseResult(DocumentStatus.INVALID, f"the page tree {_problem(exc)}")
     if count == 0:
         return ParseResult(DocumentStatus.NO_TEXT, "the PDF has no pages")
     if count > max_pages:
@@ -78,7 +83,7 @@ def parse_pdf(
         )
     if on_page_count is not None:
         on_page_count(count)
-    result = _extract(reader, count)
+    result = _extract(reader, count, max_chars)
     return ParseResult(result.status, result.reason, result.pages, result.page_count,
                        _title(reader))
 
@@ -92,7 +97,12 @@ class _Classified(Exception):
 
 def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import (
+        DependencyError,
+        FileNotDecryptedError,
+        LimitReachedError,
+        PdfReadError,
+    )
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -100,6 +110,9 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
         raise _Classified(
             DocumentStatus.INVALID, f"the file is damaged beyond repair ({_describe(exc)})"
         ) from exc
+    except LimitReachedError as exc:
+        raise _Classified(DocumentStatus.INVALID, f"the file {_OVER_LIMITS} ({_describe(exc)})"
+                          ) from exc
     except RecursionError as exc:
         raise _Classified(
             DocumentStatus.INVALID, "the file's object structure loops on itself"
@@ -125,22 +138,31 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
     return reader
 
 
-def _extract(reader, count: int) -> ParseResult:  # type: ignore[no-untyped-def]
+def _extract(reader, count: int,  # type: ignore[no-untyped-def]
+             max_chars: int | None) -> ParseResult:
     pages: list[Page] = []
     broken: list[int] = []
+    problem, chars = "", 0  # why the first broken page could not be read
     for number in range(1, count + 1):
         try:
             raw = reader.pages[number - 1].extract_text() or ""
-        except RecursionError:
+        except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
             raw, broken = "", [*broken, number]
-        except Exception:  # noqa: BLE001 - one broken page must not lose the others
-            raw, broken = "", [*broken, number]
+            problem = problem or f"page {number} {_problem(exc)}"
         pages.append(Page(number=number, text=clean_page_text(raw)))
+        chars += len(pages[-1].text)
+        if max_chars is not None and chars > max_chars:
+            return ParseResult(
+                DocumentStatus.TOO_LARGE,
+                f"the text passes the limit of {max_chars:,} characters at page {number:,} "
+                f"of {count:,} (real pages hold a few thousand); split the document",
+                page_count=count,
+            )
     if not any(page.text for page in pages):
         if len(broken) == count:
             return ParseResult(
                 DocumentStatus.INVALID,
-                "no page could be read: the page contents are damaged",
+                f"no page could be read: {problem}",
                 page_count=count,
             )
         return ParseResult(
@@ -149,8 +171,25 @@ def _extract(reader, count: int) -> ParseResult:  # type: ignore[no-untyped-def]
             "(for example ocrmypdf) and upload the result",
             page_count=count,
         )
-    reason = f"pages {_ranges(broken)} could not be read and are empty" if broken else ""
+    reason = f"pages {_ranges(broken)} could not be read and are empty; {problem}" if broken else ""
     return ParseResult(DocumentStatus.INDEXED, reason, pages=pages, page_count=count)
+
+
+_OVER_LIMITS = ("goes past the PDF parser's safety limits, as hostile files such as "
+                "decompression bombs do")
+
+
+def _problem(exc: Exception) -> str:
+    """Why a part of the file could not be read, in words: "page 3 " + this."""
+    from pypdf.errors import LimitReachedError
+
+    if isinstance(exc, RecursionError):
+        return "nests its objects too deeply, or they refer to themselves"
+    if isinstance(exc, MemoryError):
+        return "needs more memory than the parser may use"
+    if isinstance(exc, LimitReachedError):
+        return f"{_OVER_LIMITS} ({_describe(exc)})"
+    return f"is damaged ({_describe(exc)})"
 
 
 _GENERATED_TITLE = re.compile(r"^(microsoft (word|powerpoint|excel) - |untitled)|\.(docx?|pptx?|"

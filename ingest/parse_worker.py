@@ -3,7 +3,7 @@
 It limits its own address space, then answers requests on stdin/stdout, one at a time.
 Frames are a 4-byte big-endian length followed by UTF-8 JSON (no pickle):
 
-    request   {"path": "...", "max_pages": 2000}
+    request   {"path": "...", "max_pages": 2000, "max_chars": 20000000}
     progress  {"type": "pages", "count": 12}          (once the page count is known)
     answer    {"type": "result", "status": "indexed", "reason": "", "page_count": 12,
                "pages": ["text of page 1", ...]}
@@ -59,6 +59,7 @@ def _serve(memory_mb: int) -> None:
             result = parse_pdf(
                 data,
                 max_pages=int(request["max_pages"]),
+                max_chars=int(request["max_chars"]) if "max_chars" in request else None,
                 on_page_count=lambda n: write_frame(stdout, {"type": "pages", "count": n}),
             )
             answer = {

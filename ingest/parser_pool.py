@@ -4,6 +4,8 @@ Each worker is `python -m ingest.parse_worker` with an address-space limit. A pa
 time budget of `base + per_page * pages` seconds (capped), extended once the worker has
 counted the pages. A worker that overruns is killed; one that dies (out of memory, a crash
 in a C extension) is replaced. Either way the document ends `failed` with the reason.
+Once the pool is closed no worker starts again, and a parse it interrupted raises
+`ParserPoolClosed`: that file was not judged, and its job resumes on the next start.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ingest.parse import ParseResult
 from ingest.parse_worker import FRAME_HEADER, write_frame
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["ParserLimits", "ParserPool"]
+__all__ = ["ParserLimits", "ParserPool", "ParserPoolClosed"]
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,9 +39,16 @@ class ParserLimits:
     timeout_per_page_s: float = 2.0
     timeout_max_s: float = 600.0
     max_pages: int = 2000
+    # Chunking and embedding cost in proportion to the text, outside the parsing budget:
+    # 10,000 characters a page over 2,000 pages, where real pages hold a few thousand.
+    max_text_chars: int = 20_000_000
 
     def budget(self, pages: int) -> float:
         return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)
+
+
+class ParserPoolClosed(Exception):
+    """The pool was closed (the service is stopping) before it could parse the file."""
 
 
 class _WorkerGone(Exception):
@@ -67,7 +76,7 @@ class _Worker:
             env=env,
             close_fds=True,
         )
-        self._buffer = b""
+        self._buffer = bytearray()
 
     @property
     def alive(self) -> bool:
@@ -103,7 +112,8 @@ class _Worker:
             if not chunk:
                 raise _WorkerGone()
             self._buffer += chunk
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
         return data
 
     def kill(self) -> None:
@@ -131,11 +141,17 @@ class ParserPool:
             self._idle.put(None)  # a slot; its worker starts on first use
         self._lock = threading.Lock()
         self._all: set[_Worker] = set()
+        self._closed = False
 
     def parse(self, path: Path) -> ParseResult:
+        """The file's result. Raises ParserPoolClosed once `close()` was called."""
         slot = self._idle.get()
         reused = slot is not None and slot.alive
-        worker = slot if slot is not None and reused else self._spawn()
+        try:
+            worker = slot if slot is not None and reused else self._spawn()
+        except ParserPoolClosed:
+            self._idle.put(None)
+            raise
         try:
             result, keep = self._parse_with(worker, path, may_retry=reused)
             if result is None:  # the reused worker had died while idle: once more, fresh
@@ -159,7 +175,8 @@ class ParserPool:
         deadline = started + self.limits.timeout_base_s
         pages, heard = 0, False
         try:
-            worker.send({"path": str(path), "max_pages": self.limits.max_pages})
+            worker.send({"path": str(path), "max_pages": self.limits.max_pages,
+                         "max_chars": self.limits.max_text_chars})
             while True:
                 message = worker.receive(deadline)
                 heard = True
@@ -177,7 +194,9 @@ class ParserPool:
                 + "; the file may be malformed or hostile",
                 page_count=pages,
             ), False
-        except _WorkerGone:
+        except _WorkerGone as exc:
+            if self._closed:
+                raise ParserPoolClosed("the parser pool was closed during the parse") from exc
             if may_retry and not heard:
                 return None, False
             return ParseResult(
@@ -188,8 +207,10 @@ class ParserPool:
             ), False
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self.limits.memory_mb)
-        with self._lock:
+        with self._lock:  # under the lock: close() either sees this worker or stops it
+            if self._closed:
+                raise ParserPoolClosed("the parser pool is closed: the service is stopping")
+            worker = _Worker(self.limits.memory_mb)
             self._all.add(worker)
         return worker
 
@@ -204,6 +225,7 @@ class ParserPool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             workers, self._all = list(self._all), set()
         for worker in workers:
             worker.kill()

@@ -70,6 +70,11 @@ class IngestSettings(BaseModel):
     max_pages: int = Field(
         default=2000, ge=1, description="Documents with more pages end with status `too_large`."
     )
+    max_text_chars: int = Field(
+        default=20_000_000, ge=1000,
+        description="Documents with more extracted text end with status `too_large` "
+        "(parsing stops as soon as it passes this).",
+    )
     embed_batch_size: int = Field(
         default=64, ge=1, description="Chunks embedded per model call during ingestion."
     )

@@ -24,6 +24,9 @@ _ABBREVIATIONS = frozenset(
     "gen col lt sgt capt rev mt ft op cf al".split()
 )
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD_CHAR = re.compile(r"[\w.]")
+_NUMBER_AFTER = re.compile(r"\.\s*\d")
+_LONGEST_WORD = 64  # a longer run of letters and dots is no abbreviation and no initial
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -52,13 +55,16 @@ def _blocks(text: str) -> list[tuple[int, int]]:
 def _is_false_end(text: str, position: int, mark: str) -> bool:
     if not mark.startswith("."):
         return False
-    before = _WORD_BEFORE.search(text, 0, position)
-    if before is None:
+    # only the last characters: searching from the start of the text made splitting a
+    # page quadratic in its length (minutes for a page of 100,000 characters)
+    start = max(0, position - _LONGEST_WORD)
+    before = _WORD_BEFORE.search(text, start, position)
+    if before is None or (before.start() == start > 0 and _WORD_CHAR.match(text, start - 1)):
         return False
     word = before.group(1)
     if word.lower().rstrip(".") in _ABBREVIATIONS:
         return True
-    if word.lower() == "no" and re.match(r"\.\s*\d", text[position:]):
+    if word.lower() == "no" and _NUMBER_AFTER.match(text, position):
         return True  # "No. 5", but "the answer is no. It ..." ends a sentence
     if len(word) == 1 and word.isalpha() and word.isupper():
         return True  # an initial: "J. Smith"

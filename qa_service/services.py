@@ -53,6 +53,7 @@ class Services:
                 timeout_per_page_s=ingest.parse_timeout_per_page_s,
                 timeout_max_s=ingest.parse_timeout_max_s,
                 max_pages=ingest.max_pages,
+                max_text_chars=ingest.max_text_chars,
             ),
             size=ingest.workers,
         )
@@ -112,6 +113,6 @@ class Services:
     def close(self) -> None:
         if self.asker.llm is not None:
             self.asker.llm.close()
+        self.parsers.close()  # first: a parse under way stops now, its file stays queued
         self.runner.stop()
-        self.parsers.close()
         self.registry.close()

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.chunk import ChunkerConfig
 from ingest.jobs import run_job
-from ingest.parser_pool import ParserPool
+from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
 from ingest.uploads import queue_local_files, stage_upload
 from qa_service.embedding import Embedder
@@ -95,3 +95,20 @@ def test_staged_uploads_are_removed_when_the_job_is_done(pipeline: IngestPipelin
     assert job is not None and job.files[0].status is DocumentStatus.INDEXED
     assert not kb.upload_folder(job_id).exists()
     assert kb.catalog.unfinished_jobs() == []
+
+
+def test_a_job_stopped_by_shutdown_stays_queued(embedder: Embedder, lexical: LexicalIndex,
+                                                kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A closed parser pool (the service stopping) does not judge the file: no outcome
+    is recorded, and the job resumes on the next start."""
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["Parsed after the restart."]))
+    pool = ParserPool(ParserLimits(), size=1)
+    pool.close()
+    stopped = IngestPipeline(parsers=pool, embedder=embedder, lexical=lexical,
+                             chunker=ChunkerConfig(), max_file_bytes=10_000_000)
+    job_id = queue_local_files(kb, [good])
+    job = run_job(stopped, kb, job_id)
+    assert job is not None and job.state is JobState.RUNNING
+    assert [f.status for f in job.files] == [DocumentStatus.QUEUED]
+    assert kb.catalog.unfinished_jobs() == [job_id]

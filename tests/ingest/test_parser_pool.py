@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.parse import ParseResult
-from ingest.parser_pool import ParserLimits, ParserPool
+from ingest.parser_pool import ParserLimits, ParserPool, ParserPoolClosed
 from qa_service.schemas import DocumentStatus
 from tests.pdfs import text_pdf
 
@@ -134,8 +134,15 @@ def test_workers_are_reused_and_none_outlive_close(tmp_path: Path) -> None:
 
 def test_close_kills_a_worker_in_the_middle_of_a_parse(tmp_path: Path) -> None:
     pool = ParserPool(ParserLimits(), size=1)
-    outcome: list[ParseResult] = []
-    parsing = threading.Thread(target=lambda: outcome.append(pool.parse(hanging_file(tmp_path))))
+    raised: list[ParserPoolClosed] = []
+
+    def parse() -> None:
+        try:
+            pool.parse(hanging_file(tmp_path))
+        except ParserPoolClosed as exc:  # not the file's fault: it gets no outcome
+            raised.append(exc)
+
+    parsing = threading.Thread(target=parse)
     parsing.start()
     wait_for(lambda: pool.worker_pids() != [])
     (pid,) = pool.worker_pids()
@@ -143,7 +150,19 @@ def test_close_kills_a_worker_in_the_middle_of_a_parse(tmp_path: Path) -> None:
     parsing.join(30)
     assert not parsing.is_alive()
     assert process_state(pid) is None  # killed and reaped, no zombie
-    assert outcome and outcome[0].status is DocumentStatus.FAILED
+    assert len(raised) == 1
+
+
+def test_no_worker_starts_after_close(tmp_path: Path) -> None:
+    """A thread still holding the pool (the job runner at shutdown) cannot leave an
+    orphan worker behind by starting the next parse."""
+    pool = ParserPool(ParserLimits(), size=2)
+    assert pool.parse(good_file(tmp_path)).status is DocumentStatus.INDEXED
+    pool.close()
+    for _ in range(2):
+        with pytest.raises(ParserPoolClosed):
+            pool.parse(good_file(tmp_path))
+    assert pool.worker_pids() == []
 
 
 @pytest.mark.parametrize("size", [1, 3])
