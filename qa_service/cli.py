@@ -288,17 +288,12 @@ def keys_create(
 ) -> None:
     """Make a key for the HTTP API; it is printed once and never shown again."""
     from qa_service.access import Scope
-    from qa_service.errors import InvalidRequest
 
     if scope not in ("read", "write"):
         errors.print("[red]error:[/red] --scope must be read or write")
         raise typer.Exit(2)
     with _services() as services:
-        for name in kb:
-            services.registry.open(name)
-        if not kb:
-            raise InvalidRequest("give at least one --kb")
-        info, key = services.access.keys.create(kb, Scope(scope))
+        info, key = services.create_key(kb, Scope(scope))
     if as_json:
         _print_json({**info.to_json(), "key": key})
         return

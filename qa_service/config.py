@@ -65,7 +65,8 @@ class IngestSettings(BaseModel):
         default=600.0, gt=0, description="... and never more than this per document."
     )
     max_file_mb: float = Field(
-        default=100.0, gt=0, description="Larger files end with status `too_large`."
+        default=100.0, gt=0,
+        description="Larger uploads are refused (413); larger local files end `too_large`.",
     )
     max_pages: int = Field(
         default=2000, ge=1, description="Documents with more pages end with status `too_large`."
@@ -78,6 +79,10 @@ class IngestSettings(BaseModel):
     embed_batch_size: int = Field(
         default=64, ge=1, description="Chunks embedded per model call during ingestion."
     )
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
 
 
 class RetrievalSettings(BaseModel):

@@ -6,6 +6,7 @@ constructs models, pools or registries. Heavy objects load lazily or in `warm_up
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ingest.chunk import ChunkerConfig
@@ -13,7 +14,7 @@ from ingest.jobs import JobRunner
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
 from qa_service.access.control import AccessControl
-from qa_service.access.keys import KeyStore
+from qa_service.access.keys import KeyInfo, KeyStore, Scope
 from qa_service.answer.extractive import ExtractiveAnswerer
 from qa_service.answer.llm import LLMAnswerer
 from qa_service.answer.service import AskService
@@ -62,7 +63,7 @@ class Services:
             embedder=embedder,
             lexical=lexical,
             chunker=ChunkerConfig(**settings.chunking.model_dump()),
-            max_file_bytes=int(ingest.max_file_mb * 1_000_000),
+            max_file_bytes=ingest.max_file_bytes,
             embed_batch_size=ingest.embed_batch_size,
         )
         registry = KnowledgeBaseRegistry(settings.data_dir)
@@ -93,6 +94,12 @@ class Services:
 
     def create_kb(self, name: str) -> KnowledgeBase:
         return self.registry.create(name, self.identity())
+
+    def create_key(self, kbs: Sequence[str], scope: Scope) -> tuple[KeyInfo, str]:
+        """An API key for existing knowledge bases (KnowledgeBaseNotFound otherwise)."""
+        for name in kbs:
+            self.registry.open(name)
+        return self.access.keys.create(kbs, scope)
 
     def delete_kb(self, name: str) -> None:
         """Delete a knowledge base and take it out of every API key."""

@@ -82,6 +82,7 @@ class KeyStore:
         self._configured_admin = _hash(admin_key) if admin_key is not None else None
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # stored in the file: set once, here
             db.executescript("""
                 CREATE TABLE IF NOT EXISTS keys (
                     id TEXT PRIMARY KEY, hash TEXT NOT NULL, scope TEXT NOT NULL,
@@ -98,7 +99,6 @@ class KeyStore:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the key store {self.path}: {exc}") from exc
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             yield db
         except sqlite3.Error as exc:

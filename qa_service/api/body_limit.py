@@ -23,8 +23,7 @@ class BodyLimit:
         self.upload_bytes = upload_bytes
         self.other_bytes = other_bytes
 
-    def _limit(self, scope: Scope) -> tuple[int, str]:
-        headers = dict(scope.get("headers") or [])
+    def _limit(self, headers: dict[bytes, bytes]) -> tuple[int, str]:
         if headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
             return self.upload_bytes, "QA_LIMITS__MAX_REQUEST_MB"
         return self.other_bytes, "QA_LIMITS__MAX_BODY_KB"
@@ -33,8 +32,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit, setting = self._limit(scope)
-        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        headers = dict(scope.get("headers") or [])
+        limit, setting = self._limit(headers)
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit, setting)
             return

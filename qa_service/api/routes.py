@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ingest.uploads import MB, StagedUpload, UploadLimits
+from ingest.uploads import StagedUpload, UploadLimits
 from qa_service.api.deps import (
     AdminCaller,
     AnyKb,
@@ -111,7 +111,7 @@ async def upload_documents(request: Request, kb: ExtensibleKb, services: Service
     `GET /kbs/{kb}/jobs/{job_id}`. Needs a `write` key. Files are written only under the
     knowledge base, named by position; the filename sent is display metadata."""
     services.access.uploads.take(caller.key_id)
-    limits = UploadLimits(max_file_bytes=int(services.settings.ingest.max_file_mb * MB),
+    limits = UploadLimits(max_file_bytes=services.settings.ingest.max_file_bytes,
                           max_files=services.settings.limits.max_files)
     with StagedUpload(kb, limits) as upload:
         await receive_upload(request, upload)
