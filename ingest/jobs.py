@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ingest.parser_pool import ParserPoolClosed
 from ingest.pipeline import IngestPipeline, Progress
-from qa_service.errors import QAError
+from qa_service.errors import QAError, describe
 from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
 from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
 from qa_service.store.registry import KnowledgeBaseRegistry
@@ -51,7 +51,7 @@ def run_job(
                      job_id, kb.name)
         except Exception as exc:
             log.exception("job %s of %s failed", job_id, kb.name)
-            kb.catalog.set_job_state(job_id, JobState.FAILED, f"{type(exc).__name__}: {exc}")
+            kb.catalog.set_job_state(job_id, JobState.FAILED, describe(exc))
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     lock_path.unlink(missing_ok=True)
@@ -91,7 +91,7 @@ def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, positi
         outcome = FileOutcome(filename, DocumentStatus.FAILED, exc.message)
     except Exception as exc:
         log.exception("ingesting %s failed", filename)
-        outcome = FileOutcome(filename, DocumentStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        outcome = FileOutcome(filename, DocumentStatus.FAILED, describe(exc))
     with kb.catalog.transaction() as conn:
         kb.catalog.finish_job_file(conn, job_id, position, outcome)
     return outcome

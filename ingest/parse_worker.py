@@ -49,6 +49,7 @@ def _limit_memory(megabytes: int) -> None:
 
 def _serve(memory_mb: int) -> None:
     from ingest.parse import parse_pdf
+    from qa_service.errors import describe
     from qa_service.schemas import DocumentStatus
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
@@ -76,7 +77,7 @@ def _serve(memory_mb: int) -> None:
                 f"parsing needed more than the worker's memory limit of {memory_mb} MiB",
             )
         except Exception as exc:  # noqa: BLE001 - report every failure, never die silently
-            answer = _failure(DocumentStatus.FAILED, f"parser error: {type(exc).__name__}: {exc}")
+            answer = _failure(DocumentStatus.FAILED, f"parser error: {describe(exc)}")
         write_frame(stdout, answer)
 
 

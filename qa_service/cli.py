@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,10 +52,17 @@ def _services(settings: Settings | None = None) -> Iterator[Any]:
     try:
         yield services
     except QAError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
+        _print_error(exc)
         raise typer.Exit(2) from None
     finally:
         services.close()
+
+
+def _print_error(exc: QAError) -> None:
+    """The message, and for the operator at the terminal the detail (paths) too."""
+    errors.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
+    if exc.detail:
+        errors.print(f"  ({exc.detail})", style="dim", markup=False, highlight=False)
 
 
 def _print_json(value: Any) -> None:
@@ -356,7 +364,7 @@ def serve(
         probe.acquire(f"{settings.host}:{settings.port}")
         probe.release()
     except QAError as exc:
-        errors.print(f"[red]error:[/red] {exc.message}")
+        _print_error(exc)
         raise typer.Exit(2) from None
     uvicorn.run(application, host=settings.host, port=settings.port)
 

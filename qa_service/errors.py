@@ -21,15 +21,19 @@
     ├── LLMUnavailable (502, llm_unavailable)     the LLM API refused, failed or replied nonsense
     └── LLMTimeout (504, llm_timeout)             the LLM API did not answer in QA_LLM_TIMEOUT
 
-Messages say what happened and what to do about it. An error may carry HTTP headers
-(`WWW-Authenticate` on 401, `Retry-After` on 429). The API maps these to
-`{"error": {"code", "message"}}` in one place (`qa_service.api.errors`); the CLI prints
-the message and exits non-zero.
+Messages say what happened and what to do about it, and never hold a server file-system
+path: a `message` is sent to API clients. What only the operator should see (the path of
+an unreadable file, the library's own words) goes in `detail`, which the server logs and
+the CLI prints, but no client receives. `describe` words any exception the same way. An
+error may carry HTTP headers (`WWW-Authenticate` on 401, `Retry-After` on 429). The API
+maps these to `{"error": {"code", "message"}}` in one place (`qa_service.api.errors`); the
+CLI prints the message (and detail) and exits non-zero.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 __all__ = [
     "AlreadyExists",
@@ -52,6 +56,7 @@ __all__ = [
     "StorageError",
     "Unauthorized",
     "UnsupportedMediaType",
+    "describe",
 ]
 
 
@@ -61,9 +66,10 @@ class QAError(Exception):
     http_status = 500
     code = "internal"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail  # for the server log and the CLI only, never sent to a client
 
     @property
     def headers(self) -> dict[str, str]:
@@ -181,3 +187,18 @@ class LLMTimeout(QAError):
 
     http_status = 504
     code = "llm_timeout"
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: what happened`, without the file names that OSError and sqlite3 put in their
+    text: safe to show a client (a job's reason, an error message)."""
+    if isinstance(exc, QAError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = _ABSOLUTE_PATH.sub("<path>", text)[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"]+/)+[^\s/'\"]*")

@@ -97,12 +97,14 @@ class KeyStore:
         try:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the key store {self.path}: {exc}") from exc
+            raise StorageError("cannot open the key store (access.sqlite in the data "
+                               f"directory): {exc}", detail=str(self.path)) from exc
         try:
             db.execute("PRAGMA synchronous=FULL")
             yield db
         except sqlite3.Error as exc:
-            raise StorageError(f"key store {self.path}: {exc}") from exc
+            raise StorageError(f"the key store (access.sqlite) failed: {exc}",
+                               detail=str(self.path)) from exc
         finally:
             db.close()
 

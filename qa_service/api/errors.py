@@ -32,7 +32,8 @@ def _respond(status: int, code: str, message: str,
 async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QAError)
     if exc.http_status >= 500:
-        log.error("%s: %s", type(exc).__name__, exc.message)
+        log.error("%s: %s%s", type(exc).__name__, exc.message,
+                  f" ({exc.detail})" if exc.detail else "")
     return _respond(exc.http_status, exc.code, exc.message, exc.headers or None)
 
 

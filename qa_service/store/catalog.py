@@ -120,7 +120,9 @@ class Catalog:
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
-                raise StorageError(f"cannot open catalog {self.path}: {exc}") from exc
+                raise StorageError(
+                    f"cannot open the catalog of knowledge base '{self.path.parent.name}': "
+                    f"{exc}", detail=str(self.path)) from exc
             self._local.conn = conn
             with self._guard:
                 self._connections.append(conn)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa_service.errors import StorageError
+from qa_service.errors import StorageError, describe
 from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
 from qa_service.store.vectors import Hits
 
@@ -44,6 +44,7 @@ class FaissSegmentStore:
 
         self._faiss: Any = faiss
         self.folder = folder
+        self._where = f"knowledge base '{folder.parent.name}'"  # messages name no path
         self._dimension = dimension
         self._lock = threading.RLock()
         self._manifest: dict[str, Any] = {}
@@ -77,14 +78,13 @@ class FaissSegmentStore:
                 manifest = json.loads(self._manifest_path.read_text("utf-8"))
             except (OSError, ValueError) as exc:
                 raise StorageError(
-                    f"vector manifest {self._manifest_path} unreadable: {exc}"
-                ) from exc
+                    f"the vector manifest of {self._where} is unreadable ({describe(exc)})",
+                    detail=f"{self._manifest_path}: {exc}") from exc
             if manifest.get("format") != FORMAT or manifest.get("dimension") != self._dimension:
                 raise StorageError(
-                    f"vector store {self.folder} has format {manifest.get('format')} and "
-                    f"dimension {manifest.get('dimension')}; "
-                    f"expected {FORMAT} and {self._dimension}"
-                )
+                    f"the vector store of {self._where} has format {manifest.get('format')} "
+                    f"and dimension {manifest.get('dimension')}; "
+                    f"expected {FORMAT} and {self._dimension}", detail=str(self.folder))
             self._manifest = manifest
             self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             self._removed = np.asarray(sorted(manifest["removed"]), dtype=np.int64)
@@ -96,7 +96,8 @@ class FaissSegmentStore:
         try:
             stat = self._manifest_path.stat()
         except OSError as exc:
-            raise StorageError(f"vector manifest {self._manifest_path} missing: {exc}") from exc
+            raise StorageError(f"the vector manifest of {self._where} is missing",
+                               detail=f"{self._manifest_path}: {exc}") from exc
         if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._stamp:
             self.refresh()
 
@@ -115,7 +116,8 @@ class FaissSegmentStore:
                     return [self._segment(s["file"]) for s in self._manifest["segments"]]
                 except RuntimeError:
                     self.refresh()  # a concurrent compaction replaced a segment: reread
-            raise StorageError(f"vector segments in {self.folder} keep changing or are missing")
+            raise StorageError(f"the vector segments of {self._where} keep changing or are "
+                               "missing", detail=str(self.folder))
 
     def search(self, queries: npt.NDArray[np.float32], k: int,
                allowed_ids: IdArray | None = None) -> Hits:

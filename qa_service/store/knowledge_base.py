@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa_service.errors import IndexMismatch, StorageError
+from qa_service.errors import IndexMismatch, StorageError, describe
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, KnowledgeBaseInfo, Page
 from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
@@ -315,5 +315,6 @@ def read_manifest(root: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
-        raise StorageError(f"manifest {path} is unreadable: {exc}") from exc
+        raise StorageError(f"the manifest of knowledge base '{root.name}' is unreadable "
+                           f"({describe(exc)})", detail=f"{path}: {exc}") from exc
     return manifest
