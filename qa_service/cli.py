@@ -347,26 +347,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (QA_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (QA_PORT).")] = None,
 ) -> None:
-    """Run the HTTP API."""
-    import uvicorn
-
-    from qa_service.api import create_app
+    """Run the HTTP API (logs: QA_LOG_LEVEL, QA_LOG_FORMAT)."""
+    from qa_service.api.server import serve as run_server
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    settings = Settings()
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = settings.model_copy(update=overrides)
-    from qa_service.store.server_lock import ServerLock
-
     try:
-        application = create_app(settings)
-        probe = ServerLock(settings.data_dir)  # a clear message now, not a startup traceback
-        probe.acquire(f"{settings.host}:{settings.port}")
-        probe.release()
+        run_server(Settings().model_copy(update=overrides))
     except QAError as exc:
         _print_error(exc)
         raise typer.Exit(2) from None
-    uvicorn.run(application, host=settings.host, port=settings.port)
 
 
 # --- evaluation ------------------------------------------------------------------------

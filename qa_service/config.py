@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         env_prefix="QA_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
+
     data_dir: Path = Field(
         default=Path("indexes"), description="Where knowledge bases live on disk."
     )
@@ -179,6 +186,16 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port the HTTP server binds.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="`qa serve`'s log level: INFO logs job starts and finishes, resumed jobs "
+        "and each request.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`qa serve`'s log lines: `text` (time, level, logger, message) or `json` "
+        "(one object per line, for log collectors).",
+    )
     auth: Literal["on", "off"] = Field(
         default="on",
         description=(

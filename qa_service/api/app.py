@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from qa_service import __version__
 from qa_service.access.control import AccessControl
+from qa_service.api.authenticate import Authenticate
 from qa_service.api.body_limit import BodyLimit
 from qa_service.api.errors import install_error_handlers
 from qa_service.api.key_routes import router as key_router
-from qa_service.api.routes import router
+from qa_service.api.routes import UPLOAD_PATH, router
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
 from qa_service.services import Services
@@ -69,8 +70,10 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(key_router)
+    app.add_middleware(Authenticate)  # inside BodyLimit: a declared oversize is refused first
     app.add_middleware(BodyLimit, upload_bytes=int(config.limits.max_request_mb * 1_000_000),
-                       other_bytes=int(config.limits.max_body_kb * 1000))
+                       other_bytes=int(config.limits.max_body_kb * 1000),
+                       upload_routes=[("POST", UPLOAD_PATH)])
     return app
 
 

@@ -1,30 +1,39 @@
 """A cap on every request body, counted while it streams (not trusted from headers).
 
-Uploads (`multipart/form-data`) may carry up to `QA_LIMITS__MAX_REQUEST_MB`; any other
-body up to `QA_LIMITS__MAX_BODY_KB`. A declared `Content-Length` over the cap is refused
-before anything is read; a body that grows past it is cut off there: the app sees the
-client as gone (so an upload in progress discards what it staged) and the client gets 413.
+The cap is chosen by route, never by what the request declares: the upload routes
+(`POST /kbs/{kb}/documents`) may carry up to `QA_LIMITS__MAX_REQUEST_MB`, every other
+request up to `QA_LIMITS__MAX_BODY_KB`, whatever its content type. A declared
+`Content-Length` over the cap is refused before anything is read; a body that grows past
+it is cut off there: the app sees the client as gone (so an upload in progress discards
+what it staged) and the client gets 413.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qa_service.api.errors import error_body
+from qa_service.api.errors import send_error
+from qa_service.errors import PayloadTooLarge
 
 __all__ = ["BodyLimit"]
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, upload_bytes: int, other_bytes: int) -> None:
+    """`upload_routes`: (method, path template) pairs that take `upload_bytes`."""
+
+    def __init__(self, app: ASGIApp, upload_bytes: int, other_bytes: int,
+                 upload_routes: Sequence[tuple[str, str]]) -> None:
         self.app = app
         self.upload_bytes = upload_bytes
         self.other_bytes = other_bytes
+        self._uploads = [(method, compile_path(path)[0]) for method, path in upload_routes]
 
-    def _limit(self, headers: dict[bytes, bytes]) -> tuple[int, str]:
-        if headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        if any(scope["method"] == method and pattern.fullmatch(scope["path"])
+               for method, pattern in self._uploads):
             return self.upload_bytes, "QA_LIMITS__MAX_REQUEST_MB"
         return self.other_bytes, "QA_LIMITS__MAX_BODY_KB"
 
@@ -32,9 +41,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        limit, setting = self._limit(headers)
-        declared = headers.get(b"content-length", b"")
+        limit, setting = self._limit(scope)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit, setting)
             return
@@ -77,10 +85,5 @@ class _Meter:
 
 async def _too_large(send: Send, limit: int, setting: str) -> None:
     size = f"{limit / 1_000_000:g} MB" if limit >= 1_000_000 else f"{limit / 1000:g} kB"
-    body = json.dumps(error_body(
-        "too_large", f"the request body is over the limit of {size} ({setting})")).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, PayloadTooLarge(
+        f"the request body is over the limit of {size} for this route ({setting})"))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from qa_service.errors import QAError
 
-__all__ = ["error_body", "install_error_handlers"]
+__all__ = ["error_body", "install_error_handlers", "send_error"]
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,28 @@ def _respond(status: int, code: str, message: str,
     return JSONResponse(status_code=status, content=error_body(code, message), headers=headers)
 
 
-async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, QAError)
+def _log_server_error(exc: QAError) -> None:
     if exc.http_status >= 500:
         log.error("%s: %s%s", type(exc).__name__, exc.message,
                   f" ({exc.detail})" if exc.detail else "")
+
+
+async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QAError)
+    _log_server_error(exc)
     return _respond(exc.http_status, exc.code, exc.message, exc.headers or None)
+
+
+async def send_error(send: Send, exc: QAError) -> None:
+    """Answer with `exc` from ASGI middleware (before the app and its handlers run); the
+    connection closes, so a body the client is still sending is never read."""
+    _log_server_error(exc)
+    body = json.dumps(error_body(exc.code, exc.message)).encode()
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+    await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -41,7 +41,9 @@ from qa_service.errors import DocumentNotFound, JobNotFound, PageNotFound
 from qa_service.schemas import DocumentInfo, DocumentStatus, JobState
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["router"]
+__all__ = ["UPLOAD_PATH", "router"]
+
+UPLOAD_PATH = "/kbs/{kb}/documents"  # the one route whose body may be large (see BodyLimit)
 
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 422, 500)
@@ -102,7 +104,7 @@ def delete_kb(kb: KbName, services: ServicesDep, _admin: AdminCaller) -> Respons
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/kbs/{kb}/documents", status_code=status.HTTP_202_ACCEPTED,
+@router.post(UPLOAD_PATH, status_code=status.HTTP_202_ACCEPTED,
              response_model=JobAccepted, tags=["documents"], openapi_extra=UPLOAD_BODY,
              responses=UPLOAD_ERRORS)
 async def upload_documents(request: Request, kb: ExtensibleKb, services: ServicesDep,

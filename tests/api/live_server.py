@@ -1,5 +1,6 @@
 """The real app under uvicorn on 127.0.0.1 (a free port), in a thread: for what a
-TestClient cannot show, such as a client still sending when the server answers 413."""
+TestClient cannot show, such as a client still sending when the server answers 413.
+`LiveServer.bytes_read` counts every byte the server read from its sockets."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from qa_service.api import create_app
+from qa_service.api.server import BoundedReadProtocol
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
 from tests.api.helpers import ADMIN_KEY
@@ -25,6 +27,18 @@ class LiveServer:
     def __init__(self, port: int, settings: Settings) -> None:
         self.host, self.port, self.settings = "127.0.0.1", port, settings
         self.url = f"http://127.0.0.1:{port}"
+        self.bytes_read = 0  # from all connections' sockets, headers included
+
+
+def _counting_protocol(server: LiveServer) -> type[BoundedReadProtocol]:
+    """The server's own protocol, counting what it reads."""
+
+    class CountingProtocol(BoundedReadProtocol):
+        def data_received(self, data: bytes) -> None:
+            server.bytes_read += len(data)
+            super().data_received(data)
+
+    return CountingProtocol
 
 
 @contextmanager
@@ -34,9 +48,10 @@ def live_server(data_dir: Path, embedder: Embedder, **settings: Any) -> Iterator
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = Settings(data_dir=data_dir, port=port, **settings)
+    live = LiveServer(port, config)
     server = uvicorn.Server(uvicorn.Config(create_app(config, embedder=embedder),
                                            host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", http=_counting_protocol(live)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -45,7 +60,7 @@ def live_server(data_dir: Path, embedder: Embedder, **settings: Any) -> Iterator
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(port, config)
+        yield live
     finally:
         server.should_exit = True
         thread.join(timeout=30)
