@@ -4,7 +4,11 @@ A job and its files are rows in the knowledge base's catalog, so `GET .../jobs/{
 works from any process. Each file's outcome is written in the same transaction that
 publishes (or records) its document: after a crash, a job resumes exactly at the files
 that have no outcome yet. A job runs under a lock file, so a job being run by one process
-(the server, or `qa ingest`) is never picked up by another.
+(the server, or `qa ingest`) is never picked up by another. Each job first removes the
+staged uploads that crashes left behind (`ingest.uploads.remove_orphaned_uploads`).
+
+A job whose knowledge base is deleted while it runs (or waits) ends quietly: one INFO
+line, no traceback, nothing recorded (its catalog went with the knowledge base).
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import logging
 import queue
 import shutil
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from ingest.parser_pool import ParserPoolClosed
 from ingest.pipeline import IngestPipeline, Progress
-from qa_service.errors import QAError, describe
+from ingest.uploads import job_lock_path, remove_orphaned_uploads
+from qa_service.errors import KnowledgeBaseNotFound, QAError, describe
 from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
 from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
 from qa_service.store.registry import KnowledgeBaseRegistry
@@ -36,26 +43,64 @@ def run_job(
     on_file: Callable[[FileOutcome], None] | None = None,
     progress: Progress | None = None,
 ) -> JobInfo | None:
-    """Run a job's remaining files. None if another process is running it right now."""
-    lock_path = kb.root / "uploads" / f"{job_id}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
+    """Run a job's remaining files. None if another process is running it right now, or
+    the knowledge base was deleted (the job went with it; one INFO line says so)."""
+    lock_path = job_lock_path(kb, job_id)
+    try:
+        lock_path.parent.mkdir(exist_ok=True)  # never parents: a deleted kb stays deleted
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        log.info("job %s of knowledge base '%s' not run: the knowledge base was deleted",
+                 job_id, kb.name)
+        return None
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
         try:
-            _run_files(pipeline, kb, job_id, on_file, progress)
+            remove_orphaned_uploads(kb)
+            _run_logged(pipeline, kb, job_id, on_file, progress)
         except ParserPoolClosed:  # stopping: the files left keep no outcome and resume later
-            log.info("job %s of %s interrupted by shutdown; it resumes on the next start",
+            log.info("job %s of '%s' interrupted by shutdown; it resumes on the next start",
                      job_id, kb.name)
+        except _KnowledgeBaseGone:
+            log.info("job %s of knowledge base '%s' cancelled: the knowledge base was deleted",
+                     job_id, kb.name)
+            return None
         except Exception as exc:
-            log.exception("job %s of %s failed", job_id, kb.name)
+            if not kb.exists():
+                log.info("job %s of knowledge base '%s' cancelled: the knowledge base was "
+                         "deleted", job_id, kb.name)
+                return None
+            log.exception("job %s of '%s' failed", job_id, kb.name)
             kb.catalog.set_job_state(job_id, JobState.FAILED, describe(exc))
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     lock_path.unlink(missing_ok=True)
     return kb.catalog.job(job_id)
+
+
+class _KnowledgeBaseGone(Exception):
+    """The knowledge base was deleted while its job ran: the job ends, quietly."""
+
+
+def _run_logged(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
+                on_file: Callable[[FileOutcome], None] | None, progress: Progress | None) -> None:
+    """`_run_files`, with one INFO line as the job starts and one as it ends (counts and
+    duration)."""
+    start = time.monotonic()
+    queued = sum(1 for *_, status in kb.catalog.job_files(job_id)
+                 if status is DocumentStatus.QUEUED)
+    log.info("job %s of '%s' started: %d file(s) to ingest", job_id, kb.name, queued)
+    _run_files(pipeline, kb, job_id, on_file, progress)
+    job = kb.catalog.job(job_id)
+    if job is not None:
+        statuses = Counter(f.status.value for f in job.files)
+        log.info("job %s of '%s' done in %.1f s: %d file(s): %s; %d page(s), %d chunk(s)",
+                 job_id, kb.name, time.monotonic() - start, len(job.files),
+                 ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())),
+                 job.pages_parsed, job.chunks_embedded)
 
 
 def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
@@ -87,11 +132,14 @@ def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, positi
         return pipeline.ingest_file(kb, path, filename, progress, hook)
     except ParserPoolClosed:
         raise  # not the file's fault: it stays queued
-    except QAError as exc:
-        outcome = FileOutcome(filename, DocumentStatus.FAILED, exc.message)
     except Exception as exc:
-        log.exception("ingesting %s failed", filename)
-        outcome = FileOutcome(filename, DocumentStatus.FAILED, describe(exc))
+        if not kb.exists():  # its files and catalog went away under it
+            raise _KnowledgeBaseGone from exc
+        if isinstance(exc, QAError):
+            outcome = FileOutcome(filename, DocumentStatus.FAILED, exc.message)
+        else:
+            log.exception("ingesting %s failed", filename)
+            outcome = FileOutcome(filename, DocumentStatus.FAILED, describe(exc))
     with kb.catalog.transaction() as conn:
         kb.catalog.finish_job_file(conn, job_id, position, outcome)
     return outcome
@@ -118,15 +166,33 @@ class JobRunner:
         resumed = 0
         for name in self.registry.names():
             for job_id in self.registry.open(name).catalog.unfinished_jobs():
+                log.info("resuming job %s of '%s', left unfinished by the last run", job_id,
+                         name)
                 self.submit(name, job_id)
                 resumed += 1
         return resumed
+
+    def remove_leftovers(self) -> int:
+        """At start-up: what crashes left behind (staged uploads of no job, half-deleted
+        knowledge bases); returns how many staged uploads went."""
+        self.registry.remove_leftovers()
+        removed = 0
+        for name in self.registry.names():
+            try:
+                removed += remove_orphaned_uploads(self.registry.open(name))
+            except QAError as exc:  # an unreadable kb must not stop the server starting
+                log.warning("knowledge base '%s': staged uploads not checked: %s", name,
+                            exc.message)
+        return removed
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not None:
             kb_name, job_id = item
             try:
                 run_job(self.pipeline, self.registry.open(kb_name), job_id)
+            except KnowledgeBaseNotFound:
+                log.info("job %s of knowledge base '%s' not run: the knowledge base was "
+                         "deleted", job_id, kb_name)
             except Exception:
                 log.exception("job %s of %s could not run", job_id, kb_name)
 

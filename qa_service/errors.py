@@ -108,8 +108,8 @@ class NotFound(QAError):
 class KnowledgeBaseNotFound(NotFound):
     code = "kb_not_found"
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"knowledge base '{name}' does not exist; create it with POST /kbs")
+    def __init__(self, name: str, what: str = "does not exist; create it with POST /kbs") -> None:
+        super().__init__(f"knowledge base '{name}' {what}")
 
 
 class DocumentNotFound(NotFound):

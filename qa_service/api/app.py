@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             try:
                 _announce_access(services)
                 services.warm_up()
+                services.runner.remove_leftovers()
                 services.runner.start()
                 resumed = services.runner.resume_unfinished()
                 if resumed:

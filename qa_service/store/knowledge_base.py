@@ -146,6 +146,14 @@ class KnowledgeBase:
             created_at=str(self.manifest["created_at"]),
         )
 
+    def exists(self) -> bool:
+        """Whether this knowledge base is still in place: not deleted (its folder renamed
+        away), nor replaced by a new one of the same name."""
+        try:
+            return read_manifest(self.root).get("uid") == self.uid
+        except (OSError, StorageError):
+            return False
+
     def file_path(self, doc_id: str) -> Path:
         return self.root / "files" / doc_id[:2] / f"{doc_id}.pdf"
 

@@ -9,9 +9,11 @@ An opened knowledge base is cached and reopened when another process replaced it
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from qa_service.store.atomic import fsync_directory
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 
 __all__ = ["NAME_PATTERN", "KnowledgeBaseRegistry", "validate_name"]
+
+log = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -96,6 +100,19 @@ class KnowledgeBaseRegistry:
             raise KnowledgeBaseNotFound(name) from None
         fsync_directory(self.data_dir)
         shutil.rmtree(trash, ignore_errors=True)
+
+    def remove_leftovers(self) -> None:
+        """Finish what crashes interrupted: a deletion renamed its folder away but did not
+        remove it all; a creation older than an hour never got renamed into place."""
+        if not self.data_dir.is_dir():
+            return
+        stale = time.time() - 3600
+        for path in self.data_dir.iterdir():
+            if path.name.startswith(".deleting-") or (
+                    path.name.startswith(".creating-") and path.stat().st_mtime < stale):
+                log.info("removing %s, left by an interrupted %s", path.name,
+                         "deletion" if path.name.startswith(".deleting-") else "creation")
+                shutil.rmtree(path, ignore_errors=True)
 
     def _evict(self, name: str) -> None:
         with self._lock:

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import fcntl
 import io
+import logging
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.chunk import ChunkerConfig
-from ingest.jobs import run_job
+from ingest.jobs import JobRunner, run_job
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
 from ingest.uploads import queue_local_files, stage_upload
@@ -15,6 +18,7 @@ from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentStatus, FileOutcome, JobState
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.registry import KnowledgeBaseRegistry
 from tests.pdfs import text_pdf
 
 
@@ -112,3 +116,76 @@ def test_a_job_stopped_by_shutdown_stays_queued(embedder: Embedder, lexical: Lex
     assert job is not None and job.state is JobState.RUNNING
     assert [f.status for f in job.files] == [DocumentStatus.QUEUED]
     assert kb.catalog.unfinished_jobs() == [job_id]
+
+
+# --- a knowledge base deleted under its job ------------------------------------------------
+
+
+def _records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith(("ingest", "qa_service"))]
+
+
+WHEN = {"start": (IngestPipeline, "ingest_file"), "parse": (ParserPool, "parse"),
+        "publish": (KnowledgeBase, "publish_document")}
+
+
+@pytest.mark.parametrize("when", list(WHEN))
+def test_a_job_of_a_deleted_knowledge_base_ends_quietly(
+        pipeline: IngestPipeline, tmp_path: Path, embedder: Embedder,
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    registry = KnowledgeBaseRegistry(tmp_path / "data")
+    kb = registry.create("doomed", IndexIdentity(embedder.name, embedder.dimension))
+    job_id = stage_upload(kb, [(f"{n}.pdf", io.BytesIO(text_pdf([f"Page of file {n}."])))
+                               for n in range(3)])
+    owner, method = WHEN[when]
+    real = getattr(owner, method)
+
+    def delete_first(*args: Any, **kwargs: Any) -> Any:
+        if kb.exists():
+            registry.delete("doomed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, method, delete_first)
+    caplog.set_level(logging.INFO)
+    assert run_job(pipeline, kb, job_id) is None
+    records = _records(caplog)
+    assert [r.levelname for r in records if r.levelno >= logging.WARNING] == []
+    assert [r for r in records if r.exc_info] == []
+    assert [r.getMessage() for r in records if "cancelled" in r.getMessage()] == [
+        f"job {job_id} of knowledge base 'doomed' cancelled: the knowledge base was deleted"]
+    assert registry.names() == [] and not kb.root.exists()
+    registry.close()
+
+
+def test_a_queued_job_of_a_deleted_knowledge_base_is_dropped_with_one_line(
+        pipeline: IngestPipeline, tmp_path: Path, embedder: Embedder,
+        caplog: pytest.LogCaptureFixture) -> None:
+    registry = KnowledgeBaseRegistry(tmp_path / "data")
+    kb = registry.create("gone", IndexIdentity(embedder.name, embedder.dimension))
+    job_id = stage_upload(kb, [("a.pdf", io.BytesIO(text_pdf(["Never ingested."])))])
+    registry.delete("gone")
+    caplog.set_level(logging.INFO)
+    runner = JobRunner(registry, pipeline)
+    runner.start()
+    runner.submit("gone", job_id)
+    runner.stop()
+    assert [(r.levelname, r.getMessage()) for r in _records(caplog)] == [
+        ("INFO", f"job {job_id} of knowledge base 'gone' not run: the knowledge base was "
+                 "deleted")]
+    registry.close()
+
+
+def test_a_job_logs_its_start_and_its_end_with_counts(
+        pipeline: IngestPipeline, kb: KnowledgeBase, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["Logged page one.", "Logged page two."]))
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"not a pdf")
+    job_id = queue_local_files(kb, [good, bad])
+    caplog.set_level(logging.INFO)
+    run_job(pipeline, kb, job_id)
+    lines = [r.getMessage() for r in _records(caplog) if r.name == "ingest.jobs"]
+    assert lines[0] == f"job {job_id} of 'kb' started: 2 file(s) to ingest"
+    assert re.fullmatch(rf"job {job_id} of 'kb' done in \d+\.\d s: 2 file\(s\): 1 indexed, "
+                        r"1 invalid; 2 page\(s\), \d+ chunk\(s\)", lines[1]), lines
