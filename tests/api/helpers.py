@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import json
+import re
+import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
@@ -28,7 +33,49 @@ def running_app(data_dir: Path, embedder: Embedder, **settings: Any) -> Iterator
     settings.setdefault("admin_key", ADMIN_KEY)
     app = create_app(Settings(data_dir=data_dir, **settings), embedder=embedder)
     with TestClient(app, headers=bearer(ADMIN_KEY)) as client:
+        client.event_hooks["response"] = [_no_server_paths(data_dir)]
         yield client
+
+
+# Every error any API test provokes is scanned: a message sent to a client never holds a
+# server file-system path (the data directory, the code, the system's temporary folder).
+_MESSAGE_FIELDS = frozenset({"message", "reason", "error", "fallback_reason"})
+
+
+def server_paths(data_dir: Path) -> list[str]:
+    roots = {data_dir, data_dir.resolve(), Path(__file__).resolve().parents[2],
+             Path(sys.prefix), Path(tempfile.gettempdir())}
+    return sorted({str(p) for p in roots if len(p.parts) > 1})
+
+
+def assert_no_server_paths(text: str, data_dir: Path) -> None:
+    for path in server_paths(data_dir):
+        assert not re.search(re.escape(path) + r"(?=/|\b|$)", text), (path, text)
+
+
+def _messages(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _MESSAGE_FIELDS and isinstance(item, str):
+                yield item
+            yield from _messages(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _messages(item)
+
+
+def _no_server_paths(data_dir: Path) -> Any:
+    def check(response: httpx.Response) -> None:
+        kind = response.headers.get("content-type", "")
+        if response.status_code < 400 and not kind.startswith("application/json"):
+            return  # files, pages of text and event streams are not error messages
+        response.read()
+        if response.status_code >= 400:
+            assert_no_server_paths(response.text, data_dir)
+        elif kind.startswith("application/json"):
+            for message in _messages(json.loads(response.content or b"null")):
+                assert_no_server_paths(message, data_dir)
+    return check
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from qa_service.errors import StorageError
 from tests.api.helpers import assert_error, create_kb, ingest, upload
 from tests.pdfs import text_pdf
 
@@ -115,3 +116,27 @@ def test_the_file_of_a_document_that_was_not_indexed_is_404(client: TestClient, 
     error = assert_error(client.get(f"/kbs/{kb}/documents/{bad['document_id']}/pages/1"), 404,
                          "page_not_found")
     assert "page 1" in error["message"]
+
+
+def test_a_broken_knowledge_base_is_a_storage_error_without_a_server_path(
+        client: TestClient, kb: str, caplog: pytest.LogCaptureFixture) -> None:
+    root = client.app.state.services.registry.open(kb).root  # type: ignore[attr-defined]
+    (root / "manifest.json").write_text("{broken", "utf-8")
+    error = assert_error(client.get(f"/kbs/{kb}"), 500, "storage_error")
+    assert f"knowledge base '{kb}'" in error["message"]
+    # the operator's log has the path the client is not shown
+    assert any(str(root) in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_the_suite_wide_scan_catches_a_leaked_path(client: TestClient, kb: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every response of a test client is scanned (tests/api/helpers.py); prove it bites."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    leaked = f"cannot read {services.settings.data_dir.resolve()}/{kb}/catalog.sqlite"
+
+    def leaky(_name: str) -> None:
+        raise StorageError(leaked)
+
+    monkeypatch.setattr(services, "open_kb", leaky)
+    with pytest.raises(AssertionError, match=r"catalog\.sqlite"):
+        client.post(f"/kbs/{kb}/search", json={"query": "x"})
