@@ -47,6 +47,9 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "service",
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
-        "loggers": {name: dict(uvicorn) for name in ("uvicorn", "uvicorn.error",
-                                                       "uvicorn.access")},
+        "loggers": {
+            **{name: dict(uvicorn) for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+            # faiss narrates its CPU-feature probing at INFO, tracebacks-like lines included
+            "faiss": {"level": "WARNING"},
+        },
     }

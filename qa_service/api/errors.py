@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Send
 
 from qa_service.errors import QAError
@@ -70,6 +71,14 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _respond(exc.status_code, code, str(exc.detail))
 
 
+async def _client_gone(request: Request, _exc: Exception) -> JSONResponse:
+    """The client closed the connection before its body ended (or `BodyLimit` cut the body
+    off, and answers 413 itself): expected, so no traceback. Nobody reads this answer."""
+    log.debug("%s %s: the client went away before the request body ended", request.method,
+              request.url.path)
+    return _respond(400, "bad_request", "the request body ended early")
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return _respond(500, "internal", f"internal error ({type(exc).__name__}); see the server log")
@@ -79,4 +88,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QAError, _qa_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
