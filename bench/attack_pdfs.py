@@ -35,6 +35,7 @@ __all__ = [
     "attack_xref_prev_loop",
     "attack_xref_prev_self",
     "deflate_spaces",
+    "page_with_content",
     "write_attacks",
 ]
 
@@ -121,6 +122,12 @@ def _runs(numbers: list[int]) -> list[tuple[int, list[int]]]:
         else:
             runs.append((number, [number]))
     return runs
+
+
+def page_with_content(content: bytes, entries: bytes = b"") -> bytes:
+    """A valid one-page PDF whose page content stream is `content`, with `entries` (such as
+    a /Filter) in the stream's dictionary; the page's font is /F1 (Helvetica)."""
+    return _one_page(content, content_entries=entries).simple()
 
 
 def _one_page(content: bytes, *, content_entries: bytes = b"", font: bytes = _FONT,

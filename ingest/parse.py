@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["HEADER_WINDOW", "PDF_MAGIC", "ParseResult", "find_pdf_header", "parse_pdf"]
+__all__ = ["HEADER_WINDOW", "PDF_MAGIC", "ParseResult", "find_pdf_header", "missing_decoder",
+           "parse_pdf"]
 
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024
@@ -99,6 +100,7 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
     from pypdf import PdfReader
     from pypdf.errors import (
         DependencyError,
+        DeprecationError,
         FileNotDecryptedError,
         LimitReachedError,
         PdfReadError,
@@ -106,6 +108,11 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
+    except (DependencyError, DeprecationError, NotImplementedError) as exc:
+        decoder = missing_decoder(exc)
+        if decoder is None:
+            raise
+        raise _Classified(DocumentStatus.FAILED, f"the file {decoder}") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
         raise _Classified(
             DocumentStatus.INVALID, f"the file is damaged beyond repair ({_describe(exc)})"
@@ -161,7 +168,7 @@ def _extract(reader, count: int,  # type: ignore[no-untyped-def]
     if not any(page.text for page in pages):
         if len(broken) == count:
             return ParseResult(
-                DocumentStatus.INVALID,
+                DocumentStatus.FAILED if _DECODER_MARK in problem else DocumentStatus.INVALID,
                 f"no page could be read: {problem}",
                 page_count=count,
             )
@@ -179,10 +186,47 @@ _OVER_LIMITS = ("goes past the PDF parser's safety limits, as hostile files such
                 "decompression bombs do")
 
 
+_DECODER_MARK = "which this server cannot decode"
+
+
+def missing_decoder(exc: BaseException) -> str | None:
+    """"uses <the filter>, which this server cannot decode (<why>)" when `exc` says that a
+    stream needs a decoder that pypdf lacks here; None for any other error. The file is
+    not damaged: the server cannot read it (status `failed`, not `invalid`)."""
+    from pypdf.errors import DependencyError, DeprecationError
+
+    text = str(exc)
+    why = None
+    if isinstance(exc, DependencyError) and "brotli" in text.lower():
+        name, why = "the /BrotliDecode filter", "install the 'brotli' Python package"
+    elif isinstance(exc, DependencyError) and "jbig2" in text.lower():
+        name, why = "the /JBIG2Decode filter", "it needs the jbig2dec program"
+    elif isinstance(exc, DependencyError):
+        name, why = "a compression filter", text[:200]
+    elif isinstance(exc, DeprecationError) and (found := _ABBREVIATED.search(text)):
+        name = f"the abbreviated filter name {found[1]} outside an inline image"
+        why = f"pypdf {found[2]} and later read only {found[3]} there; re-save the PDF"
+    elif isinstance(exc, NotImplementedError) and (found := _UNSUPPORTED.search(text)):
+        name, why = f"the {found[1]} filter", "the PDF library (pypdf) has no decoder for it"
+    elif isinstance(exc, NotImplementedError) and "/Crypt" in text:
+        name, why = "a named /Crypt filter", "the PDF library (pypdf) does not support it"
+    if why is None:
+        return None
+    return f"uses {name}, {_DECODER_MARK} ({why})"
+
+
+_ABBREVIATED = re.compile(r"filter name (/\w+) is deprecated and has been removed in "
+                          r"pypdf ([\d.]+?)\.? Use (/\w+)")
+_UNSUPPORTED = re.compile(r"Unsupported filter (/[^\s]+)")
+
+
 def _problem(exc: Exception) -> str:
     """Why a part of the file could not be read, in words: "page 3 " + this."""
     from pypdf.errors import LimitReachedError
 
+    decoder = missing_decoder(exc)
+    if decoder is not None:
+        return decoder
     if isinstance(exc, RecursionError):
         return "nests its objects too deeply, or they refer to themselves"
     if isinstance(exc, MemoryError):

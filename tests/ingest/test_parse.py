@@ -3,7 +3,9 @@ must classify every fixture the same way and never raise."""
 
 from __future__ import annotations
 
+import base64
 import io
+import shutil
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfWriter
 
+from bench.attack_pdfs import page_with_content
 from ingest.parse import ParseResult, clean_page_text, find_pdf_header, parse_pdf
 from ingest.parser_pool import ParserPool
 from qa_service.schemas import DocumentStatus
@@ -181,3 +184,62 @@ def test_placeholder_titles_are_dropped(parse: Parse, title: str) -> None:
 def test_rendered_articles_carry_their_title(tmp_path: Path) -> None:
     data = render_pages_article(tmp_path / "a.pdf", "항구 도시 연례 보고서", ["본문입니다."])
     assert parse_pdf(data, max_pages=MAX_PAGES).title == "항구 도시 연례 보고서"
+
+
+# --- streams that need a decoder ------------------------------------------------------------
+
+TEXT = b"BT /F1 12 Tf 72 720 Td (Needs a decoder to read) Tj ET"
+
+
+def test_brotli_compressed_text_is_read(parse: Parse) -> None:
+    brotli = pytest.importorskip("brotli")  # a dependency: pypdf decodes Brotli with it
+    result = parse(page_with_content(brotli.compress(TEXT), b"/Filter /BrotliDecode"))
+    assert result.status is DocumentStatus.INDEXED
+    assert [p.text for p in result.pages] == ["Needs a decoder to read"]
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    (page_with_content(base64.a85encode(TEXT) + b"~>", b"/Filter /A85"),
+     "the abbreviated filter name /A85 outside an inline image"),
+    (page_with_content(TEXT, b"/Filter /FooDecode"), "the /FooDecode filter"),
+    (page_with_content(TEXT, b"/Filter /JBIG2Decode"), "the /JBIG2Decode filter"),
+], ids=["a85", "unknown", "jbig2"])
+def test_a_stream_this_server_cannot_decode_fails_with_a_reason_naming_the_filter(
+        parse: Parse, data: bytes, named: str) -> None:
+    if "JBIG2" in named and shutil.which("jbig2dec"):
+        pytest.skip("jbig2dec is installed here: pypdf can decode JBIG2")
+    result = parse(data)
+    assert result.status is DocumentStatus.FAILED  # the file is fine; this server cannot
+    assert f"page 1 uses {named}, which this server cannot decode" in result.reason
+    assert "damaged" not in result.reason
+
+
+def test_a_missing_brotli_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pypdf.filters
+
+    brotli = pytest.importorskip("brotli")
+    real = pypdf.filters.find_spec
+    check = pypdf.filters.BrotliDecode._check_brotli_available  # remembers its answer
+    monkeypatch.setattr(pypdf.filters, "find_spec",
+                        lambda name, *a: None if name == "brotli" else real(name, *a))
+    check.cache_clear()
+    try:
+        result = parse_pdf(page_with_content(brotli.compress(TEXT), b"/Filter /BrotliDecode"),
+                           max_pages=MAX_PAGES)
+    finally:
+        check.cache_clear()
+    assert result.status is DocumentStatus.FAILED
+    assert "uses the /BrotliDecode filter" in result.reason
+    assert "install the 'brotli' Python package" in result.reason
+
+
+def test_readable_pages_are_kept_when_another_page_needs_a_missing_decoder() -> None:
+    writer = PdfWriter()
+    for data in (text_pdf(["A readable first page."]),
+                 page_with_content(TEXT, b"/Filter /FooDecode")):
+        writer.append(io.BytesIO(data))
+    out = io.BytesIO()
+    writer.write(out)
+    result = parse_pdf(out.getvalue(), max_pages=MAX_PAGES)
+    assert result.status is DocumentStatus.INDEXED
+    assert "pages 2 could not be read" in result.reason and "/FooDecode" in result.reason
