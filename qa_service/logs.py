@@ -39,7 +39,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"} if fmt == "json"
         else {"format": TEXT_FORMAT, "datefmt": "%Y-%m-%dT%H:%M:%S%z"})
-    uvicorn = {"handlers": [], "propagate": True}
+    uvicorn = {"level": level.upper(), "handlers": [], "propagate": True}
     return {
         "version": 1,
         "disable_existing_loggers": False,
