@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers bench concurrency hostile clean
+.PHONY: install run test test-fast lint eval eval-answers bench concurrency hostile hardening clean
 
 install: $(STAMP) $(FONT)
 
@@ -69,6 +69,12 @@ hostile: install
 concurrency: install
 	mkdir -p .eval
 	$(BIN)/python -m bench.concurrency --out .eval/concurrency.json
+
+# An outside probe's reproductions against a real `qa serve` (body caps before auth, memory,
+# deleting a knowledge base during uploads); prints figures, exits 1 on any problem.
+hardening: install
+	mkdir -p .eval
+	$(BIN)/python -m bench.hardening_probe --out .eval/hardening.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .eval

@@ -141,9 +141,9 @@ def memory_probe(url: str, pid: int, key: str, megabytes: int) -> list[dict[str,
 def delete_during_upload(url: str, key: str, files: int, rounds: int, work: Path
                          ) -> dict[str, Any]:
     big = work / "big.pdf"
-    if not big.exists():
-        big.write_bytes(text_pdf([f"Page {n}. " + "Some text of a long report. " * 60
-                                  for n in range(60)]))
+    if not big.exists():  # a PDF with 150 kB of incompressible bytes after its end: at
+        # 20 kB/s its upload lasts about 8 s, so the deletion comes in the middle of it
+        big.write_bytes(text_pdf(["A page of a report."]) + secrets.token_bytes(150_000))
     admin = {"Authorization": f"Bearer {key}"}
     statuses, bodies = [], []
     for _ in range(rounds):
