@@ -189,3 +189,18 @@ def test_a_job_logs_its_start_and_its_end_with_counts(
     assert lines[0] == f"job {job_id} of 'kb' started: 2 file(s) to ingest"
     assert re.fullmatch(rf"job {job_id} of 'kb' done in \d+\.\d s: 2 file\(s\): 1 indexed, "
                         r"1 invalid; 2 page\(s\), \d+ chunk\(s\)", lines[1]), lines
+
+
+def test_the_next_job_removes_staged_files_a_crash_left(pipeline: IngestPipeline,
+                                                        kb: KnowledgeBase, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    orphan = kb.upload_folder("0" * 32)  # as a killed upload leaves it: no job, no lock held
+    orphan.mkdir()
+    (orphan / "00000.pdf").write_bytes(b"%PDF-1.4\n" + b"0" * 1000)
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["The next job."]))
+    caplog.set_level(logging.INFO)
+    job = run_job(pipeline, kb, queue_local_files(kb, [good]))
+    assert job is not None and job.state is JobState.DONE
+    assert not orphan.exists()
+    assert any("its upload never finished" in r.getMessage() for r in caplog.records)
