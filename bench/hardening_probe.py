@@ -19,7 +19,6 @@ import argparse
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 import httpx
 
 from bench.concurrency import qa_server
+from tests.api.raw_http import send_until_answered
 from tests.pdfs import text_pdf
 
 BOUNDARY = b"probe-boundary"
@@ -80,31 +80,8 @@ def send_big_body(port: int, path: str, size: int, key: str | None, chunked: boo
     head += ["Transfer-Encoding: chunked"] if chunked else [f"Content-Length: {size}"]
     block = b"0" * BLOCK
     payload = b"%x\r\n%b\r\n" % (len(block), block) if chunked else block
-    sent, reply = 0, b""
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        sock.settimeout(0.01)
-        deadline = time.monotonic() + 120
-        while b"\r\n\r\n" not in reply and time.monotonic() < deadline:
-            try:
-                reply += sock.recv(65536)
-            except TimeoutError:
-                pass
-            except OSError:
-                break
-            if sent < size:
-                try:
-                    sent += sock.send(payload[: max(1, min(len(payload), size - sent))])
-                except TimeoutError:
-                    pass
-                except OSError:
-                    break
-        sock.settimeout(5)
-        try:
-            while chunk := sock.recv(65536):
-                reply += chunk
-        except OSError:
-            pass
+    reply, sent = send_until_answered(port, ("\r\n".join(head) + "\r\n\r\n").encode(),
+                                      [payload], size, timeout=120)
     status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
     body = reply.partition(b"\r\n\r\n")[2].decode("utf-8", "replace")
     return {"status": status, "sent_mb": round(sent / 1e6, 2), "body": body[:300]}

@@ -7,8 +7,6 @@ from its socket before it answered."""
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 from qa_service.embedding import Embedder
 from tests.api.helpers import ADMIN_KEY
 from tests.api.live_server import LiveServer, live_server
+from tests.api.raw_http import send_until_answered
 
 CAP = 256_000
 SLACK = 64_000  # what the server may buffer beyond what the app reads
@@ -43,38 +42,8 @@ def send(server: LiveServer, path: str, key: str | None, chunked: bool) -> tuple
     block = b"0" * 65536
     payload = b"%x\r\n%b\r\n" % (len(block), block) if chunked else block
     start = server.bytes_read
-    reply, sent = b"", 0
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(head)
-        sock.setblocking(False)
-        deadline = time.monotonic() + 60
-        while b"\r\n\r\n" not in reply and time.monotonic() < deadline:
-            try:
-                reply += sock.recv(65536)
-            except BlockingIOError:
-                pass
-            except OSError:
-                break
-            if sent < TOTAL:
-                try:
-                    sent += sock.send(payload)
-                except BlockingIOError:
-                    time.sleep(0.005)
-                except OSError:
-                    break
-            else:
-                time.sleep(0.005)
-        sock.setblocking(True)
-        while chunk := _recv(sock):
-            reply += chunk
+    reply, _sent = send_until_answered(server.port, head, [payload], TOTAL)
     return reply, server.bytes_read - start - len(head)
-
-
-def _recv(sock: socket.socket) -> bytes:
-    try:
-        return sock.recv(65536)
-    except OSError:
-        return b""
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

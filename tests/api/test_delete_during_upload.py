@@ -16,6 +16,7 @@ import pytest
 from qa_service.embedding import Embedder
 from tests.api.helpers import ADMIN_KEY
 from tests.api.live_server import LiveServer, live_server
+from tests.api.raw_http import read_response
 from tests.pdfs import text_pdf
 
 BOUNDARY = "delete-race-boundary"
@@ -50,19 +51,6 @@ def upload_with_a_delete(server: LiveServer, before: bytes, after: bytes) -> tup
         reply = read_response(sock)
     status = int(reply.split(b" ", 2)[1])
     return status, json.loads(reply.split(b"\r\n\r\n", 1)[1])
-
-
-def read_response(sock: socket.socket) -> bytes:
-    """One response, by its Content-Length (the server may keep the connection open)."""
-    reply = b""
-    while b"\r\n\r\n" not in reply and (chunk := sock.recv(65536)):
-        reply += chunk
-    head, _, body = reply.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    while len(body) < length and (chunk := sock.recv(65536)):
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 @pytest.mark.parametrize("files", [1, 2])

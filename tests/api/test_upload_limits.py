@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 from qa_service.embedding import Embedder
 from tests.api.helpers import ADMIN_KEY, assert_error, create_kb, upload, wait_for_job
 from tests.api.live_server import LiveServer, live_server
+from tests.api.raw_http import send_until_answered
 from tests.pdfs import text_pdf
 
 BOUNDARY = "qa-test-boundary"
@@ -107,8 +107,8 @@ def server(tmp_path: Path, embedder: Embedder, shared_models: None) -> Iterator[
         yield running
 
 
-def send_until_answered(server: LiveServer, head: bytes, total: int,
-                        declared: int | None) -> tuple[int, int]:
+def upload_until_answered(server: LiveServer, head: bytes, total: int,
+                          declared: int | None) -> tuple[int, int]:
     """Send a multipart upload of `total` bytes in 64 kB blocks, stopping as soon as the
     server answers; return (status, bytes sent)."""
     lines = ["POST /kbs/box/documents HTTP/1.1", f"Host: 127.0.0.1:{server.port}",
@@ -116,36 +116,11 @@ def send_until_answered(server: LiveServer, head: bytes, total: int,
              f"Content-Type: multipart/form-data; boundary={BOUNDARY}"]
     lines.append(f"Content-Length: {declared}" if declared is not None
                  else "Transfer-Encoding: chunked")
-    sent = 0
-    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        sock.setblocking(False)
-        block = head + b"0" * (65536 - len(head))
-        reply = b""
-        deadline = time.monotonic() + 60
-        while sent < total and time.monotonic() < deadline:
-            try:
-                reply += sock.recv(65536)
-            except BlockingIOError:
-                pass
-            except OSError:
-                break
-            if b"\r\n\r\n" in reply:
-                break
-            payload = block if declared is not None else b"%x\r\n%b\r\n" % (len(block), block)
-            try:
-                sock.sendall(payload)
-            except (BlockingIOError, OSError):
-                time.sleep(0.01)
-                continue
-            sent += len(block)
-            block = b"0" * 65536
-        sock.setblocking(True)
-        while b"\r\n\r\n" not in reply:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            reply += chunk
+    blocks = [head + b"0" * (65536 - len(head)), b"0" * 65536]
+    if declared is None:
+        blocks = [b"%x\r\n%b\r\n" % (len(block), block) for block in blocks]
+    reply, sent = send_until_answered(server.port, ("\r\n".join(lines) + "\r\n\r\n").encode(),
+                                      blocks, total)
     status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1") else 0
     return status, sent
 
@@ -166,14 +141,14 @@ def test_a_declared_oversized_body_is_refused_before_any_of_it_is_sent(
 
 
 def test_a_chunked_body_is_cut_off_at_the_per_file_limit(server: LiveServer) -> None:
-    status, sent = send_until_answered(server, part_header("endless.pdf") + b"%PDF-1.4\n",
+    status, sent = upload_until_answered(server, part_header("endless.pdf") + b"%PDF-1.4\n",
                                        total=50_000_000, declared=None)
     assert status == 413
     assert sent < 10_000_000  # far from the 50 MB the client meant to send
 
 
 def test_a_lying_content_length_is_counted_not_trusted(server: LiveServer) -> None:
-    status, sent = send_until_answered(server, part_header("liar.pdf") + b"%PDF-1.4\n",
+    status, sent = upload_until_answered(server, part_header("liar.pdf") + b"%PDF-1.4\n",
                                        total=50_000_000, declared=1_500_000)
     assert status in (400, 413)
     assert sent < 10_000_000
