@@ -14,9 +14,9 @@ import hashlib
 from dataclasses import dataclass
 
 from qa_service.schemas import Chunk, Page
-from qa_service.sentences import split_sentences
+from qa_service.sentences import bounded_sentences
 
-__all__ = ["ChunkerConfig", "bounded_sentences", "chunk_document", "chunk_id"]
+__all__ = ["ChunkerConfig", "chunk_document", "chunk_id"]
 
 
 @dataclass(frozen=True)
@@ -86,21 +86,6 @@ def chunk_spans(text: str, config: ChunkerConfig) -> list[tuple[int, int]]:
         ):
             first = covered  # an overlap over half a chunk would mostly repeat it
     return _merge_short_tail(spans, config.min_chars)
-
-
-def bounded_sentences(text: str, limit: int) -> list[tuple[int, int]]:
-    bounded: list[tuple[int, int]] = []
-    for start, end in split_sentences(text):
-        while end - start > limit:
-            cut = text.rfind(" ", start + limit // 2, start + limit)
-            cut = cut if cut > start else start + limit
-            bounded.append((start, cut))
-            start = cut
-            while start < end and text[start].isspace():
-                start += 1
-        if end > start:
-            bounded.append((start, end))
-    return bounded
 
 
 def _merge_short_tail(spans: list[tuple[int, int]], min_chars: int) -> list[tuple[int, int]]:

@@ -14,13 +14,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ingest.chunk import bounded_sentences
 from qa_service.embedding import Embedder
 from qa_service.schemas import Chunk
+from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 
-__all__ = ["MAX_SENTENCE_CHARS", "embed_chunks"]
-
-MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut at whitespace
+__all__ = ["embed_chunks"]
 
 
 def embed_chunks(

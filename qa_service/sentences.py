@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["split_sentences"]
+__all__ = ["MAX_SENTENCE_CHARS", "bounded_sentences", "split_sentences"]
+
+MAX_SENTENCE_CHARS = 600  # longer "sentences" (tables, lists) are cut at whitespace
 
 _END = re.compile(
     r"[.!?\u3002\uff01\uff1f\u2026]+[\"'\u201d\u2019)\]\u300d\u300f]*"
@@ -78,3 +80,19 @@ def _append(spans: list[tuple[int, int]], text: str, start: int, end: int) -> No
         end -= 1
     if end > start:
         spans.append((start, end))
+
+
+def bounded_sentences(text: str, limit: int) -> list[tuple[int, int]]:
+    """`split_sentences`, with any sentence longer than `limit` cut at whitespace."""
+    bounded: list[tuple[int, int]] = []
+    for start, end in split_sentences(text):
+        while end - start > limit:
+            cut = text.rfind(" ", start + limit // 2, start + limit)
+            cut = cut if cut > start else start + limit
+            bounded.append((start, cut))
+            start = cut
+            while start < end and text[start].isspace():
+                start += 1
+        if end > start:
+            bounded.append((start, end))
+    return bounded

@@ -41,12 +41,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ingest.chunk import bounded_sentences
-from ingest.embed import MAX_SENTENCE_CHARS
 from qa_service.answer.models import Answer, AnswerMode, Citation, abstention_text
 from qa_service.config import AnswerSettings
 from qa_service.lexical import TermStatistics
 from qa_service.schemas import Passage
+from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 from qa_service.tokens import Tokenizer
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]
