@@ -29,7 +29,7 @@ from qa_service.config import RetrievalSettings
 from qa_service.embedding import load_embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
-from qa_service.schemas import DocumentInfo, DocumentStatus, Page
+from qa_service.schemas import DocumentInfo, DocumentStatus, Page, PreparedDocument
 from qa_service.store.catalog import now
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from qa_service.tokens import Tokenizer
@@ -78,7 +78,8 @@ def publish(kb: KnowledgeBase, lexical: LexicalIndex, embedder: HashingEmbedder,
     stamp = now()
     info = DocumentInfo(doc_id, f"{doc_seed}.pdf", DocumentStatus.INDEXED, "", len(pages),
                         len(chunks), 0, stamp, stamp)
-    kb.publish_document(info, pdf, pages, chunks, vector_ids, vectors, tokens)
+    kb.publish(PreparedDocument(info, pdf, tuple(pages), tuple(chunks), vector_ids, vectors,
+                                tuple(tokens)))
     return len(chunks)
 
 

@@ -1,4 +1,5 @@
-"""One file into one knowledge base: hash -> skip unchanged -> parse -> chunk -> embed -> publish.
+"""One file into one knowledge base: hash -> skip unchanged -> parse -> prepare (chunk,
+tokens, vectors: `ingest.prepare`) -> publish (`KnowledgeBase.publish`).
 
 Every file ends with a `FileOutcome` (status + a reason a person can act on); nothing here
 raises for a bad document. The cost of adding a document is proportional to that
@@ -12,17 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.chunk import ChunkerConfig, chunk_document
-from ingest.embed import embed_chunks
+from ingest.chunk import ChunkerConfig
 from ingest.parse import HEADER_WINDOW, find_pdf_header
 from ingest.parser_pool import ParserPool
+from ingest.prepare import DocumentSource, prepare_document
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
-from qa_service.schemas import DocumentInfo, DocumentStatus, FileOutcome
-from qa_service.store.catalog import now
+from qa_service.schemas import DocumentStatus, FileOutcome
 from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
 
-__all__ = ["IngestPipeline", "Progress", "file_sha256", "indexed_text"]
+__all__ = ["IngestPipeline", "Progress", "file_sha256"]
 
 Progress = Callable[[str, int], None]  # ("pages" | "chunks", how many more)
 
@@ -33,15 +33,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def indexed_text(title: str, text: str) -> str:
-    """What BM25 sees for a chunk: its document's title, then the chunk.
-
-    A passage often never names what it is about ("It began in October..."); the title
-    puts it back (SQuAD dev recall@5 +0.2 pt). Users get the chunk text alone.
-    """
-    return f"{title}\n{text}" if title else text
 
 
 OutcomeHook = Callable[[FileOutcome], PublishHook]
@@ -126,19 +117,12 @@ class IngestPipeline:
             return outcome
         # a knowledge base keeps the chunker it was created with (recorded in its manifest)
         chunker = ChunkerConfig.from_description(kb.manifest.get("chunker") or {})
-        chunks = chunk_document(doc_id, parsed.pages, chunker)
-        vector_ids, vectors = embed_chunks(self.embedder, chunks, self.embed_batch_size,
-                                           lambda n: report("chunks", n))
-        tokens = self.lexical.document_tokens([indexed_text(parsed.title, c.text)
-                                               for c in chunks])
-        stamp = now()
-        info = DocumentInfo(doc_id, filename, DocumentStatus.INDEXED, parsed.reason,
-                            parsed.page_count, len(chunks), size, stamp, stamp)
+        prepared = prepare_document(DocumentSource(doc_id, filename, path, size), parsed,
+                                    chunker, self.embedder, self.lexical, self.embed_batch_size,
+                                    lambda n: report("chunks", n))
         outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
-                              parsed.page_count, len(chunks))
-        published = kb.publish_document(info, path, parsed.pages, chunks, vector_ids, vectors,
-                                        tokens, hook=hook(outcome) if hook else None)
-        if not published:
+                              parsed.page_count, len(prepared.chunks))
+        if not kb.publish(prepared, hook=hook(outcome) if hook else None):
             unchanged = FileOutcome(filename, DocumentStatus.UNCHANGED,
                                     "the same file is already indexed", doc_id)
             _tell(kb, hook, unchanged)

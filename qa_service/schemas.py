@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "Chunk",
@@ -20,6 +24,7 @@ __all__ = [
     "KnowledgeBaseInfo",
     "Page",
     "Passage",
+    "PreparedDocument",
 ]
 
 
@@ -100,6 +105,28 @@ class DocumentInfo:
         data = asdict(self)
         data["status"] = self.status.value
         return data
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedDocument:
+    """One document ready to publish: everything derived from its file by the prepare stage
+    (parse, chunk, tokens, vectors), which touches no knowledge base; the publish stage
+    (`KnowledgeBase.publish`, one writer) makes it searchable at once.
+
+    `vector_ids[i]` is the chunk id that `vectors[i]` belongs to (a chunk may own several
+    vectors); `tokens[i]` is the lexical (BM25) text of `chunks[i]`."""
+
+    info: DocumentInfo
+    source: Path  # the original PDF, stored under the knowledge base by its hash
+    pages: tuple[Page, ...]
+    chunks: tuple[Chunk, ...]
+    vector_ids: npt.NDArray[np.int64]
+    vectors: npt.NDArray[np.float32]
+    tokens: tuple[str, ...]
+
+    @property
+    def chunk_ids(self) -> set[int]:
+        return {c.id for c in self.chunks}
 
 
 @dataclass(frozen=True)

@@ -237,13 +237,13 @@ def say(event: str, **fields: Any) -> None:
 
 
 def _announce_publishing(kb: KnowledgeBase) -> None:
-    publish = kb.publish_document
+    publish = kb.publish
 
-    def announced(info: Any, *args: Any, **kwargs: Any) -> bool:
-        say("publishing", filename=info.filename)
-        return publish(info, *args, **kwargs)
+    def announced(document: Any, *args: Any, **kwargs: Any) -> bool:
+        say("publishing", filename=document.info.filename)
+        return publish(document, *args, **kwargs)
 
-    kb.publish_document = announced  # type: ignore[method-assign]
+    kb.publish = announced  # type: ignore[method-assign]
 
 
 def _acknowledge(outcome: FileOutcome) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy.typing as npt
 from ingest.chunk import ChunkerConfig, chunk_document
 from ingest.embed import embed_chunks
 from qa_service.lexical import LexicalIndex
-from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
+from qa_service.schemas import DocumentInfo, DocumentStatus, Page, PreparedDocument
 from qa_service.store.catalog import now
 from qa_service.store.knowledge_base import KnowledgeBase
 
@@ -126,26 +125,10 @@ class BruteForceVectorStore:
         self._vectors = np.zeros((0, self._dimension), dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class SourceDocument:
-    """Everything `KnowledgeBase.publish_document` needs, derived from page texts."""
-
-    info: DocumentInfo
-    path: Path
-    pages: list[Page]
-    chunks: list[Chunk]
-    vector_ids: npt.NDArray[np.int64]
-    vectors: npt.NDArray[np.float32]
-    tokens: list[str]
-
-    @property
-    def chunk_ids(self) -> set[int]:
-        return {c.id for c in self.chunks}
-
-
 def make_document(folder: Path, filename: str, page_texts: Sequence[str], embedder: HashEmbedder,
                   lexical: LexicalIndex, chunker: ChunkerConfig | None = None
-                  ) -> SourceDocument:
+                  ) -> PreparedDocument:
+    """A `PreparedDocument` made from page texts (a stand-in file, no PDF parsing)."""
     data = ("%PDF-1.4 stand-in for " + filename + "\n" + "\f".join(page_texts)).encode()
     doc_id = hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,10 +141,9 @@ def make_document(folder: Path, filename: str, page_texts: Sequence[str], embedd
     info = DocumentInfo(doc_id, filename, DocumentStatus.INDEXED, "", len(pages), len(chunks),
                         len(data), stamp, stamp)
     vector_ids, vectors = embed_chunks(embedder, chunks)
-    return SourceDocument(info, path, pages, chunks, vector_ids, vectors,
-                          lexical.document_tokens(texts))
+    return PreparedDocument(info, path, tuple(pages), tuple(chunks), vector_ids, vectors,
+                            tuple(lexical.document_tokens(texts)))
 
 
-def publish(kb: KnowledgeBase, doc: SourceDocument) -> bool:
-    return kb.publish_document(doc.info, doc.path, doc.pages, doc.chunks, doc.vector_ids,
-                               doc.vectors, doc.tokens)
+def publish(kb: KnowledgeBase, doc: PreparedDocument) -> bool:
+    return kb.publish(doc)

@@ -18,8 +18,9 @@ from qa_service.retrieval import (
     fuse_rankings,
     fuse_zscores,
 )
+from qa_service.schemas import PreparedDocument
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
-from tests.fakes import HashEmbedder, SourceDocument, make_document, publish
+from tests.fakes import HashEmbedder, make_document, publish
 
 
 def ranked(ids: list[int], weight: float = 1.0) -> RankedList:
@@ -139,7 +140,7 @@ def corpus(tmp_path: Path, fake_embedder: HashEmbedder, lexical: LexicalIndex): 
                                                                    fake_embedder.dimension))
     chunker = ChunkerConfig(target_chars=200, overlap_sentences=0, min_chars=0)
 
-    def build(name: str, *pages: str) -> SourceDocument:
+    def build(name: str, *pages: str) -> PreparedDocument:
         document = make_document(tmp_path / "src", name, pages, fake_embedder, lexical, chunker)
         publish(kb, document)
         return document

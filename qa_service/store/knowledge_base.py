@@ -28,7 +28,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa_service.errors import IndexMismatch, StorageError, describe
-from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, KnowledgeBaseInfo, Page
+from qa_service.schemas import Chunk, DocumentStatus, KnowledgeBaseInfo, PreparedDocument
 from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
 from qa_service.store.faiss_store import FaissSegmentStore
@@ -175,36 +175,25 @@ class KnowledgeBase:
     def status_of(self, doc_id: str) -> DocumentStatus | None:
         return self.catalog.status_of(self.catalog.connection(), doc_id)
 
-    def publish_document(
-        self,
-        info: DocumentInfo,
-        pdf: Path,
-        pages: Sequence[Page],
-        chunks: Sequence[Chunk],
-        vector_ids: npt.NDArray[np.int64],
-        vectors: npt.NDArray[np.float32],
-        tokens: Sequence[str],
-        hook: PublishHook | None = None,
-    ) -> bool:
-        """Make a parsed, embedded document searchable. False if it was already indexed.
-
-        `vector_ids[i]` is the chunk id that `vectors[i]` belongs to (a chunk may own
-        several vectors); `tokens[i]` is the FTS text of `chunks[i]`.
-        """
+    def publish(self, document: PreparedDocument, hook: PublishHook | None = None) -> bool:
+        """Make a prepared document searchable (the single-writer publish stage); False if
+        it was already indexed. `hook` runs inside the commit (a job records its outcome)."""
+        info = document.info
         with self.write_lock():
             if self.status_of(info.id) is DocumentStatus.INDEXED:
                 return False
             self._begin_write()
-            self._store_file(info.id, pdf)
-            self.vectors.add(vector_ids, vectors)
+            self._store_file(info.id, document.source)
+            self.vectors.add(document.vector_ids, document.vectors)
             with self.catalog.transaction() as conn:
                 replaced = self.catalog.documents_named(conn, info.filename)
                 replaced.append(info.id)  # an earlier failed attempt of the same bytes
                 stale = self.catalog.delete_documents(conn, replaced)
-                self.catalog.insert_indexed(conn, info, pages, chunks, tokens)
+                self.catalog.insert_indexed(conn, info, document.pages, document.chunks,
+                                            document.tokens)
                 if hook is not None:
                     hook(conn)
-            keep = {c.id for c in chunks}
+            keep = document.chunk_ids
             self._end_write(lambda: self._forget(stale, keep, old_docs=replaced, current=info.id))
         return True
 
@@ -292,7 +281,7 @@ class KnowledgeBase:
     ) -> int:
         """Re-embed every stored chunk with another model (`qa kb reindex`).
 
-        `embed(chunks)` returns (vector ids, vectors) as for `publish_document`. The new
+        `embed(chunks)` returns (vector ids, vectors) as in a `PreparedDocument`. The new
         vectors go to a new folder; one atomic manifest replace switches to it, so a crash
         leaves either the old index or the new one, both complete.
         """

@@ -126,7 +126,7 @@ def _records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 WHEN = {"start": (IngestPipeline, "ingest_file"), "parse": (ParserPool, "parse"),
-        "publish": (KnowledgeBase, "publish_document")}
+        "publish": (KnowledgeBase, "publish")}
 
 
 @pytest.mark.parametrize("when", list(WHEN))

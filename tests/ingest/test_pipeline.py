@@ -10,7 +10,8 @@ import pytest
 from ingest.chunk import ChunkerConfig
 from ingest.embed import embed_chunks
 from ingest.parser_pool import ParserPool
-from ingest.pipeline import IngestPipeline, file_sha256, indexed_text
+from ingest.pipeline import IngestPipeline, file_sha256
+from ingest.prepare import indexed_text
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentStatus, FileOutcome

@@ -13,10 +13,10 @@ from qa_service.config import RetrievalSettings
 from qa_service.errors import IndexMismatch
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
-from qa_service.schemas import DocumentStatus
+from qa_service.schemas import DocumentStatus, PreparedDocument
 from qa_service.store.catalog import Catalog
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
-from tests.fakes import HashEmbedder, SourceDocument, make_document, publish
+from tests.fakes import HashEmbedder, make_document, publish
 
 FILLER = ("The committee reviewed quarterly figures and agreed on a modest budget. "
           "Members discussed staffing, training and the schedule for the next audit. ")
@@ -33,7 +33,7 @@ def kb(tmp_path: Path, fake_embedder: HashEmbedder):  # type: ignore[no-untyped-
 
 @pytest.fixture
 def doc(tmp_path: Path, fake_embedder: HashEmbedder, lexical: LexicalIndex):  # type: ignore[no-untyped-def]
-    def build(filename: str, *page_texts: str) -> SourceDocument:
+    def build(filename: str, *page_texts: str) -> PreparedDocument:
         return make_document(tmp_path / "sources", filename, page_texts, fake_embedder, lexical)
     return build
 
@@ -66,7 +66,7 @@ def test_publish_makes_chunks_searchable(kb: KnowledgeBase, doc, lexical: Lexica
     assert info.chunks == len(manual.chunks) and info.pages == 2
     assert kb.catalog.page_text(manual.info.id, 2) == manual.pages[1].text
     assert kb.info().documents == 1 and kb.info().chunks == len(manual.chunks)
-    assert kb.file_path(manual.info.id).read_bytes() == manual.path.read_bytes()
+    assert kb.file_path(manual.info.id).read_bytes() == manual.source.read_bytes()
     assert sorted(kb.vectors.ids().tolist()) == sorted(manual.chunk_ids)
 
 
@@ -159,13 +159,12 @@ def test_a_failing_hook_rolls_the_publication_back(kb: KnowledgeBase, doc) -> No
         raise RuntimeError("job bookkeeping failed")
 
     with pytest.raises(RuntimeError):
-        kb.publish_document(manual.info, manual.path, manual.pages, manual.chunks,
-                            manual.vector_ids, manual.vectors, manual.tokens, hook=hook)
+        kb.publish(manual, hook=hook)
     assert kb.status_of(manual.info.id) is None
     assert catalog_chunk_ids(kb) == set()
 
 
-def _crash_while_publishing(kb: KnowledgeBase, document: SourceDocument,
+def _crash_while_publishing(kb: KnowledgeBase, document: PreparedDocument,
                             monkeypatch: pytest.MonkeyPatch) -> None:
     def crash(*_args: object, **_kwargs: object) -> None:
         raise OSError("simulated crash before the catalog commit")

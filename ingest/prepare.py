@@ -1,0 +1,60 @@
+"""The prepare stage: a parsed document -> one `PreparedDocument` (chunks, lexical text,
+vectors). Pure: it reads no knowledge base and writes nothing, so it can run anywhere (a
+worker, another machine); the publish stage (`KnowledgeBase.publish`) is the one writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.chunk import ChunkerConfig, chunk_document
+from ingest.embed import embed_chunks
+from ingest.parse import ParseResult
+from qa_service.embedding import Embedder
+from qa_service.lexical import LexicalIndex
+from qa_service.schemas import DocumentInfo, DocumentStatus, PreparedDocument
+from qa_service.store.catalog import now
+
+__all__ = ["DocumentSource", "indexed_text", "prepare_document"]
+
+
+@dataclass(frozen=True)
+class DocumentSource:
+    """Which file a prepared document comes from, and under what name it is shown."""
+
+    doc_id: str  # sha256 of the bytes
+    filename: str
+    path: Path
+    size: int
+
+
+def indexed_text(title: str, text: str) -> str:
+    """What BM25 sees for a chunk: its document's title, then the chunk.
+
+    A passage often never names what it is about ("It began in October..."); the title
+    puts it back (SQuAD dev recall@5 +0.2 pt). Users get the chunk text alone.
+    """
+    return f"{title}\n{text}" if title else text
+
+
+def prepare_document(
+    source: DocumentSource,
+    parsed: ParseResult,
+    chunker: ChunkerConfig,
+    embedder: Embedder,
+    lexical: LexicalIndex,
+    batch_size: int = 64,
+    on_chunks: Callable[[int], None] | None = None,
+) -> PreparedDocument:
+    """Chunk, tokenize and embed an `indexed` parse; `on_chunks(n)` hears the embedding's
+    progress."""
+    chunks = chunk_document(source.doc_id, parsed.pages, chunker)
+    vector_ids, vectors = embed_chunks(embedder, chunks, batch_size, on_chunks)
+    tokens = lexical.document_tokens([indexed_text(parsed.title, c.text) for c in chunks])
+    stamp = now()
+    info = DocumentInfo(source.doc_id, source.filename, DocumentStatus.INDEXED, parsed.reason,
+                        parsed.page_count, len(chunks), source.size, stamp, stamp)
+    return PreparedDocument(info, source.path, tuple(parsed.pages), tuple(chunks), vector_ids,
+                            vectors, tuple(tokens))
