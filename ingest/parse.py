@@ -1,8 +1,10 @@
 """PDF bytes -> pages of text. The only module that imports the PDF library (pypdf).
 
-`parse_pdf` never raises for a bad document: it classifies it (`ParseResult.status`) and
-says why in words a person can act on. It runs inside a parser worker process (see
-`ingest.parser_pool`), which bounds its memory and time.
+A `PdfParser` turns one PDF's bytes into a `ParseResult` and never raises for a bad
+document: it classifies it (`ParseResult.status`) and says why in words a person can act
+on. `PARSERS` names the implementations (OCR will be another); the one a service uses runs
+inside parser worker processes (`ingest.parser_pool`), which bound its memory and time.
+Every implementation passes the same contract (`tests/ingest/test_parse.py`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["HEADER_WINDOW", "PDF_MAGIC", "ParseResult", "find_pdf_header", "missing_decoder",
-           "parse_pdf"]
+__all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "ParseResult", "PdfParser", "PypdfParser",
+           "find_pdf_header", "missing_decoder", "parse_pdf"]
 
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024
@@ -32,6 +35,32 @@ class ParseResult:
     pages: list[Page] = field(default_factory=list)
     page_count: int = 0
     title: str = ""  # the document's own title (PDF metadata), when it has a usable one
+
+
+class PdfParser(Protocol):
+    """One PDF's bytes -> its pages' text, classified; never raises for a bad document.
+
+    `on_page_count` hears the page count before extraction starts (the worker pool sets
+    its time budget from it); a document whose text passes `max_chars` ends `too_large`."""
+
+    name: str
+
+    def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
+              on_page_count: Callable[[int], None] | None = None) -> ParseResult: ...
+
+
+class PypdfParser:
+    """The text layer, as pypdf extracts it."""
+
+    name = "pypdf"
+
+    def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
+              on_page_count: Callable[[int], None] | None = None) -> ParseResult:
+        return parse_pdf(data, max_pages=max_pages, max_chars=max_chars,
+                         on_page_count=on_page_count)
+
+
+PARSERS: dict[str, Callable[[], PdfParser]] = {PypdfParser.name: PypdfParser}
 
 
 def find_pdf_header(head: bytes) -> int:

@@ -48,7 +48,7 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def _serve(memory_mb: int) -> None:
-    from ingest.parse import parse_pdf
+    from ingest.parse import PARSERS
     from qa_service.errors import describe
     from qa_service.schemas import DocumentStatus
 
@@ -57,7 +57,8 @@ def _serve(memory_mb: int) -> None:
         try:
             with open(request["path"], "rb") as handle:
                 data = handle.read()
-            result = parse_pdf(
+            parser = PARSERS[str(request.get("parser", "pypdf"))]()
+            result = parser.parse(
                 data,
                 max_pages=int(request["max_pages"]),
                 max_chars=int(request["max_chars"]) if "max_chars" in request else None,

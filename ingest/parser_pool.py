@@ -42,6 +42,7 @@ class ParserLimits:
     # Chunking and embedding cost in proportion to the text, outside the parsing budget:
     # 10,000 characters a page over 2,000 pages, where real pages hold a few thousand.
     max_text_chars: int = 20_000_000
+    parser: str = "pypdf"  # which of `ingest.parse.PARSERS` the workers run
 
     def budget(self, pages: int) -> float:
         return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)
@@ -176,7 +177,8 @@ class ParserPool:
         pages, heard = 0, False
         try:
             worker.send({"path": str(path), "max_pages": self.limits.max_pages,
-                         "max_chars": self.limits.max_text_chars})
+                         "max_chars": self.limits.max_text_chars,
+                         "parser": self.limits.parser})
             while True:
                 message = worker.receive(deadline)
                 heard = True

@@ -1,5 +1,6 @@
-"""PDF parsing, in process (`parse_pdf`) and through a worker (`ParserPool.parse`): both
-must classify every fixture the same way and never raise."""
+"""The `PdfParser` contract: every parser in `ingest.parse.PARSERS`, in process, and the
+service's way of running one (a `ParserPool` worker) must read and classify every fixture
+the same way, and never raise."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from pypdf import PdfWriter
 
 from bench.attack_pdfs import page_with_content
-from ingest.parse import ParseResult, clean_page_text, find_pdf_header, parse_pdf
+from ingest.parse import PARSERS, ParseResult, clean_page_text, find_pdf_header, parse_pdf
 from ingest.parser_pool import ParserPool
 from qa_service.schemas import DocumentStatus
 from tests.ingest.conftest import MAX_PAGES
@@ -36,10 +37,11 @@ PAGES = [
 ]
 
 
-@pytest.fixture(params=["in-process", "worker"])
+@pytest.fixture(params=[*PARSERS, "worker"])
 def parse(request: pytest.FixtureRequest, tmp_path: Path) -> Parse:
-    if request.param == "in-process":
-        return lambda data: parse_pdf(data, max_pages=MAX_PAGES)
+    if request.param in PARSERS:
+        parser = PARSERS[request.param]()
+        return lambda data: parser.parse(data, max_pages=MAX_PAGES)
     pool: ParserPool = request.getfixturevalue("pool")
 
     def through_worker(data: bytes) -> ParseResult:
