@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers bench concurrency hostile hardening clean
+.PHONY: install run test test-fast lint eval eval-answers eval-real bench concurrency hostile hardening clean
 
 install: $(STAMP) $(FONT)
 
@@ -53,6 +53,16 @@ eval-answers: install
 	$(BIN)/qa eval answers $(DATA)/qa/squad-v1.1.dev.json --articles 12 --foreign $(DATA)/qa/korquad-v1.0.dev.json --json .eval/answers-squad-half.json
 	$(BIN)/qa eval answers $(DATA)/qa/korquad-v1.0.dev.json --articles 35 --foreign $(DATA)/qa/squad-v1.1.dev.json --json .eval/answers-korquad-half.json
 	$(BIN)/qa eval answers $(DATA)/qa/squad-v2.0.dev.json --json .eval/answers-squad-v2.json
+
+# Real documents, the right pages (see README "Evaluation"): FinanceBench dev filings with their
+# own file names and with neutral ones (doc_01.pdf ...), then our own question set over
+# ../shared/data/pdfs (evalsets/team-real.jsonl; its halves are reported separately).
+FINANCEBENCH := $(DATA)/real/financebench-dev
+eval-real: install
+	mkdir -p .eval
+	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/pages-financebench.json
+	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --neutral-names --json .eval/pages-financebench-neutral.json
+	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/pages-team.json
 
 bench: install
 	$(BIN)/python -m bench.ingest_scaling

@@ -432,6 +432,72 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
     _print_json(report)
 
 
+PagesFolder = Annotated[Path, typer.Argument(help="A folder of PDFs (searched recursively)",
+                                             exists=True, file_okay=False)]
+PageQuestions = Annotated[Path, typer.Argument(
+    help="Questions, one JSON object a line: doc_name, question, evidence[].evidence_page_num "
+         "(0-based)", exists=True, dir_okay=False)]
+HalfOpt = Annotated[str | None, typer.Option(help="Only the `tune` or the `check` half.")]
+
+
+@eval_app.command("pages")
+def eval_pages(folder: PagesFolder, questions: PageQuestions,
+               k: Annotated[int, typer.Option("-k", "--k", min=1, max=100,
+                                              help="Passages per search.")] = 10,
+               half: HalfOpt = None,
+               neutral_names: Annotated[bool, typer.Option(
+                   help="Ingest the PDFs as doc_01.pdf, doc_02.pdf, ...")] = False,
+               json_out: JsonOut = None, keep: KeepOpt = None) -> None:
+    """Ingest a folder of real PDFs into one fresh knowledge base; score whether search
+    finds each question's evidence page (page_hit@1/5/10, doc_hit@5, MRR@10)."""
+    from qa_service.eval.page_eval import (
+        HALVES,
+        evaluate_pages,
+        ingest_folder,
+        load_page_questions,
+    )
+
+    if half is not None and half not in HALVES:
+        raise typer.BadParameter(f"--half is one of {', '.join(HALVES)}")
+    asked = [q for q in _or_exit(lambda: load_page_questions(questions))
+             if half is None or q.half == half]
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        settings = Settings().model_copy(update={"data_dir": keep or Path(scratch) / "data"})
+        with _services(settings) as services:
+            corpus = ingest_folder(services, folder, Path(scratch), neutral_names, errors.print)
+            with _progress() as bar:
+                task = bar.add_task("searching", total=sum(q.answerable for q in asked))
+                report = evaluate_pages(services, corpus, asked, k,
+                                        progress=lambda n: bar.advance(task, n))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    _print_page_report(report)
+
+
+def _or_exit(load: Any) -> Any:
+    try:
+        return load()
+    except QAError as exc:
+        _print_error(exc)
+        raise typer.Exit(2) from None
+
+
+def _print_page_report(report: dict[str, Any]) -> None:
+    table = Table("questions", "n", "page@1", "page@5", "page@10", "doc@5", "MRR@10")
+    rows = {"all": report, **report["groups"]}
+    for name, row in rows.items():
+        table.add_row(name, str(row["questions"]), *(f"{row[key]:.3f}" for key in (
+            "page_hit@1", "page_hit@5", "page_hit@10", "doc_hit@5", "mrr@10")))
+    console.print(table)
+    console.print(f"{report['documents']} documents, {report['pages']} pages ingested in "
+                  f"{report['ingest_s']} s ({report['ingest_pages_per_s']} pages/s); search "
+                  f"p50 {report['search_p50_ms']} ms, p95 {report['search_p95_ms']} ms; "
+                  f"{report['unanswerable_questions']} unanswerable question(s) not scored")
+    if report["questions_about_missing_documents"]:
+        errors.print("[yellow]questions about documents not indexed:[/yellow] "
+                     + escape(", ".join(report["questions_about_missing_documents"])))
+
+
 def main() -> None:
     app()
 

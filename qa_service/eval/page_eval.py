@@ -1,0 +1,212 @@
+"""`qa eval pages`: real PDFs into one knowledge base, then does search find the right page?
+
+Questions come in FinanceBench's format (JSON Lines): `doc_name` (the PDF's path under the
+folder, without `.pdf`), `question`, `evidence[].evidence_page_num` (0-based), and, in our
+own set (`evalsets/team-real.jsonl`), `lang`, `kind`, `answerable` and `also[]` (the same
+evidence in a near-duplicate file). A question's page hit at rank r: the passage at rank r
+lies on one of its evidence pages of its document (or of an `also` document).
+
+With `neutral_names`, the PDFs are ingested as `doc_01.pdf`, `doc_02.pdf`, ... so that a
+gain that comes from file names (company, year) is told apart from one that comes from
+the documents' content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.jobs import run_job
+from ingest.uploads import queue_local_files
+from qa_service.errors import InvalidRequest
+from qa_service.schemas import DocumentStatus, FileOutcome, Passage
+from qa_service.services import Services
+from qa_service.store.knowledge_base import KnowledgeBase
+
+__all__ = ["PageCorpus", "PageQuestion", "evaluate_pages", "half_of", "ingest_folder",
+           "load_page_questions"]
+
+KB_NAME = "eval-pages"
+HALVES = ("tune", "check")
+
+
+def half_of(question: str) -> str:
+    """The fixed split of a question set: `tune` when the SHA-256 of the question's text is
+    even as an integer, else `check`."""
+    return HALVES[int(hashlib.sha256(question.encode("utf-8")).hexdigest(), 16) % 2]
+
+
+@dataclass(frozen=True)
+class PageQuestion:
+    question: str
+    doc_name: str
+    evidence: frozenset[tuple[str, int]]  # (doc_name, 1-based page), `also` included
+    lang: str = ""
+    kind: str = ""
+    answerable: bool = True
+
+    @property
+    def half(self) -> str:
+        return half_of(self.question)
+
+    @property
+    def documents(self) -> frozenset[str]:
+        return frozenset(name for name, _page in self.evidence)
+
+
+def load_page_questions(path: Path) -> list[PageQuestion]:
+    questions = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(_question(row))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidRequest(f"{path.name} line {number}: not a question ({exc})") from exc
+    return questions
+
+
+def _question(row: dict[str, Any]) -> PageQuestion:
+    name = str(row.get("doc_name") or "")
+    pages = {(name, int(e["evidence_page_num"]) + 1) for e in row.get("evidence") or []}
+    pages |= {(str(a["doc_name"]), int(a["evidence_page_num"]) + 1) for a in row.get("also") or []}
+    answerable = bool(row.get("answerable", True)) and bool(pages)
+    return PageQuestion(str(row["question"]), name, frozenset(pages), str(row.get("lang", "")),
+                        str(row.get("kind", "")), answerable)
+
+
+@dataclass
+class PageCorpus:
+    kb: KnowledgeBase
+    documents: dict[str, str] = field(default_factory=dict)  # doc_name -> document id
+    pages: int = 0
+    seconds: float = 0.0
+    failures: list[FileOutcome] = field(default_factory=list)
+
+
+def ingest_folder(services: Services, folder: Path, work: Path, neutral_names: bool = False,
+                  progress: Callable[[str], None] | None = None) -> PageCorpus:
+    """Every PDF under `folder` into one fresh knowledge base, as one job."""
+    say = progress or (lambda _message: None)
+    sources = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file())
+    if not sources:
+        raise InvalidRequest(f"no PDF files under {folder}")
+    names = [p.relative_to(folder).with_suffix("").as_posix() for p in sources]
+    paths = _neutral_links(sources, work) if neutral_names else sources
+    if KB_NAME in services.registry.names():
+        services.registry.delete(KB_NAME)
+    corpus = PageCorpus(kb=services.create_kb(KB_NAME))
+    say(f"{folder}: ingesting {len(paths)} PDFs" + (" under neutral names" if neutral_names
+                                                     else ""))
+    started = time.perf_counter()
+    job = run_job(services.pipeline, corpus.kb, queue_local_files(corpus.kb, paths))
+    corpus.seconds = time.perf_counter() - started
+    for name, outcome in zip(names, job.files if job else [], strict=False):
+        corpus.pages += outcome.pages if outcome.status is DocumentStatus.INDEXED else 0
+        if outcome.status in (DocumentStatus.INDEXED, DocumentStatus.UNCHANGED) and \
+                outcome.document_id is not None:
+            corpus.documents[name] = outcome.document_id
+        else:
+            corpus.failures.append(outcome)
+    return corpus
+
+
+def _neutral_links(sources: Sequence[Path], work: Path) -> list[Path]:
+    folder = work / "neutral"
+    folder.mkdir(parents=True, exist_ok=True)
+    links = []
+    for number, source in enumerate(sources, start=1):
+        link = folder / f"doc_{number:02d}.pdf"
+        link.symlink_to(source.resolve())
+        links.append(link)
+    return links
+
+
+@dataclass(frozen=True)
+class _Scored:
+    question: PageQuestion
+    first_page_hit: int | None  # 1-based rank of the first passage on an evidence page
+    doc_hit_at_5: bool
+    millis: float
+    top: tuple[tuple[str, int], ...]  # (filename, page) of the first passages, for misses
+
+
+def _score(corpus: PageCorpus, question: PageQuestion, passages: Sequence[Passage],
+           millis: float) -> _Scored:
+    gold_pages = {(corpus.documents.get(name), page) for name, page in question.evidence}
+    gold_docs = {corpus.documents.get(name) for name in question.documents}
+    first = next((rank for rank, p in enumerate(passages, start=1)
+                  if (p.document_id, p.page) in gold_pages), None)
+    doc_hit = any(p.document_id in gold_docs for p in passages[:5])
+    return _Scored(question, first, doc_hit, millis,
+                   tuple((p.filename, p.page) for p in passages[:3]))
+
+
+def _summary(scored: Sequence[_Scored]) -> dict[str, Any]:
+    n = max(len(scored), 1)
+    ranks = [s.first_page_hit for s in scored]
+
+    def hit(k: int) -> float:
+        return round(sum(1 for r in ranks if r is not None and r <= k) / n, 4)
+
+    return {"questions": len(scored), "page_hit@1": hit(1), "page_hit@5": hit(5),
+            "page_hit@10": hit(10), "doc_hit@5": round(sum(s.doc_hit_at_5 for s in scored) / n, 4),
+            "mrr@10": round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4)}
+
+
+def _groups(scored: Sequence[_Scored]) -> dict[str, dict[str, Any]]:
+    """The summary per language, kind and half, where the questions say them."""
+    keys: dict[str, Callable[[PageQuestion], str]] = {
+        "lang": lambda q: q.lang, "kind": lambda q: q.kind, "half": lambda q: q.half}
+    groups: dict[str, dict[str, Any]] = {}
+    for label, key in keys.items():
+        values = sorted({key(s.question) for s in scored} - {""})
+        if len(values) > 1 or label == "half":
+            for value in values:
+                groups[f"{label}={value}"] = _summary([s for s in scored
+                                                       if key(s.question) == value])
+    return groups
+
+
+def evaluate_pages(services: Services, corpus: PageCorpus, questions: Iterable[PageQuestion],
+                   k: int = 10, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    asked = list(questions)
+    answerable = [q for q in asked if q.answerable]
+    unknown = sorted({name for q in answerable for name in q.documents} - set(corpus.documents))
+    scored = []
+    for question in answerable:
+        started = time.perf_counter()
+        passages = services.retriever.search(corpus.kb, question.question, k)
+        scored.append(_score(corpus, question, passages, (time.perf_counter() - started) * 1000))
+        if progress is not None:
+            progress(1)
+    millis = np.asarray([s.millis for s in scored] or [0.0])
+    return {
+        **_summary(scored),
+        "groups": _groups(scored),
+        "unanswerable_questions": len(asked) - len(answerable),
+        "k": k,
+        "documents": len(set(corpus.documents.values())),
+        "pages": corpus.pages,
+        "ingest_s": round(corpus.seconds, 1),
+        "ingest_pages_per_s": round(corpus.pages / corpus.seconds, 2) if corpus.seconds else 0.0,
+        "search_p50_ms": round(float(np.percentile(millis, 50)), 1),
+        "search_p95_ms": round(float(np.percentile(millis, 95)), 1),
+        "documents_not_indexed": [o.to_json() for o in corpus.failures],
+        "questions_about_missing_documents": unknown,
+        "misses": [{"question": s.question.question, "doc_name": s.question.doc_name,
+                    "evidence_pages": sorted(p for _n, p in s.question.evidence),
+                    "first_page_hit": s.first_page_hit, "top3": s.top}
+                   for s in scored if s.first_page_hit is None or s.first_page_hit > 5],
+        "config": {"embedding_model": services.embedder.name,
+                   "chunking": services.settings.chunking.model_dump(),
+                   "retrieval": services.settings.retrieval.model_dump()},
+    }
