@@ -5,6 +5,8 @@ Text with Hangul goes through Kiwi's morphological analyser, keeping content mor
 dropped, which is what makes Korean BM25 work at all. Other text, and the Latin
 words inside Korean text, become lowercase words without English stop words, reduced to
 their Snowball (Porter2) stems, so "organized"/"organizing" and "embargoes"/"embargo" meet.
+A word of 2+ letters and 2+ digits also gives its parts ("FY2017" -> fy2017, fy, 2017); a
+number keeps its digit groups together ("5,466,312" -> 5466312).
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ __all__ = ["Tokenizer", "has_hangul"]
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"[^\W_]+")
+# a word of 2+ letters and 2+ digits ("fy2017", "fy23"); not "m1", "q2", "10k", "h100"
+_MIXED = re.compile(r"^(?=(?:.*\d){2})(?=(?:.*[^\W\d_]){2})")
+_PARTS = re.compile(r"\d+|[^\W\d_]+")
+# "5,466,312" and "3.5" are one token each, not three and two: a financial table holds
+# hundreds of figures, and split they made its chunks too long for BM25 to rank
+_DIGIT_GROUPS = re.compile(r"(?<=\d)[,.](?=\d)")
 _KOREAN_TAGS = frozenset({"NNG", "NNP", "NNB", "VV", "VA", "XR"})
 # English function words. Words are split at apostrophes, so "didn't" is "didn" + "t".
 STOPWORDS = frozenset(
@@ -46,7 +54,7 @@ class Tokenizer:
         self._lock = threading.Lock()
 
     def tokens(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFKC", text)
+        text = _DIGIT_GROUPS.sub("", unicodedata.normalize("NFKC", text))
         if has_hangul(text):
             return self._korean(text)
         return _english(text)
@@ -75,7 +83,14 @@ class Tokenizer:
 
 
 def _english(text: str) -> list[str]:
-    return [_stem(w) for w in (m.casefold() for m in _WORD.findall(text)) if w not in STOPWORDS]
+    out: list[str] = []
+    for word in (m.casefold() for m in _WORD.findall(text)):
+        if word in STOPWORDS:
+            continue
+        out.append(_stem(word))
+        if _MIXED.match(word):  # "fy2017" also meets "2017"
+            out += [_stem(part) for part in _PARTS.findall(word) if part not in STOPWORDS]
+    return out
 
 
 @lru_cache(maxsize=262_144)

@@ -31,7 +31,7 @@ def test_english_inflections_meet(tokenizer: Tokenizer, a: str, b: str) -> None:
 
 def test_english_punctuation_and_underscores_split_words(tokenizer: Tokenizer) -> None:
     assert tokenizer.tokens("state-of-the-art, snake_case: 3.5%!") == [
-        "state", "art", "snake", "case", "3", "5"]
+        "state", "art", "snake", "case", "35"]  # a number keeps its digit groups
 
 
 def test_only_stop_words_give_no_tokens(tokenizer: Tokenizer) -> None:
@@ -62,3 +62,25 @@ def test_has_hangul() -> None:
     assert has_hangul("abc 가")
     assert has_hangul("ㄱ")
     assert not has_hangul("abc 123 漢字")
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("5,466,312", ["5466312"]),
+    ("3.5%", ["35"]),
+    ("자산총계 293,064,763", ["자산", "총계", "293064763"]),
+])
+def test_a_number_keeps_its_digit_groups_together(tokenizer: Tokenizer, text: str,
+                                                  tokens: list[str]) -> None:
+    assert tokenizer.tokens(text) == tokens
+
+
+@pytest.mark.parametrize(("query", "indexed"), [
+    ("FY2017", "fiscal 2017"), ("FY23", "23"), ("FY2021", "2021년"), ("COVID19", "covid")])
+def test_a_word_of_letters_and_digits_meets_its_parts(tokenizer: Tokenizer, query: str,
+                                                      indexed: str) -> None:
+    assert set(tokenizer.tokens(query)) & set(tokenizer.tokens(indexed))
+
+
+@pytest.mark.parametrize("word", ["m1", "Q2", "10K", "H100", "GPT4"])
+def test_short_codes_stay_one_token(tokenizer: Tokenizer, word: str) -> None:
+    assert tokenizer.tokens(word) == [word.lower()]
