@@ -1,4 +1,5 @@
-"""Chunks -> vectors: one vector per sentence, stored under its chunk's id.
+"""Chunks -> vectors: one vector per sentence, and one for the chunk's context (document
+identity and section), stored under its chunk's id.
 
 The default model (Universal Sentence Encoder) is a sentence encoder: on the SQuAD dev
 set, scoring a chunk by its best-matching sentence found the answer passage far more often
@@ -27,7 +28,9 @@ def embed_chunks(
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """(ids, vectors): a row per sentence of every chunk; ids repeat per chunk."""
+    """(ids, vectors): per batch, a row per sentence of every chunk, then a row for each
+    chunk's context (when it has one); ids repeat per chunk. A chunk's rows are therefore
+    its sentences in order, then its context (see `PreparedDocument`)."""
     ids: list[int] = []
     rows: list[npt.NDArray[np.float32]] = []
     cache: dict[str, npt.NDArray[np.float32]] = {}  # overlapping chunks share sentences
@@ -35,6 +38,7 @@ def embed_chunks(
         batch = chunks[start:start + batch_size]
         units = [(c.id, c.text[a:b]) for c in batch
                  for a, b in bounded_sentences(c.text, MAX_SENTENCE_CHARS)]
+        units += [(c.id, c.context) for c in batch if c.context]  # a page's chunks share one
         fresh = list(dict.fromkeys(text for _, text in units if text not in cache))
         if fresh:
             cache.update(zip(fresh, embedder.embed_passages(fresh), strict=True))

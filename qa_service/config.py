@@ -101,6 +101,12 @@ class RetrievalSettings(BaseModel):
     lexical_weight: float = Field(default=0.7, ge=0, description="Weight of the BM25 side.")
     dense_weight: float = Field(default=0.3, ge=0, description="Weight of the dense side.")
     rrf_k: float = Field(default=60.0, gt=0, description="Rank offset for `rrf` fusion.")
+    document_weight: float = Field(
+        default=0.0, ge=0,
+        description="Weight of the document prior: a chunk also scores by how much of the "
+        "fused evidence its document gathers (its best few chunks), so one stray passage "
+        "of another document ranks below a document that matches throughout.",
+    )
     max_k: int = Field(default=100, ge=1, description="Largest `k` a search may ask for.")
 
 

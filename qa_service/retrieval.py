@@ -20,7 +20,8 @@ from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores"]
+__all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores",
+           "with_document_prior"]
 
 MAX_QUERY_CHARS = 4000
 
@@ -72,6 +73,31 @@ def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+DOCUMENT_EVIDENCE_CHUNKS = 3
+
+
+def with_document_prior(fused: Sequence[tuple[int, float]], documents: dict[int, str],
+                        weight: float) -> list[tuple[int, float]]:
+    """Add `weight` x the z-score of each chunk's document evidence: the sum of the
+    document's best `DOCUMENT_EVIDENCE_CHUNKS` fused scores, shifted so the weakest
+    candidate counts zero."""
+    if len(fused) < 2:
+        return list(fused)
+    low = min(score for _, score in fused)
+    best: dict[str, list[float]] = {}
+    for chunk_id, score in fused:  # best first
+        scores = best.setdefault(documents[chunk_id], [])
+        if len(scores) < DOCUMENT_EVIDENCE_CHUNKS:
+            scores.append(score - low)
+    evidence = {doc: sum(scores) for doc, scores in best.items()}
+    values = np.asarray(list(evidence.values()), dtype=np.float64)
+    spread = float(values.std()) or 1.0
+    mean = float(values.mean())
+    rescored = [(cid, score + weight * (evidence[documents[cid]] - mean) / spread)
+                for cid, score in fused]
+    return sorted(rescored, key=lambda item: (-item[1], item[0]))
+
+
 class HybridRetriever:
     def __init__(self, embedder: Embedder, lexical: LexicalIndex,
                  settings: RetrievalSettings) -> None:
@@ -112,6 +138,9 @@ class HybridRetriever:
             RankedList([h for h in lexical if h[0] in rows], self.settings.lexical_weight),
             RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight),
         )
+        if self.settings.document_weight > 0:
+            fused = with_document_prior(fused, {i: rows[i].document_id for i, _ in fused},
+                                        self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
         return Retrieval(passages, query_vector[0], terms)
 

@@ -62,7 +62,8 @@ class Page:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A passage of one page: `text == page.text[char_start:char_end]`."""
+    """A passage of one page: `text == page.text[char_start:char_end]`. `context` (its
+    document's identity and section, `ingest.context`) is matched with it, never quoted."""
 
     id: int
     document_id: str
@@ -70,6 +71,7 @@ class Chunk:
     char_start: int
     char_end: int
     text: str
+    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,11 @@ class PreparedDocument:
     (parse, chunk, tokens, vectors), which touches no knowledge base; the publish stage
     (`KnowledgeBase.publish`, one writer) makes it searchable at once.
 
-    `vector_ids[i]` is the chunk id that `vectors[i]` belongs to (a chunk may own several
-    vectors); `tokens[i]` is the lexical (BM25) text of `chunks[i]`."""
+    `vector_ids[i]` is the chunk id that `vectors[i]` belongs to. A chunk owns one vector
+    per sentence (`qa_service.sentences.bounded_sentences(text, MAX_SENTENCE_CHARS)`, in
+    order), then one for its `context` when it has one, added in that order
+    (`ingest.embed.embed_chunks`): the extractive answerer reads the sentences' rows by
+    position. `tokens[i]` is the lexical (BM25) text of `chunks[i]`, context included."""
 
     info: DocumentInfo
     source: Path  # the original PDF, stored under the knowledge base by its hash

@@ -46,7 +46,9 @@ __all__ = ["EXIT_CODE", "STEPS", "Fault", "embedder", "exit_at", "identity", "in
            "light_pipeline", "raise_at"]
 
 EXIT_CODE = 86
-DIMENSION = 256
+# Wide enough that a probe's private words rarely share a hash bucket with the few words of
+# another document's context vector (its file name): at 256 two of four did, by chance.
+DIMENSION = 1024
 TARGETS = ("pdf", "segment", "manifest")  # the original PDF, a vector segment, its manifest
 STEPS = (
     *(f"{target}-{op}" for target in TARGETS for op in ("write", "fsync", "rename", "dir-fsync")),

@@ -17,6 +17,7 @@ from qa_service.retrieval import (
     RankedList,
     fuse_rankings,
     fuse_zscores,
+    with_document_prior,
 )
 from qa_service.schemas import PreparedDocument
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
@@ -118,6 +119,15 @@ def test_zscore_non_positive_weight_ignores_the_list(weight: float) -> None:
 def test_zscore_ties_are_broken_by_smaller_id() -> None:
     fused = fuse_zscores([RankedList([(9, 1.0), (4, 1.0)], 1.0)])
     assert [i for i, _ in fused] == [4, 9]
+
+
+def test_the_document_prior_lifts_a_document_that_matches_throughout() -> None:
+    fused = [(1, 2.0), (2, 1.8), (3, 1.7), (4, 1.6), (5, 0.0)]
+    documents = {1: "stray", 2: "steady", 3: "steady", 4: "steady", 5: "other"}
+    assert with_document_prior(fused, documents, 0.0)[0][0] == 1
+    reranked = [cid for cid, _ in with_document_prior(fused, documents, 1.0)]
+    assert reranked[:3] == [2, 3, 4] and reranked[-1] == 5
+    assert with_document_prior(fused[:1], documents, 1.0) == fused[:1]
 
 
 def test_zscore_the_only_hit_of_a_list_still_counts() -> None:

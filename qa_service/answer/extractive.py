@@ -131,9 +131,9 @@ class ExtractiveAnswerer:
         for rank, passage in enumerate(passages):
             spans = bounded_sentences(passage.text, MAX_SENTENCE_CHARS)
             tokens = self._sentence_tokens(passage, spans)
-            vectors = sentence_vectors.get(passage.chunk_id)
+            vectors = _sentence_rows(sentence_vectors.get(passage.chunk_id), len(spans))
             similarities = (vectors @ query_vector if vectors is not None
-                            and len(vectors) == len(spans) else np.zeros(len(spans)))
+                            else np.zeros(len(spans)))
             for (start, end), words, similarity in zip(spans, tokens, similarities,
                                                        strict=True):
                 key = (passage.document_id, passage.page, passage.char_start + start)
@@ -257,3 +257,11 @@ class ExtractiveAnswerer:
                 best, best_key = (first, last), key
         return best
 
+
+def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int
+                   ) -> npt.NDArray[np.float32] | None:
+    """A chunk's stored vectors are one per sentence, in order, then at most one for its
+    context (`PreparedDocument`): the sentences' rows, or None when they do not line up."""
+    if vectors is None or len(vectors) not in (sentences, sentences + 1):
+        return None
+    return vectors[:sentences]

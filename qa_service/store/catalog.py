@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER NOT NULL,
     char_start INTEGER NOT NULL,
     char_end INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    context TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -108,7 +109,11 @@ class Catalog:
         self._guard = threading.Lock()
 
     def initialize(self) -> None:
-        self.connection().executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        conn = self.connection()
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
+        if "context" not in columns:  # a catalog from before chunk contexts
+            conn.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -214,7 +219,8 @@ class Catalog:
 
     def all_chunks(self) -> Iterator[Chunk]:
         rows = self.connection().execute(
-            "SELECT id, document_id, page, char_start, char_end, text FROM chunks ORDER BY id"
+            "SELECT id, document_id, page, char_start, char_end, text, context FROM chunks "
+            "ORDER BY id"
         )
         for row in rows:
             yield Chunk(*row)
@@ -258,9 +264,10 @@ class Catalog:
             [(info.id, page.number, page.text) for page in pages],
         )
         conn.executemany(
-            "INSERT INTO chunks (id, document_id, page, char_start, char_end, text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text) for c in chunks],
+            "INSERT INTO chunks (id, document_id, page, char_start, char_end, text, context)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text, c.context)
+             for c in chunks],
         )
         conn.executemany(
             "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",

@@ -61,7 +61,8 @@ class IndexIdentity:
     chunker: dict[str, Any] = field(default_factory=dict)
     parser: dict[str, Any] = field(default_factory=lambda: {"name": "pypdf", "text": "nfc-v1"})
     lexical: dict[str, Any] = field(
-        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v1"}
+        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v2",
+                                 "context": "identity-sections-v1"}
     )
 
 

@@ -1,0 +1,122 @@
+"""What a chunk is matched together with: its document's identity and its section.
+
+A page of a financial statement rarely names the company, the year or the filing that a
+question names ("Netflix's FY2017 total current liabilities"), and its rows never repeat
+the statement's heading ("CONSOLIDATED BALANCE SHEETS"). Each chunk is therefore matched
+(BM25 and vectors) together with:
+
+- the document's identity: the words of its file name (`NETFLIX_2017_10K.pdf` ->
+  "NETFLIX 2017 10K": people name files that way), its metadata title, and the heading
+  lines of its first page (where a filing names the company and the form);
+- its section: the heading lines that open its page (a statement's title) and the
+  nearest heading line above the chunk on that page. A financial statement's formal
+  title also brings the names people use for it, in English and Korean ("CONSOLIDATED
+  STATEMENTS OF OPERATIONS" -> "income statement, profit and loss, 손익계산서").
+
+This text is for matching only: quotes and offsets come from the page text alone. Pure
+functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from qa_service.schemas import Chunk, Page
+
+__all__ = ["chunk_contexts", "document_identity", "filename_words", "section_heading"]
+
+IDENTITY_CHARS = 240  # of the first page's opening text
+PAGE_HEAD_CHARS = 160  # of each page's opening lines
+HEADING_MAX_CHARS = 90
+_SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
+_FOLDERS = re.compile(r"^.*[\\/]")
+_LETTERS = re.compile(r"[^\W\d_]")
+_NUMBERED = re.compile(r"^(?:[IVX]+|[0-9]{1,2}|[가-하]|[A-Z])[.)]\s+\S")
+_SPACES = re.compile(r"\s+")
+# The financial statements every annual or quarterly report holds, under their formal
+# titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by.
+STATEMENT_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), names) for pattern, names in (
+        (r"balance\s*sheets?|statements?\s+of\s+(consolidated\s+)?financial\s+"
+         r"(position|condition)|재\s*무\s*상\s*태\s*표|대\s*차\s*대\s*조\s*표",
+         "balance sheet, statement of financial position, assets liabilities equity, "
+         "재무상태표, 대차대조표"),
+        (r"statements?\s+of\s+(consolidated\s+)?(operations|income|earnings)|income\s+"
+         r"statements?|profit\s+(and|&)\s+loss|손\s*익\s*계\s*산\s*서",
+         "income statement, statement of operations, profit and loss, P&L, earnings, "
+         "손익계산서"),
+        (r"comprehensive\s+income|포\s*괄\s*손\s*익",
+         "statement of comprehensive income, 포괄손익계산서"),
+        (r"cash\s+flows?|현\s*금\s*흐\s*름\s*표",
+         "cash flow statement, statement of cash flows, 현금흐름표"),
+        (r"(stockholders|shareholders|changes\s+in)['\u2019]?\s+equity|자\s*본\s*변\s*동\s*표",
+         "statement of equity, stockholders equity, 자본변동표"),
+    ))
+
+
+def filename_words(filename: str) -> str:
+    """`.../NETFLIX_2017_10K.pdf` -> "NETFLIX 2017 10K"; `doc_01.pdf` -> "doc 01"."""
+    stem = _FOLDERS.sub("", filename)
+    stem = stem[: -len(".pdf")] if stem.lower().endswith(".pdf") else stem
+    return _SPACES.sub(" ", _SEPARATORS.sub(" ", stem)).strip()
+
+
+def document_identity(filename: str, title: str, pages: Sequence[Page]) -> str:
+    first = next((p.text for p in pages if p.text.strip()), "")
+    parts = [filename_words(filename), title, *_headings(first, IDENTITY_CHARS, lines=40)]
+    return " | ".join(dict.fromkeys(p for p in parts if p))
+
+
+def _headings(text: str, budget: int, lines: int) -> list[str]:
+    """The heading lines among the first `lines` lines of `text`, `budget` characters in all."""
+    found: list[str] = []
+    for line in text.split("\n")[:lines]:
+        if _is_heading(line) and budget > 0:
+            found.append(line.strip()[:budget])
+            budget -= len(found[-1])
+    return found
+
+
+def _is_heading(line: str) -> bool:
+    """A short line that looks like a title: mostly capitals ("CONSOLIDATED BALANCE
+    SHEETS", "NETFLIX, INC."), or numbered and without a sentence's full stop ("2. Results",
+    "가. 추진 배경")."""
+    line = line.strip()
+    if not 3 <= len(line) <= HEADING_MAX_CHARS or line.endswith((",", ";", ":")):
+        return False
+    letters = _LETTERS.findall(line)
+    if len(letters) < 3:
+        return False
+    if sum(1 for ch in letters if ch.isupper()) / len(letters) >= 0.8:
+        return True
+    return _NUMBERED.match(line) is not None and not line.endswith(".")
+
+
+def section_heading(text: str, start: int) -> str:
+    """The nearest heading line that ends before `start` in a page's text ("" if none)."""
+    for line in reversed(text[:start].split("\n")):
+        if _is_heading(line):
+            return line.strip()
+    return ""
+
+
+def statement_names(headings: Sequence[str]) -> list[str]:
+    """The common names of the financial statements that `headings` title."""
+    text = " ".join(headings)
+    return [names for pattern, names in STATEMENT_NAMES if pattern.search(text)]
+
+
+def chunk_contexts(identity: str, pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
+    """For each chunk: identity | its page's heading lines | its nearest heading | the
+    common names of the statement those headings title."""
+    texts = {page.number: page.text for page in pages}
+    contexts = []
+    for chunk in chunks:
+        page = texts.get(chunk.page, "")
+        head = _headings(page, PAGE_HEAD_CHARS, lines=4)
+        section = [*head, section_heading(page, chunk.char_start)]
+        shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
+        parts = [identity, *shown, *statement_names(section)]
+        contexts.append(" | ".join(dict.fromkeys(p for p in parts if p)))
+    return contexts

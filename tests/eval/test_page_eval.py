@@ -1,0 +1,84 @@
+"""`qa eval pages` end to end: a folder of generated PDFs and FinanceBench-format questions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa_service.cli import app
+from qa_service.eval.page_eval import half_of, load_page_questions
+from tests.pdfs import text_pdf
+
+DOCUMENTS = {
+    "ORCHARD_2021_REPORT": ["Orchard annual report 2021.",
+                            "CONSOLIDATED BALANCE SHEETS\nTotal current liabilities 4,200",
+                            "The apple harvest began in September."],
+    "sub/LIGHTHOUSE_GUIDE": ["The Kestrel Point lighthouse was painted purple in 1979.",
+                             "Its lamp can be seen from thirty kilometres away."],
+}
+QUESTIONS = [
+    {"doc_name": "ORCHARD_2021_REPORT", "question": "What were the orchard's total current "
+     "liabilities in the 2021 balance sheet?", "evidence": [{"evidence_page_num": 1}],
+     "lang": "en", "kind": "table", "answerable": True},
+    {"doc_name": "sub/LIGHTHOUSE_GUIDE", "question": "How far away can the Kestrel Point "
+     "lighthouse lamp be seen?", "evidence": [{"evidence_page_num": 1}], "lang": "en",
+     "kind": "prose", "answerable": True},
+    {"doc_name": "sub/LIGHTHOUSE_GUIDE", "question": "등대는 언제 보라색으로 칠해졌나요?",
+     "evidence": [{"evidence_page_num": 0}], "lang": "ko", "kind": "cross",
+     "answerable": True},
+    {"doc_name": "", "question": "Who owns the vineyard?", "evidence": [], "lang": "en",
+     "kind": "none", "answerable": False},
+]
+
+
+def write_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    folder = tmp_path / "pdfs"
+    for name, pages in DOCUMENTS.items():
+        path = folder / f"{name}.pdf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text_pdf(pages))
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS),
+                         "utf-8")
+    return folder, questions
+
+
+@pytest.mark.parametrize("neutral", [False, True], ids=["file-names", "neutral-names"])
+def test_eval_pages_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               shared_models: None, neutral: bool) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder, questions = write_inputs(tmp_path)
+    out = tmp_path / "report.json"
+    args = ["eval", "pages", str(folder), str(questions), "--json", str(out)]
+    result = CliRunner().invoke(app, args + (["--neutral-names"] if neutral else []))
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text("utf-8"))
+    assert report["questions"] == 3 and report["unanswerable_questions"] == 1
+    assert report["documents"] == 2 and report["pages"] == 5
+    assert report["questions_about_missing_documents"] == []
+    assert report["page_hit@10"] == 1.0 and report["doc_hit@5"] == 1.0
+    assert report["page_hit@1"] >= 2 / 3
+    assert set(report["groups"]) >= {"lang=en", "lang=ko", "kind=cross", "half=tune",
+                                     "half=check"}
+    assert "page@5" in result.output and "pages/s" in result.output
+    assert not (tmp_path / "indexes").exists()  # a scratch data directory, then gone
+
+
+def test_questions_load_with_their_evidence_and_halves(tmp_path: Path) -> None:
+    _folder, path = write_inputs(tmp_path)
+    questions = load_page_questions(path)
+    assert [q.answerable for q in questions] == [True, True, True, False]
+    assert questions[0].evidence == frozenset({("ORCHARD_2021_REPORT", 2)})  # 1-based
+    assert {q.half for q in questions} <= {"tune", "check"}
+    assert half_of("What is 2+2?") == half_of("What is 2+2?")
+
+
+def test_a_broken_question_file_is_a_clear_error(tmp_path: Path) -> None:
+    folder, questions = write_inputs(tmp_path)
+    questions.write_text('{"question": "x"}\nnot json\n', "utf-8")
+    result = CliRunner().invoke(app, ["eval", "pages", str(folder), str(questions)])
+    assert result.exit_code == 2
+    assert "line 2" in result.output

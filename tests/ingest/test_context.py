@@ -1,0 +1,83 @@
+"""What a chunk is matched together with: document identity and section (ingest/context.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.chunk import ChunkerConfig, chunk_document
+from ingest.context import (
+    chunk_contexts,
+    document_identity,
+    filename_words,
+    section_heading,
+    statement_names,
+)
+from qa_service.schemas import Page
+
+BALANCE_SHEET = ("Table of Contents\nNETFLIX, INC.\nCONSOLIDATED BALANCE SHEETS\n(in thousands)\n"
+                 "As of December 31,\n2017 2016\nTotal current liabilities\n5,466,312 4,586,657")
+COVER = ("UNITED STATES\nSECURITIES AND EXCHANGE COMMISSION\nWashington, D.C. 20549\nFORM 10-K\n"
+         "(Mark One) the annual report pursuant to section 13 of the act, for the fiscal year.\n"
+         "NETFLIX, INC.\n(Exact name of registrant as specified in its charter)")
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("NETFLIX_2017_10K.pdf", "NETFLIX 2017 10K"),
+    ("/srv/uploads/AMCOR_2022_8K_dated-2022-07-01.pdf", "AMCOR 2022 8K dated 2022 07 01"),
+    ("annualReport2021.PDF", "annual Report2021"),
+    ("삼성 재무제표.pdf", "삼성 재무제표"),
+    ("doc_01.pdf", "doc 01"),
+])
+def test_filename_words(name: str, words: str) -> None:
+    assert filename_words(name) == words
+
+
+def test_identity_is_the_file_name_the_title_and_the_first_page_s_headings() -> None:
+    identity = document_identity("NETFLIX_2017_10K.pdf", "Netflix annual report",
+                                 [Page(1, COVER), Page(2, "Other text.")])
+    assert identity.startswith("NETFLIX 2017 10K | Netflix annual report | ")
+    assert "NETFLIX, INC." in identity and "FORM 10-K" in identity
+    assert "Mark One" not in identity  # a sentence, not a heading
+
+
+def test_identity_skips_empty_first_pages() -> None:
+    identity = document_identity("x.pdf", "", [Page(1, ""), Page(2, "ANNUAL REPORT 2023\nBody.")])
+    assert identity == "x | ANNUAL REPORT 2023"
+
+
+def test_the_nearest_heading_above_a_position() -> None:
+    text = "1. Background\nSome prose here.\nRESULTS OF OPERATIONS\nRevenue grew.\nMore."
+    assert section_heading(text, text.index("Revenue")) == "RESULTS OF OPERATIONS"
+    assert section_heading(text, text.index("Some")) == "1. Background"
+    assert section_heading(text, 0) == ""
+    korean = "가. 추진 배경\n서울시는 스마트도시를 추진한다."
+    assert section_heading(korean, korean.index("서울")) == "가. 추진 배경"
+
+
+@pytest.mark.parametrize(("heading", "named"), [
+    ("CONSOLIDATED BALANCE SHEETS", "balance sheet"),
+    ("Consolidated Statements of Financial Position", "balance sheet"),
+    ("CONSOLIDATED STATEMENTS OF OPERATIONS", "income statement"),
+    ("Condensed Consolidated Statements of Income", "income statement"),
+    ("CONSOLIDATED STATEMENTS OF CASH FLOWS", "cash flow statement"),
+    ("연 결 재 무 상 태 표", "balance sheet"),
+    ("손익계산서", "income statement"),
+])
+def test_financial_statements_bring_the_names_people_use(heading: str, named: str) -> None:
+    assert any(named in names for names in statement_names([heading]))
+
+
+def test_no_statement_names_for_other_headings() -> None:
+    assert statement_names(["RISK FACTORS", "1. Introduction"]) == []
+
+
+def test_chunk_contexts_add_the_section_only_where_the_chunk_does_not_show_it() -> None:
+    pages = [Page(1, BALANCE_SHEET + "\n" + "Other current liabilities grew. " * 120)]
+    chunks = chunk_document("d" * 64, pages, ChunkerConfig(target_chars=500))
+    assert len(chunks) > 2
+    contexts = chunk_contexts("NETFLIX 2017 10K", pages, chunks)
+    first, later = contexts[0], contexts[-1]
+    assert first.startswith("NETFLIX 2017 10K") and "balance sheet" in first
+    assert "CONSOLIDATED BALANCE SHEETS" not in first  # the first chunk holds it already
+    assert "CONSOLIDATED BALANCE SHEETS" in later and "income statement" not in later
+    assert all(c.text in pages[0].text for c in chunks)  # context is never page text
