@@ -101,6 +101,12 @@ class RetrievalSettings(BaseModel):
     lexical_weight: float = Field(default=0.7, ge=0, description="Weight of the BM25 side.")
     dense_weight: float = Field(default=0.3, ge=0, description="Weight of the dense side.")
     rrf_k: float = Field(default=60.0, gt=0, description="Rank offset for `rrf` fusion.")
+    cross_lingual_weight: float = Field(
+        default=0.5, ge=0,
+        description="A passage in another language than the question (Korean or English) "
+        "that BM25 did not find scores by its dense z-score alone, at this weight, instead "
+        "of taking BM25's lowest score: their words cannot match. 0 turns this off.",
+    )
     document_weight: float = Field(
         default=0.0, ge=0,
         description="Weight of the document prior: a chunk also scores by how much of the "

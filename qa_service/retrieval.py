@@ -19,6 +19,7 @@ from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
+from qa_service.tokens import has_hangul
 
 __all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores",
            "with_document_prior"]
@@ -74,6 +75,26 @@ def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
 
 
 DOCUMENT_EVIDENCE_CHUNKS = 3
+
+
+def is_korean(text: str) -> bool:
+    """Whether Hangul makes up at least a third of a text's letters."""
+    letters = [ch for ch in text[:2000] if ch.isalpha()]
+    return bool(letters) and sum(1 for ch in letters if has_hangul(ch)) * 3 >= len(letters)
+
+
+def with_cross_lingual_scores(fused: Sequence[tuple[int, float]], dense: RankedList,
+                              other_language: set[int], weight: float
+                              ) -> list[tuple[int, float]]:
+    """Rescore the candidates in another language than the question by their dense z-score
+    alone, at `weight`; the others keep their fused score."""
+    if not other_language or not dense.hits:
+        return list(fused)
+    zdense = dict(fuse_zscores([RankedList(dense.hits, 1.0)]))
+    floor = min(zdense.values())
+    rescored = [(cid, weight * zdense.get(cid, floor) if cid in other_language else score)
+                for cid, score in fused]
+    return sorted(rescored, key=lambda item: (-item[1], item[0]))
 
 
 def with_document_prior(fused: Sequence[tuple[int, float]], documents: dict[int, str],
@@ -134,10 +155,15 @@ class HybridRetriever:
             rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
             terms = (self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
                      if statistics else None)
-        fused = self._fuse(
-            RankedList([h for h in lexical if h[0] in rows], self.settings.lexical_weight),
-            RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight),
-        )
+        lexical_hits = RankedList([h for h in lexical if h[0] in rows],
+                                  self.settings.lexical_weight)
+        dense_hits = RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight)
+        fused = self._fuse(lexical_hits, dense_hits)
+        if self.settings.cross_lingual_weight > 0 and self.settings.fusion == "zscore":
+            korean, matched = has_hangul(query), {i for i, _ in lexical_hits.hits}
+            other = {i for i in rows if i not in matched and is_korean(rows[i].text) != korean}
+            fused = with_cross_lingual_scores(fused, dense_hits, other,
+                                              self.settings.cross_lingual_weight)
         if self.settings.document_weight > 0:
             fused = with_document_prior(fused, {i: rows[i].document_id for i, _ in fused},
                                         self.settings.document_weight)

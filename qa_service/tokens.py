@@ -6,7 +6,8 @@ dropped, which is what makes Korean BM25 work at all. Other text, and the Latin
 words inside Korean text, become lowercase words without English stop words, reduced to
 their Snowball (Porter2) stems, so "organized"/"organizing" and "embargoes"/"embargo" meet.
 A word of 2+ letters and 2+ digits also gives its parts ("FY2017" -> fy2017, fy, 2017); a
-number keeps its digit groups together ("5,466,312" -> 5466312).
+number keeps its digit groups together ("5,466,312" -> 5466312); letter-spaced Korean is
+read as one word ("자 산 총 계" -> 자산총계).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ _PARTS = re.compile(r"\d+|[^\W\d_]+")
 # "5,466,312" and "3.5" are one token each, not three and two: a financial table holds
 # hundreds of figures, and split they made its chunks too long for BM25 to rank
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[,.](?=\d)")
+# letter-spaced Korean, as table labels are set: "자 산 총 계" is 자산총계 (3+ syllables,
+# each alone between single spaces)
+_LETTER_SPACED = re.compile(r"(?<![\uac00-\ud7a3])[\uac00-\ud7a3](?: [\uac00-\ud7a3]){2,}"
+                            r"(?![\uac00-\ud7a3])")
 _KOREAN_TAGS = frozenset({"NNG", "NNP", "NNB", "VV", "VA", "XR"})
 # English function words. Words are split at apostrophes, so "didn't" is "didn" + "t".
 STOPWORDS = frozenset(
@@ -55,6 +60,7 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         text = _DIGIT_GROUPS.sub("", unicodedata.normalize("NFKC", text))
+        text = _LETTER_SPACED.sub(lambda m: m.group().replace(" ", ""), text)
         if has_hangul(text):
             return self._korean(text)
         return _english(text)

@@ -59,7 +59,8 @@ class IndexIdentity:
     embedding_model: str
     dimension: int
     chunker: dict[str, Any] = field(default_factory=dict)
-    parser: dict[str, Any] = field(default_factory=lambda: {"name": "pypdf", "text": "nfc-v1"})
+    parser: dict[str, Any] = field(
+        default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v1"})
     lexical: dict[str, Any] = field(
         default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v2",
                                  "context": "identity-sections-v1"}

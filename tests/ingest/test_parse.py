@@ -10,6 +10,7 @@ import shutil
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfWriter
@@ -245,3 +246,61 @@ def test_readable_pages_are_kept_when_another_page_needs_a_missing_decoder() -> 
     result = parse_pdf(out.getvalue(), max_pages=MAX_PAGES)
     assert result.status is DocumentStatus.INDEXED
     assert "pages 2 could not be read" in result.reason and "/FooDecode" in result.reason
+
+
+# --- table pages: one row a line ----------------------------------------------------------
+
+ROWS = [("Cash and cash equivalents", "$", "2,822,795", "$", "1,467,576"),
+        ("Short-term investments", "", "—", "", "266,206"),
+        ("Total current assets", "", "7,669,974", "", "5,720,291"),
+        ("Accounts payable", "", "359,555", "", "312,842"),
+        ("Total current liabilities", "", "5,466,312", "", "4,586,657"),
+        ("Long-term debt", "", "6,499,432", "", "3,364,311"),
+        ("Total liabilities", "", "15,430,786", "", "10,906,810")]
+
+
+def drawn_pdf(draw: Callable[[Any], None]) -> bytes:
+    from reportlab.pdfgen.canvas import Canvas
+
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    draw(canvas)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def balance_sheet(canvas: Any) -> None:
+    canvas.setFont("Helvetica", 10)
+    canvas.drawString(72, 760, "CONSOLIDATED BALANCE SHEETS")
+    canvas.drawString(72, 745, "(in thousands)")
+    canvas.drawString(330, 730, "2017")
+    canvas.drawString(450, 730, "2016")
+    for row, cells in enumerate(ROWS):
+        y = 710 - 16 * row
+        canvas.drawString(72, y, cells[0])
+        for x, cell in zip((310, 330, 430, 450), cells[1:], strict=True):
+            if cell:
+                canvas.drawString(x, y, cell)
+
+
+def two_columns_of_figures(canvas: Any) -> None:
+    canvas.setFont("Helvetica", 10)
+    left = [f"In {1990 + n} the plant made {n * 1000 + 7} units and hired {n * 3 + 1} people."
+            for n in range(12)]
+    for row, line in enumerate(left):
+        canvas.drawString(50, 760 - 14 * row, line[:44])
+        canvas.drawString(320, 760 - 14 * row, line[44:] + f" Output {row * 311} tonnes.")
+
+
+def test_a_table_page_keeps_each_row_s_label_with_its_figures() -> None:
+    result = parse_pdf(drawn_pdf(balance_sheet), max_pages=MAX_PAGES)
+    lines = result.pages[0].text.split("\n")
+    assert "Total current liabilities | 5,466,312 | 4,586,657" in lines
+    assert "Cash and cash equivalents | $ 2,822,795 | $ 1,467,576" in lines
+    assert "CONSOLIDATED BALANCE SHEETS" in lines
+
+
+def test_prose_with_figures_in_two_columns_is_not_read_as_a_table() -> None:
+    text = parse_pdf(drawn_pdf(two_columns_of_figures), max_pages=MAX_PAGES).pages[0].text
+    assert " | " not in text
