@@ -6,6 +6,7 @@ its chunk is in that snapshot: deleted or half-published documents never come ba
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -77,10 +78,16 @@ def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
 DOCUMENT_EVIDENCE_CHUNKS = 3
 
 
+_LETTERS = re.compile(r"[^\W\d_]")
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+
+
 def is_korean(text: str) -> bool:
-    """Whether Hangul makes up at least a third of a text's letters."""
-    letters = [ch for ch in text[:2000] if ch.isalpha()]
-    return bool(letters) and sum(1 for ch in letters if has_hangul(ch)) * 3 >= len(letters)
+    """Whether Hangul makes up at least a third of the letters of a text's opening (400
+    characters: this runs for every dense-only candidate of every search)."""
+    opening = text[:400]
+    letters = len(_LETTERS.findall(opening))
+    return letters > 0 and len(_HANGUL.findall(opening)) * 3 >= letters
 
 
 def with_cross_lingual_scores(fused: Sequence[tuple[int, float]], dense: RankedList,
