@@ -34,6 +34,7 @@ _FOLDERS = re.compile(r"^.*[\\/]")
 _LETTERS = re.compile(r"[^\W\d_]")
 _NUMBERED = re.compile(r"^(?:[IVX]+|[0-9]{1,2}|[가-하]|[A-Z])[.)]\s+\S")
 _SPACES = re.compile(r"\s+")
+_WORDS = re.compile(r"[^\W\d_]+")  # letters only: "000" and "2017" do not count
 # The financial statements every annual or quarterly report holds, under their formal
 # titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by.
 STATEMENT_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -63,8 +64,13 @@ def filename_words(filename: str) -> str:
 
 
 def document_identity(filename: str, title: str, pages: Sequence[Page]) -> str:
+    """File-name words (unless the title already says them all), title, page 1's headings."""
     first = next((p.text for p in pages if p.text.strip()), "")
-    parts = [filename_words(filename), title, *_headings(first, IDENTITY_CHARS, lines=40)]
+    named = filename_words(filename)
+    if named and _WORDS.findall(named.casefold()) and \
+            set(_WORDS.findall(named.casefold())) <= set(_WORDS.findall(title.casefold())):
+        named = ""  # "000-Super_Bowl_50.pdf" under the title "Super Bowl 50": said once
+    parts = [named, title, *_headings(first, IDENTITY_CHARS, lines=40)]
     return " | ".join(dict.fromkeys(p for p in parts if p))
 
 

@@ -81,3 +81,9 @@ def test_chunk_contexts_add_the_section_only_where_the_chunk_does_not_show_it() 
     assert "CONSOLIDATED BALANCE SHEETS" not in first  # the first chunk holds it already
     assert "CONSOLIDATED BALANCE SHEETS" in later and "income statement" not in later
     assert all(c.text in pages[0].text for c in chunks)  # context is never page text
+
+
+def test_file_name_words_the_title_already_holds_are_said_once() -> None:
+    assert document_identity("007-Super_Bowl_50.pdf", "Super Bowl 50", []) == "Super Bowl 50"
+    assert document_identity("NETFLIX_2017_10K.pdf", "Annual report", []).startswith(
+        "NETFLIX 2017 10K | Annual report")
