@@ -6,7 +6,6 @@ its chunk is in that snapshot: deleted or half-published documents never come ba
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
-from qa_service.tokens import has_hangul
+from qa_service.tokens import has_hangul, is_korean
 
 __all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores",
            "with_document_prior"]
@@ -76,18 +75,6 @@ def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
 
 
 DOCUMENT_EVIDENCE_CHUNKS = 3
-
-
-_LETTERS = re.compile(r"[^\W\d_]")
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-
-
-def is_korean(text: str) -> bool:
-    """Whether Hangul makes up at least a third of the letters of a text's opening (400
-    characters: this runs for every dense-only candidate of every search)."""
-    opening = text[:400]
-    letters = len(_LETTERS.findall(opening))
-    return letters > 0 and len(_HANGUL.findall(opening)) * 3 >= letters
 
 
 def with_cross_lingual_scores(fused: Sequence[tuple[int, float]], dense: RankedList,

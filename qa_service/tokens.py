@@ -18,10 +18,11 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["Tokenizer", "has_hangul"]
+__all__ = ["Tokenizer", "has_hangul", "is_korean"]
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"[^\W_]+")
+_LETTER = re.compile(r"[^\W\d_]")
 # a word of 2+ letters and 2+ digits ("fy2017", "fy23"); not "m1", "q2", "10k", "h100"
 _MIXED = re.compile(r"^(?=(?:.*\d){2})(?=(?:.*[^\W\d_]){2})")
 _PARTS = re.compile(r"\d+|[^\W\d_]+")
@@ -49,6 +50,14 @@ STOPWORDS = frozenset(
 
 def has_hangul(text: str) -> bool:
     return _HANGUL.search(text) is not None
+
+
+def is_korean(text: str) -> bool:
+    """Whether Hangul makes up at least a third of the letters of a text's opening (400
+    characters: retrieval asks this of every dense-only candidate of every search)."""
+    opening = text[:400]
+    letters = len(_LETTER.findall(opening))
+    return letters > 0 and len(_HANGUL.findall(opening)) * 3 >= letters
 
 
 class Tokenizer:

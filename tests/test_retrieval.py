@@ -17,7 +17,6 @@ from qa_service.retrieval import (
     RankedList,
     fuse_rankings,
     fuse_zscores,
-    is_korean,
     with_cross_lingual_scores,
     with_document_prior,
 )
@@ -130,13 +129,6 @@ def test_the_document_prior_lifts_a_document_that_matches_throughout() -> None:
     reranked = [cid for cid, _ in with_document_prior(fused, documents, 1.0)]
     assert reranked[:3] == [2, 3, 4] and reranked[-1] == 5
     assert with_document_prior(fused[:1], documents, 1.0) == fused[:1]
-
-
-@pytest.mark.parametrize(("text", "korean"), [
-    ("자산총계는 293,064,763 백만원이다.", True), ("Total assets were 19,012,742.", False),
-    ("BERT 모델의 F1 점수", True), ("", False), ("1,234 5,678", False)])
-def test_is_korean(text: str, korean: bool) -> None:
-    assert is_korean(text) is korean
 
 
 def test_a_passage_in_another_language_scores_by_its_dense_side() -> None:

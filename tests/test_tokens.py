@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.tokens import Tokenizer, has_hangul
+from qa_service.tokens import Tokenizer, has_hangul, is_korean
 
 
 @pytest.mark.parametrize("word", ["서울에서", "서울은", "서울을", "서울의"])
@@ -84,3 +84,10 @@ def test_a_word_of_letters_and_digits_meets_its_parts(tokenizer: Tokenizer, quer
 @pytest.mark.parametrize("word", ["m1", "Q2", "10K", "H100", "GPT4"])
 def test_short_codes_stay_one_token(tokenizer: Tokenizer, word: str) -> None:
     assert tokenizer.tokens(word) == [word.lower()]
+
+
+@pytest.mark.parametrize(("text", "korean"), [
+    ("자산총계는 293,064,763 백만원이다.", True), ("Total assets were 19,012,742.", False),
+    ("BERT 모델의 F1 점수", True), ("", False), ("1,234 5,678", False)])
+def test_is_korean(text: str, korean: bool) -> None:
+    assert is_korean(text) is korean
