@@ -64,12 +64,8 @@ def run_job(
         except ParserPoolClosed:  # stopping: the files left keep no outcome and resume later
             log.info("job %s of '%s' interrupted by shutdown; it resumes on the next start",
                      job_id, kb.name)
-        except _KnowledgeBaseGone:
-            log.info("job %s of knowledge base '%s' cancelled: the knowledge base was deleted",
-                     job_id, kb.name)
-            return None
         except Exception as exc:
-            if not kb.exists():
+            if isinstance(exc, _KnowledgeBaseGone) or not kb.exists():
                 log.info("job %s of knowledge base '%s' cancelled: the knowledge base was "
                          "deleted", job_id, kb.name)
                 return None
