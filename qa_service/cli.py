@@ -50,19 +50,23 @@ def _services(settings: Settings | None = None) -> Iterator[Any]:
 
     services = Services.build(settings or Settings())
     try:
-        yield services
-    except QAError as exc:
-        _print_error(exc)
-        raise typer.Exit(2) from None
+        with _exit_on_error():
+            yield services
     finally:
         services.close()
 
 
-def _print_error(exc: QAError) -> None:
-    """The message, and for the operator at the terminal the detail (paths) too."""
-    errors.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
-    if exc.detail:
-        errors.print(f"  ({exc.detail})", style="dim", markup=False, highlight=False)
+@contextmanager
+def _exit_on_error() -> Iterator[None]:
+    """A QAError ends the command with exit code 2 after printing its message, and for the
+    operator at the terminal its detail (paths) too."""
+    try:
+        yield
+    except QAError as exc:
+        errors.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
+        if exc.detail:
+            errors.print(f"  ({exc.detail})", style="dim", markup=False, highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _print_json(value: Any) -> None:
@@ -352,11 +356,8 @@ def serve(
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    try:
+    with _exit_on_error():
         run_server(Settings().model_copy(update=overrides))
-    except QAError as exc:
-        _print_error(exc)
-        raise typer.Exit(2) from None
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -459,8 +460,8 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
 
     if half is not None and half not in HALVES:
         raise typer.BadParameter(f"--half is one of {', '.join(HALVES)}")
-    asked = [q for q in _or_exit(lambda: load_page_questions(questions))
-             if half is None or q.half == half]
+    with _exit_on_error():
+        asked = [q for q in load_page_questions(questions) if half is None or q.half == half]
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         settings = Settings().model_copy(update={"data_dir": keep or Path(scratch) / "data"})
         with _services(settings) as services:
@@ -472,14 +473,6 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_page_report(report)
-
-
-def _or_exit(load: Any) -> Any:
-    try:
-        return load()
-    except QAError as exc:
-        _print_error(exc)
-        raise typer.Exit(2) from None
 
 
 def _print_page_report(report: dict[str, Any]) -> None:
