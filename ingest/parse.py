@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from qa_service.errors import describe
 from qa_service.schemas import DocumentStatus, Page
 
 __all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "ParseResult", "PdfParser", "PypdfParser",
@@ -144,10 +145,10 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
         raise _Classified(DocumentStatus.FAILED, f"the file {decoder}") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
         raise _Classified(
-            DocumentStatus.INVALID, f"the file is damaged beyond repair ({_describe(exc)})"
+            DocumentStatus.INVALID, f"the file is damaged beyond repair ({describe(exc, 200)})"
         ) from exc
     except LimitReachedError as exc:
-        raise _Classified(DocumentStatus.INVALID, f"the file {_OVER_LIMITS} ({_describe(exc)})"
+        raise _Classified(DocumentStatus.INVALID, f"the file {_OVER_LIMITS} ({describe(exc, 200)})"
                           ) from exc
     except RecursionError as exc:
         raise _Classified(
@@ -163,7 +164,7 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
         except (FileNotDecryptedError, PdfReadError, NotImplementedError) as exc:
             raise _Classified(
                 DocumentStatus.ENCRYPTED,
-                f"encrypted with an unsupported scheme ({_describe(exc)}); "
+                f"encrypted with an unsupported scheme ({describe(exc, 200)}); "
                 "upload an unlocked copy",
             ) from exc
         if not decrypted:
@@ -299,8 +300,8 @@ def _problem(exc: Exception) -> str:
     if isinstance(exc, MemoryError):
         return "needs more memory than the parser may use"
     if isinstance(exc, LimitReachedError):
-        return f"{_OVER_LIMITS} ({_describe(exc)})"
-    return f"is damaged ({_describe(exc)})"
+        return f"{_OVER_LIMITS} ({describe(exc, 200)})"
+    return f"is damaged ({describe(exc, 200)})"
 
 
 _GENERATED_TITLE = re.compile(r"^(microsoft (word|powerpoint|excel) - |untitled)|\.(docx?|pptx?|"
@@ -322,8 +323,3 @@ def _title(reader) -> str:  # type: ignore[no-untyped-def]
 def _ranges(numbers: list[int]) -> str:
     shown = ", ".join(str(n) for n in numbers[:10])
     return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -189,15 +189,16 @@ class LLMTimeout(QAError):
     code = "llm_timeout"
 
 
-def describe(exc: BaseException) -> str:
-    """`Type: what happened`, without the file names that OSError and sqlite3 put in their
-    text: safe to show a client (a job's reason, an error message)."""
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """`Type: what happened` (at most `limit` characters of what happened), without the
+    file names that OSError and sqlite3 put in their text: safe to show a client (a job's
+    reason, a document's, an error message)."""
     if isinstance(exc, QAError):
         return exc.message
     if isinstance(exc, OSError) and exc.strerror:
         return f"{type(exc).__name__}: {exc.strerror}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = _ABSOLUTE_PATH.sub("<path>", text)[:300]
+    text = _ABSOLUTE_PATH.sub("<path>", text)[:limit]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
