@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ __all__ = [
     "JobInfo",
     "JobState",
     "KnowledgeBaseInfo",
+    "LexicalFields",
     "Page",
     "Passage",
     "PreparedDocument",
@@ -109,6 +110,17 @@ class DocumentInfo:
         return data
 
 
+class LexicalFields(NamedTuple):
+    """A chunk's BM25 text in three fields, each its tokens joined by spaces: the document's
+    identity, the chunk's section (headings and the statements they title) and the chunk's
+    own text. BM25 weighs the fields (`qa_service.lexical.FIELD_WEIGHTS`): a statement's
+    title names what its every row is about."""
+
+    identity: str
+    section: str
+    text: str
+
+
 @dataclass(frozen=True, eq=False)
 class PreparedDocument:
     """One document ready to publish: everything derived from its file by the prepare stage
@@ -119,7 +131,9 @@ class PreparedDocument:
     per sentence (`qa_service.sentences.bounded_sentences(text, MAX_SENTENCE_CHARS)`, in
     order), then one for its `context` when it has one, added in that order
     (`ingest.embed.embed_chunks`): the extractive answerer reads the sentences' rows by
-    position. `tokens[i]` is the lexical (BM25) text of `chunks[i]`, context included."""
+    position. `tokens[i]` is the lexical (BM25) fields of `chunks[i]`; `identity_tokens` the
+    document's identity alone, which search matches a question's names against
+    (`LexicalIndex.search_documents`)."""
 
     info: DocumentInfo
     source: Path  # the original PDF, stored under the knowledge base by its hash
@@ -127,7 +141,8 @@ class PreparedDocument:
     chunks: tuple[Chunk, ...]
     vector_ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[np.float32]
-    tokens: tuple[str, ...]
+    tokens: tuple[LexicalFields, ...]
+    identity_tokens: str = ""
 
     @property
     def chunk_ids(self) -> set[int]:

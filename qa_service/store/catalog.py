@@ -1,10 +1,10 @@
 """The catalog: one SQLite database per knowledge base (documents, pages, chunks, jobs).
 
 It is the source of truth for what is visible: a chunk is searchable exactly when its row
-is here. The lexical index (an FTS5 table of pre-tokenized chunk text, rowid = chunk id)
-lives in the same database, so documents, chunks and BM25 postings change in one
-transaction. WAL mode lets readers (the server, the CLI) proceed while one writer commits;
-`synchronous=FULL` makes a commit durable once it returns.
+is here. The lexical index (an FTS5 table of pre-tokenized chunk fields, rowid = chunk id,
+and one of each document's identity) lives in the same database, so documents, chunks and
+BM25 postings change in one transaction. WAL mode lets readers (the server, the CLI)
+proceed while one writer commits; `synchronous=FULL` makes a commit durable once it returns.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from qa_service.schemas import (
     FileOutcome,
     JobInfo,
     JobState,
+    LexicalFields,
     Page,
     Passage,
 )
 
-__all__ = ["Catalog", "now"]
+__all__ = ["Catalog", "has_lexical_fields", "now"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -63,7 +64,10 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    tokens, tokenize = 'unicode61 remove_diacritics 0'
+    identity, section, tokens, tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    document_id UNINDEXED, tokens, tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -93,6 +97,12 @@ CREATE TABLE IF NOT EXISTS job_files (
 _DOCUMENT_COLUMNS = (
     "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
 )
+
+
+def has_lexical_fields(conn: sqlite3.Connection) -> bool:
+    """Whether the FTS table has its three fields (`LexicalFields`), or the one column of a
+    catalog written before them (kept until `qa kb rebuild`)."""
+    return len(conn.execute("SELECT * FROM chunks_fts LIMIT 0").description) > 1
 
 
 def now() -> str:
@@ -252,7 +262,8 @@ class Catalog:
         info: DocumentInfo,
         pages: Sequence[Page],
         chunks: Sequence[Chunk],
-        tokens: Sequence[str],
+        tokens: Sequence[LexicalFields],
+        identity_tokens: str = "",
     ) -> None:
         conn.execute(
             f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -269,10 +280,18 @@ class Catalog:
             [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text, c.context)
              for c in chunks],
         )
-        conn.executemany(
-            "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
-            [(c.id, text) for c, text in zip(chunks, tokens, strict=True)],
-        )
+        if has_lexical_fields(conn):
+            conn.executemany(
+                "INSERT INTO chunks_fts (rowid, identity, section, tokens) VALUES (?, ?, ?, ?)",
+                [(c.id, *fields) for c, fields in zip(chunks, tokens, strict=True)])
+        else:  # a catalog from before the fields: one column of all three
+            conn.executemany(
+                "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
+                [(c.id, " ".join(f for f in fields if f))
+                 for c, fields in zip(chunks, tokens, strict=True)])
+        if identity_tokens:
+            conn.execute("INSERT INTO documents_fts (document_id, tokens) VALUES (?, ?)",
+                         (info.id, identity_tokens))
 
     def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> list[int]:
         """Remove documents with their pages, chunks and postings; returns the chunk ids."""
@@ -283,7 +302,7 @@ class Catalog:
         conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(c,) for c in chunk_ids])
         marks = ",".join("?" * len(ids))
         for table, column in (("chunks", "document_id"), ("pages", "document_id"),
-                              ("documents", "id")):
+                              ("documents_fts", "document_id"), ("documents", "id")):
             conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(ids))
         return chunk_ids
 

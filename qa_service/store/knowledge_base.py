@@ -62,8 +62,9 @@ class IndexIdentity:
     parser: dict[str, Any] = field(
         default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v1"})
     lexical: dict[str, Any] = field(
-        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v2",
-                                 "context": "identity-sections-v1"}
+        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v3",
+                                 "context": "identity-sections-v2",
+                                 "fields": "identity-section-text-v1"}
     )
 
 
@@ -192,7 +193,7 @@ class KnowledgeBase:
                 replaced.append(info.id)  # an earlier failed attempt of the same bytes
                 stale = self.catalog.delete_documents(conn, replaced)
                 self.catalog.insert_indexed(conn, info, document.pages, document.chunks,
-                                            document.tokens)
+                                            document.tokens, document.identity_tokens)
                 if hook is not None:
                     hook(conn)
             keep = document.chunk_ids
