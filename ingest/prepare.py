@@ -48,10 +48,11 @@ def prepare_document(
     lexical: LexicalIndex,
     batch_size: int = 64,
     on_chunks: Callable[[int], None] | None = None,
+    version: str = "",
 ) -> PreparedDocument:
     """Chunk, tokenize and embed an `indexed` parse; `on_chunks(n)` hears the embedding's
-    progress."""
-    plain = chunk_document(source.doc_id, parsed.pages, chunker)
+    progress. `version` is the pipeline's (`IndexIdentity.pipeline_version`)."""
+    plain = chunk_document(source.doc_id, parsed.pages, chunker, version)
     identity = document_identity(source.filename, parsed.title, parsed.pages)
     chunks = [replace(chunk, context=context) for chunk, context
               in zip(plain, chunk_contexts(identity, parsed.pages, plain), strict=True)]
@@ -61,4 +62,4 @@ def prepare_document(
     info = DocumentInfo(source.doc_id, source.filename, DocumentStatus.INDEXED, parsed.reason,
                         parsed.page_count, len(chunks), source.size, stamp, stamp)
     return PreparedDocument(info, source.path, tuple(parsed.pages), tuple(chunks), vector_ids,
-                            vectors, tuple(tokens))
+                            vectors, tuple(tokens), version)

@@ -119,7 +119,9 @@ class PreparedDocument:
     per sentence (`qa_service.sentences.bounded_sentences(text, MAX_SENTENCE_CHARS)`, in
     order), then one for its `context` when it has one, added in that order
     (`ingest.embed.embed_chunks`): the extractive answerer reads the sentences' rows by
-    position. `tokens[i]` is the lexical (BM25) text of `chunks[i]`, context included."""
+    position. `tokens[i]` is the lexical (BM25) text of `chunks[i]`, context included.
+    `pipeline_version` says what built it (`IndexIdentity.pipeline_version`; its chunk ids
+    include it), recorded with the document so `qa kb rebuild` knows what to redo."""
 
     info: DocumentInfo
     source: Path  # the original PDF, stored under the knowledge base by its hash
@@ -128,6 +130,7 @@ class PreparedDocument:
     vector_ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[np.float32]
     tokens: tuple[str, ...]
+    pipeline_version: str = ""
 
     @property
     def chunk_ids(self) -> set[int]:
@@ -142,6 +145,7 @@ class KnowledgeBaseInfo:
     embedding_model: str
     dimension: int
     created_at: str
+    rebuild_needed: bool = False  # built with an older parser or lexical analyser
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

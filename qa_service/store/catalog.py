@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     size_bytes INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    pipeline_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS documents_filename ON documents(filename);
 CREATE TABLE IF NOT EXISTS pages (
@@ -90,6 +91,10 @@ CREATE TABLE IF NOT EXISTS job_files (
 ) WITHOUT ROWID;
 """
 
+# (table, column) added after the first release, as TEXT NOT NULL DEFAULT '': chunk
+# contexts, and the pipeline version of each document ('' = built before it was recorded)
+_ADDED_COLUMNS = (("chunks", "context"), ("documents", "pipeline_version"))
+
 _DOCUMENT_COLUMNS = (
     "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
 )
@@ -111,9 +116,12 @@ class Catalog:
     def initialize(self) -> None:
         conn = self.connection()
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
-        if "context" not in columns:  # a catalog from before chunk contexts
-            conn.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+        with self.transaction() as conn:  # columns added since: one process adds each
+            for table, column in _ADDED_COLUMNS:
+                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL "
+                                 "DEFAULT ''")
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -253,11 +261,13 @@ class Catalog:
         pages: Sequence[Page],
         chunks: Sequence[Chunk],
         tokens: Sequence[str],
+        pipeline_version: str = "",
     ) -> None:
         conn.execute(
-            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}, pipeline_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.filename, info.status.value, info.reason, info.pages, info.chunks,
-             info.size_bytes, info.created_at, info.updated_at),
+             info.size_bytes, info.created_at, info.updated_at, pipeline_version),
         )
         conn.executemany(
             "INSERT INTO pages (document_id, number, text) VALUES (?, ?, ?)",
@@ -290,6 +300,20 @@ class Catalog:
     def documents_named(self, conn: sqlite3.Connection, filename: str) -> list[str]:
         rows = conn.execute("SELECT id FROM documents WHERE filename = ?", (filename,)).fetchall()
         return [str(row[0]) for row in rows]
+
+    def pipeline_version_of(self, conn: sqlite3.Connection, doc_id: str) -> str | None:
+        row = conn.execute("SELECT pipeline_version FROM documents WHERE id = ?",
+                           (doc_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def outdated_documents(self, pipeline_version: str) -> list[DocumentInfo]:
+        """The indexed documents built with another pipeline version than this one."""
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE status = ?"
+            " AND pipeline_version != ? ORDER BY created_at, filename",
+            (DocumentStatus.INDEXED.value, pipeline_version),
+        ).fetchall()
+        return [_document(row) for row in rows]
 
     def status_of(self, conn: sqlite3.Connection, doc_id: str) -> DocumentStatus | None:
         row = conn.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
