@@ -42,10 +42,10 @@ class ChunkerConfig:
 
 
 def chunk_id(document_id: str, page: int, start: int, end: int, version: str = "") -> int:
-    """A stable positive int64 id derived from the document hash, the span and the version
-    of the pipeline that built it (`IndexIdentity.pipeline_version`; none before versions
-    were recorded): a document rebuilt by another pipeline gets new ids, so its two
-    versions' vectors never mix."""
+    """A stable positive int64 id derived from the document hash and the span, and for a
+    rebuilt document (`qa kb rebuild`) the version of the pipeline that rebuilt it
+    (`IndexIdentity.pipeline_version`): its new ids then differ from its previous
+    version's, so the two versions' vectors never mix."""
     key = f"{document_id}:{page}:{start}:{end}" + (f":{version}" if version else "")
     digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF

@@ -134,9 +134,11 @@ class IngestPipeline:
         return IndexIdentity(self.embedder.name, self.embedder.dimension, chunker.describe())
 
     def prepare(self, kb: KnowledgeBase, source: DocumentSource, parsed: ParseResult,
-                report: Progress) -> PreparedDocument:
-        """An `indexed` parse of `source` -> a document ready to publish into `kb`."""
+                report: Progress, rebuilt: bool = False) -> PreparedDocument:
+        """An `indexed` parse of `source` -> a document ready to publish into `kb` (or, when
+        `rebuilt`, to replace its indexed version: `KnowledgeBase.republish`)."""
         identity = self.identity_for(kb)
         return prepare_document(source, parsed, ChunkerConfig.from_description(identity.chunker),
                                 self.embedder, self.lexical, self.embed_batch_size,
-                                lambda n: report("chunks", n), identity.pipeline_version)
+                                lambda n: report("chunks", n), identity.pipeline_version,
+                                rebuilt)

@@ -49,10 +49,12 @@ def prepare_document(
     batch_size: int = 64,
     on_chunks: Callable[[int], None] | None = None,
     version: str = "",
+    rebuilt: bool = False,
 ) -> PreparedDocument:
     """Chunk, tokenize and embed an `indexed` parse; `on_chunks(n)` hears the embedding's
-    progress. `version` is the pipeline's (`IndexIdentity.pipeline_version`)."""
-    plain = chunk_document(source.doc_id, parsed.pages, chunker, version)
+    progress. `version` is the pipeline's (`IndexIdentity.pipeline_version`); the chunk ids
+    of a `rebuilt` document include it (`ingest.chunk.chunk_id`)."""
+    plain = chunk_document(source.doc_id, parsed.pages, chunker, version if rebuilt else "")
     identity = document_identity(source.filename, parsed.title, parsed.pages)
     chunks = [replace(chunk, context=context) for chunk, context
               in zip(plain, chunk_contexts(identity, parsed.pages, plain), strict=True)]

@@ -119,7 +119,7 @@ def _rebuild_document(pipeline: IngestPipeline, kb: KnowledgeBase, document: Doc
         if parsed.status is not DocumentStatus.INDEXED:
             return kept(f"{parsed.status.value}: {parsed.reason}")
         source = DocumentSource(document.id, document.filename, path, path.stat().st_size)
-        prepared = pipeline.prepare(kb, source, parsed, report)
+        prepared = pipeline.prepare(kb, source, parsed, report, rebuilt=True)
         published = kb.republish(prepared)
     except ParserPoolClosed:
         raise  # shutting down: not the document's fault

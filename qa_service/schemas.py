@@ -120,8 +120,8 @@ class PreparedDocument:
     order), then one for its `context` when it has one, added in that order
     (`ingest.embed.embed_chunks`): the extractive answerer reads the sentences' rows by
     position. `tokens[i]` is the lexical (BM25) text of `chunks[i]`, context included.
-    `pipeline_version` says what built it (`IndexIdentity.pipeline_version`; its chunk ids
-    include it), recorded with the document so `qa kb rebuild` knows what to redo."""
+    `pipeline_version` says what built it (`IndexIdentity.pipeline_version`), recorded with
+    the document so `qa kb rebuild` knows what to redo."""
 
     info: DocumentInfo
     source: Path  # the original PDF, stored under the knowledge base by its hash

@@ -19,9 +19,10 @@ and vector ids that are never returned (the catalog decides visibility). The nex
 finds the marker and removes them before it writes (deleting a document works the same).
 
 Republishing (`qa kb rebuild`) replaces an indexed document by a version built with a
-newer pipeline, by the same steps: its chunk ids include the pipeline version
-(`IndexIdentity.pipeline_version`), so the new version's vectors never share an id with
-the old one's, and the commit switches from one complete version to the other.
+newer pipeline, by the same steps: a rebuilt document's chunk ids include the pipeline
+version (`IndexIdentity.pipeline_version`), which differs from the old version's, so the
+two versions' vectors never share an id, and the commit switches from one complete
+version to the other.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class IndexIdentity:
         """A digest of what a document's pages, chunks and lexical text are made with (the
         parser, chunker and lexical identities; the embedding model is the knowledge
         base's, one for all its documents). Each indexed document records the version
-        that built it, and its chunk ids include it (`ingest.chunk.chunk_id`)."""
+        that built it; a rebuilt document's chunk ids include it (`ingest.chunk.chunk_id`)."""
         described = json.dumps({"parser": self.parser, "chunker": self.chunker,
                                 "lexical": self.lexical}, sort_keys=True)
         return hashlib.sha256(described.encode()).hexdigest()[:16]

@@ -265,9 +265,9 @@ def test_a_document_deleted_while_it_is_rebuilt_is_not_brought_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
     prepare = pipeline.prepare
 
-    def prepare_then_delete(kb: KnowledgeBase, source: DocumentSource, *args: object
-                            ) -> PreparedDocument:
-        prepared = prepare(kb, source, *args)  # type: ignore[arg-type]
+    def prepare_then_delete(kb: KnowledgeBase, source: DocumentSource, *args: object,
+                            **kwargs: object) -> PreparedDocument:
+        prepared = prepare(kb, source, *args, **kwargs)  # type: ignore[arg-type]
         if source.filename == "planets.pdf":
             assert kb.delete_document(source.doc_id)  # as another process would, meanwhile
         return prepared
@@ -290,7 +290,7 @@ def test_republishing_the_version_a_document_holds_changes_nothing(
     path = kb.file_path(doc.id)
     parsed = pipeline.parsers.parse(path)
     source = DocumentSource(doc.id, doc.filename, path, doc.size_bytes)
-    again = pipeline.prepare(kb, source, parsed, lambda _kind, _n: None)
+    again = pipeline.prepare(kb, source, parsed, lambda _kind, _n: None, rebuilt=True)
     assert kb.republish(again) is False
     assert kb.catalog.document(doc.id) == doc
 
