@@ -39,10 +39,13 @@ def prepare_document(
     lexical: LexicalIndex,
     batch_size: int = 64,
     on_chunks: Callable[[int], None] | None = None,
+    version: str = "",
+    rebuilt: bool = False,
 ) -> PreparedDocument:
     """Chunk, tokenize and embed an `indexed` parse; `on_chunks(n)` hears the embedding's
-    progress."""
-    plain = chunk_document(source.doc_id, parsed.pages, chunker)
+    progress. `version` is the pipeline's (`IndexIdentity.pipeline_version`); the chunk ids
+    of a `rebuilt` document include it (`ingest.chunk.chunk_id`)."""
+    plain = chunk_document(source.doc_id, parsed.pages, chunker, version if rebuilt else "")
     # What a chunk is matched together with (`ingest.context`): a passage often never names
     # what it is about (a balance sheet's rows); users get the chunk text alone.
     identity = document_identity(source.filename, parsed.title, parsed.pages)
@@ -55,4 +58,5 @@ def prepare_document(
     info = DocumentInfo(source.doc_id, source.filename, DocumentStatus.INDEXED, parsed.reason,
                         parsed.page_count, len(chunks), source.size, stamp, stamp)
     return PreparedDocument(info, source.path, tuple(parsed.pages), tuple(chunks), vector_ids,
-                            vectors, tuple(tokens), tokens[0].identity if tokens else "")
+                            vectors, tuple(tokens), tokens[0].identity if tokens else "",
+                            version)

@@ -5,8 +5,7 @@ SQLite's FTS5 ranks with Okapi BM25 (k1 = 1.2, b = 0.75). Chunks are stored as t
 Korean gets morphemes, not whitespace words. Each chunk has three fields
 (`LexicalFields`: its document's identity, its section, its text); FTS5 counts a term's
 occurrences in each field at that field's weight (`FIELD_WEIGHTS`) and normalizes by the
-chunk's whole length. A catalog written before the fields has one column of all three, and
-is searched as it is (until `qa kb rebuild`). Because the postings live in the same SQLite
+chunk's whole length. Because the postings live in the same SQLite
 file as the chunks, adding or deleting a document updates BM25 in the same transaction, at
 a cost proportional to that document (a static BM25 matrix would have to be rebuilt).
 """
@@ -19,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa_service.schemas import LexicalFields
-from qa_service.store.catalog import has_lexical_fields
 from qa_service.tokens import Tokenizer
 
 __all__ = ["FIELD_WEIGHTS", "LexicalIndex", "TermStatistics"]
@@ -66,8 +64,7 @@ class LexicalIndex:
         expression = self.match_expression(query)
         if expression is None or limit <= 0:
             return []
-        rank = "bm25(chunks_fts" + ("".join(f", {w}" for w in FIELD_WEIGHTS)
-                                    if has_lexical_fields(conn) else "") + ")"
+        rank = "bm25(chunks_fts, " + ", ".join(str(w) for w in FIELD_WEIGHTS) + ")"
         sql = f"SELECT chunks_fts.rowid, -{rank} AS score FROM chunks_fts"
         params: list[object] = [expression]
         if document_ids is not None:

@@ -133,7 +133,9 @@ class PreparedDocument:
     (`ingest.embed.embed_chunks`): the extractive answerer reads the sentences' rows by
     position. `tokens[i]` is the lexical (BM25) fields of `chunks[i]`; `identity_tokens` the
     document's identity alone, which search matches a question's names against
-    (`LexicalIndex.search_documents`)."""
+    (`LexicalIndex.search_documents`). `pipeline_version` says what built it
+    (`IndexIdentity.pipeline_version`), recorded with the document so `qa kb rebuild` knows
+    what to redo."""
 
     info: DocumentInfo
     source: Path  # the original PDF, stored under the knowledge base by its hash
@@ -143,6 +145,7 @@ class PreparedDocument:
     vectors: npt.NDArray[np.float32]
     tokens: tuple[LexicalFields, ...]
     identity_tokens: str = ""
+    pipeline_version: str = ""
 
     @property
     def chunk_ids(self) -> set[int]:
@@ -157,6 +160,7 @@ class KnowledgeBaseInfo:
     embedding_model: str
     dimension: int
     created_at: str
+    rebuild_needed: bool = False  # built with an older parser or lexical analyser
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

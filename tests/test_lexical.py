@@ -9,7 +9,7 @@ import pytest
 
 from qa_service.lexical import MAX_QUERY_TOKENS, LexicalIndex
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
-from qa_service.store.catalog import Catalog, has_lexical_fields, now
+from qa_service.store.catalog import Catalog, now
 
 
 @pytest.fixture
@@ -103,21 +103,27 @@ def test_a_heading_counts_more_than_the_same_words_in_the_text(tmp_path: Path,
     assert [i for i, _ in hits] == [1, 2]
 
 
-def test_a_catalog_from_before_the_fields_is_still_written_and_searched(
+def test_a_catalog_from_before_the_fields_keeps_its_postings_in_the_text_field(
         tmp_path: Path, lexical: LexicalIndex) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as old:  # the one-column table of earlier versions
         old.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(tokens, tokenize = "
                     "'unicode61 remove_diacritics 0')")
+        old.execute("INSERT INTO chunks_fts (rowid, tokens) VALUES (3, ?)",
+                    (lexical.document_tokens(["Zoo handbook\nOtters hold hands."])[0],))
+    old.close()
     store = Catalog(path)
     store.initialize()
-    page = "Otters hold hands while they sleep."
+    store.initialize()  # once only
+    assert [i for i, _ in search(store, lexical, "otters")] == [3]
+    page = "Penguins eat herring."
     chunk = Chunk(id=7, document_id="d", page=1, char_start=0, char_end=len(page), text=page)
-    info = DocumentInfo("d", "otters.pdf", DocumentStatus.INDEXED, "", 1, 1, 10, now(), now())
+    info = DocumentInfo("d", "penguins.pdf", DocumentStatus.INDEXED, "", 1, 1, 10, now(), now())
     with store.transaction() as conn:
-        assert not has_lexical_fields(conn)
         store.insert_indexed(conn, info, [Page(1, page)], [chunk],
                              lexical.chunk_fields([page], [""], "Zoo handbook"))
-    assert [i for i, _ in search(store, lexical, "otters")] == [7]
-    assert [i for i, _ in search(store, lexical, "zoo handbook")] == [7]  # identity kept
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(chunks_fts)")]
+    assert columns == ["identity", "section", "tokens"]
+    assert [i for i, _ in search(store, lexical, "penguins")] == [7]
+    assert {i for i, _ in search(store, lexical, "zoo handbook")} == {3, 7}
     store.close()

@@ -32,7 +32,7 @@ from qa_service.schemas import (
     Passage,
 )
 
-__all__ = ["Catalog", "has_lexical_fields", "now"]
+__all__ = ["Catalog", "now"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     size_bytes INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    pipeline_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS documents_filename ON documents(filename);
 CREATE TABLE IF NOT EXISTS pages (
@@ -63,9 +64,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     context TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    identity, section, tokens, tokenize = 'unicode61 remove_diacritics 0'
-);
 CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
     document_id UNINDEXED, tokens, tokenize = 'unicode61 remove_diacritics 0'
 );
@@ -94,15 +92,31 @@ CREATE TABLE IF NOT EXISTS job_files (
 ) WITHOUT ROWID;
 """
 
+# (table, column) added after the first release, as TEXT NOT NULL DEFAULT '': chunk
+# contexts, and the pipeline version of each document ('' = built before it was recorded)
+_ADDED_COLUMNS = (("chunks", "context"), ("documents", "pipeline_version"))
+
 _DOCUMENT_COLUMNS = (
     "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
 )
 
 
-def has_lexical_fields(conn: sqlite3.Connection) -> bool:
-    """Whether the FTS table has its three fields (`LexicalFields`), or the one column of a
-    catalog written before them (kept until `qa kb rebuild`)."""
-    return len(conn.execute("SELECT * FROM chunks_fts LIMIT 0").description) > 1
+# the BM25 postings of each chunk's `LexicalFields`, rowid = chunk id
+_CHUNKS_FTS = ("VIRTUAL TABLE {exists}chunks_fts USING fts5(identity, section, tokens, "
+               "tokenize = 'unicode61 remove_diacritics 0')")
+
+
+def _add_lexical_fields(conn: sqlite3.Connection) -> None:
+    """A catalog from before the fields has one FTS column of each chunk's tokens, context
+    included: they become the text field (so search works as it did), and `qa kb rebuild`
+    splits them into identity, section and text."""
+    if len(conn.execute("SELECT * FROM chunks_fts LIMIT 0").description) > 1:
+        return
+    conn.execute("ALTER TABLE chunks_fts RENAME TO chunks_fts_before_fields")
+    conn.execute("CREATE " + _CHUNKS_FTS.format(exists=""))
+    conn.execute("INSERT INTO chunks_fts (rowid, identity, section, tokens) "
+                 "SELECT rowid, '', '', tokens FROM chunks_fts_before_fields")
+    conn.execute("DROP TABLE chunks_fts_before_fields")
 
 
 def now() -> str:
@@ -120,10 +134,15 @@ class Catalog:
 
     def initialize(self) -> None:
         conn = self.connection()
-        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
-        if "context" not in columns:  # a catalog from before chunk contexts
-            conn.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "CREATE "
+                           + _CHUNKS_FTS.format(exists="IF NOT EXISTS ") + ";COMMIT;")
+        with self.transaction() as conn:  # columns added since: one process adds each
+            for table, column in _ADDED_COLUMNS:
+                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL "
+                                 "DEFAULT ''")
+            _add_lexical_fields(conn)
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -264,11 +283,13 @@ class Catalog:
         chunks: Sequence[Chunk],
         tokens: Sequence[LexicalFields],
         identity_tokens: str = "",
+        pipeline_version: str = "",
     ) -> None:
         conn.execute(
-            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}, pipeline_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.filename, info.status.value, info.reason, info.pages, info.chunks,
-             info.size_bytes, info.created_at, info.updated_at),
+             info.size_bytes, info.created_at, info.updated_at, pipeline_version),
         )
         conn.executemany(
             "INSERT INTO pages (document_id, number, text) VALUES (?, ?, ?)",
@@ -280,15 +301,9 @@ class Catalog:
             [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text, c.context)
              for c in chunks],
         )
-        if has_lexical_fields(conn):
-            conn.executemany(
-                "INSERT INTO chunks_fts (rowid, identity, section, tokens) VALUES (?, ?, ?, ?)",
-                [(c.id, *fields) for c, fields in zip(chunks, tokens, strict=True)])
-        else:  # a catalog from before the fields: one column of all three
-            conn.executemany(
-                "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
-                [(c.id, " ".join(f for f in fields if f))
-                 for c, fields in zip(chunks, tokens, strict=True)])
+        conn.executemany(
+            "INSERT INTO chunks_fts (rowid, identity, section, tokens) VALUES (?, ?, ?, ?)",
+            [(c.id, *fields) for c, fields in zip(chunks, tokens, strict=True)])
         if identity_tokens:
             conn.execute("INSERT INTO documents_fts (document_id, tokens) VALUES (?, ?)",
                          (info.id, identity_tokens))
@@ -309,6 +324,20 @@ class Catalog:
     def documents_named(self, conn: sqlite3.Connection, filename: str) -> list[str]:
         rows = conn.execute("SELECT id FROM documents WHERE filename = ?", (filename,)).fetchall()
         return [str(row[0]) for row in rows]
+
+    def pipeline_version_of(self, conn: sqlite3.Connection, doc_id: str) -> str | None:
+        row = conn.execute("SELECT pipeline_version FROM documents WHERE id = ?",
+                           (doc_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def outdated_documents(self, pipeline_version: str) -> list[DocumentInfo]:
+        """The indexed documents built with another pipeline version than this one."""
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE status = ?"
+            " AND pipeline_version != ? ORDER BY created_at, filename",
+            (DocumentStatus.INDEXED.value, pipeline_version),
+        ).fetchall()
+        return [_document(row) for row in rows]
 
     def status_of(self, conn: sqlite3.Connection, doc_id: str) -> DocumentStatus | None:
         row = conn.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()
