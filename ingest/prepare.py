@@ -13,6 +13,7 @@ from ingest.chunk import ChunkerConfig, chunk_document
 from ingest.context import chunk_sections, document_identity, joined_context
 from ingest.embed import embed_chunks
 from ingest.parse import ParseResult
+from ingest.running_lines import strip_running_lines
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentInfo, DocumentStatus, PreparedDocument
@@ -45,11 +46,14 @@ def prepare_document(
     """Chunk, tokenize and embed an `indexed` parse; `on_chunks(n)` hears the embedding's
     progress. `version` is the pipeline's (`IndexIdentity.pipeline_version`); the chunk ids
     of a `rebuilt` document include it (`ingest.chunk.chunk_id`)."""
-    plain = chunk_document(source.doc_id, parsed.pages, chunker, version if rebuilt else "")
+    # Running headers, footers and page numbers leave the page text, which is what is
+    # stored, chunked and quoted (`ingest.running_lines`).
+    pages, running = strip_running_lines(parsed.pages)
+    plain = chunk_document(source.doc_id, pages, chunker, version if rebuilt else "")
     # What a chunk is matched together with (`ingest.context`): a passage often never names
     # what it is about (a balance sheet's rows); users get the chunk text alone.
-    identity = document_identity(source.filename, parsed.title, parsed.pages)
-    sections = chunk_sections(parsed.pages, plain)
+    identity = document_identity(source.filename, parsed.title, pages, running)
+    sections = chunk_sections(pages, plain)
     chunks = [replace(chunk, context=joined_context(identity, section))
               for chunk, section in zip(plain, sections, strict=True)]
     vector_ids, vectors = embed_chunks(embedder, chunks, batch_size, on_chunks)
@@ -57,6 +61,6 @@ def prepare_document(
     stamp = now()
     info = DocumentInfo(source.doc_id, source.filename, DocumentStatus.INDEXED, parsed.reason,
                         parsed.page_count, len(chunks), source.size, stamp, stamp)
-    return PreparedDocument(info, source.path, tuple(parsed.pages), tuple(chunks), vector_ids,
+    return PreparedDocument(info, source.path, tuple(pages), tuple(chunks), vector_ids,
                             vectors, tuple(tokens), tokens[0].identity if tokens else "",
                             version)
