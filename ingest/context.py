@@ -31,6 +31,8 @@ IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
 HEADING_MAX_CHARS = 90
 OPENING_MAX_CHARS = 120
+TITLE_LINES = 6  # of a page's opening lines, where a statement's title stands
+RUNNING_LINES = 2  # of a document's running headers, the most frequent, in its identity
 _SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
 _FOLDERS = re.compile(r"^.*[\\/]")
 _LETTERS = re.compile(r"[^\W\d_]")
@@ -38,21 +40,25 @@ _NUMBERED = re.compile(r"^(?:[IVX]+|[0-9]{1,2}|[가-하]|[A-Z])[.)]\s+\S")
 _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[^\W\d_]+")  # letters only: "000" and "2017" do not count
 # The financial statements every annual or quarterly report holds, under their formal
-# titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by.
+# titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by: their own, and
+# those of the measures each one reports ("gross margin" is read off the income statement,
+# "free cash flow" off the cash flow statement) but does not always print.
 STATEMENT_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), names) for pattern, names in (
         (r"balance\s*sheets?|statements?\s+of\s+(consolidated\s+)?financial\s+"
          r"(position|condition)|재\s*무\s*상\s*태\s*표|대\s*차\s*대\s*조\s*표",
          "balance sheet, statement of financial position, assets liabilities equity, "
-         "재무상태표, 대차대조표"),
+         "working capital, total debt, 재무상태표, 대차대조표, 자산 부채 자본"),
         (r"statements?\s+of\s+(consolidated\s+)?(operations|income|earnings)|income\s+"
          r"statements?|profit\s+(and|&)\s+loss|손\s*익\s*계\s*산\s*서",
          "income statement, statement of operations, profit and loss, P&L, earnings, "
-         "손익계산서"),
+         "revenue, net sales, gross margin, operating margin, net income, earnings per "
+         "share, 손익계산서, 매출액, 영업이익, 당기순이익"),
         (r"comprehensive\s+income|포\s*괄\s*손\s*익",
          "statement of comprehensive income, 포괄손익계산서"),
         (r"cash\s+flows?|현\s*금\s*흐\s*름\s*표",
-         "cash flow statement, statement of cash flows, 현금흐름표"),
+         "cash flow statement, statement of cash flows, operating cash flow, free cash "
+         "flow, capital expenditures, 현금흐름표, 영업활동 투자활동 재무활동"),
         (r"(stockholders|shareholders|changes\s+in)['\u2019]?\s+equity|자\s*본\s*변\s*동\s*표",
          "statement of equity, stockholders equity, 자본변동표"),
     ))
@@ -65,15 +71,20 @@ def filename_words(filename: str) -> str:
     return _SPACES.sub(" ", _SEPARATORS.sub(" ", stem)).strip()
 
 
-def document_identity(filename: str, title: str, pages: Sequence[Page]) -> str:
+def document_identity(filename: str, title: str, pages: Sequence[Page],
+                      running: Sequence[str] = ()) -> str:
     """File-name words (unless the title already says them all), title, page 1's opening
-    line (a paper's or a report's title, in whatever case) and its headings."""
+    line (a paper's or a report's title, in whatever case), the `running` header lines
+    removed from its pages (`ingest.running_lines`: "Johnson & Johnson and Subsidiaries")
+    and page 1's headings."""
     first = next((p.text for p in pages if p.text.strip()), "")
     named = filename_words(filename)
     if named and _WORDS.findall(named.casefold()) and \
             set(_WORDS.findall(named.casefold())) <= set(_WORDS.findall(title.casefold())):
         named = ""  # "000-Super_Bowl_50.pdf" under the title "Super Bowl 50": said once
-    parts = [named, title, opening_line(first), *_headings(first, IDENTITY_CHARS, lines=40)]
+    named_lines = [line for line in running[:RUNNING_LINES] if len(_WORDS.findall(line)) >= 2]
+    parts = [named, title, opening_line(first), *named_lines,
+             *_headings(first, IDENTITY_CHARS, lines=40)]
     return " | ".join(dict.fromkeys(p for p in parts if p))
 
 
@@ -116,6 +127,14 @@ def _is_heading(line: str) -> bool:
     return _NUMBERED.match(line) is not None and not line.endswith(".")
 
 
+def _title_lines(text: str) -> list[str]:
+    """The short lines that open a page, in any case: a statement's title is often set as
+    "Consolidated Statements of Earnings", which `_is_heading` does not take."""
+    lines = [line.strip() for line in text.split("\n")[:TITLE_LINES]]
+    return [line for line in lines if 3 <= len(line) <= HEADING_MAX_CHARS
+            and not line.endswith(".")]
+
+
 def section_heading(text: str, start: int) -> str:
     """The nearest heading line that ends before `start` in a page's text ("" if none)."""
     for line in reversed(text[:start].split("\n")):
@@ -140,7 +159,7 @@ def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
         head = _headings(page, PAGE_HEAD_CHARS, lines=4)
         section = [*head, section_heading(page, chunk.char_start)]
         shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
-        parts = [*shown, *statement_names(section)]
+        parts = [*shown, *statement_names([*section, *_title_lines(page)])]
         sections.append(" | ".join(dict.fromkeys(p for p in parts if p)))
     return sections
 

@@ -117,3 +117,14 @@ def test_the_identity_holds_a_papers_title_in_any_case() -> None:
     identity = document_identity("1901.03003.pdf", "", pages)
     title = "MORAN: A Multi-Object Rectified Attention Network for Scene Text Recognition"
     assert title in identity
+
+
+def test_a_statement_titled_in_title_case_still_gets_its_names() -> None:
+    page = Page(1, "Consolidated Statements of Earnings\n$ and shares in millions\n"
+                   "Revenue | $ 46,298 | $ 51,761\nGross profit | 9,912 | 11,640")
+    chunks = chunk_document("e" * 64, [page], ChunkerConfig())
+    assert "gross margin" in chunk_sections([page], chunks)[0]
+    prose = Page(1, "Our cash flows from operations rose in the year, as we said before.\n"
+                    "More text follows here.")
+    assert "cash flow statement" not in chunk_sections(
+        [prose], chunk_document("f" * 64, [prose], ChunkerConfig()))[0]
