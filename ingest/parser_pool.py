@@ -45,9 +45,16 @@ class ParserLimits:
     max_text_chars: int = 20_000_000
     parser: str = "pypdf"  # which of `ingest.parse.PARSERS` the workers run
     positions: bool = True  # where each character is drawn (`ingest.positions`), per page
+    # Locating characters takes milliseconds a page; a page pdfium cannot finish (a form
+    # drawn a billion times) costs its positions after this, not the rest of the budget.
+    positions_base_s: float = 5.0
+    positions_per_page_s: float = 0.5
 
     def budget(self, pages: int) -> float:
         return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)
+
+    def positions_budget(self, pages: int) -> float:
+        return self.positions_base_s + self.positions_per_page_s * pages
 
 
 class ParserPoolClosed(Exception):
@@ -189,7 +196,10 @@ class ParserPool:
                     deadline = started + self.limits.budget(pages)
                     continue
                 if message.get("positions") == "next":
-                    return self._with_positions(worker, _result_from(message), deadline)
+                    result = _result_from(message)
+                    deadline = min(deadline, time.monotonic()
+                                   + self.limits.positions_budget(len(result.pages)))
+                    return self._with_positions(worker, result, deadline)
                 return _result_from(message), True
         except _Timeout:
             budget = self.limits.budget(pages)
@@ -215,7 +225,7 @@ class ParserPool:
     def _with_positions(self, worker: _Worker, result: ParseResult, deadline: float
                         ) -> tuple[ParseResult, bool]:
         """The text result with the positions the worker sends next; without them (and
-        without the worker) if it dies, runs past the budget or sends something else."""
+        without the worker) if it dies, runs past `deadline` or sends something else."""
         try:
             message = worker.receive(deadline)
         except (_Timeout, _WorkerGone) as exc:

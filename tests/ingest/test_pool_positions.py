@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bench.attack_pdfs import attack_xobject_fanout
 from ingest.parse import ParseResult
 from ingest.parser_pool import (
     ParserLimits,
@@ -45,6 +46,21 @@ def test_positions_can_be_turned_off(tmp_path: Path) -> None:
         result = pool.parse(drawn_file(tmp_path))
     assert result.status is DocumentStatus.INDEXED
     assert [page.positions for page in result.pages] == [None, None]
+
+
+def test_a_page_pdfium_cannot_finish_costs_only_its_positions(tmp_path: Path) -> None:
+    """A form XObject fanned out to 10^12 draws: pypdf stops at its limit, pdfium would
+    run for ever; the text is indexed once the positions budget is spent."""
+    path = tmp_path / "fanout.pdf"
+    path.write_bytes(attack_xobject_fanout())
+    limits = ParserLimits(positions_base_s=1.0, positions_per_page_s=0.0)
+    with ParserPool(limits) as pool:
+        started = time.monotonic()
+        result = pool.parse(path)
+        assert time.monotonic() - started < 15
+        assert pool.worker_pids() == []  # the worker stuck in pdfium was killed
+    assert result.status is DocumentStatus.INDEXED, result.reason
+    assert [page.positions for page in result.pages] == [None]
 
 
 TEXT_ONLY = ParseResult(DocumentStatus.INDEXED, pages=[Page(1, "one"), Page(2, "two")],
