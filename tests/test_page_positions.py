@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import zlib
+
 import numpy as np
 import pytest
 
@@ -34,6 +37,22 @@ def test_boxes_round_trip_to_a_sixteenth_of_a_point() -> None:
 def test_positions_of_another_text_are_not_used() -> None:
     assert positions().decode(TEXT.replace("a", "x")) is None
     assert positions().decode(TEXT + " ") is None
+
+
+def test_damaged_or_unknown_positions_are_treated_as_missing() -> None:
+    good = positions()
+    for bad in (dataclasses.replace(good, boxes=good.boxes[:-3]),
+                dataclasses.replace(good, boxes=zlib.compress(b"\x00" * 7)),
+                dataclasses.replace(good, format=2)):
+        assert bad.decode(TEXT) is None
+        assert not quote_boxes(TEXT, bad, 0, 2).positions
+
+
+def test_a_page_of_text_takes_about_two_bytes_a_character() -> None:
+    text = "x" * 3000
+    boxes = np.array([[10 + 5 * (i % 90), 100 + 12 * (i // 90), 15 + 5 * (i % 90),
+                       110 + 12 * (i // 90)] for i in range(3000)], dtype=np.float32)
+    assert len(PagePositions.encode(text, 595, 842, boxes).boxes) < 2 * len(text)
 
 
 def test_boxes_are_clipped_to_the_page_and_those_off_it_dropped() -> None:
