@@ -6,8 +6,9 @@ Each PDF is measured in a child process with the parser worker's limits (2 GiB o
 space, a time limit), so a hostile file cannot take the run down: the text extraction
 (`ingest.parse.parse_pdf`) and, for an indexed document, locating its characters
 (`ingest.parse_worker.positions_of`, what the worker runs: pdfium, alignment, encoding),
-each timed. Reported per file and in total: pages, text ms a page, positions ms a page and
-their ratio, and coverage, the fraction of the non-whitespace characters of the stored page
+each timed (the libraries imported first, as in a worker that has parsed a file before).
+Reported per file and in total: pages, text ms a page, positions ms a page and their
+ratio, and coverage, the fraction of the non-whitespace characters of the stored page
 text that got a box (the " | " that joins table cells not counted), over all pages and
 over table pages (those rewritten with " | ").
 """
@@ -28,6 +29,9 @@ TIMEOUT_S = 300
 
 
 def measure_one(path: Path) -> dict[str, Any]:
+    import pypdf  # noqa: F401 - imported before timing, as in a worker that has parsed before
+    import pypdfium2  # noqa: F401
+
     from ingest.parse import parse_pdf
     from ingest.parse_worker import positions_of
     from qa_service.page_positions import PagePositions, coverage

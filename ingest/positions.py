@@ -3,7 +3,8 @@
 The one module that knows pdfium (pypdfium2), as `ingest.parse` is the one that knows
 pypdf. For every page it reads pdfium's character stream and each character's loose box
 (the font's full height, the glyph's advance), aligns that stream with the page text we
-store (`ingest.align`), and gives each of our characters the box of the glyph it matched:
+store (`ingest.align`, then `ingest.align_rows` for table cells the text alone could not
+place), and gives each of our characters the box of the glyph it matched:
 `PagePositions` (`qa_service.page_positions`) in top-left page coordinates. A ligature
 glyph that stands for several of our characters is split evenly among them.
 
@@ -22,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.align import Units, align, units_of
+from ingest.align_rows import drop_off_row, match_rows
 from qa_service.page_positions import Boxes, PagePositions, coverage
 
 __all__ = ["locate_pages", "page_coverage"]
@@ -29,6 +31,7 @@ __all__ = ["locate_pages", "page_coverage"]
 log = logging.getLogger(__name__)
 
 _SCALE = 64  # device pixels per point when reading the page's display transform
+ROW_STEP_FROM = 8  # unplaced units from which a page also gets `ingest.align_rows`
 
 
 def locate_pages(data: bytes, texts: Sequence[str]) -> list[PagePositions | None]:
@@ -68,12 +71,36 @@ def _page_positions(page: Any, text: str) -> PagePositions:
     try:
         characters = _characters(textpage)
         glyphs, ours = units_of(characters), units_of(text)
-        match = np.asarray(align(ours.text, glyphs.text), dtype=np.int64)
-        boxes = _glyph_boxes(textpage, len(characters), np.unique(glyphs.owner[match[match >= 0]]))
+        match = align(ours.text, glyphs.text)
+        rows = _table_rows(text)
+        if not rows and _unplaced(ours.text, match) < ROW_STEP_FROM:
+            matched = np.asarray([j for j in match if j >= 0], dtype=np.int64)
+            boxes = _glyph_boxes(textpage, len(characters), np.unique(glyphs.owner[matched]))
+        else:  # a table, or cells the text could not place: check and place by rows
+            boxes = _glyph_boxes(textpage, len(characters), np.arange(len(characters)))
+            line_of, unit_boxes = _lines(text)[ours.owner], boxes[glyphs.owner]
+            drop_off_row(match, line_of, rows, unit_boxes)
+            match_rows(ours.text, glyphs.text, match, line_of, unit_boxes)
     finally:
         textpage.close()
-    mine = _our_boxes(len(text), ours, glyphs, match, boxes)
+    mine = _our_boxes(len(text), ours, glyphs, np.asarray(match, dtype=np.int64), boxes)
     return PagePositions.encode(text, width, height, _to_display(page, width, height, mine))
+
+
+def _unplaced(units: str, match: list[int]) -> int:
+    """How many units found no glyph, not counting the "|" that joins our table cells."""
+    return sum(1 for unit, j in zip(units, match, strict=True) if j < 0 and unit != "|")
+
+
+def _table_rows(text: str) -> set[int]:
+    """The lines of `text` that are table rows (cells joined by " | ", one row a line)."""
+    return {number for number, line in enumerate(text.split("\n")) if " | " in line}
+
+
+def _lines(text: str) -> npt.NDArray[np.int64]:
+    """The line number of each character of `text`."""
+    codes = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype="<u4")
+    return np.cumsum(codes == ord("\n")).astype(np.int64)
 
 
 def _characters(textpage: Any) -> str:
