@@ -14,7 +14,8 @@ non-whitespace character, NFKC-expanded: "ﬁ" is "f", "i"), and units are match
    neighbours, by `difflib.SequenceMatcher` (bounded in size), trusting runs of 3+ units
    (or any, in a gap of at most 3 units a side);
 4. pieces still unmatched (cut at "|") that occur exactly as often unused on the other
-   side (a column header repeated over a table's years), in order; then 3 again.
+   side (a column header repeated over a table's years), in order (the other side's, or
+   the page's when the caller knows it); then 3 again.
 
 A unit left unmatched has no partner: better no box than a wrong one.
 """
@@ -23,13 +24,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["WHITESPACE", "Units", "align", "units_of"]
+__all__ = ["WHITESPACE", "Units", "align", "align_marked", "units_of"]
 
 WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
               "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
@@ -76,18 +78,28 @@ def _codes(text: str) -> npt.NDArray[np.uint32]:
     return np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype="<u4")
 
 
-def align(a: str, b: str) -> list[int]:
-    """For each position of `a`, the position of `b` it matches, or -1."""
-    match = [-1] * len(a)
+def align(a: str, b: str, b_order: Sequence[int] | None = None) -> list[int]:
+    """For each position of `a`, the position of `b` it matches, or -1. `b_order`, when
+    given, ranks `b`'s positions in the order `a` reads the page (a table's rows top to
+    bottom): step 4 pairs repeated pieces in that order instead of `b`'s."""
+    return align_marked(a, b, b_order)[0]
+
+
+def align_marked(a: str, b: str, b_order: Sequence[int] | None = None
+                 ) -> tuple[list[int], list[bool]]:
+    """`align`, and which matches are sure: those of steps 1 and 2 (shared ends, runs
+    around unique anchors), not a gap's or a repeat's pairing."""
     if a == b:
-        return list(range(len(a)))
+        return list(range(len(a))), [True] * len(a)
+    match = [-1] * len(a)
     used = bytearray(len(b))
     _match_ends(a, b, match, used)
     _match_anchors(a, b, match, used)
+    sure = [j >= 0 for j in match]
     _match_gaps(a, b, match, used)
-    _match_repeats(a, b, match, used)
+    _match_repeats(a, b, match, used, b_order)
     _match_gaps(a, b, match, used)
-    return match
+    return match, sure
 
 
 def _mark(match: list[int], used: bytearray, i: int, j: int, size: int) -> None:
@@ -185,7 +197,8 @@ def _match_gap(a: str, b: str, match: list[int], used: bytearray,
             used[free[block.b + t]] = 1
 
 
-def _match_repeats(a: str, b: str, match: list[int], used: bytearray) -> None:
+def _match_repeats(a: str, b: str, match: list[int], used: bytearray,
+                   b_order: Sequence[int] | None) -> None:
     """Unmatched pieces (cut at "|", which joins our table cells) of 2+ units that occur
     as often unused in `b` as unmatched in `a` (a header repeated over columns): the n-th
     with the n-th."""
@@ -198,6 +211,8 @@ def _match_repeats(a: str, b: str, match: list[int], used: bytearray) -> None:
             offset += len(piece) + 1
     for piece, starts in pieces.items():
         found = _unused_occurrences(b, piece, used)
+        if b_order is not None:
+            found.sort(key=lambda j: b_order[j])
         if len(found) == len(starts):
             for i, j in zip(starts, found, strict=True):
                 _mark(match, used, i, j, len(piece))

@@ -53,11 +53,15 @@ def match_rows(a: str, b: str, match: list[int], line_of: npt.NDArray[np.int64],
 
 
 def drop_off_row(match: list[int], line_of: npt.NDArray[np.int64], rows: set[int],
-                 b_boxes: Boxes) -> None:
+                 b_boxes: Boxes, sure: list[bool] | None = None) -> None:
     """Unmatch, on the lines `rows` (a table's rows: one visual row each), units whose glyph
-    lies off the row band of the line's matched glyphs: the text steps matched them to the
-    same characters in another row (a column-ordered table repeats its values)."""
+    lies off the row band of the line's matched glyphs (its `sure` ones, when it has some):
+    the text steps matched them to the same characters in another row (a column-ordered
+    table repeats its values)."""
     bands = _bands(match, line_of, b_boxes)
+    if sure is not None:
+        bands.update(_bands([j if ok else -1 for j, ok in zip(match, sure, strict=True)],
+                            line_of, b_boxes))
     for i, j in enumerate(match):
         band = bands.get(int(line_of[i])) if j >= 0 and int(line_of[i]) in rows else None
         if band is not None:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.align import Units, align, units_of
+from ingest.align import Units, align_marked, units_of
 from ingest.align_rows import drop_off_row, match_rows
 from qa_service.page_positions import Boxes, PagePositions, coverage
 
@@ -71,15 +71,18 @@ def _page_positions(page: Any, text: str) -> PagePositions:
     try:
         characters = _characters(textpage)
         glyphs, ours = units_of(characters), units_of(text)
-        match = align(ours.text, glyphs.text)
         rows = _table_rows(text)
-        if not rows and _unplaced(ours.text, match) < ROW_STEP_FROM:
+        boxes = _all_boxes(textpage, len(characters)) if rows else None
+        order = _reading_order(boxes[glyphs.owner]) if boxes is not None else None
+        match, sure = align_marked(ours.text, glyphs.text, order)
+        if boxes is None and _unplaced(ours.text, match) >= ROW_STEP_FROM:
+            boxes = _all_boxes(textpage, len(characters))
+        if boxes is None:
             matched = np.asarray([j for j in match if j >= 0], dtype=np.int64)
             boxes = _glyph_boxes(textpage, len(characters), np.unique(glyphs.owner[matched]))
         else:  # a table, or cells the text could not place: check and place by rows
-            boxes = _glyph_boxes(textpage, len(characters), np.arange(len(characters)))
             line_of, unit_boxes = _lines(text)[ours.owner], boxes[glyphs.owner]
-            drop_off_row(match, line_of, rows, unit_boxes)
+            drop_off_row(match, line_of, rows, unit_boxes, sure)
             match_rows(ours.text, glyphs.text, match, line_of, unit_boxes)
     finally:
         textpage.close()
@@ -90,6 +93,19 @@ def _page_positions(page: Any, text: str) -> PagePositions:
 def _unplaced(units: str, match: list[int]) -> int:
     """How many units found no glyph, not counting the "|" that joins our table cells."""
     return sum(1 for unit, j in zip(units, match, strict=True) if j < 0 and unit != "|")
+
+
+def _all_boxes(textpage: Any, count: int) -> Boxes:
+    return _glyph_boxes(textpage, count, np.arange(count))
+
+
+def _reading_order(boxes: Boxes) -> list[int]:
+    """Each glyph's rank in a table's reading order: rows top to bottom (by the middle of
+    the glyph, to the point), then left to right."""
+    middles = np.nan_to_num(np.rint((boxes[:, 1] + boxes[:, 3]) / 2), nan=-1e9)
+    ranks = np.empty(len(boxes), dtype=np.int64)
+    ranks[np.lexsort((np.nan_to_num(boxes[:, 0]), -middles))] = np.arange(len(boxes))
+    return [int(r) for r in ranks]
 
 
 def _table_rows(text: str) -> set[int]:
