@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ingest.align import WHITESPACE, align, units_of
+from ingest.align import WHITESPACE, align, align_marked, units_of
 
 
 def pairs(ours: str, theirs: str) -> dict[str, str]:
@@ -85,3 +85,14 @@ def test_a_changed_character_is_left_unmatched() -> None:
     match = align(a.text, b.text)
     assert match[a.text.index("X")] == -1
     assert sum(j < 0 for j in match) == 1
+
+
+def test_only_ends_and_unique_anchors_are_sure() -> None:
+    ours = "A unique opening line. ab | cd | ab | cd. A unique closing line."
+    theirs = "A unique opening line. cd ab cd ab. A unique closing line."
+    a, b = units_of(ours), units_of(theirs)
+    match, sure = align_marked(a.text, b.text)
+    middle = range(a.text.index("ab"), a.text.rindex("cd") + 2)
+    assert all(sure[i] for i in range(len(a.text)) if i not in middle)
+    assert not any(sure[i] for i in middle)
+    assert any(match[i] >= 0 for i in middle)  # paired by the later steps, not sure
