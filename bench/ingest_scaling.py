@@ -74,7 +74,7 @@ def publish(kb: KnowledgeBase, lexical: LexicalIndex, embedder: HashingEmbedder,
     doc_id = hashlib.sha256(doc_seed.encode()).hexdigest()
     chunks = chunk_document(doc_id, pages, CHUNKER)
     vector_ids, vectors = embed_chunks(embedder, chunks)
-    tokens = lexical.document_tokens([c.text for c in chunks])
+    tokens = lexical.chunk_fields([c.text for c in chunks])
     stamp = now()
     info = DocumentInfo(doc_id, f"{doc_seed}.pdf", DocumentStatus.INDEXED, "", len(pages),
                         len(chunks), 0, stamp, stamp)

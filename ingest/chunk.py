@@ -41,19 +41,24 @@ class ChunkerConfig:
         }
 
 
-def chunk_id(document_id: str, page: int, start: int, end: int) -> int:
-    """A stable positive int64 id derived from the document hash and the span."""
-    digest = hashlib.sha256(f"{document_id}:{page}:{start}:{end}".encode()).digest()
+def chunk_id(document_id: str, page: int, start: int, end: int, version: str = "") -> int:
+    """A stable positive int64 id derived from the document hash and the span, and for a
+    rebuilt document (`qa kb rebuild`) the version of the pipeline that rebuilt it
+    (`IndexIdentity.pipeline_version`): its new ids then differ from its previous
+    version's, so the two versions' vectors never mix."""
+    key = f"{document_id}:{page}:{start}:{end}" + (f":{version}" if version else "")
+    digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def chunk_document(document_id: str, pages: list[Page], config: ChunkerConfig) -> list[Chunk]:
+def chunk_document(document_id: str, pages: list[Page], config: ChunkerConfig,
+                   version: str = "") -> list[Chunk]:
     chunks: list[Chunk] = []
     for page in pages:
         for start, end in chunk_spans(page.text, config):
             chunks.append(
                 Chunk(
-                    id=chunk_id(document_id, page.number, start, end),
+                    id=chunk_id(document_id, page.number, start, end, version),
                     document_id=document_id,
                     page=page.number,
                     char_start=start,

@@ -24,11 +24,13 @@ from collections.abc import Sequence
 
 from qa_service.schemas import Chunk, Page
 
-__all__ = ["chunk_contexts", "document_identity", "filename_words", "section_heading"]
+__all__ = ["chunk_sections", "document_identity", "filename_words", "joined_context",
+           "opening_line", "section_heading"]
 
 IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
 HEADING_MAX_CHARS = 90
+OPENING_MAX_CHARS = 120
 _SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
 _FOLDERS = re.compile(r"^.*[\\/]")
 _LETTERS = re.compile(r"[^\W\d_]")
@@ -64,14 +66,29 @@ def filename_words(filename: str) -> str:
 
 
 def document_identity(filename: str, title: str, pages: Sequence[Page]) -> str:
-    """File-name words (unless the title already says them all), title, page 1's headings."""
+    """File-name words (unless the title already says them all), title, page 1's opening
+    line (a paper's or a report's title, in whatever case) and its headings."""
     first = next((p.text for p in pages if p.text.strip()), "")
     named = filename_words(filename)
     if named and _WORDS.findall(named.casefold()) and \
             set(_WORDS.findall(named.casefold())) <= set(_WORDS.findall(title.casefold())):
         named = ""  # "000-Super_Bowl_50.pdf" under the title "Super Bowl 50": said once
-    parts = [named, title, *_headings(first, IDENTITY_CHARS, lines=40)]
+    parts = [named, title, opening_line(first), *_headings(first, IDENTITY_CHARS, lines=40)]
     return " | ".join(dict.fromkeys(p for p in parts if p))
+
+
+def opening_line(text: str) -> str:
+    """The first line of a page that has words, with the next one when the first runs on
+    into it (a title set on two lines): "MORAN: A Multi-Object Rectified Attention Network
+    for Scene Text Recognition". "" when the page opens with a sentence or a long line."""
+    lines = [line.strip() for line in text.split("\n") if len(_LETTERS.findall(line)) >= 3]
+    if not lines or len(lines[0]) > OPENING_MAX_CHARS or lines[0].endswith("."):
+        return ""
+    title = lines[0]
+    if len(lines) > 1 and not title.endswith((":", "|")) and lines[1][:1].islower() and \
+            len(title) + len(lines[1]) < OPENING_MAX_CHARS:
+        title = f"{title} {lines[1]}"
+    return title
 
 
 def _headings(text: str, budget: int, lines: int) -> list[str]:
@@ -113,16 +130,21 @@ def statement_names(headings: Sequence[str]) -> list[str]:
     return [names for pattern, names in STATEMENT_NAMES if pattern.search(text)]
 
 
-def chunk_contexts(identity: str, pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
-    """For each chunk: identity | its page's heading lines | its nearest heading | the
-    common names of the statement those headings title."""
+def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
+    """For each chunk: its page's heading lines (unless the chunk shows them) | its nearest
+    heading | the common names of the statement those headings title."""
     texts = {page.number: page.text for page in pages}
-    contexts = []
+    sections = []
     for chunk in chunks:
         page = texts.get(chunk.page, "")
         head = _headings(page, PAGE_HEAD_CHARS, lines=4)
         section = [*head, section_heading(page, chunk.char_start)]
         shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
-        parts = [identity, *shown, *statement_names(section)]
-        contexts.append(" | ".join(dict.fromkeys(p for p in parts if p)))
-    return contexts
+        parts = [*shown, *statement_names(section)]
+        sections.append(" | ".join(dict.fromkeys(p for p in parts if p)))
+    return sections
+
+
+def joined_context(identity: str, section: str) -> str:
+    """A chunk's whole context (`Chunk.context`, embedded with it): identity | section."""
+    return " | ".join(part for part in (identity, section) if part)

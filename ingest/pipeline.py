@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.chunk import ChunkerConfig
-from ingest.parse import HEADER_WINDOW, find_pdf_header
+from ingest.parse import HEADER_WINDOW, ParseResult, find_pdf_header
 from ingest.parser_pool import ParserPool
 from ingest.prepare import DocumentSource, prepare_document
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
-from qa_service.schemas import DocumentStatus, FileOutcome
-from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
+from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase, PublishHook
 
 __all__ = ["IngestPipeline", "Progress", "file_sha256"]
 
@@ -115,11 +115,8 @@ class IngestPipeline:
             kb.record_outcome(doc_id, filename, outcome.status, outcome.reason, size,
                               parsed.page_count, hook=hook(outcome) if hook else None)
             return outcome
-        # a knowledge base keeps the chunker it was created with (recorded in its manifest)
-        chunker = ChunkerConfig.from_description(kb.manifest.get("chunker") or {})
-        prepared = prepare_document(DocumentSource(doc_id, filename, path, size), parsed,
-                                    chunker, self.embedder, self.lexical, self.embed_batch_size,
-                                    lambda n: report("chunks", n))
+        prepared = self.prepare(kb, DocumentSource(doc_id, filename, path, size), parsed,
+                                report)
         outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
                               parsed.page_count, len(prepared.chunks))
         if not kb.publish(prepared, hook=hook(outcome) if hook else None):
@@ -128,3 +125,20 @@ class IngestPipeline:
             _tell(kb, hook, unchanged)
             return unchanged
         return outcome
+
+    def identity_for(self, kb: KnowledgeBase) -> IndexIdentity:
+        """What this pipeline builds `kb`'s documents with: this version's parser and lexical
+        analyser, and the chunker settings `kb` was created with (a knowledge base keeps
+        them, recorded in its manifest, so all its documents are chunked alike)."""
+        chunker = ChunkerConfig.from_description(kb.manifest.get("chunker") or {})
+        return IndexIdentity(self.embedder.name, self.embedder.dimension, chunker.describe())
+
+    def prepare(self, kb: KnowledgeBase, source: DocumentSource, parsed: ParseResult,
+                report: Progress, rebuilt: bool = False) -> PreparedDocument:
+        """An `indexed` parse of `source` -> a document ready to publish into `kb` (or, when
+        `rebuilt`, to replace its indexed version: `KnowledgeBase.republish`)."""
+        identity = self.identity_for(kb)
+        return prepare_document(source, parsed, ChunkerConfig.from_description(identity.chunker),
+                                self.embedder, self.lexical, self.embed_batch_size,
+                                lambda n: report("chunks", n), identity.pipeline_version,
+                                rebuilt)

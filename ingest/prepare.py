@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.chunk import ChunkerConfig, chunk_document
-from ingest.context import chunk_contexts, document_identity
+from ingest.context import chunk_sections, document_identity, joined_context
 from ingest.embed import embed_chunks
 from ingest.parse import ParseResult
 from qa_service.embedding import Embedder
@@ -18,7 +18,7 @@ from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentInfo, DocumentStatus, PreparedDocument
 from qa_service.store.catalog import now
 
-__all__ = ["DocumentSource", "indexed_text", "prepare_document"]
+__all__ = ["DocumentSource", "prepare_document"]
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,6 @@ class DocumentSource:
     size: int
 
 
-def indexed_text(context: str, text: str) -> str:
-    """What BM25 sees for a chunk: its context (`ingest.context`), then the chunk.
-
-    A passage often never names what it is about ("It began in October...", a balance
-    sheet's rows); the context puts it back. Users get the chunk text alone.
-    """
-    return f"{context}\n{text}" if context else text
-
-
 def prepare_document(
     source: DocumentSource,
     parsed: ParseResult,
@@ -48,17 +39,24 @@ def prepare_document(
     lexical: LexicalIndex,
     batch_size: int = 64,
     on_chunks: Callable[[int], None] | None = None,
+    version: str = "",
+    rebuilt: bool = False,
 ) -> PreparedDocument:
     """Chunk, tokenize and embed an `indexed` parse; `on_chunks(n)` hears the embedding's
-    progress."""
-    plain = chunk_document(source.doc_id, parsed.pages, chunker)
+    progress. `version` is the pipeline's (`IndexIdentity.pipeline_version`); the chunk ids
+    of a `rebuilt` document include it (`ingest.chunk.chunk_id`)."""
+    plain = chunk_document(source.doc_id, parsed.pages, chunker, version if rebuilt else "")
+    # What a chunk is matched together with (`ingest.context`): a passage often never names
+    # what it is about (a balance sheet's rows); users get the chunk text alone.
     identity = document_identity(source.filename, parsed.title, parsed.pages)
-    chunks = [replace(chunk, context=context) for chunk, context
-              in zip(plain, chunk_contexts(identity, parsed.pages, plain), strict=True)]
+    sections = chunk_sections(parsed.pages, plain)
+    chunks = [replace(chunk, context=joined_context(identity, section))
+              for chunk, section in zip(plain, sections, strict=True)]
     vector_ids, vectors = embed_chunks(embedder, chunks, batch_size, on_chunks)
-    tokens = lexical.document_tokens([indexed_text(c.context, c.text) for c in chunks])
+    tokens = lexical.chunk_fields([c.text for c in chunks], sections, identity)
     stamp = now()
     info = DocumentInfo(source.doc_id, source.filename, DocumentStatus.INDEXED, parsed.reason,
                         parsed.page_count, len(chunks), source.size, stamp, stamp)
     return PreparedDocument(info, source.path, tuple(parsed.pages), tuple(chunks), vector_ids,
-                            vectors, tuple(tokens))
+                            vectors, tuple(tokens), tokens[0].identity if tokens else "",
+                            version)

@@ -28,7 +28,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(help="Self-hosted document Q&A over PDF knowledge bases.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-kb_app = typer.Typer(help="Create, list, delete and re-embed knowledge bases.",
+kb_app = typer.Typer(help="Create, list, delete, re-embed and rebuild knowledge bases.",
                      no_args_is_help=True)
 eval_app = typer.Typer(help="Measure quality on SQuAD-format question sets.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the HTTP server (the CLI itself needs none).",
@@ -97,6 +97,10 @@ def kb_list(as_json: JsonFlag = False) -> None:
         table.add_row(info["name"], str(info["documents"]), str(info["chunks"]),
                       info["embedding_model"], info["created_at"])
     console.print(table)
+    for info in infos:
+        if info["rebuild_needed"]:
+            console.print(f"[yellow]{info['name']} was built with an older parser or lexical "
+                          f"analyser: run `qa kb rebuild {info['name']}`[/yellow]")
 
 
 @kb_app.command("delete")
@@ -134,6 +138,68 @@ def kb_reindex(
                                        progress=lambda n: bar.advance(task, n))
     console.print(f"re-embedded {count} chunks of [bold]{name}[/bold] with {model}; "
                   f"set QA_EMBEDDING_MODEL={model} to search it")
+
+
+@kb_app.command("rebuild")
+def kb_rebuild(name: str, as_json: JsonFlag = False) -> None:
+    """Parse every document again from its stored original with this version's parser,
+    lexical analysis and document context, and re-embed it (after an upgrade: `qa kb
+    list` says when a knowledge base needs it). The chunk settings stay the knowledge
+    base's. Exits 1 if a document failed.
+
+    Each document switches from its old version to its new one in one step, and one that
+    no longer parses keeps its old version (reported, never deleted). Interrupted (Ctrl-C,
+    a crash), it continues where it stopped when run again. Safe while `qa serve` runs on
+    the same data directory: its searches see each document switch as it is published.
+    """
+    from ingest.rebuild import RebuildOutcome, RebuildStatus, rebuild_knowledge_base
+
+    done: list[RebuildOutcome] = []
+    with _services() as services:
+        kb = services.open_kb(name)  # another embedding model: refused, naming the fix
+        with _progress() as bar:
+            task = bar.add_task("rebuilding", total=kb.info().documents)
+            pages = [0]
+
+            def on_progress(kind: str, n: int) -> None:
+                if kind == "pages":
+                    pages[0] += n
+                    bar.update(task, description=f"rebuilding ({pages[0]:,} pages)")
+
+            def on_document(outcome: RebuildOutcome) -> None:
+                done.append(outcome)
+                bar.advance(task)
+
+            try:
+                result = rebuild_knowledge_base(services.pipeline, kb, on_document, on_progress)
+            except KeyboardInterrupt:
+                errors.print(f"[yellow]interrupted[/yellow] after {len(done)} documents; each "
+                             f"document holds its old or its new version; run `qa kb rebuild "
+                             f"{name}` again to finish")
+                raise typer.Exit(130) from None
+    _print_json(result.to_json()) if as_json else _print_rebuild(result.to_json())
+    if result.count(RebuildStatus.FAILED):
+        raise typer.Exit(1)
+
+
+def _print_rebuild(report: dict[str, Any]) -> None:
+    colours = {"rebuilt": "green", "unchanged": "cyan", "failed": "red", "deleted": "yellow"}
+    table = Table("document", "status", "pages", "chunks", "reason")
+    for d in report["documents"]:
+        if d["status"] != "unchanged":
+            colour = colours[d["status"]]
+            table.add_row(escape(d["filename"]), f"[{colour}]{d['status']}[/{colour}]",
+                          str(d["pages"]), str(d["chunks"]), escape(d["reason"]))
+    if table.row_count:
+        console.print(table)
+    console.print(f"{report['kb']}: {report['rebuilt']} rebuilt, {report['failed']} failed, "
+                  f"{report['unchanged']} unchanged, {report['deleted']} deleted meanwhile")
+    if report["identity_recorded"]:
+        console.print("every document is built with this version's pipeline")
+    else:
+        console.print(f"[yellow]documents that failed (or were added by an older server "
+                      f"meanwhile) keep their older indexing; run `qa kb rebuild "
+                      f"{report['kb']}` again after fixing the cause[/yellow]")
 
 
 # --- ingestion and search --------------------------------------------------------------

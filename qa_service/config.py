@@ -118,6 +118,21 @@ class RetrievalSettings(BaseModel):
         "fused evidence its document gathers (its best few chunks), so one stray passage "
         "of another document ranks below a document that matches throughout.",
     )
+    name_weight: float = Field(
+        default=0.25, ge=0,
+        description="Weight of a document's identity match: a question that names a "
+        "document (company, year, filing, title words in its file name, title or first-page "
+        "headings) ranks that document's passages higher. 0 turns this off.",
+    )
+    name_share: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A document counts as named when its identity match is at least this "
+        "share of the best match.",
+    )
+    named_documents: int = Field(
+        default=3, ge=0, le=50,
+        description="Candidates are also taken from this many of the best-named documents.",
+    )
     max_k: int = Field(default=100, ge=1, description="Largest `k` a search may ask for.")
 
 

@@ -2,7 +2,10 @@
 
 SQLite's FTS5 ranks with Okapi BM25 (k1 = 1.2, b = 0.75). Chunks are stored as their
 `Tokenizer` tokens joined by spaces, so the FTS tokenizer only splits on those spaces and
-Korean gets morphemes, not whitespace words. Because the postings live in the same SQLite
+Korean gets morphemes, not whitespace words. Each chunk has three fields
+(`LexicalFields`: its document's identity, its section, its text); FTS5 counts a term's
+occurrences in each field at that field's weight (`FIELD_WEIGHTS`) and normalizes by the
+chunk's whole length. Because the postings live in the same SQLite
 file as the chunks, adding or deleting a document updates BM25 in the same transaction, at
 a cost proportional to that document (a static BM25 matrix would have to be rebuilt).
 """
@@ -14,11 +17,16 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa_service.schemas import LexicalFields
 from qa_service.tokens import Tokenizer
 
-__all__ = ["LexicalIndex", "TermStatistics"]
+__all__ = ["FIELD_WEIGHTS", "LexicalIndex", "TermStatistics"]
 
 MAX_QUERY_TOKENS = 64
+# identity, section, text: a statement's title or a chunk's heading names what a whole
+# table is, so it counts twice (measured on the FinanceBench dev tune half and the team
+# set; see the README's "Evaluation")
+FIELD_WEIGHTS = (1.0, 2.0, 1.0)
 
 
 class LexicalIndex:
@@ -28,6 +36,16 @@ class LexicalIndex:
     def document_tokens(self, texts: Sequence[str]) -> list[str]:
         """The FTS column value for each chunk text."""
         return [" ".join(self.tokenizer.tokens(text)) for text in texts]
+
+    def chunk_fields(self, texts: Sequence[str], sections: Sequence[str] | None = None,
+                     identity: str = "") -> list[LexicalFields]:
+        """The FTS fields of a document's chunks: `identity` is the document's, `sections[i]`
+        and `texts[i]` the chunk's."""
+        tokens = self.tokenizer.tokens
+        shared = " ".join(tokens(identity))
+        headings = sections if sections is not None else [""] * len(texts)
+        return [LexicalFields(shared, " ".join(tokens(section)), " ".join(tokens(text)))
+                for section, text in zip(headings, texts, strict=True)]
 
     def match_expression(self, query: str) -> str | None:
         unique = list(dict.fromkeys(self.tokenizer.tokens(query)))[:MAX_QUERY_TOKENS]
@@ -46,15 +64,33 @@ class LexicalIndex:
         expression = self.match_expression(query)
         if expression is None or limit <= 0:
             return []
-        sql = "SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
+        rank = "bm25(chunks_fts, " + ", ".join(str(w) for w in FIELD_WEIGHTS) + ")"
+        sql = f"SELECT chunks_fts.rowid, -{rank} AS score FROM chunks_fts"
         params: list[object] = [expression]
         if document_ids is not None:
+            # a join, not `rowid IN (...)`: FTS5 would evaluate the query once per rowid
             marks = ",".join("?" * len(document_ids))
-            sql += f" AND rowid IN (SELECT id FROM chunks WHERE document_id IN ({marks}))"
+            sql += (" JOIN chunks ON chunks.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+                    f" AND chunks.document_id IN ({marks})")
             params.extend(document_ids)
-        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        else:
+            sql += " WHERE chunks_fts MATCH ?"
+        sql += f" ORDER BY {rank} LIMIT ?"
         params.append(limit)
         return [(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
+
+    def search_documents(self, conn: sqlite3.Connection, query: str, limit: int
+                         ) -> list[tuple[str, float]]:
+        """(document id, BM25 score of the query against the document's identity: its file
+        name, title and first-page headings), best first. Empty for a catalog written
+        before identities were kept."""
+        expression = self.match_expression(query)
+        if expression is None or limit <= 0:
+            return []
+        rows = conn.execute(
+            "SELECT document_id, -bm25(documents_fts) FROM documents_fts WHERE documents_fts"
+            " MATCH ? ORDER BY bm25(documents_fts) LIMIT ?", (expression, limit))
+        return [(str(row[0]), float(row[1])) for row in rows]
 
     @staticmethod
     def statistics(conn: sqlite3.Connection, tokens: Sequence[str]) -> TermStatistics:

@@ -113,6 +113,21 @@ def with_document_prior(fused: Sequence[tuple[int, float]], documents: dict[int,
     return sorted(rescored, key=lambda item: (-item[1], item[0]))
 
 
+def _merged(first: Sequence[tuple[int, float]], second: Sequence[tuple[int, float]]
+            ) -> list[tuple[int, float]]:
+    """Two candidate lists of the same scorer as one, best first, each id once."""
+    merged = dict(first)
+    merged.update(second)
+    return sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+
+
+def with_named_documents(fused: Sequence[tuple[int, float]], documents: dict[int, str],
+                         named: dict[str, float], weight: float) -> list[tuple[int, float]]:
+    """Add `weight` x the relative identity match of each chunk's document."""
+    rescored = [(cid, score + weight * named.get(documents[cid], 0.0)) for cid, score in fused]
+    return sorted(rescored, key=lambda item: (-item[1], item[0]))
+
+
 class HybridRetriever:
     def __init__(self, embedder: Embedder, lexical: LexicalIndex,
                  settings: RetrievalSettings) -> None:
@@ -146,6 +161,12 @@ class HybridRetriever:
                 allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
             lexical = self.lexical.search(conn, query, depth, document_ids)
             dense = kb.vectors.search(query_vector, depth, allowed)[0]
+            named = self._named_documents(kb, conn, query, document_ids)
+            if named:  # also the best candidates of the documents the question names
+                focus = list(named)[:self.settings.named_documents]
+                within = np.asarray(kb.catalog.chunk_ids_of(conn, focus), dtype=np.int64)
+                lexical = _merged(lexical, self.lexical.search(conn, query, depth, focus))
+                dense = _merged(dense, kb.vectors.search(query_vector, depth, within)[0])
             rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
             terms = (self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
                      if statistics else None)
@@ -158,11 +179,29 @@ class HybridRetriever:
             other = {i for i in rows if i not in matched and is_korean(rows[i].text) != korean}
             fused = with_cross_lingual_scores(fused, dense_hits, other,
                                               self.settings.cross_lingual_weight)
+        if named:
+            fused = with_named_documents(fused, {i: rows[i].document_id for i, _ in fused},
+                                         named, self.settings.name_weight)
         if self.settings.document_weight > 0:
             fused = with_document_prior(fused, {i: rows[i].document_id for i, _ in fused},
                                         self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
         return Retrieval(passages, query_vector[0], terms)
+
+    def _named_documents(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str,
+                         document_ids: Sequence[str] | None) -> dict[str, float]:
+        """The documents whose identity (file name, title, first-page headings) the question
+        names, each with its match relative to the best one (1.0), best first."""
+        if self.settings.name_weight <= 0:
+            return {}
+        found = self.lexical.search_documents(conn, query, 100)
+        if document_ids is not None:
+            found = [(d, s) for d, s in found if d in set(document_ids)]
+        if not found or found[0][1] <= 0:
+            return {}
+        best = found[0][1]
+        return {doc: score / best for doc, score in found
+                if score / best >= self.settings.name_share}
 
     def _fuse(self, lexical: RankedList, dense: RankedList) -> list[tuple[int, float]]:
         if self.settings.fusion == "rrf":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ __all__ = [
     "JobInfo",
     "JobState",
     "KnowledgeBaseInfo",
+    "LexicalFields",
     "Page",
     "Passage",
     "PreparedDocument",
@@ -113,6 +114,17 @@ class DocumentInfo:
         return data
 
 
+class LexicalFields(NamedTuple):
+    """A chunk's BM25 text in three fields, each its tokens joined by spaces: the document's
+    identity, the chunk's section (headings and the statements they title) and the chunk's
+    own text. BM25 weighs the fields (`qa_service.lexical.FIELD_WEIGHTS`): a statement's
+    title names what its every row is about."""
+
+    identity: str
+    section: str
+    text: str
+
+
 @dataclass(frozen=True, eq=False)
 class PreparedDocument:
     """One document ready to publish: everything derived from its file by the prepare stage
@@ -123,7 +135,11 @@ class PreparedDocument:
     per sentence (`qa_service.sentences.bounded_sentences(text, MAX_SENTENCE_CHARS)`, in
     order), then one for its `context` when it has one, added in that order
     (`ingest.embed.embed_chunks`): the extractive answerer reads the sentences' rows by
-    position. `tokens[i]` is the lexical (BM25) text of `chunks[i]`, context included."""
+    position. `tokens[i]` is the lexical (BM25) fields of `chunks[i]`; `identity_tokens` the
+    document's identity alone, which search matches a question's names against
+    (`LexicalIndex.search_documents`). `pipeline_version` says what built it
+    (`IndexIdentity.pipeline_version`), recorded with the document so `qa kb rebuild` knows
+    what to redo."""
 
     info: DocumentInfo
     source: Path  # the original PDF, stored under the knowledge base by its hash
@@ -131,7 +147,9 @@ class PreparedDocument:
     chunks: tuple[Chunk, ...]
     vector_ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[np.float32]
-    tokens: tuple[str, ...]
+    tokens: tuple[LexicalFields, ...]
+    identity_tokens: str = ""
+    pipeline_version: str = ""
 
     @property
     def chunk_ids(self) -> set[int]:
@@ -146,6 +164,7 @@ class KnowledgeBaseInfo:
     embedding_model: str
     dimension: int
     created_at: str
+    rebuild_needed: bool = False  # built with an older parser or lexical analyser
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

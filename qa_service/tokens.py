@@ -26,6 +26,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 # a word of 2+ letters and 2+ digits ("fy2017", "fy23"); not "m1", "q2", "10k", "h100"
 _MIXED = re.compile(r"^(?=(?:.*\d){2})(?=(?:.*[^\W\d_]){2})")
 _PARTS = re.compile(r"\d+|[^\W\d_]+")
+# a year glued to a period or a form: "2024q2", "q22023" (Q2 2023) also meet "2024", "q2"
+_YEAR_FIRST = re.compile(r"^((?:19|20)\d\d)(?=.*[^\W\d_])(.+)$")
+_YEAR_LAST = re.compile(r"^(?=.*[^\W\d_])(.+?)((?:19|20)\d\d)$")
 # "5,466,312" and "3.5" are one token each, not three and two: a financial table holds
 # hundreds of figures, and split they made its chunks too long for BM25 to rank
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[,.](?=\d)")
@@ -103,9 +106,18 @@ def _english(text: str) -> list[str]:
         if word in STOPWORDS:
             continue
         out.append(_stem(word))
-        if _MIXED.match(word):  # "fy2017" also meets "2017"
-            out += [_stem(part) for part in _PARTS.findall(word) if part not in STOPWORDS]
+        out += [_stem(part) for part in _parts(word) if part not in STOPWORDS]
     return out
+
+
+def _parts(word: str) -> list[str]:
+    """What a word of letters and digits also meets: "fy2017" -> fy, 2017; "2024q2" ->
+    2024, q2; "q22023" -> q2, 2023."""
+    parts = _PARTS.findall(word) if _MIXED.match(word) else []
+    year = _YEAR_FIRST.match(word) or _YEAR_LAST.match(word)
+    if year:
+        parts += [part for part in year.groups() if len(part) > 1]
+    return list(dict.fromkeys(part for part in parts if part != word))
 
 
 @lru_cache(maxsize=262_144)

@@ -126,9 +126,10 @@ class BruteForceVectorStore:
 
 
 def make_document(folder: Path, filename: str, page_texts: Sequence[str], embedder: HashEmbedder,
-                  lexical: LexicalIndex, chunker: ChunkerConfig | None = None
-                  ) -> PreparedDocument:
-    """A `PreparedDocument` made from page texts (a stand-in file, no PDF parsing)."""
+                  lexical: LexicalIndex, chunker: ChunkerConfig | None = None,
+                  identity: str = "") -> PreparedDocument:
+    """A `PreparedDocument` made from page texts (a stand-in file, no PDF parsing), with
+    `identity` as its identity field (no section fields, no contexts)."""
     data = ("%PDF-1.4 stand-in for " + filename + "\n" + "\f".join(page_texts)).encode()
     doc_id = hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,8 +142,9 @@ def make_document(folder: Path, filename: str, page_texts: Sequence[str], embedd
     info = DocumentInfo(doc_id, filename, DocumentStatus.INDEXED, "", len(pages), len(chunks),
                         len(data), stamp, stamp)
     vector_ids, vectors = embed_chunks(embedder, chunks)
+    fields = lexical.chunk_fields(texts, identity=identity)
     return PreparedDocument(info, path, tuple(pages), tuple(chunks), vector_ids, vectors,
-                            tuple(lexical.document_tokens(texts)))
+                            tuple(fields), fields[0].identity if fields else "")
 
 
 def publish(kb: KnowledgeBase, doc: PreparedDocument) -> bool:

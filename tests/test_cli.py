@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,9 +12,11 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from ingest.pipeline import IngestPipeline
 from qa_service.api.models import JobOut, PassageOut
 from qa_service.cli import app
 from qa_service.embedding import Embedder
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from tests.api.helpers import create_kb, running_app, search
 from tests.pdfs import text_pdf
 
@@ -196,3 +199,77 @@ def test_reindex_with_another_model(qa: Qa, tmp_path: Path, monkeypatch: pytest.
     passages = json.loads(found.stdout)["passages"]
     assert passages[0]["filename"] == str(pdf)
     assert passages[0]["page"] == 2
+
+
+OLD_PARSER = {"name": "pypdf", "text": "nfc-v1"}  # before tables were read as rows
+
+
+def ingest_as_an_older_release(qa: Qa, monkeypatch: pytest.MonkeyPatch, data_dir: Path,
+                               kb: str, *pdfs: Path) -> None:
+    """Ingest as a release with an older parser identity did: documents built by its
+    pipeline version, and the manifest recording that parser."""
+    identity_for = IngestPipeline.identity_for
+
+    def older(pipeline: IngestPipeline, base: KnowledgeBase) -> IndexIdentity:
+        return dataclasses.replace(identity_for(pipeline, base), parser=OLD_PARSER)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IngestPipeline, "identity_for", older)
+        assert qa("ingest", kb, *map(str, pdfs), "--create").exit_code == 0
+    path = data_dir / kb / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**manifest, "parser": OLD_PARSER}), "utf-8")
+
+
+def test_kb_rebuild_reports_each_document_and_finishes_when_run_again(
+        qa: Qa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    planets = write_pdf(tmp_path / "planets.pdf", PLANETS)
+    cooking = write_pdf(tmp_path / "cooking.pdf", COOKING)
+    ingest_as_an_older_release(qa, monkeypatch, tmp_path / "data", "lib", planets, cooking)
+    listed = qa("kb", "list")
+    assert "run `qa kb rebuild lib`" in " ".join(listed.stdout.split())
+    (info,) = json.loads(qa("kb", "list", "--json").stdout)["knowledge_bases"]
+    assert info["rebuild_needed"] is True
+    stored = tmp_path / "data" / "lib" / "files"
+    cooking_id = hashlib.sha256(cooking.read_bytes()).hexdigest()
+    (stored / cooking_id[:2] / f"{cooking_id}.pdf").unlink()
+
+    partial = qa("kb", "rebuild", "lib", "--json")
+    assert partial.exit_code == 1, partial.output
+    report = json.loads(partial.stdout)
+    assert (report["rebuilt"], report["failed"], report["identity_recorded"]) == (1, 1, False), \
+        report["documents"]
+    outcomes = {d["filename"]: d for d in report["documents"]}
+    assert outcomes[str(planets)]["status"] == "rebuilt"
+    assert outcomes[str(planets)]["pages"] == 2 and outcomes[str(planets)]["chunks"] > 0
+    failed = outcomes[str(cooking)]
+    assert failed["status"] == "failed" and "stored original PDF is missing" in failed["reason"]
+    assert json.loads(qa("kb", "list", "--json").stdout)["knowledge_bases"][0][
+        "rebuild_needed"] is True
+    found = qa("search", "lib", "How long should dough rise?", "--json", "-k", "1")
+    assert json.loads(found.stdout)["passages"][0]["filename"] == str(cooking)  # kept
+
+    (stored / cooking_id[:2] / f"{cooking_id}.pdf").write_bytes(cooking.read_bytes())
+    finished = qa("kb", "rebuild", "lib")
+    assert finished.exit_code == 0, finished.output
+    summary = " ".join(finished.stdout.split())
+    assert "lib: 1 rebuilt, 0 failed, 1 unchanged" in summary
+    assert "every document is built with this version's pipeline" in summary
+    (info,) = json.loads(qa("kb", "list", "--json").stdout)["knowledge_bases"]
+    assert (info["rebuild_needed"], info["documents"]) == (False, 2)
+    assert "qa kb rebuild" not in qa("kb", "list").stdout
+    manifest = json.loads((tmp_path / "data" / "lib" / "manifest.json").read_text("utf-8"))
+    assert manifest["parser"] == IndexIdentity("any", 1).parser
+    answer = qa("search", "lib", "What are Saturn's rings made of?", "--json", "-k", "1")
+    assert json.loads(answer.stdout)["passages"][0]["filename"] == str(planets)
+
+
+@pytest.mark.slow
+def test_kb_rebuild_refuses_another_embedding_model(qa: Qa, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert qa("kb", "create", "lib").exit_code == 0
+    monkeypatch.setenv("QA_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    refused = qa("kb", "rebuild", "lib")
+    assert refused.exit_code == 2
+    message = " ".join(refused.stderr.split())
+    assert "use-multilingual-v3" in message and "qa kb reindex lib" in message

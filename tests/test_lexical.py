@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from qa_service.lexical import MAX_QUERY_TOKENS, LexicalIndex
-from qa_service.store.catalog import Catalog
+from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
+from qa_service.store.catalog import Catalog, now
 
 
 @pytest.fixture
@@ -71,3 +73,57 @@ def test_match_expression_quotes_and_deduplicates(lexical: LexicalIndex) -> None
     many = " ".join(f"word{n}" for n in range(MAX_QUERY_TOKENS + 10))
     expression = lexical.match_expression(many)
     assert expression is not None and expression.count(" OR ") == MAX_QUERY_TOKENS - 1
+
+
+def test_chunk_fields_share_the_identity_and_keep_each_section(lexical: LexicalIndex) -> None:
+    fields = lexical.chunk_fields(["Total assets 19,012", "Revenue grew"],
+                                  ["CONSOLIDATED BALANCE SHEETS", ""], "NETFLIX 2017 10K")
+    assert [f.identity for f in fields] == ["netflix 2017 10k"] * 2
+    assert fields[0].section == "consolid balanc sheet" and fields[1].section == ""
+    assert fields[1].text == "revenu grew"
+
+
+def test_a_heading_counts_more_than_the_same_words_in_the_text(tmp_path: Path,
+                                                               lexical: LexicalIndex) -> None:
+    """FTS5 weighs each field's term frequency (`FIELD_WEIGHTS`) and normalizes by the
+    chunk's whole length: a chunk titled "BALANCE SHEETS" beats a chunk of the same length
+    that mentions a balance sheet once in its text."""
+    store = Catalog(tmp_path / "catalog.sqlite")
+    store.initialize()
+    chunks = [("CONSOLIDATED BALANCE SHEETS", "Total assets 19,012 and total equity 6,000"),
+              ("NOTES", "The consolidated balance sheets show total assets 19,012")]
+    chunks += [(f"NOTE {n}", f"Unrelated note number {n} about trains") for n in range(8)]
+    with store.transaction() as conn:
+        for chunk_id, (section, text) in enumerate(chunks, start=1):
+            fields = lexical.chunk_fields([text], [section])[0]
+            conn.execute("INSERT INTO chunks_fts (rowid, identity, section, tokens) "
+                         "VALUES (?, ?, ?, ?)", (chunk_id, *fields))
+    hits = search(store, lexical, "balance sheets")
+    store.close()
+    assert [i for i, _ in hits] == [1, 2]
+
+
+def test_a_catalog_from_before_the_fields_keeps_its_postings_in_the_text_field(
+        tmp_path: Path, lexical: LexicalIndex) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:  # the one-column table of earlier versions
+        old.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(tokens, tokenize = "
+                    "'unicode61 remove_diacritics 0')")
+        old.execute("INSERT INTO chunks_fts (rowid, tokens) VALUES (3, ?)",
+                    (lexical.document_tokens(["Zoo handbook\nOtters hold hands."])[0],))
+    old.close()
+    store = Catalog(path)
+    store.initialize()
+    store.initialize()  # once only
+    assert [i for i, _ in search(store, lexical, "otters")] == [3]
+    page = "Penguins eat herring."
+    chunk = Chunk(id=7, document_id="d", page=1, char_start=0, char_end=len(page), text=page)
+    info = DocumentInfo("d", "penguins.pdf", DocumentStatus.INDEXED, "", 1, 1, 10, now(), now())
+    with store.transaction() as conn:
+        store.insert_indexed(conn, info, [Page(1, page)], [chunk],
+                             lexical.chunk_fields([page], [""], "Zoo handbook"))
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(chunks_fts)")]
+    assert columns == ["identity", "section", "tokens"]
+    assert [i for i, _ in search(store, lexical, "penguins")] == [7]
+    assert {i for i, _ in search(store, lexical, "zoo handbook")} == {3, 7}
+    store.close()

@@ -19,6 +19,7 @@ from qa_service.retrieval import (
     fuse_zscores,
     with_cross_lingual_scores,
     with_document_prior,
+    with_named_documents,
 )
 from qa_service.schemas import PreparedDocument
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
@@ -129,6 +130,16 @@ def test_the_document_prior_lifts_a_document_that_matches_throughout() -> None:
     reranked = [cid for cid, _ in with_document_prior(fused, documents, 1.0)]
     assert reranked[:3] == [2, 3, 4] and reranked[-1] == 5
     assert with_document_prior(fused[:1], documents, 1.0) == fused[:1]
+
+
+def test_a_named_document_is_lifted_by_its_share_of_the_best_match() -> None:
+    fused = [(1, 2.0), (2, 1.7), (3, 1.6)]
+    documents = {1: "pfizer", 2: "amazon-2019", 3: "amazon-2017"}
+    rescored = with_named_documents(fused, documents, {"amazon-2019": 1.0, "amazon-2017": 0.5},
+                                    0.5)
+    assert [cid for cid, _ in rescored] == [2, 1, 3]
+    assert dict(rescored) == pytest.approx({1: 2.0, 2: 2.2, 3: 1.85})
+    assert with_named_documents(fused, documents, {}, 0.5) == fused
 
 
 def test_a_passage_in_another_language_scores_by_its_dense_side() -> None:
@@ -315,3 +326,48 @@ def test_a_re_added_document_is_not_counted_twice(corpus, fake_embedder, lexical
     assert passages[0].document_id == ferry.info.id
     # one vote per ranking at most: 1/61 from BM25 plus 1/61 from the dense side
     assert passages[0].score <= round(2 / 61, 6), passages[0]
+
+
+@pytest.fixture
+def filings(tmp_path: Path, fake_embedder: HashEmbedder, lexical: LexicalIndex):  # type: ignore[no-untyped-def]
+    """Two companies' statements that never name the company on the page."""
+    kb = KnowledgeBase.create(tmp_path / "filings", "filings",
+                              IndexIdentity(fake_embedder.name, fake_embedder.dimension))
+    statement = ("Total current liabilities 5,466,312 4,586,657. Total assets 19,012,742. "
+                 "Net income attributable to shareholders 558,929. ")
+    docs = {}
+    for name, identity in (("a.pdf", "ORCHARD FOODS 2017 10K"),
+                           ("b.pdf", "HARBOUR SHIPPING 2019 10K")):
+        docs[name] = make_document(tmp_path / "src", name, [FILLER, statement + name],
+                                   fake_embedder, lexical, identity=identity)
+        publish(kb, docs[name])
+    yield kb, docs
+    kb.close()
+
+
+@pytest.mark.parametrize("company", ["Harbour Shipping", "Orchard Foods"])
+def test_the_document_a_question_names_comes_first(filings, fake_embedder, lexical,  # type: ignore[no-untyped-def]
+                                                    company: str) -> None:
+    kb, docs = filings
+    wanted = docs["b.pdf" if company.startswith("Harbour") else "a.pdf"].info.id
+    query = f"What were {company}'s total current liabilities?"
+    first = retriever(fake_embedder, lexical).search(kb, query, 3)[0]
+    assert first.document_id == wanted and first.page == 2
+    with kb.catalog.snapshot() as conn:
+        named = lexical.search_documents(conn, query, 10)
+    assert [doc for doc, _ in named] == [wanted]
+
+
+def test_named_documents_respect_the_document_filter(filings, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+    kb, docs = filings
+    only = docs["a.pdf"].info.id
+    passages = retriever(fake_embedder, lexical).search(
+        kb, "Harbour Shipping total current liabilities", 5, [only])
+    assert passages and {p.document_id for p in passages} == {only}
+
+
+def test_a_deleted_document_is_no_longer_named(filings, lexical) -> None:  # type: ignore[no-untyped-def]
+    kb, docs = filings
+    kb.delete_document(docs["b.pdf"].info.id)
+    with kb.catalog.snapshot() as conn:
+        assert lexical.search_documents(conn, "Harbour Shipping", 10) == []

@@ -91,3 +91,17 @@ def test_short_codes_stay_one_token(tokenizer: Tokenizer, word: str) -> None:
     ("BERT 모델의 F1 점수", True), ("", False), ("1,234 5,678", False)])
 def test_is_korean(text: str, korean: bool) -> None:
     assert is_korean(text) is korean
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("2024Q2", ["2024", "q2"]),      # a file name's period
+    ("Q22023", ["q2", "2023"]),      # "Q2 2023" written together
+    ("FY2017", ["fy", "2017"]),
+])
+def test_a_year_glued_to_a_period_also_gives_both(text: str, parts: list[str]) -> None:
+    tokens = Tokenizer().tokens(text)
+    assert tokens[0] == text.casefold() and tokens[1:] == parts
+
+
+def test_short_codes_are_not_split() -> None:
+    assert Tokenizer().tokens("10K M1 H100 Q2") == ["10k", "m1", "h100", "q2"]

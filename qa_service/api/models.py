@@ -52,6 +52,9 @@ class KnowledgeBaseOut(BaseModel):
     embedding_model: str
     dimension: int
     created_at: str
+    rebuild_needed: bool = Field(
+        False, description="Built with an older parser or lexical analyser than the server's: "
+        "`qa kb rebuild NAME` re-parses its documents (search works meanwhile)")
 
 
 class KnowledgeBaseList(BaseModel):

@@ -5,10 +5,10 @@ text is drawn (`qa_service.page_positions`); a catalog from before it gets the e
 when opened, and its pages simply have no positions.
 
 It is the source of truth for what is visible: a chunk is searchable exactly when its row
-is here. The lexical index (an FTS5 table of pre-tokenized chunk text, rowid = chunk id)
-lives in the same database, so documents, chunks and BM25 postings change in one
-transaction. WAL mode lets readers (the server, the CLI) proceed while one writer commits;
-`synchronous=FULL` makes a commit durable once it returns.
+is here. The lexical index (an FTS5 table of pre-tokenized chunk fields, rowid = chunk id,
+and one of each document's identity) lives in the same database, so documents, chunks and
+BM25 postings change in one transaction. WAL mode lets readers (the server, the CLI)
+proceed while one writer commits; `synchronous=FULL` makes a commit durable once it returns.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from qa_service.schemas import (
     FileOutcome,
     JobInfo,
     JobState,
+    LexicalFields,
     Page,
     Passage,
 )
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks INTEGER NOT NULL DEFAULT 0,
     size_bytes INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    pipeline_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS documents_filename ON documents(filename);
 CREATE TABLE IF NOT EXISTS pages (
@@ -78,8 +80,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     context TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    tokens, tokenize = 'unicode61 remove_diacritics 0'
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    document_id UNINDEXED, tokens, tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -106,9 +108,31 @@ CREATE TABLE IF NOT EXISTS job_files (
 ) WITHOUT ROWID;
 """
 
+# (table, column) added after the first release, as TEXT NOT NULL DEFAULT '': chunk
+# contexts, and the pipeline version of each document ('' = built before it was recorded)
+_ADDED_COLUMNS = (("chunks", "context"), ("documents", "pipeline_version"))
+
 _DOCUMENT_COLUMNS = (
     "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
 )
+
+
+# the BM25 postings of each chunk's `LexicalFields`, rowid = chunk id
+_CHUNKS_FTS = ("VIRTUAL TABLE {exists}chunks_fts USING fts5(identity, section, tokens, "
+               "tokenize = 'unicode61 remove_diacritics 0')")
+
+
+def _add_lexical_fields(conn: sqlite3.Connection) -> None:
+    """A catalog from before the fields has one FTS column of each chunk's tokens, context
+    included: they become the text field (so search works as it did), and `qa kb rebuild`
+    splits them into identity, section and text."""
+    if len(conn.execute("SELECT * FROM chunks_fts LIMIT 0").description) > 1:
+        return
+    conn.execute("ALTER TABLE chunks_fts RENAME TO chunks_fts_before_fields")
+    conn.execute("CREATE " + _CHUNKS_FTS.format(exists=""))
+    conn.execute("INSERT INTO chunks_fts (rowid, identity, section, tokens) "
+                 "SELECT rowid, '', '', tokens FROM chunks_fts_before_fields")
+    conn.execute("DROP TABLE chunks_fts_before_fields")
 
 
 def now() -> str:
@@ -126,10 +150,15 @@ class Catalog:
 
     def initialize(self) -> None:
         conn = self.connection()
-        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(chunks)")}
-        if "context" not in columns:  # a catalog from before chunk contexts
-            conn.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "CREATE "
+                           + _CHUNKS_FTS.format(exists="IF NOT EXISTS ") + ";COMMIT;")
+        with self.transaction() as conn:  # columns added since: one process adds each
+            for table, column in _ADDED_COLUMNS:
+                columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL "
+                                 "DEFAULT ''")
+            _add_lexical_fields(conn)
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -285,12 +314,15 @@ class Catalog:
         info: DocumentInfo,
         pages: Sequence[Page],
         chunks: Sequence[Chunk],
-        tokens: Sequence[str],
+        tokens: Sequence[LexicalFields],
+        identity_tokens: str = "",
+        pipeline_version: str = "",
     ) -> None:
         conn.execute(
-            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO documents ({_DOCUMENT_COLUMNS}, pipeline_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.filename, info.status.value, info.reason, info.pages, info.chunks,
-             info.size_bytes, info.created_at, info.updated_at),
+             info.size_bytes, info.created_at, info.updated_at, pipeline_version),
         )
         conn.executemany(
             "INSERT INTO pages (document_id, number, text) VALUES (?, ?, ?)",
@@ -309,9 +341,11 @@ class Catalog:
              for c in chunks],
         )
         conn.executemany(
-            "INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
-            [(c.id, text) for c, text in zip(chunks, tokens, strict=True)],
-        )
+            "INSERT INTO chunks_fts (rowid, identity, section, tokens) VALUES (?, ?, ?, ?)",
+            [(c.id, *fields) for c, fields in zip(chunks, tokens, strict=True)])
+        if identity_tokens:
+            conn.execute("INSERT INTO documents_fts (document_id, tokens) VALUES (?, ?)",
+                         (info.id, identity_tokens))
 
     def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> list[int]:
         """Remove documents with their pages (and positions), chunks and postings; returns
@@ -323,13 +357,28 @@ class Catalog:
         conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(c,) for c in chunk_ids])
         marks = ",".join("?" * len(ids))
         for table, column in (("chunks", "document_id"), ("pages", "document_id"),
-                              ("page_positions", "document_id"), ("documents", "id")):
+                              ("page_positions", "document_id"),
+                              ("documents_fts", "document_id"), ("documents", "id")):
             conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(ids))
         return chunk_ids
 
     def documents_named(self, conn: sqlite3.Connection, filename: str) -> list[str]:
         rows = conn.execute("SELECT id FROM documents WHERE filename = ?", (filename,)).fetchall()
         return [str(row[0]) for row in rows]
+
+    def pipeline_version_of(self, conn: sqlite3.Connection, doc_id: str) -> str | None:
+        row = conn.execute("SELECT pipeline_version FROM documents WHERE id = ?",
+                           (doc_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def outdated_documents(self, pipeline_version: str) -> list[DocumentInfo]:
+        """The indexed documents built with another pipeline version than this one."""
+        rows = self.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE status = ?"
+            " AND pipeline_version != ? ORDER BY created_at, filename",
+            (DocumentStatus.INDEXED.value, pipeline_version),
+        ).fetchall()
+        return [_document(row) for row in rows]
 
     def status_of(self, conn: sqlite3.Connection, doc_id: str) -> DocumentStatus | None:
         row = conn.execute("SELECT status FROM documents WHERE id = ?", (doc_id,)).fetchone()

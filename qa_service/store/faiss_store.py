@@ -125,6 +125,8 @@ class FaissSegmentStore:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self._dimension)
         if k <= 0 or (allowed_ids is not None and len(allowed_ids) == 0):
             return [[] for _ in range(len(queries))]
+        if allowed_ids is not None:  # no more distinct ids can come back than are allowed
+            k = min(k, len(np.unique(allowed_ids)))
         segments, removed = self._segments(), self._removed
         total = sum(index.ntotal for index in segments)
         params, keep_alive = self._params(allowed_ids)

@@ -17,11 +17,19 @@ of the same source name -> drop the replaced version's vectors and file -> lift 
 The chunks become visible at that commit; a crash before it leaves only unreferenced files
 and vector ids that are never returned (the catalog decides visibility). The next writer
 finds the marker and removes them before it writes (deleting a document works the same).
+
+Republishing (`qa kb rebuild`) replaces an indexed document by a version built with a
+newer pipeline, by the same steps: a rebuilt document's chunk ids include the pipeline
+version (`IndexIdentity.pipeline_version`), which differs from the old version's, so the
+two versions' vectors never share an id, and the commit switches from one complete
+version to the other.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import shutil
@@ -62,9 +70,20 @@ class IndexIdentity:
     parser: dict[str, Any] = field(
         default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v1"})
     lexical: dict[str, Any] = field(
-        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v2",
-                                 "context": "identity-sections-v1"}
+        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v3",
+                                 "context": "identity-sections-v2",
+                                 "fields": "identity-section-text-v1"}
     )
+
+    @property
+    def pipeline_version(self) -> str:
+        """A digest of what a document's pages, chunks and lexical text are made with (the
+        parser, chunker and lexical identities; the embedding model is the knowledge
+        base's, one for all its documents). Each indexed document records the version
+        that built it; a rebuilt document's chunk ids include it (`ingest.chunk.chunk_id`)."""
+        described = json.dumps({"parser": self.parser, "chunker": self.chunker,
+                                "lexical": self.lexical}, sort_keys=True)
+        return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
 class KnowledgeBase:
@@ -145,8 +164,17 @@ class KnowledgeBase:
         return KnowledgeBaseInfo(
             name=self.name, documents=documents, chunks=chunks,
             embedding_model=self.embedding_model, dimension=self.dimension,
-            created_at=str(self.manifest["created_at"]),
+            created_at=str(self.manifest["created_at"]), rebuild_needed=self.rebuild_needed,
         )
+
+    @property
+    def rebuild_needed(self) -> bool:
+        """Whether the manifest records another parser or lexical identity than this
+        version of the service builds with (`qa kb rebuild` re-parses the documents). The
+        chunker is not judged here: its current version is the ingest package's."""
+        current = IndexIdentity(self.embedding_model, self.dimension)
+        return (self.manifest.get("parser"), self.manifest.get("lexical")) != (
+            current.parser, current.lexical)
 
     def exists(self) -> bool:
         """Whether this knowledge base is still in place: not deleted (its folder renamed
@@ -184,19 +212,73 @@ class KnowledgeBase:
         with self.write_lock():
             if self.status_of(info.id) is DocumentStatus.INDEXED:
                 return False
-            self._begin_write()
-            self._store_file(info.id, document.source)
-            self.vectors.add(document.vector_ids, document.vectors)
-            with self.catalog.transaction() as conn:
-                replaced = self.catalog.documents_named(conn, info.filename)
-                replaced.append(info.id)  # an earlier failed attempt of the same bytes
-                stale = self.catalog.delete_documents(conn, replaced)
-                self.catalog.insert_indexed(conn, info, document.pages, document.chunks,
-                                            document.tokens)
-                if hook is not None:
-                    hook(conn)
-            keep = document.chunk_ids
-            self._end_write(lambda: self._forget(stale, keep, old_docs=replaced, current=info.id))
+
+            def replaced(conn: sqlite3.Connection) -> list[str]:
+                named = self.catalog.documents_named(conn, info.filename)
+                return [*named, info.id]  # and an earlier failed attempt of the same bytes
+
+            self._write_document(document, replaced, hook)
+        return True
+
+    def republish(self, document: PreparedDocument, hook: PublishHook | None = None) -> bool:
+        """Replace an indexed document by a new version of it (same bytes, so same id and
+        file) built with another pipeline version: one commit switches searches from the
+        old version, complete, to the new one, complete. It keeps its name and creation
+        time. False, changing nothing, if the document is no longer indexed (deleted
+        meanwhile: it is not brought back) or already holds this pipeline version."""
+        doc_id = document.info.id
+        with self.write_lock():
+            self._check_manifest_unchanged()
+            conn = self.catalog.connection()
+            old = self.catalog.document(doc_id)
+            if (old is None or old.status is not DocumentStatus.INDEXED
+                    or self.catalog.pipeline_version_of(conn, doc_id)
+                    == document.pipeline_version):
+                return False
+            if document.chunk_ids & set(self.catalog.chunk_ids_of(conn, [doc_id])):
+                raise StorageError(  # it would mix the two versions' vectors
+                    f"the new version of '{old.filename}' in knowledge base '{self.name}' "
+                    "reuses chunk ids of the indexed one; nothing was changed")
+            info = dataclasses.replace(document.info, filename=old.filename,
+                                       created_at=old.created_at)
+            self._write_document(dataclasses.replace(document, info=info),
+                                 lambda _conn: [doc_id], hook)
+        return True
+
+    def _write_document(self, document: PreparedDocument,
+                        replaced: Callable[[sqlite3.Connection], list[str]],
+                        hook: PublishHook | None) -> None:
+        """Steps of the publishing protocol (caller holds the write lock): the documents
+        `replaced(conn)` names give way to `document` in one commit."""
+        info = document.info
+        self._begin_write()
+        self._store_file(info.id, document.source)
+        self.vectors.add(document.vector_ids, document.vectors)
+        with self.catalog.transaction() as conn:
+            old_docs = replaced(conn)
+            stale = self.catalog.delete_documents(conn, old_docs)
+            self.catalog.insert_indexed(conn, info, document.pages, document.chunks,
+                                        document.tokens, document.identity_tokens,
+                                        document.pipeline_version)
+            if hook is not None:
+                hook(conn)
+        keep = document.chunk_ids
+        self._end_write(lambda: self._forget(stale, keep, old_docs=old_docs, current=info.id))
+
+    def record_pipeline(self, identity: IndexIdentity) -> bool:
+        """Record `identity`'s parser, chunker and lexical settings in the manifest, once
+        every indexed document was built with them (`qa kb rebuild`); False, leaving the
+        manifest as it is, while some document still holds an older version. The
+        embedding section is left alone (`replace_vectors` changes it)."""
+        with self.write_lock():
+            self._check_manifest_unchanged()
+            if self.catalog.outdated_documents(identity.pipeline_version):
+                return False
+            manifest = {**self.manifest, "chunker": identity.chunker,
+                        "parser": identity.parser, "lexical": identity.lexical}
+            if manifest != self.manifest:
+                write_json_atomic(self.root / "manifest.json", manifest)
+                self.manifest = manifest
         return True
 
     def record_outcome(self, doc_id: str, filename: str, status: DocumentStatus, reason: str,
@@ -218,6 +300,14 @@ class KnowledgeBase:
                 stale = self.catalog.delete_documents(conn, [doc_id])
             self._end_write(lambda: self._forget(stale, set(), old_docs=[doc_id], current=None))
         return True
+
+    def _check_manifest_unchanged(self) -> None:
+        """Refuse to write what was prepared for a manifest another process has replaced
+        since this one read it (`qa kb reindex` moves the vectors to a new folder)."""
+        if read_manifest(self.root) != self.manifest:
+            raise StorageError(f"knowledge base '{self.name}' was changed by another process "
+                               "(re-embedded or replaced); open it again and retry",
+                               detail=str(self.root / "manifest.json"))
 
     def _begin_write(self) -> None:
         """Before writing anything: set the marker of an unfinished write (durably), or, if

@@ -6,9 +6,11 @@ import pytest
 
 from ingest.chunk import ChunkerConfig, chunk_document
 from ingest.context import (
-    chunk_contexts,
+    chunk_sections,
     document_identity,
     filename_words,
+    joined_context,
+    opening_line,
     section_heading,
     statement_names,
 )
@@ -71,19 +73,47 @@ def test_no_statement_names_for_other_headings() -> None:
     assert statement_names(["RISK FACTORS", "1. Introduction"]) == []
 
 
-def test_chunk_contexts_add_the_section_only_where_the_chunk_does_not_show_it() -> None:
+def test_chunk_sections_add_the_heading_only_where_the_chunk_does_not_show_it() -> None:
     pages = [Page(1, BALANCE_SHEET + "\n" + "Other current liabilities grew. " * 120)]
     chunks = chunk_document("d" * 64, pages, ChunkerConfig(target_chars=500))
     assert len(chunks) > 2
-    contexts = chunk_contexts("NETFLIX 2017 10K", pages, chunks)
-    first, later = contexts[0], contexts[-1]
-    assert first.startswith("NETFLIX 2017 10K") and "balance sheet" in first
+    sections = chunk_sections(pages, chunks)
+    first, later = sections[0], sections[-1]
+    assert "balance sheet" in first
     assert "CONSOLIDATED BALANCE SHEETS" not in first  # the first chunk holds it already
     assert "CONSOLIDATED BALANCE SHEETS" in later and "income statement" not in later
     assert all(c.text in pages[0].text for c in chunks)  # context is never page text
+
+
+def test_a_chunks_context_is_its_identity_then_its_section() -> None:
+    assert joined_context("NETFLIX 2017 10K", "balance sheet") == \
+        "NETFLIX 2017 10K | balance sheet"
+    assert joined_context("NETFLIX 2017 10K", "") == "NETFLIX 2017 10K"
+    assert joined_context("", "balance sheet") == "balance sheet"
 
 
 def test_file_name_words_the_title_already_holds_are_said_once() -> None:
     assert document_identity("007-Super_Bowl_50.pdf", "Super Bowl 50", []) == "Super Bowl 50"
     assert document_identity("NETFLIX_2017_10K.pdf", "Annual report", []).startswith(
         "NETFLIX 2017 10K | Annual report")
+
+
+@pytest.mark.parametrize(("page", "line"), [
+    ("MORAN: A Multi-Object Rectified Attention Network\nfor Scene Text Recognition\nCanjie Luo",
+     "MORAN: A Multi-Object Rectified Attention Network for Scene Text Recognition"),
+    ("12\n\nWARN Report*\nSummary by Received Date", "WARN Report*"),
+    ("Ulta Beauty Announces Fourth Quarter Fiscal 2022 Results\nBOLINGBROOK, Ill.",
+     "Ulta Beauty Announces Fourth Quarter Fiscal 2022 Results"),
+    ("The company grew this year, and we are proud of it.\nMore", ""),  # a sentence
+    ("", ""),
+])
+def test_the_opening_line_is_the_pages_title(page: str, line: str) -> None:
+    assert opening_line(page) == line
+
+
+def test_the_identity_holds_a_papers_title_in_any_case() -> None:
+    pages = [Page(1, "MORAN: A Multi-Object Rectified Attention Network\nfor Scene Text "
+                     "Recognition\nCanjie Luo, Lianwen Jin\nAbstract. Irregular text is hard.")]
+    identity = document_identity("1901.03003.pdf", "", pages)
+    title = "MORAN: A Multi-Object Rectified Attention Network for Scene Text Recognition"
+    assert title in identity

@@ -11,7 +11,6 @@ from ingest.chunk import ChunkerConfig
 from ingest.embed import embed_chunks
 from ingest.parser_pool import ParserPool
 from ingest.pipeline import IngestPipeline, file_sha256
-from ingest.prepare import indexed_text
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentStatus, FileOutcome
@@ -193,11 +192,6 @@ def test_the_hook_sees_every_outcome(pipeline: IngestPipeline, kb: KnowledgeBase
     pipeline.ingest_file(kb, write(tmp_path, "bad.pdf", b"nope"), "bad.pdf", hook=hook)
     assert [o.status for o in seen] == [DocumentStatus.INDEXED, DocumentStatus.UNCHANGED,
                                         DocumentStatus.INVALID]
-
-
-def test_indexed_text_puts_the_title_first() -> None:
-    assert indexed_text("Orchard Handbook", "Apples ripen.") == "Orchard Handbook\nApples ripen."
-    assert indexed_text("", "Apples ripen.") == "Apples ripen."
 
 
 def _titled_pdf(tmp_path: Path) -> Path:
