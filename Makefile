@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers eval-real bench concurrency hostile hardening clean
+.PHONY: install run test test-fast lint eval eval-answers eval-real bench concurrency hostile hardening positions clean
 
 install: $(STAMP) $(FONT)
 
@@ -70,6 +70,12 @@ bench: install
 # Every shared PDF and the generated attacks through a real server (see bench/hostile_pdfs.py).
 hostile: install
 	$(BIN)/python -m bench.hostile_pdfs --pdfs $(DATA)/pdfs --out .eval/hostile.json
+
+# What page positions (where each character is drawn) add to parsing, and their coverage,
+# on the FinanceBench filings and the shared PDFs (see bench/page_positions.py).
+positions: install
+	$(BIN)/python -m bench.page_positions $(FINANCEBENCH)/pdfs --out .eval/positions-financebench.json
+	$(BIN)/python -m bench.page_positions $(DATA)/pdfs --out .eval/positions-shared.json
 
 # Ingestion while 4 clients search and ask a real `qa serve` (60 s of API uploads, then
 # 30 s of `qa ingest` in another process), every response checked. Like `make bench` it

@@ -3,10 +3,15 @@
 It limits its own address space, then answers requests on stdin/stdout, one at a time.
 Frames are a 4-byte big-endian length followed by UTF-8 JSON (no pickle):
 
-    request   {"path": "...", "max_pages": 2000, "max_chars": 20000000}
+    request   {"path": "...", "max_pages": 2000, "max_chars": 20000000, "positions": true}
     progress  {"type": "pages", "count": 12}          (once the page count is known)
     answer    {"type": "result", "status": "indexed", "reason": "", "page_count": 12,
-               "pages": ["text of page 1", ...]}
+               "pages": ["text of page 1", ...], "positions": "next"}
+    then      {"type": "positions", "pages": [{...PagePositions.to_json()}, null, ...]}
+
+The text is sent first and where each character is drawn (`ingest.positions`) after it,
+only for an indexed document when the request asks: if that second step crashes the
+worker or runs past the budget, the pool keeps the text and the pages have no positions.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import struct
 import sys
 from typing import IO, Any
 
-__all__ = ["FRAME_HEADER", "read_frame", "write_frame"]
+__all__ = ["FRAME_HEADER", "positions_of", "read_frame", "write_frame"]
 
 FRAME_HEADER = struct.Struct(">I")
 
@@ -64,7 +69,7 @@ def _serve(memory_mb: int) -> None:
                 max_chars=int(request["max_chars"]) if "max_chars" in request else None,
                 on_page_count=lambda n: write_frame(stdout, {"type": "pages", "count": n}),
             )
-            answer = {
+            answer: dict[str, Any] = {
                 "type": "result",
                 "status": result.status.value,
                 "reason": result.reason,
@@ -72,6 +77,10 @@ def _serve(memory_mb: int) -> None:
                 "title": result.title,
                 "pages": [page.text for page in result.pages],
             }
+            if request.get("positions") and result.status is DocumentStatus.INDEXED:
+                write_frame(stdout, {**answer, "positions": "next"})
+                answer = {"type": "positions", "pages": positions_of(
+                    data, [page.text for page in result.pages])}
         except MemoryError:
             answer = _failure(
                 DocumentStatus.FAILED,
@@ -80,6 +89,18 @@ def _serve(memory_mb: int) -> None:
         except Exception as exc:  # noqa: BLE001 - report every failure, never die silently
             answer = _failure(DocumentStatus.FAILED, f"parser error: {describe(exc)}")
         write_frame(stdout, answer)
+
+
+def positions_of(data: bytes, texts: list[str]) -> list[dict[str, Any] | None]:
+    """Each page's positions, JSON-safe; None for every page when they cannot be had."""
+    from ingest.parse import find_pdf_header
+    from ingest.positions import locate_pages
+
+    try:
+        located = locate_pages(data[max(0, find_pdf_header(data)):], texts)
+    except Exception:  # noqa: BLE001 - MemoryError included: the text stands without them
+        return [None] * len(texts)
+    return [None if p is None else p.to_json() for p in located]
 
 
 def _failure(status: Any, reason: str) -> dict[str, Any]:

@@ -18,16 +18,17 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ingest.parse import ParseResult
 from ingest.parse_worker import FRAME_HEADER, write_frame
+from qa_service.page_positions import PagePositions
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["ParserLimits", "ParserPool", "ParserPoolClosed"]
+__all__ = ["ParserLimits", "ParserPool", "ParserPoolClosed", "with_positions"]
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,9 +44,17 @@ class ParserLimits:
     # 10,000 characters a page over 2,000 pages, where real pages hold a few thousand.
     max_text_chars: int = 20_000_000
     parser: str = "pypdf"  # which of `ingest.parse.PARSERS` the workers run
+    positions: bool = True  # where each character is drawn (`ingest.positions`), per page
+    # Locating characters takes milliseconds a page; a page pdfium cannot finish (a form
+    # drawn a billion times) costs its positions after this, not the rest of the budget.
+    positions_base_s: float = 5.0
+    positions_per_page_s: float = 0.5
 
     def budget(self, pages: int) -> float:
         return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)
+
+    def positions_budget(self, pages: int) -> float:
+        return self.positions_base_s + self.positions_per_page_s * pages
 
 
 class ParserPoolClosed(Exception):
@@ -178,7 +187,7 @@ class ParserPool:
         try:
             worker.send({"path": str(path), "max_pages": self.limits.max_pages,
                          "max_chars": self.limits.max_text_chars,
-                         "parser": self.limits.parser})
+                         "parser": self.limits.parser, "positions": self.limits.positions})
             while True:
                 message = worker.receive(deadline)
                 heard = True
@@ -186,6 +195,11 @@ class ParserPool:
                     pages = int(message["count"])
                     deadline = started + self.limits.budget(pages)
                     continue
+                if message.get("positions") == "next":
+                    result = _result_from(message)
+                    deadline = min(deadline, time.monotonic()
+                                   + self.limits.positions_budget(len(result.pages)))
+                    return self._with_positions(worker, result, deadline)
                 return _result_from(message), True
         except _Timeout:
             budget = self.limits.budget(pages)
@@ -207,6 +221,19 @@ class ParserPool:
                 f"(memory limit {self.limits.memory_mb} MiB)",
                 page_count=pages,
             ), False
+
+    def _with_positions(self, worker: _Worker, result: ParseResult, deadline: float
+                        ) -> tuple[ParseResult, bool]:
+        """The text result with the positions the worker sends next; without them (and
+        without the worker) if it dies, runs past `deadline` or sends something else."""
+        try:
+            message = worker.receive(deadline)
+        except (_Timeout, _WorkerGone) as exc:
+            if self._closed:
+                raise ParserPoolClosed("the parser pool was closed during the parse") from exc
+            return result, False
+        located = message.get("pages") if message.get("type") == "positions" else None
+        return with_positions(result, located), located is not None
 
     def _spawn(self) -> _Worker:
         with self._lock:  # under the lock: close() either sees this worker or stops it
@@ -242,6 +269,25 @@ class ParserPool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def with_positions(result: ParseResult, located: Any) -> ParseResult:
+    """`result` with each page's positions from a worker's "positions" frame; a page whose
+    entry is missing or malformed has none (the text never depends on them)."""
+    if not isinstance(located, list) or len(located) != len(result.pages):
+        return result
+    pages = [Page(page.number, page.text, _positions_from(entry))
+             for page, entry in zip(result.pages, located, strict=True)]
+    return replace(result, pages=pages)
+
+
+def _positions_from(entry: Any) -> PagePositions | None:
+    if not isinstance(entry, dict):
+        return None
+    try:
+        return PagePositions.from_json(entry)
+    except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
+        return None
 
 
 def _result_from(message: dict[str, Any]) -> ParseResult:

@@ -12,6 +12,7 @@
     │   └── JobNotFound (404, job_not_found)
     ├── AlreadyExists (409, already_exists)
     ├── IndexMismatch (409, index_mismatch)       index built with another model/format
+    ├── InvalidRange (422, invalid_range)         character offsets outside a page's text
     ├── PayloadTooLarge (413, too_large)          an upload over a size or count limit
     ├── UnsupportedMediaType (415, unsupported_media_type)
     ├── RateLimited (429, rate_limited)           too many asks or uploads for this key
@@ -43,6 +44,7 @@ __all__ = [
     "Forbidden",
     "IndexMismatch",
     "InvalidName",
+    "InvalidRange",
     "InvalidRequest",
     "JobNotFound",
     "KnowledgeBaseNotFound",
@@ -138,6 +140,11 @@ class AlreadyExists(QAError):
 class IndexMismatch(QAError):
     http_status = 409
     code = "index_mismatch"
+
+
+class InvalidRange(QAError):
+    http_status = 422
+    code = "invalid_range"
 
 
 class PayloadTooLarge(QAError):

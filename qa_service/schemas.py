@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from qa_service.page_positions import PagePositions
+
 __all__ = [
     "Chunk",
     "DocumentInfo",
@@ -55,10 +57,12 @@ class JobState(StrEnum):
 
 @dataclass(frozen=True)
 class Page:
-    """The extracted text of one page. `number` is 1-based."""
+    """The extracted text of one page. `number` is 1-based. `positions`: where each of its
+    characters is drawn, when that is known (`qa_service.page_positions`)."""
 
     number: int
     text: str
+    positions: PagePositions | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class Services:
                 timeout_max_s=ingest.parse_timeout_max_s,
                 max_pages=ingest.max_pages,
                 max_text_chars=ingest.max_text_chars,
+                positions=ingest.page_positions,
             ),
             size=ingest.workers,
         )

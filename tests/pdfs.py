@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from qa_service.eval.render import render_article
+from qa_service.eval.render import find_font, render_article
 
 __all__ = [
+    "HANGUL_FONT",
+    "Drawn",
+    "drawn_pdf",
     "encrypted",
     "extract_pages",
     "image_only_pdf",
@@ -87,3 +91,55 @@ def extract_pages(data: bytes) -> list[str]:
 def render_pages_article(path: Path, title: str, paragraphs: Sequence[str]) -> bytes:
     render_article(path, title, paragraphs)
     return path.read_bytes()
+
+
+HANGUL_FONT = "QaTestHangul"
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A string drawn with its baseline starting at (x, y), PDF coordinates (origin at the
+    bottom-left corner)."""
+
+    x: float
+    y: float
+    text: str
+    font: str = "Helvetica"  # or HANGUL_FONT (NanumGothic)
+    size: float = 10
+
+    def width(self, text: str | None = None) -> float:
+        """The drawn width of `text` (default: all of it) in this font and size."""
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        return float(stringWidth(self.text if text is None else text, self.font, self.size))
+
+    def x_of(self, prefix: str) -> float:
+        """Where the character after `prefix` (which the text starts with) begins."""
+        assert self.text.startswith(prefix)
+        return self.x + self.width(prefix)
+
+
+def drawn_pdf(pages: Sequence[Sequence[Drawn]], rotate: int = 0) -> bytes:
+    """One A4 page per list of strings, each drawn exactly where it says; `rotate` sets
+    every page's /Rotate."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if HANGUL_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(HANGUL_FONT, str(find_font())))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)
+    for strings in pages:
+        for drawn in strings:
+            pdf.setFont(drawn.font, drawn.size)
+            pdf.drawString(drawn.x, drawn.y, drawn.text)
+        pdf.showPage()
+    pdf.save()
+    if not rotate:
+        return buffer.getvalue()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buffer.getvalue())))
+    for page in writer.pages:
+        page.rotate(rotate)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from qa_service.schemas import DocumentStatus, JobState
 
 __all__ = [
+    "BoxOut",
     "CreateKey",
     "CreateKnowledgeBase",
     "DocumentList",
@@ -22,6 +23,7 @@ __all__ = [
     "KeyOut",
     "KnowledgeBaseList",
     "KnowledgeBaseOut",
+    "PageBoxesOut",
     "PageOut",
     "PassageOut",
     "SearchRequest",
@@ -79,6 +81,37 @@ class PageOut(BaseModel):
     document_id: str
     page: int = Field(description="1-based page number")
     text: str = Field(description="The page's extracted text; passages' offsets refer to it")
+
+
+class BoxOut(BaseModel):
+    """A rectangle on the page: PDF points (1/72 inch) of the page as displayed (its crop
+    box, rotation applied), origin at the top-left corner, y growing downward. On an image
+    of the page W pixels wide, multiply every coordinate by W / width."""
+
+    x0: float = Field(description="Left edge, points from the page's left edge")
+    y0: float = Field(description="Top edge, points from the page's top edge")
+    x1: float = Field(description="Right edge")
+    y1: float = Field(description="Bottom edge")
+
+
+class PageBoxesOut(BaseModel):
+    document_id: str
+    page: int = Field(description="1-based page number")
+    start: int = Field(description="First character of the range in the page's text")
+    end: int = Field(description="End of the range (exclusive)")
+    positions: bool = Field(description="False when positions are unavailable for this "
+                            "page (a knowledge base indexed before they were kept, or a page "
+                            "whose glyphs could not be read): then width, height and coverage "
+                            "are null and boxes is empty")
+    width: float | None = Field(description="Page width in points, as displayed")
+    height: float | None = Field(description="Page height in points, as displayed")
+    boxes: list[BoxOut] = Field(description="One rectangle per run of the range's "
+                                "characters on a line (a table row gives one per cell), in "
+                                "text order")
+    coverage: float | None = Field(
+        description="Fraction of the range's non-whitespace characters that have a box (the "
+        "| that joins table cells is not counted); a character without one, which could not "
+        "be found on the page, is left out of the boxes rather than guessed")
 
 
 class FileOutcomeOut(BaseModel):
@@ -156,7 +189,9 @@ class CitationOut(BaseModel):
     page: int = Field(description="1-based page")
     quote: str = Field(description="Exact text of that page: its text[char_start:char_end]")
     chunk_id: int
-    char_start: int
+    char_start: int = Field(description="Offset of the quote in the page's text; its boxes "
+                            "on the page: GET /kbs/{kb}/documents/{document_id}/pages/{page}"
+                            "/boxes?start={char_start}&end={char_end}")
     char_end: int
     answer_start: int = Field(description="Start of the part of the answer it supports")
     answer_end: int

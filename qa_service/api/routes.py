@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
@@ -32,12 +33,14 @@ from qa_service.api.models import (
     JobOut,
     KnowledgeBaseList,
     KnowledgeBaseOut,
+    PageBoxesOut,
     PageOut,
     SearchRequest,
     SearchResponse,
 )
 from qa_service.api.upload_stream import receive_upload
 from qa_service.errors import DocumentNotFound, JobNotFound, PageNotFound
+from qa_service.page_positions import quote_boxes
 from qa_service.schemas import DocumentInfo, DocumentStatus, JobState
 from qa_service.store.knowledge_base import KnowledgeBase
 
@@ -158,17 +161,34 @@ def get_document_file(kb: AnyKb, doc_id: str) -> FileResponse:
     return FileResponse(path, media_type="application/pdf", filename=info.filename)
 
 
+def _no_page(info: DocumentInfo, page: int) -> PageNotFound:
+    return PageNotFound(f"document '{info.id}' has no page {page}"
+                        + (f"; its pages are 1-{info.pages}" if info.pages else ""))
+
+
 @router.get("/kbs/{kb}/documents/{doc_id}/pages/{page}", response_model=PageOut,
             tags=["documents"])
 def get_page(kb: AnyKb, doc_id: str, page: int) -> PageOut:
     info = _document(kb, doc_id)
     text = kb.catalog.page_text(doc_id, page) if 1 <= page <= info.pages else None
     if text is None:
-        raise PageNotFound(
-            f"document '{doc_id}' has no page {page}"
-            + (f"; its pages are 1-{info.pages}" if info.pages else "")
-        )
+        raise _no_page(info, page)
     return PageOut(document_id=doc_id, page=page, text=text)
+
+
+@router.get("/kbs/{kb}/documents/{doc_id}/pages/{page}/boxes", response_model=PageBoxesOut,
+            tags=["documents"])
+def get_page_boxes(kb: AnyKb, doc_id: str, page: int, start: int | None = None,
+                   end: int | None = None) -> dict[str, object]:
+    """Where characters [start, end) of the page's text are drawn on the page, to highlight
+    a citation (`start` = its `char_start`, `end` = its `char_end`; default: the whole
+    page). 422 `invalid_range` unless 0 <= start < end <= the text's length."""
+    info = _document(kb, doc_id)
+    found = kb.catalog.page_with_positions(doc_id, page) if 1 <= page <= info.pages else None
+    if found is None:
+        raise _no_page(info, page)
+    return {"document_id": doc_id, "page": page,
+            **asdict(quote_boxes(found[0], found[1], start, end))}
 
 
 @router.delete("/kbs/{kb}/documents/{doc_id}", status_code=status.HTTP_204_NO_CONTENT,

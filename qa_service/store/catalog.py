@@ -1,5 +1,9 @@
 """The catalog: one SQLite database per knowledge base (documents, pages, chunks, jobs).
 
+`page_positions` holds, for pages where it is known, where each character of the page's
+text is drawn (`qa_service.page_positions`); a catalog from before it gets the empty table
+when opened, and its pages simply have no positions.
+
 It is the source of truth for what is visible: a chunk is searchable exactly when its row
 is here. The lexical index (an FTS5 table of pre-tokenized chunk fields, rowid = chunk id,
 and one of each document's identity) lives in the same database, so documents, chunks and
@@ -20,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa_service.errors import StorageError
+from qa_service.page_positions import PagePositions
 from qa_service.schemas import (
     Chunk,
     DocumentInfo,
@@ -54,6 +59,17 @@ CREATE TABLE IF NOT EXISTS pages (
     text TEXT NOT NULL,
     PRIMARY KEY (document_id, number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS page_positions (
+    document_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    width REAL NOT NULL,
+    height REAL NOT NULL,
+    unit REAL NOT NULL,
+    text_hash TEXT NOT NULL,
+    boxes BLOB NOT NULL,
+    PRIMARY KEY (document_id, number)
+);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL,
@@ -222,6 +238,23 @@ class Catalog:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def page_with_positions(self, doc_id: str, number: int
+                            ) -> tuple[str, PagePositions | None] | None:
+        """A page's text and where its characters are drawn (None: not known for this
+        page, as for every page indexed before positions were kept); None: no such page."""
+        row = self.connection().execute(
+            "SELECT p.text, q.width, q.height, q.unit, q.boxes, q.text_hash, q.format"
+            " FROM pages p LEFT JOIN page_positions q"
+            " ON q.document_id = p.document_id AND q.number = p.number"
+            " WHERE p.document_id = ? AND p.number = ?", (doc_id, number)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[1] is None:
+            return str(row[0]), None
+        return str(row[0]), PagePositions(float(row[1]), float(row[2]), float(row[3]),
+                                          bytes(row[4]), str(row[5]), int(row[6]))
+
     def chunk_ids_of(self, conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
         marks = ",".join("?" * len(doc_ids))
         rows = conn.execute(
@@ -296,6 +329,12 @@ class Catalog:
             [(info.id, page.number, page.text) for page in pages],
         )
         conn.executemany(
+            "INSERT INTO page_positions (document_id, number, format, width, height, unit,"
+            " text_hash, boxes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(info.id, page.number, p.format, p.width, p.height, p.unit, p.text_hash, p.boxes)
+             for page in pages if (p := page.positions) is not None],
+        )
+        conn.executemany(
             "INSERT INTO chunks (id, document_id, page, char_start, char_end, text, context)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text, c.context)
@@ -309,7 +348,8 @@ class Catalog:
                          (info.id, identity_tokens))
 
     def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> list[int]:
-        """Remove documents with their pages, chunks and postings; returns the chunk ids."""
+        """Remove documents with their pages (and positions), chunks and postings; returns
+        the chunk ids."""
         ids = list(doc_ids)
         if not ids:
             return []
@@ -317,6 +357,7 @@ class Catalog:
         conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(c,) for c in chunk_ids])
         marks = ",".join("?" * len(ids))
         for table, column in (("chunks", "document_id"), ("pages", "document_id"),
+                              ("page_positions", "document_id"),
                               ("documents_fts", "document_id"), ("documents", "id")):
             conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(ids))
         return chunk_ids

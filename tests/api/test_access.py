@@ -64,6 +64,7 @@ def read_routes(kb: str, doc: str, job: str) -> list[tuple[str, str, dict[str, A
         ("GET", f"/kbs/{kb}/documents/{doc}", None),
         ("GET", f"/kbs/{kb}/documents/{doc}/file", None),
         ("GET", f"/kbs/{kb}/documents/{doc}/pages/1", None),
+        ("GET", f"/kbs/{kb}/documents/{doc}/pages/1/boxes", None),
         ("GET", f"/kbs/{kb}/jobs/{job}", None),
         ("POST", f"/kbs/{kb}/search", {"query": "payroll password"}),
         ("POST", f"/kbs/{kb}/ask", {"question": "When is the payroll password rotated?"}),
@@ -137,7 +138,7 @@ def test_another_knowledge_base_looks_exactly_like_one_that_does_not_exist(
 def test_a_document_id_of_another_knowledge_base_is_not_found_through_yours(
         world: dict[str, Any]) -> None:
     ids, client = world["ids"], world["client"]
-    for suffix in ("", "/file", "/pages/1"):
+    for suffix in ("", "/file", "/pages/1", "/pages/1/boxes"):
         response = client.get(f"/kbs/ops/documents/{ids['hr']}{suffix}",
                               headers=as_key(world, "ops-read"))
         assert response.status_code == 404, response.text

@@ -105,6 +105,7 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
         "/kbs/{kb}/documents/{doc_id}": {"get", "delete"},
         "/kbs/{kb}/documents/{doc_id}/file": {"get"},
         "/kbs/{kb}/documents/{doc_id}/pages/{page}": {"get"},
+        "/kbs/{kb}/documents/{doc_id}/pages/{page}/boxes": {"get"},
         "/kbs/{kb}/jobs/{job_id}": {"get"},
         "/kbs/{kb}/search": {"post"},
         "/kbs/{kb}/ask": {"post"},
