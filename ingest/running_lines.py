@@ -13,6 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
+from qa_service.page_positions import PagePositions
 from qa_service.schemas import Page
 
 __all__ = ["EDGE_LINES", "strip_running_lines"]
@@ -23,7 +26,6 @@ MIN_SHARE = 0.4  # of the pages: a line on this many pages' edges is running
 MAX_CHARS = 120  # longer lines are sentences, not furniture
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
-_BLANK_LINES = re.compile(r"\n{3,}")
 _CELL = " | "  # a table row (`ingest.parse`): a header row repeats on every page, and is kept
 
 
@@ -65,8 +67,35 @@ def strip_running_lines(pages: Sequence[Page]) -> tuple[list[Page], list[str]]:
             drop = set()  # all of the page: it is the content ("Page number 1.")
         for i in sorted(drop):
             removed.setdefault(_key(lines[i]), lines[i].strip())
-        kept = "\n".join(line for i, line in enumerate(lines) if i not in drop)
-        kept = _BLANK_LINES.sub("\n\n", kept).strip()
-        out.append(Page(page.number, kept) if drop else page)
+        out.append(_without(page, lines, drop) if drop else page)
     order = sorted(removed, key=lambda key: -seen[key])
     return out, [removed[key] for key in order]
+
+
+def _without(page: Page, lines: list[str], drop: set[int]) -> Page:
+    """The page without lines `drop` (and without the blank lines that leaves at its ends
+    or doubled), its character positions carried over to the text that is left."""
+    kept: list[int] = []
+    for i, line in enumerate(lines):
+        blank = not line.strip()
+        if i in drop or (blank and (not kept or not lines[kept[-1]].strip())):
+            continue
+        kept.append(i)
+    while kept and not lines[kept[-1]].strip():
+        kept.pop()
+    text = "\n".join(lines[i] for i in kept)
+    return Page(page.number, text, _carried(page, lines, kept, text))
+
+
+def _carried(page: Page, lines: list[str], kept: list[int], text: str) -> PagePositions | None:
+    boxes = page.positions.decode(page.text) if page.positions is not None else None
+    if boxes is None or page.positions is None:
+        return None
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines])
+    rows = []
+    for n, i in enumerate(kept):
+        if n:
+            rows.append(np.full((1, 4), np.nan, dtype=np.float32))  # the newline
+        rows.append(boxes[starts[i]:starts[i] + len(lines[i])])
+    carried = np.concatenate(rows) if rows else np.zeros((0, 4), dtype=np.float32)
+    return PagePositions.encode(text, page.positions.width, page.positions.height, carried)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ingest.context import document_identity
 from ingest.running_lines import strip_running_lines
+from qa_service.page_positions import PagePositions
 from qa_service.schemas import Page
 
 
@@ -71,3 +74,23 @@ def test_a_running_header_that_names_the_document_joins_its_identity() -> None:
     assert running == ["Johnson & Johnson and Subsidiaries", "1"]
     identity = document_identity("doc_01.pdf", "", stripped, running)
     assert "Johnson & Johnson and Subsidiaries" in identity and "| 1" not in identity
+
+
+def test_the_positions_of_the_text_that_is_left_are_kept() -> None:
+    pages = pages_of(*BODIES)
+    placed = []
+    for page in pages:
+        boxes = np.asarray([[i, page.number * 10, i + 1, page.number * 10 + 8]
+                            for i in range(len(page.text))], dtype=np.float32)
+        boxes[[i for i, ch in enumerate(page.text) if ch.isspace()]] = np.nan
+        placed.append(Page(page.number, page.text,
+                           PagePositions.encode(page.text, 600, 800, boxes)))
+    stripped, _ = strip_running_lines(placed)
+    for before, after in zip(placed, stripped, strict=True):
+        assert after.positions is not None
+        boxes = after.positions.decode(after.text)
+        assert boxes is not None and len(boxes) == len(after.text)
+        start = before.text.index(after.text)  # the body line, now alone
+        old = before.positions.decode(before.text) if before.positions else None
+        assert old is not None
+        np.testing.assert_allclose(boxes, old[start:start + len(after.text)])
