@@ -31,7 +31,6 @@ IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
 HEADING_MAX_CHARS = 90
 OPENING_MAX_CHARS = 120
-TITLE_LINES = 6  # of a page's opening lines, where a statement's title stands
 RUNNING_LINES = 2  # of a document's running headers, the most frequent, in its identity
 _SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
 _FOLDERS = re.compile(r"^.*[\\/]")
@@ -127,14 +126,6 @@ def _is_heading(line: str) -> bool:
     return _NUMBERED.match(line) is not None and not line.endswith(".")
 
 
-def _title_lines(text: str) -> list[str]:
-    """The short lines that open a page, in any case: a statement's title is often set as
-    "Consolidated Statements of Earnings", which `_is_heading` does not take."""
-    lines = [line.strip() for line in text.split("\n")[:TITLE_LINES]]
-    return [line for line in lines if 3 <= len(line) <= HEADING_MAX_CHARS
-            and not line.endswith(".")]
-
-
 def section_heading(text: str, start: int) -> str:
     """The nearest heading line that ends before `start` in a page's text ("" if none)."""
     for line in reversed(text[:start].split("\n")):
@@ -159,7 +150,7 @@ def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
         head = _headings(page, PAGE_HEAD_CHARS, lines=4)
         section = [*head, section_heading(page, chunk.char_start)]
         shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
-        parts = [*shown, *statement_names([*section, *_title_lines(page)])]
+        parts = [*shown, *statement_names(section)]
         sections.append(" | ".join(dict.fromkeys(p for p in parts if p)))
     return sections
 

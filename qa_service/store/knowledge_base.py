@@ -69,10 +69,10 @@ class IndexIdentity:
     chunker: dict[str, Any] = field(default_factory=dict)
     parser: dict[str, Any] = field(
         default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v1",
-                                 "running_lines": "edges-v1"})
+                                 "running_lines": "edges-v1", "positions": "pdfium-v1"})
     lexical: dict[str, Any] = field(
         default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v3",
-                                 "context": "identity-sections-v4",
+                                 "context": "identity-sections-v3",
                                  "fields": "identity-section-text-v1"}
     )
 
