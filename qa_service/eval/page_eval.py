@@ -163,7 +163,8 @@ def _summary(scored: Sequence[_Scored]) -> dict[str, Any]:
 
 
 def _groups(scored: Sequence[_Scored]) -> dict[str, dict[str, Any]]:
-    """The summary per language, kind and half, where the questions say them."""
+    """The summary per language, kind and half, where the questions say them, and per
+    language within each half (a set is judged on the half it was not tuned on)."""
     keys: dict[str, Callable[[PageQuestion], str]] = {
         "lang": lambda q: q.lang, "kind": lambda q: q.kind, "half": lambda q: q.half}
     groups: dict[str, dict[str, Any]] = {}
@@ -173,6 +174,12 @@ def _groups(scored: Sequence[_Scored]) -> dict[str, dict[str, Any]]:
             for value in values:
                 groups[f"{label}={value}"] = _summary([s for s in scored
                                                        if key(s.question) == value])
+    languages = sorted({s.question.lang for s in scored} - {""})
+    for half in HALVES:
+        for lang in languages if len(languages) > 1 else []:
+            chosen = [s for s in scored if s.question.half == half and s.question.lang == lang]
+            if chosen:
+                groups[f"half={half},lang={lang}"] = _summary(chosen)
     return groups
 
 

@@ -63,6 +63,8 @@ def test_eval_pages_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert report["page_hit@1"] >= 2 / 3
     assert set(report["groups"]) >= {"lang=en", "lang=ko", "kind=cross", "half=tune",
                                      "half=check"}
+    by_half = {g: v["questions"] for g, v in report["groups"].items() if "," in g}
+    assert sum(by_half.values()) == 3 and all(g.startswith("half=") for g in by_half)
     assert "page@5" in result.output and "pages/s" in result.output
     assert not (tmp_path / "indexes").exists()  # a scratch data directory, then gone
 
