@@ -21,8 +21,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from ingest.parse import ParseResult
 from ingest.parser_pool import ParserPoolClosed
 from ingest.pipeline import IngestPipeline, Progress
 from ingest.uploads import job_lock_path, remove_orphaned_uploads
@@ -109,23 +111,49 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
         if progress is not None:
             progress(kind, n)
 
-    for position, filename, staged, status in kb.catalog.job_files(job_id):
-        if status is not DocumentStatus.QUEUED:
-            continue
-        outcome = _ingest_one(pipeline, kb, job_id, position, Path(staged), filename, count)
-        if on_file is not None:
-            on_file(outcome)
+    queued = [(position, filename, Path(staged)) for position, filename, staged, status
+              in kb.catalog.job_files(job_id) if status is DocumentStatus.QUEUED]
+    # Each file is parsed one step ahead (`IngestPipeline.parse_ahead`), in a worker
+    # process, while this thread chunks, embeds and publishes the one before it.
+    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead")
+    following = ahead.submit(pipeline.parse_ahead, kb, queued[0][2]) if queued else None
+    try:
+        for index, (position, filename, staged) in enumerate(queued):
+            current, following = following, None
+            if index + 1 < len(queued):
+                following = ahead.submit(pipeline.parse_ahead, kb, queued[index + 1][2])
+            outcome = _ingest_one(pipeline, kb, job_id, position, staged, filename, count,
+                                  _parse_of(current))
+            if on_file is not None:
+                on_file(outcome)
+    finally:  # a parse still running ends on its own; its result is not needed
+        ahead.shutdown(wait=False, cancel_futures=True)
     kb.catalog.set_job_state(job_id, JobState.DONE)
     shutil.rmtree(kb.upload_folder(job_id), ignore_errors=True)
 
 
+def _parse_of(parsing: Future[ParseResult | None] | None) -> ParseResult | None:
+    """The parse made ahead; None (the file is parsed in turn, and any problem reported
+    as usual) when there is none or it failed, unless the pool is shutting down."""
+    if parsing is None:
+        return None
+    try:
+        return parsing.result()
+    except ParserPoolClosed:
+        raise
+    except Exception:  # parsed again in turn, where a problem is reported
+        log.debug("parsing ahead failed; parsing in turn", exc_info=True)
+        return None
+
+
 def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, position: int,
-                path: Path, filename: str, progress: Progress) -> FileOutcome:
+                path: Path, filename: str, progress: Progress,
+                parsed: ParseResult | None = None) -> FileOutcome:
     def hook(outcome: FileOutcome) -> PublishHook:
         return lambda conn: kb.catalog.finish_job_file(conn, job_id, position, outcome)
 
     try:
-        return pipeline.ingest_file(kb, path, filename, progress, hook)
+        return pipeline.ingest_file(kb, path, filename, progress, hook, parsed)
     except ParserPoolClosed:
         raise  # not the file's fault: it stays queued
     except Exception as exc:

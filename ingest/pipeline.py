@@ -61,9 +61,11 @@ class IngestPipeline:
         filename: str,
         progress: Progress | None = None,
         hook: OutcomeHook | None = None,
+        parsed: ParseResult | None = None,
     ) -> FileOutcome:
         """Index `path` under the display name `filename`. `hook(outcome)` runs in the
-        same transaction that records the outcome (jobs use it to stay consistent)."""
+        same transaction that records the outcome (jobs use it to stay consistent).
+        `parsed`: the file's parse, when `parse_ahead` already made it."""
         report = progress or (lambda _kind, _n: None)
         try:
             size = path.stat().st_size
@@ -81,7 +83,20 @@ class IngestPipeline:
             else:
                 _tell(kb, hook, early)
             return early
-        return self._index(kb, path, doc_id, filename, size, report, hook)
+        return self._index(kb, path, doc_id, filename, size, report, hook, parsed)
+
+    def parse_ahead(self, kb: KnowledgeBase, path: Path) -> ParseResult | None:
+        """Parse `path` for a later `ingest_file(..., parsed=...)`: a job parses its next
+        file in the parser worker while this process chunks and embeds the current one,
+        which keeps both cores busy. None when `ingest_file` would not parse the file
+        (unreadable, too large, not a PDF, already indexed)."""
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return None
+        if self._precheck(kb, path, file_sha256(path), path.name, size) is not None:
+            return None
+        return self.parsers.parse(path)
 
     def _precheck(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str,
                   size: int) -> FileOutcome | None:
@@ -105,9 +120,9 @@ class IngestPipeline:
         return None
 
     def _index(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str, size: int,
-               report: Progress, hook: OutcomeHook | None
+               report: Progress, hook: OutcomeHook | None, parsed: ParseResult | None
                ) -> FileOutcome:
-        parsed = self.parsers.parse(path)
+        parsed = parsed if parsed is not None else self.parsers.parse(path)
         report("pages", parsed.page_count)
         if parsed.status is not DocumentStatus.INDEXED:
             outcome = FileOutcome(filename, parsed.status, parsed.reason, doc_id,

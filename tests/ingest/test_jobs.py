@@ -4,6 +4,7 @@ import fcntl
 import io
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -204,3 +205,63 @@ def test_the_next_job_removes_staged_files_a_crash_left(pipeline: IngestPipeline
     assert job is not None and job.state is JobState.DONE
     assert not orphan.exists()
     assert any("its upload never finished" in r.getMessage() for r in caplog.records)
+
+
+class _WatchedPool:
+    """The real pool, noting which files were parsed and releasing `parsed_second` once
+    the second file's parse is done."""
+
+    def __init__(self, pool: ParserPool, second: Path) -> None:
+        self.pool, self.second = pool, second
+        self.parsed: list[str] = []
+        self.parsed_second = threading.Event()
+
+    def parse(self, path: Path) -> Any:
+        result = self.pool.parse(path)
+        self.parsed.append(path.name)
+        if path == self.second:
+            self.parsed_second.set()
+        return result
+
+
+def test_the_next_file_is_parsed_while_this_one_is_embedded(
+        pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second, third = (tmp_path / f"{name}.pdf" for name in ("first", "second", "third"))
+    for n, path in enumerate((first, second, third)):
+        path.write_bytes(text_pdf([f"Report number {n} on the harvest. " * 30]))
+    watched = _WatchedPool(pool, second)
+    pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
+                              embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
+                              max_file_bytes=10_000_000)
+    overlapped: list[bool] = []
+    embed = embedder.embed_passages
+
+    def embed_waiting(texts: list[str]) -> Any:
+        if not overlapped:  # the first file's embedding: the second is parsed meanwhile
+            overlapped.append(watched.parsed_second.wait(timeout=60))
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed_passages", embed_waiting)
+    job = run_job(pipeline, kb, queue_local_files(kb, [first, second, third]))
+    assert overlapped == [True]
+    assert job is not None and [f.status for f in job.files] == [DocumentStatus.INDEXED] * 3
+    assert watched.parsed == ["first.pdf", "second.pdf", "third.pdf"]  # each parsed once
+
+
+def test_a_file_that_would_not_be_parsed_is_not_parsed_ahead(
+        pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
+        tmp_path: Path) -> None:
+    good = tmp_path / "good.pdf"
+    good.write_bytes(text_pdf(["Orchards need pruning in winter. " * 30]))
+    not_pdf = tmp_path / "notes.pdf"
+    not_pdf.write_bytes(b"plain notes")
+    watched = _WatchedPool(pool, not_pdf)
+    pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
+                              embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
+                              max_file_bytes=10_000_000)
+    job = run_job(pipeline, kb, queue_local_files(kb, [good, not_pdf, good]))
+    assert job is not None
+    assert [f.status for f in job.files] == [DocumentStatus.INDEXED, DocumentStatus.INVALID,
+                                             DocumentStatus.UNCHANGED]
+    assert watched.parsed == ["good.pdf"]
