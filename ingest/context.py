@@ -25,13 +25,12 @@ from collections.abc import Sequence
 from qa_service.schemas import Chunk, Page
 
 __all__ = ["chunk_sections", "document_identity", "filename_words", "joined_context",
-           "opening_line", "section_heading", "table_head"]
+           "opening_line", "section_heading"]
 
 IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
 HEADING_MAX_CHARS = 90
 OPENING_MAX_CHARS = 120
-TABLE_HEAD_LINES = 12  # of a page's opening lines, where a table's units and header stand
 RUNNING_LINES = 2  # of a document's running headers, the most frequent, in its identity
 _SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
 _FOLDERS = re.compile(r"^.*[\\/]")
@@ -39,9 +38,6 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _NUMBERED = re.compile(r"^(?:[IVX]+|[0-9]{1,2}|[가-하]|[A-Z])[.)]\s+\S")
 _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[^\W\d_]+")  # letters only: "000" and "2017" do not count
-_UNITS = re.compile(r"^[($\u20ac\u00a3\u00a5\u20a9].{0,40}\bin (thousands|millions|billions)\b|"
-                    r"단\s*위\s*:", re.IGNORECASE)
-_YEARS = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # The financial statements every annual or quarterly report holds, under their formal
 # titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by: their own, and
 # those of the measures each one reports ("gross margin" is read off the income statement,
@@ -154,28 +150,9 @@ def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
         head = _headings(page, PAGE_HEAD_CHARS, lines=4)
         section = [*head, section_heading(page, chunk.char_start)]
         shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
-        parts = [*shown, *table_head(page, chunk.char_start), *statement_names(section)]
+        parts = [*shown, *statement_names(section)]
         sections.append(" | ".join(dict.fromkeys(p for p in parts if p)))
     return sections
-
-
-def table_head(text: str, start: int) -> list[str]:
-    """A table's units and column-header row, from the opening lines of its page, for a
-    chunk that starts below them: "(in thousands, except per share data)", "2017 | 2016",
-    "(단위 : 백만원)". A row of figures read alone does not say what they count."""
-    found: list[str] = []
-    offset = 0
-    for line in text.split("\n")[:TABLE_HEAD_LINES]:
-        end = offset + len(line)
-        if end > start:
-            break
-        offset = end + 1
-        stripped = line.strip()
-        if len(stripped) > HEADING_MAX_CHARS or stripped.endswith("."):
-            continue  # a sentence, not a table's head
-        if _UNITS.search(stripped) or len(set(_YEARS.findall(stripped))) >= 2:
-            found.append(stripped)
-    return found
 
 
 def joined_context(identity: str, section: str) -> str:

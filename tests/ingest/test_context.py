@@ -13,7 +13,6 @@ from ingest.context import (
     opening_line,
     section_heading,
     statement_names,
-    table_head,
 )
 from qa_service.schemas import Page
 
@@ -126,18 +125,3 @@ def test_a_statements_names_include_the_measures_it_reports() -> None:
     chunks = chunk_document("e" * 64, [page], ChunkerConfig())
     assert "gross margin" in chunk_sections([page], chunks)[0]
     assert "free cash flow" in statement_names(["CONSOLIDATED STATEMENTS OF CASH FLOWS"])[0]
-
-
-def test_a_chunk_below_a_tables_head_carries_its_units_and_column_years() -> None:
-    page = ("NETFLIX, INC.\nCONSOLIDATED BALANCE SHEETS\n(in thousands, except share data)\n"
-            "As of December 31,\n2017 | 2016\nCash | 2,822,795 | 1,467,576\n"
-            "Total current liabilities | 5,466,312 | 4,586,657")
-    assert table_head(page, page.index("Total")) == ["(in thousands, except share data)",
-                                                      "2017 | 2016"]
-    assert table_head(page, 0) == []  # the chunk shows them itself
-    korean = "재 무 상 태 표\n삼성전자주식회사 | (단위 : 백만원)\n현금 | 49,680,710"
-    assert table_head(korean, korean.index("현금")) == ["삼성전자주식회사 | (단위 : 백만원)"]
-    prose = "In 2017 and 2016 we grew.\nRevenue rose in thousands of stores\nMore."
-    assert table_head(prose, prose.index("More")) == []
-    assert table_head("$ and shares in millions\nRevenue | 46,298", 30) == [
-        "$ and shares in millions"]
