@@ -145,12 +145,11 @@ def kb_rebuild(name: str, as_json: JsonFlag = False) -> None:
     """Parse every document again from its stored original with this version's parser,
     lexical analysis and document context, and re-embed it (after an upgrade: `qa kb
     list` says when a knowledge base needs it). The chunk settings stay the knowledge
-    base's. Exits 1 if a document failed.
-
-    Each document switches from its old version to its new one in one step, and one that
-    no longer parses keeps its old version (reported, never deleted). Interrupted (Ctrl-C,
-    a crash), it continues where it stopped when run again. Safe while `qa serve` runs on
-    the same data directory: its searches see each document switch as it is published.
+    base's. Each document switches from its old version to its new one in one step, and
+    one that no longer parses keeps its old version (reported, never deleted).
+    Interrupted (Ctrl-C, a crash), it continues where it stopped when run again. Safe
+    while `qa serve` runs on the same data directory: its searches see each document
+    switch as it is published. Exits 1 if a document failed.
     """
     from ingest.rebuild import RebuildOutcome, RebuildStatus, rebuild_knowledge_base
 
