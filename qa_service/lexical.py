@@ -33,10 +33,6 @@ class LexicalIndex:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
 
-    def document_tokens(self, texts: Sequence[str]) -> list[str]:
-        """The FTS column value for each chunk text."""
-        return [" ".join(self.tokenizer.tokens(text)) for text in texts]
-
     def chunk_fields(self, texts: Sequence[str], sections: Sequence[str] | None = None,
                      identity: str = "") -> list[LexicalFields]:
         """The FTS fields of a document's chunks: `identity` is the document's, `sections[i]`

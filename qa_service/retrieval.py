@@ -161,7 +161,7 @@ class HybridRetriever:
                 allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
             lexical = self.lexical.search(conn, query, depth, document_ids)
             dense = kb.vectors.search(query_vector, depth, allowed)[0]
-            named = self._named_documents(kb, conn, query, document_ids)
+            named = self._named_documents(conn, query, document_ids)
             if named:  # also the best candidates of the documents the question names
                 focus = list(named)[:self.settings.named_documents]
                 within = np.asarray(kb.catalog.chunk_ids_of(conn, focus), dtype=np.int64)
@@ -179,16 +179,15 @@ class HybridRetriever:
             other = {i for i in rows if i not in matched and is_korean(rows[i].text) != korean}
             fused = with_cross_lingual_scores(fused, dense_hits, other,
                                               self.settings.cross_lingual_weight)
+        documents = {i: row.document_id for i, row in rows.items()}
         if named:
-            fused = with_named_documents(fused, {i: rows[i].document_id for i, _ in fused},
-                                         named, self.settings.name_weight)
+            fused = with_named_documents(fused, documents, named, self.settings.name_weight)
         if self.settings.document_weight > 0:
-            fused = with_document_prior(fused, {i: rows[i].document_id for i, _ in fused},
-                                        self.settings.document_weight)
+            fused = with_document_prior(fused, documents, self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
         return Retrieval(passages, query_vector[0], terms)
 
-    def _named_documents(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str,
+    def _named_documents(self, conn: sqlite3.Connection, query: str,
                          document_ids: Sequence[str] | None) -> dict[str, float]:
         """The documents whose identity (file name, title, first-page headings) the question
         names, each with its match relative to the best one (1.0), best first."""
@@ -196,7 +195,8 @@ class HybridRetriever:
             return {}
         found = self.lexical.search_documents(conn, query, 100)
         if document_ids is not None:
-            found = [(d, s) for d, s in found if d in set(document_ids)]
+            wanted = set(document_ids)
+            found = [(d, s) for d, s in found if d in wanted]
         if not found or found[0][1] <= 0:
             return {}
         best = found[0][1]

@@ -28,7 +28,7 @@ def catalog(tmp_path: Path, lexical: LexicalIndex):  # type: ignore[no-untyped-d
             conn.execute("INSERT INTO chunks (id, document_id, page, char_start, char_end, text)"
                          " VALUES (?, ?, 1, 0, ?, ?)", (chunk_id, doc, len(text), text))
             conn.execute("INSERT INTO chunks_fts (rowid, tokens) VALUES (?, ?)",
-                         (chunk_id, lexical.document_tokens([text])[0]))
+                         (chunk_id, lexical.chunk_fields([text])[0].text))
     yield store
     store.close()
 
@@ -110,7 +110,7 @@ def test_a_catalog_from_before_the_fields_keeps_its_postings_in_the_text_field(
         old.execute("CREATE VIRTUAL TABLE chunks_fts USING fts5(tokens, tokenize = "
                     "'unicode61 remove_diacritics 0')")
         old.execute("INSERT INTO chunks_fts (rowid, tokens) VALUES (3, ?)",
-                    (lexical.document_tokens(["Zoo handbook\nOtters hold hands."])[0],))
+                    (" ".join(lexical.tokenizer.tokens("Zoo handbook\nOtters hold hands.")),))
     old.close()
     store = Catalog(path)
     store.initialize()
