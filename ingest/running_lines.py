@@ -88,8 +88,11 @@ def _without(page: Page, lines: list[str], drop: set[int]) -> Page:
 
 
 def _carried(page: Page, lines: list[str], kept: list[int], text: str) -> PagePositions | None:
-    boxes = page.positions.decode(page.text) if page.positions is not None else None
-    if boxes is None or page.positions is None:
+    positions = page.positions
+    if positions is None:
+        return None
+    boxes = positions.decode(page.text)
+    if boxes is None:  # made for another text
         return None
     starts = np.cumsum([0] + [len(line) + 1 for line in lines])
     rows = []
@@ -98,4 +101,4 @@ def _carried(page: Page, lines: list[str], kept: list[int], text: str) -> PagePo
             rows.append(np.full((1, 4), np.nan, dtype=np.float32))  # the newline
         rows.append(boxes[starts[i]:starts[i] + len(lines[i])])
     carried = np.concatenate(rows) if rows else np.zeros((0, 4), dtype=np.float32)
-    return PagePositions.encode(text, page.positions.width, page.positions.height, carried)
+    return PagePositions.encode(text, positions.width, positions.height, carried)
