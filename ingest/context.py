@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from qa_service.schemas import Chunk, Page
 
-__all__ = ["chunk_sections", "document_identity", "filename_words", "joined_context",
+__all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words", "joined_context",
            "opening_line", "section_heading"]
 
 IDENTITY_CHARS = 240  # of the first page's opening text
@@ -38,6 +38,14 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _NUMBERED = re.compile(r"^(?:[IVX]+|[0-9]{1,2}|[가-하]|[A-Z])[.)]\s+\S")
 _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[^\W\d_]+")  # letters only: "000" and "2017" do not count
+# A form names who files it on the line above a caption that says so: every SEC filing's
+# cover page reads "NETFLIX, INC." over "(Exact name of registrant as specified in its
+# charter)", often set in title case ("Costco Wholesale Corporation"), so not a heading
+_CAPTIONED_NAME = re.compile(
+    r"^[ \t]*(?P<name>[^\n]*[^\W\d_][^\n]*?)[ \t]*\n[ \t.,]{0,3}\((?:exact\s+|full\s+)?"
+    r"(?:legal\s+)?name\s+of\s+(?:the\s+)?(?:registr|issuer|company|reporting\s+person)",
+    re.IGNORECASE | re.MULTILINE)
+CAPTIONED_NAME_CHARS = 80
 # The financial statements every annual or quarterly report holds, under their formal
 # titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by: their own, and
 # those of the measures each one reports ("gross margin" is read off the income statement,
@@ -73,18 +81,27 @@ def filename_words(filename: str) -> str:
 def document_identity(filename: str, title: str, pages: Sequence[Page],
                       running: Sequence[str] = ()) -> str:
     """File-name words (unless the title already says them all), title, page 1's opening
-    line (a paper's or a report's title, in whatever case), the `running` header lines
-    removed from its pages (`ingest.running_lines`: "Johnson & Johnson and Subsidiaries")
-    and page 1's headings."""
+    line (a paper's or a report's title, in whatever case), the name a form captions as
+    its filer's, the `running` header lines removed from its pages
+    (`ingest.running_lines`: "Johnson & Johnson and Subsidiaries") and page 1's headings."""
     first = next((p.text for p in pages if p.text.strip()), "")
     named = filename_words(filename)
     if named and _WORDS.findall(named.casefold()) and \
             set(_WORDS.findall(named.casefold())) <= set(_WORDS.findall(title.casefold())):
         named = ""  # "000-Super_Bowl_50.pdf" under the title "Super Bowl 50": said once
     named_lines = [line for line in running[:RUNNING_LINES] if len(_WORDS.findall(line)) >= 2]
-    parts = [named, title, opening_line(first), *named_lines,
+    parts = [named, title, opening_line(first), captioned_name(first), *named_lines,
              *_headings(first, IDENTITY_CHARS, lines=40)]
     return " | ".join(dict.fromkeys(p for p in parts if p))
+
+
+def captioned_name(text: str) -> str:
+    """The line a form's caption names as its filer's ("Pfizer Inc." above "(Exact name of
+    registrant as specified in its charter)"), or ""."""
+    found = _CAPTIONED_NAME.search(text)
+    if found is None or len(found["name"]) > CAPTIONED_NAME_CHARS:
+        return ""
+    return found["name"].strip()
 
 
 def opening_line(text: str) -> str:

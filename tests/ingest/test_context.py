@@ -6,6 +6,7 @@ import pytest
 
 from ingest.chunk import ChunkerConfig, chunk_document
 from ingest.context import (
+    captioned_name,
     chunk_sections,
     document_identity,
     filename_words,
@@ -125,3 +126,25 @@ def test_a_statements_names_include_the_measures_it_reports() -> None:
     chunks = chunk_document("e" * 64, [page], ChunkerConfig())
     assert "gross margin" in chunk_sections([page], chunks)[0]
     assert "free cash flow" in statement_names(["CONSOLIDATED STATEMENTS OF CASH FLOWS"])[0]
+
+
+@pytest.mark.parametrize(("page", "name"), [
+    (COVER, "NETFLIX, INC."),
+    ("Commission file number 0-20355\nCostco Wholesale Corporation\n(Exact name of registrant "
+     "as specified in its charter)\nWashington", "Costco Wholesale Corporation"),
+    # the caption broken across lines by the text layer, the name's full stop before it
+    ("Commission File No. 1-10635\nNIKE, Inc\n. (Exact name of Registran\nt as specified",
+     "NIKE, Inc"),
+    ("Acme Holdings Ltd.\n(Name of Issuer)\nCommon Stock", "Acme Holdings Ltd."),
+    ("NETFLIX, INC.\nCONSOLIDATED BALANCE SHEETS", ""),  # no caption
+    ("1-3619\n(Exact name of registrant as specified in its charter)", ""),  # no letters
+])
+def test_the_name_a_form_captions_as_its_filers(page: str, name: str) -> None:
+    assert captioned_name(page) == name
+
+
+def test_the_identity_holds_a_filers_name_set_in_title_case() -> None:
+    cover = ("UNITED STATES\nSECURITIES AND EXCHANGE COMMISSION\nFORM 10-Q\n"
+             "MGM Resorts International\n(Exact name of registrant as specified in its charter)")
+    identity = document_identity("doc_16.pdf", "", [Page(1, cover)])
+    assert "MGM Resorts International" in identity  # not a heading: title case
