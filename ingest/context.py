@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 from qa_service.schemas import Chunk, Page
 
-__all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words", "joined_context",
-           "opening_line", "section_heading"]
+__all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words",
+           "joined_context", "opening_line", "section_heading"]
 
 IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
