@@ -16,6 +16,7 @@ import numpy.typing as npt
 from qa_service.config import RetrievalSettings
 from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
+from qa_service.evidence import Evidence, gather_evidence
 from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
@@ -186,6 +187,17 @@ class HybridRetriever:
             fused = with_document_prior(fused, documents, self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
         return Retrieval(passages, query_vector[0], terms)
+
+    def evidence(self, kb: KnowledgeBase, question: str, k: int,
+                 document_ids: Sequence[str] | None = None) -> Evidence:
+        """The `k` best passages as an answerer's `Evidence`: with their sentences' stored
+        vectors, the question's vector and its tokens' statistics."""
+        retrieval = self.retrieve(kb, question, k, document_ids, statistics=True)
+        assert retrieval.terms is not None
+        stored = kb.vectors.vectors_of(
+            np.asarray([p.chunk_id for p in retrieval.passages], dtype=np.int64))
+        return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
+                               retrieval.terms, stored)
 
     def _named_documents(self, conn: sqlite3.Connection, query: str,
                          document_ids: Sequence[str] | None) -> dict[str, float]:

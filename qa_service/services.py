@@ -119,8 +119,7 @@ class Services:
         self.lexical.tokenizer.tokens("모델을 미리 불러옵니다")
 
     def close(self) -> None:
-        if self.asker.llm is not None:
-            self.asker.llm.close()
+        self.asker.close()
         self.parsers.close()  # first: a parse under way stops now, its file stays queued
         self.runner.stop()
         self.registry.close()

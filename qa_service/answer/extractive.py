@@ -1,8 +1,8 @@
 """The offline answerer: quote the sentences of the retrieved passages that answer.
 
 No LLM and no network. Every sentence of the retrieved passages is a candidate (the same
-sentence spans whose vectors were stored at ingest, so no sentence is embedded at ask
-time). A candidate's score adds, with the weights in `SentenceWeights`:
+sentence spans whose vectors were stored at ingest, handed over in the `Evidence`, so no
+sentence is embedded at ask time). A candidate's score adds, with the weights in `SentenceWeights`:
 - `local_overlap`: the share of the question's content tokens found in the sentence,
   each token weighted by its IDF in the knowledge base times its rarity among the
   candidate sentences (a word every candidate has, such as the document's topic, tells
@@ -35,17 +35,15 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from qa_service.answer.models import Answer, AnswerMode, Citation, abstention_text
 from qa_service.config import AnswerSettings
-from qa_service.lexical import TermStatistics
+from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
-from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 from qa_service.tokens import Tokenizer
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]
@@ -102,15 +100,13 @@ class ExtractiveAnswerer:
         self._tokens: OrderedDict[int, list[list[str]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def answer(self, question: str, passages: Sequence[Passage],
-               query_vector: npt.NDArray[np.float32],
-               sentence_vectors: dict[int, npt.NDArray[np.float32]],
-               terms: TermStatistics) -> Answer:
+    def answer(self, evidence: Evidence) -> Answer:
+        question, passages = evidence.question, evidence.passages
         tokens = self.tokenizer.tokens(question)
         question_tokens = list(dict.fromkeys(tokens))
-        candidates = self._candidates(passages, query_vector, sentence_vectors)
+        candidates = self._candidates(evidence)
         pairs = set(itertools.pairwise(tokens))
-        idf = {t: terms.idf(t) for t in question_tokens}
+        idf = {t: evidence.terms.idf(t) for t in question_tokens}
         answerability = self._score(question, idf, pairs, candidates, passages)
         threshold = self.settings.abstain_below
         if answerability < threshold or threshold >= 1.0 or not candidates:
@@ -122,17 +118,24 @@ class ExtractiveAnswerer:
                       mode=AnswerMode.EXTRACTIVE, citations=citations, passages=list(passages),
                       answerability=round(answerability, 4))
 
+    def stream(self, evidence: Evidence) -> Iterator[str | Answer]:
+        """The finished answer's whole text as one piece, then the answer."""
+        answer = self.answer(evidence)
+        yield answer.answer
+        yield answer
+
+    def close(self) -> None:
+        """Nothing to release: no connections, no files."""
+
     # --- candidates ------------------------------------------------------------------
 
-    def _candidates(self, passages: Sequence[Passage], query_vector: npt.NDArray[np.float32],
-                    sentence_vectors: dict[int, npt.NDArray[np.float32]]) -> list[_Candidate]:
+    def _candidates(self, evidence: Evidence) -> list[_Candidate]:
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()  # overlapping chunks repeat a sentence
-        for rank, passage in enumerate(passages):
-            spans = bounded_sentences(passage.text, MAX_SENTENCE_CHARS)
+        for rank, item in enumerate(evidence.items):
+            passage, spans = item.passage, list(item.sentences)
             tokens = self._sentence_tokens(passage, spans)
-            vectors = _sentence_rows(sentence_vectors.get(passage.chunk_id), len(spans))
-            similarities = (vectors @ query_vector if vectors is not None
+            similarities = (item.vectors @ evidence.query_vector if item.vectors is not None
                             else np.zeros(len(spans)))
             for (start, end), words, similarity in zip(spans, tokens, similarities,
                                                        strict=True):
@@ -257,11 +260,3 @@ class ExtractiveAnswerer:
                 best, best_key = (first, last), key
         return best
 
-
-def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int
-                   ) -> npt.NDArray[np.float32] | None:
-    """A chunk's stored vectors are one per sentence, in order, then at most one for its
-    context (`PreparedDocument`): the sentences' rows, or None when they do not line up."""
-    if vectors is None or len(vectors) not in (sentences, sentences + 1):
-        return None
-    return vectors[:sentences]

@@ -22,6 +22,7 @@ from qa_service.answer.prompt import build_prompt
 from qa_service.answer.verify import StreamGuard, abstention, check_reply
 from qa_service.config import Settings
 from qa_service.errors import LLMTimeout, LLMUnavailable, QAError
+from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
 from qa_service.tokens import Tokenizer
 
@@ -59,8 +60,9 @@ class LLMAnswerer:
         self._client: OpenAI | None = None
         self._lock = threading.Lock()
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
+    def answer(self, evidence: Evidence) -> Answer:
         """Ask the LLM once (no streaming) and return the checked answer."""
+        question, passages = evidence.question, evidence.passages
         if not passages:
             return _timed(abstention(question, passages), 0.0, 0.0)
         started = time.perf_counter()
@@ -73,13 +75,14 @@ class LLMAnswerer:
             text = self._completion_text(completion)
         return self._checked(question, text, passages, started)
 
-    def stream(self, question: str, passages: list[Passage]) -> Iterator[str | Answer]:
+    def stream(self, evidence: Evidence) -> Iterator[str | Answer]:
         """Yield the reply's text as it arrives, then the checked `Answer`.
 
         The streamed text has links and images removed (as the answer does) but is not
         yet checked for support: show it as provisional and replace it with the final
         `Answer.answer`, which alone is checked.
         """
+        question, passages = evidence.question, evidence.passages
         if not passages:
             yield _timed(abstention(question, passages), 0.0, 0.0)
             return

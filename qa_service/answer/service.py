@@ -13,14 +13,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Literal
 
-import numpy as np
-
-from qa_service.answer.extractive import ExtractiveAnswerer
-from qa_service.answer.llm import LLMAnswerer
+from qa_service.answer.answerer import Answerer
 from qa_service.answer.models import Answer, AnswerMode
 from qa_service.config import Settings
 from qa_service.errors import InvalidRequest, LLMTimeout, LLMUnavailable
-from qa_service.retrieval import HybridRetriever, Retrieval
+from qa_service.evidence import Evidence
+from qa_service.retrieval import HybridRetriever
 from qa_service.store.knowledge_base import KnowledgeBase
 
 __all__ = ["AskService", "RequestedMode"]
@@ -31,11 +29,16 @@ MAX_QUESTION_CHARS = 2000
 
 class AskService:
     def __init__(self, settings: Settings, retriever: HybridRetriever,
-                 extractive: ExtractiveAnswerer, llm: LLMAnswerer | None) -> None:
+                 extractive: Answerer, llm: Answerer | None) -> None:
         self.settings = settings
         self.retriever = retriever
         self.extractive = extractive
         self.llm = llm
+
+    def close(self) -> None:
+        self.extractive.close()
+        if self.llm is not None:
+            self.llm.close()
 
     @property
     def default_mode(self) -> RequestedMode:
@@ -65,39 +68,32 @@ class AskService:
         if mode == "llm" and self.llm is None:
             raise InvalidRequest("mode 'llm' needs an LLM: set QA_LLM_BASE_URL and "
                                  "QA_LLM_MODEL, or ask with mode 'extractive'")
-        retrieval = self.retriever.retrieve(kb, question, k or self.settings.answer.k,
-                                            document_ids, statistics=True)
-        retrieved = time.perf_counter()
-        timings = {"retrieve": _ms(started, retrieved)}
+        evidence = self.retriever.evidence(kb, question, k or self.settings.answer.k,
+                                           document_ids)
+        timings = {"retrieve": _ms(started, time.perf_counter())}
         if mode == "extractive" or self.llm is None:
-            yield from _emitted(self._extractive(kb, question, retrieval,
-                                                 AnswerMode.EXTRACTIVE, timings, started), stream)
+            yield from _emitted(self._extractive(evidence, AnswerMode.EXTRACTIVE, timings,
+                                                 started), stream)
             return
         try:
             if stream:
-                for item in self.llm.stream(question, retrieval.passages):
+                for item in self.llm.stream(evidence):
                     if isinstance(item, Answer):
                         yield self._finish(item, timings, started)
                     else:
                         yield item
             else:
-                yield self._finish(self.llm.answer(question, retrieval.passages), timings,
-                                   started)
+                yield self._finish(self.llm.answer(evidence), timings, started)
         except (LLMUnavailable, LLMTimeout) as exc:
             if not self.settings.llm_fallback:
                 raise
-            answer = self._extractive(kb, question, retrieval, AnswerMode.EXTRACTIVE_FALLBACK,
-                                      timings, started)
+            answer = self._extractive(evidence, AnswerMode.EXTRACTIVE_FALLBACK, timings, started)
             yield from _emitted(replace(answer, fallback_reason=exc.message), stream)
 
-    def _extractive(self, kb: KnowledgeBase, question: str, retrieval: Retrieval,
-                    mode: AnswerMode, timings: dict[str, float], started: float) -> Answer:
+    def _extractive(self, evidence: Evidence, mode: AnswerMode, timings: dict[str, float],
+                    started: float) -> Answer:
         began = time.perf_counter()
-        assert retrieval.terms is not None
-        vectors = kb.vectors.vectors_of(
-            np.asarray([p.chunk_id for p in retrieval.passages], dtype=np.int64))
-        answer = self.extractive.answer(question, retrieval.passages, retrieval.query_vector,
-                                        vectors, retrieval.terms)
+        answer = self.extractive.answer(evidence)
         timings = {**timings, "answer": _ms(began, time.perf_counter())}
         return self._finish(replace(answer, mode=mode), timings, started)
 

