@@ -60,9 +60,10 @@ eval-answers: install
 FINANCEBENCH := $(DATA)/real/financebench-dev
 eval-real: install
 	mkdir -p .eval
-	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/pages-financebench.json
+	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --answers --json .eval/pages-financebench.json
 	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --neutral-names --json .eval/pages-financebench-neutral.json
-	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/pages-team.json
+	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --answers --json .eval/pages-team.json
+	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-cross.jsonl --answers --json .eval/pages-team-cross.json
 
 bench: install
 	$(BIN)/python -m bench.ingest_scaling

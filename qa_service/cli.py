@@ -513,11 +513,16 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
                half: HalfOpt = None,
                neutral_names: Annotated[bool, typer.Option(
                    help="Ingest the PDFs as doc_01.pdf, doc_02.pdf, ...")] = False,
+               answers: Annotated[bool, typer.Option(
+                   "--answers", help="Also ask every question and score the answers "
+                   "(gold in the short answer or first sentence, refusals)")] = False,
                json_out: JsonOut = None, keep: KeepOpt = None) -> None:
     """Ingest a folder of real PDFs into one fresh knowledge base; score whether search
-    finds each question's evidence page (page_hit@1/5/10, doc_hit@5, MRR@10)."""
+    finds each question's evidence page (page_hit@1/5/10, doc_hit@5, MRR@10) and, with
+    --answers, the answers."""
     from qa_service.eval.page_eval import (
         HALVES,
+        evaluate_page_answers,
         evaluate_pages,
         ingest_folder,
         load_page_questions,
@@ -535,9 +540,15 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
                 task = bar.add_task("searching", total=sum(q.answerable for q in asked))
                 report = evaluate_pages(services, corpus, asked, k,
                                         progress=lambda n: bar.advance(task, n))
+                if answers:
+                    task = bar.add_task("asking", total=len(asked))
+                    report["answers"] = evaluate_page_answers(
+                        services, corpus, asked, progress=lambda n: bar.advance(task, n))
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_page_report(report)
+    if answers:
+        _print_page_answers(report["answers"])
 
 
 def _print_page_report(report: dict[str, Any]) -> None:
@@ -554,6 +565,24 @@ def _print_page_report(report: dict[str, Any]) -> None:
     if report["questions_about_missing_documents"]:
         errors.print("[yellow]questions about documents not indexed:[/yellow] "
                      + escape(", ".join(report["questions_about_missing_documents"])))
+
+
+def _print_page_answers(report: dict[str, Any]) -> None:
+    table = Table("questions", "answerable", "answer hit", "short hit", "false refusals",
+                  "1st citation on evidence", "unanswerable", "declined")
+
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for name, row in {"all": report, **report["groups"]}.items():
+        table.add_row(name, str(row["answerable"]), cell(row["answer_hit"]),
+                      cell(row["short_answer_hit"]), cell(row["false_refusals"]),
+                      cell(row["first_citation_on_evidence"]), str(row["unanswerable"]),
+                      cell(row["unanswerable_declined"]))
+    console.print(table)
+    console.print(f"mode {report['mode']}; ask p50 {report['ask_p50_ms']} ms, p95 "
+                  f"{report['ask_p95_ms']} ms; answer hit: a gold answer in the short answer "
+                  "or the answer's first sentence")
 
 
 def main() -> None:

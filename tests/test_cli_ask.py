@@ -86,7 +86,8 @@ def test_ask_prints_the_answer_and_numbered_quoted_citations(qa: Qa, library: Li
     result = qa("ask", KB, QUESTION)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert FACT in lines[0]  # the answer first
+    assert lines[0] == "1987"  # the short answer first, then the quoted sentence
+    assert FACT in lines[2]
     assert f"[1] {library.files['aurora']}, page 2:" in lines
     assert f'    "{FACT}"' in lines
     assert "Closest passages" not in result.stdout

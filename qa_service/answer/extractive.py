@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa_service.answer.models import Answer, AnswerMode, Citation, abstention_text
+from qa_service.answer.models import Answer, AnswerMode, Citation, ShortAnswer, abstention_text
+from qa_service.answer.short import answer_type, lines_of, short_span
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
@@ -63,6 +64,10 @@ _NUMBER = re.compile(
 _WORD = re.compile(r"\S+")
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 ELLIPSIS = "…"
+LEAD_SENTENCES = 8  # the best sentences whose lines may hold the short answer
+LEAD_RANK_STEP = 0.03  # a line's weight lost per rank of its sentence
+LEAD_LINE_SHARE = 0.5  # lines holding less than this share of the best line's weight: none
+LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
 MIN_QUOTE_CHARS = 40  # a second quote shorter than this is not worth cutting down to
 TOKEN_CACHE_CHUNKS = 4096
 
@@ -91,6 +96,18 @@ class _Candidate:
     window_overlap: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Lead:
+    """The short answer `passage.text[span_start:span_end]`, read from the line
+    `passage.text[line_start:line_end]` of passage `passage` (its rank)."""
+
+    passage: int
+    line_start: int
+    line_end: int
+    span_start: int
+    span_end: int
+
+
 class ExtractiveAnswerer:
     def __init__(self, tokenizer: Tokenizer, settings: AnswerSettings,
                  weights: SentenceWeights | None = None) -> None:
@@ -113,10 +130,11 @@ class ExtractiveAnswerer:
             return Answer(question=question, answer=abstention_text(question), abstained=True,
                           mode=AnswerMode.EXTRACTIVE, citations=[], passages=list(passages),
                           answerability=round(answerability, 4))
-        text, citations = self._compose(idf, candidates, passages)
+        lead = self._short_answer(question, idf, candidates, passages)
+        text, citations, short = self._compose(idf, candidates, passages, lead)
         return Answer(question=question, answer=text, abstained=False,
                       mode=AnswerMode.EXTRACTIVE, citations=citations, passages=list(passages),
-                      answerability=round(answerability, 4))
+                      answerability=round(answerability, 4), short_answer=short)
 
     def stream(self, evidence: Evidence) -> Iterator[str | Answer]:
         """The finished answer's whole text as one piece, then the answer."""
@@ -204,28 +222,73 @@ class ExtractiveAnswerer:
 
     # --- the answer ------------------------------------------------------------------
 
+    def _short_answer(self, question: str, idf: dict[str, float],
+                      candidates: list[_Candidate], passages: Sequence[Passage]) -> _Lead | None:
+        """The short answer (`qa_service.answer.short`) in the lines of the best sentences
+        that hold most of the question's weight, and the line it was read from."""
+        kind = answer_type(question)
+        total = sum(idf.values()) or 1.0
+        cache: dict[str, float] = {}
+
+        def matched(text: str) -> float:
+            if text not in cache:
+                cache[text] = sum(idf.get(t, 0.0) for t in set(self.tokenizer.tokens(text)))
+            return cache[text]
+
+        lines: list[tuple[float, int, int, int]] = []  # (weight, passage, start, end)
+        for rank, c in enumerate(sorted(candidates, key=lambda c: -c.score)[:LEAD_SENTENCES]):
+            text = passages[c.passage].text
+            for start, end in lines_of(text, c.start, c.end):
+                lines.append((matched(text[start:end]) / total - LEAD_RANK_STEP * rank,
+                              c.passage, start, end))
+        lines.sort(key=lambda line: -line[0])
+        for weight, passage, start, end in lines:
+            if weight <= 0 or weight < LEAD_LINE_SHARE * lines[0][0]:
+                break
+            span = short_span(question, passages[passage].text, (start, end), matched, kind)
+            if span is not None:
+                return _Lead(passage, start, end, span.start, span.end)
+        return None
+
     def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
-                 passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
-        budget = self.settings.max_chars
+                 passages: Sequence[Passage], lead: _Lead | None
+                 ) -> tuple[str, list[Citation], ShortAnswer | None]:
+        """The answer text: the short answer (when there is one) on its own line, then the
+        quotes: the line it was read from first, then the best sentences."""
+        head = ""
+        pieces: list[tuple[int, int, int]] = []  # (passage, start, end)
+        if lead is not None:
+            head = passages[lead.passage].text[lead.span_start:lead.span_end]
+            pieces.append((lead.passage, lead.line_start, lead.line_end))
+        for c in sorted(candidates, key=lambda c: -c.score):
+            if lead is None or c.passage != lead.passage or \
+                    c.end <= lead.line_start or c.start >= lead.line_end:
+                pieces.append((c.passage, c.start, c.end))
+        prefix_chars = len(head) + len(LEAD_SEPARATOR) if head else 0
+        budget = self.settings.max_chars - prefix_chars
         parts: list[str] = []
         citations: list[Citation] = []
-        for c in sorted(candidates, key=lambda c: -c.score):
+        short: ShortAnswer | None = None
+        for number, (index, first, last) in enumerate(pieces):
             if len(citations) >= self.settings.max_sentences:
                 break
             separator = 1 if parts else 0
             used = len(" ".join(parts))
             room = budget - used - separator
-            passage = passages[c.passage]
-            start, end = c.start, c.end
+            passage = passages[index]
+            start, end = first, last
             if end - start > room:
                 if room < MIN_QUOTE_CHARS + 2 * len(ELLIPSIS):
                     break
-                start, end = self._window(passage.text, start, end,
-                                          room - 2 * len(ELLIPSIS), weights)
+                size = room - 2 * len(ELLIPSIS)
+                start, end = (_around(passage.text, first, last, lead.span_start,
+                                      lead.span_end, size)
+                              if number == 0 and lead is not None
+                              else self._window(passage.text, start, end, size, weights))
             quote = passage.text[start:end]
-            prefix = ELLIPSIS if start > c.start else ""
-            suffix = ELLIPSIS if end < c.end else ""
-            offset = used + separator + len(prefix)
+            prefix = ELLIPSIS if start > first else ""
+            suffix = ELLIPSIS if end < last else ""
+            offset = prefix_chars + used + separator + len(prefix)
             parts.append(prefix + quote.translate(_LINE_BREAKS) + suffix)
             citations.append(Citation(
                 number=len(citations) + 1, document_id=passage.document_id,
@@ -233,7 +296,12 @@ class ExtractiveAnswerer:
                 chunk_id=passage.chunk_id, char_start=passage.char_start + start,
                 char_end=passage.char_start + end, answer_start=offset,
                 answer_end=offset + len(quote)))
-        return " ".join(parts), citations
+            if number == 0 and lead is not None:
+                short = ShortAnswer(head, 1, lead.span_start - start, lead.span_end - start)
+        text = " ".join(parts)
+        if short is None:
+            return text, citations, None
+        return head + LEAD_SEPARATOR + text, citations, short
 
     def _window(self, text: str, start: int, end: int, size: int,
                 weights: dict[str, float]) -> tuple[int, int]:
@@ -260,3 +328,19 @@ class ExtractiveAnswerer:
                 best, best_key = (first, last), key
         return best
 
+
+def _around(text: str, start: int, end: int, span_start: int, span_end: int, size: int
+            ) -> tuple[int, int]:
+    """At most `size` characters of `text[start:end]` around `text[span_start:span_end]`,
+    cut at spaces where it can."""
+    if span_end - span_start >= size:
+        return span_start, span_end
+    left = max(start, min(span_start - (size - (span_end - span_start)) // 2, end - size))
+    right = min(end, left + size)
+    space = text.find(" ", left, span_start)
+    if space >= 0:
+        left = space + 1
+    space = text.rfind(" ", span_end, right)
+    if space >= 0 and right < end:
+        right = space
+    return left, right

@@ -8,7 +8,7 @@ from typing import Any
 
 from qa_service.schemas import Passage
 
-__all__ = ["Answer", "AnswerMode", "Citation", "abstention_text", "is_korean"]
+__all__ = ["Answer", "AnswerMode", "Citation", "ShortAnswer", "abstention_text", "is_korean"]
 
 
 class AnswerMode(StrEnum):
@@ -41,6 +41,21 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The shortest span that answers the question (a number with its unit, a date, a
+    name, a table cell): `text` is `quote[quote_start:quote_end]` of citation `citation`
+    (its 1-based number)."""
+
+    text: str
+    citation: int
+    quote_start: int
+    quote_end: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -53,11 +68,13 @@ class Answer:
     answerability: float | None = None  # extractive path: the score abstention compares
     fallback_reason: str = ""  # why the LLM was not used (mode extractive-fallback)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None  # the answer's lead, when a short span answers
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "abstained": self.abstained,
             "mode": self.mode.value,
             "citations": [c.to_json() for c in self.citations],

@@ -197,9 +197,20 @@ class CitationOut(BaseModel):
     answer_end: int
 
 
+class ShortAnswerOut(BaseModel):
+    text: str = Field(description="The shortest span that answers: a number with its unit, "
+                      "a date, a name, a table cell; the answer starts with it")
+    citation: int = Field(description="The number of the citation whose quote holds it")
+    quote_start: int = Field(description="Its offset in that citation's quote: "
+                             "quote[quote_start:quote_end] == text")
+    quote_end: int
+
+
 class AskResponse(BaseModel):
     question: str
     answer: str
+    short_answer: ShortAnswerOut | None = Field(
+        description="Null when no short span answers (the answer is then the best sentences)")
     abstained: bool = Field(description="True when the documents do not answer the question")
     mode: Literal["extractive", "llm", "extractive-fallback"]
     citations: list[CitationOut]

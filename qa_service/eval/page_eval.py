@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +27,17 @@ import numpy as np
 
 from ingest.jobs import run_job
 from ingest.uploads import queue_local_files
+from qa_service.answer.models import Answer
+from qa_service.answer.service import RequestedMode
 from qa_service.errors import InvalidRequest
 from qa_service.schemas import DocumentStatus, FileOutcome, Passage
+from qa_service.sentences import split_sentences
 from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["PageCorpus", "PageQuestion", "evaluate_pages", "half_of", "ingest_folder",
-           "load_page_questions"]
+__all__ = ["PageCorpus", "PageQuestion", "contains_gold", "evaluate_page_answers",
+           "evaluate_pages", "half_of", "ingest_folder", "load_page_questions",
+           "normalize_gold"]
 
 KB_NAME = "eval-pages"
 HALVES = ("tune", "check")
@@ -51,6 +57,7 @@ class PageQuestion:
     lang: str = ""
     kind: str = ""
     answerable: bool = True
+    gold: tuple[str, ...] = ()  # short answers as printed on the page
 
     @property
     def half(self) -> str:
@@ -80,7 +87,8 @@ def _question(row: dict[str, Any]) -> PageQuestion:
     pages |= {(str(a["doc_name"]), int(a["evidence_page_num"]) + 1) for a in row.get("also") or []}
     answerable = bool(row.get("answerable", True)) and bool(pages)
     return PageQuestion(str(row["question"]), name, frozenset(pages), str(row.get("lang", "")),
-                        str(row.get("kind", "")), answerable)
+                        str(row.get("kind", "")), answerable,
+                        tuple(str(g) for g in row.get("gold") or ()))
 
 
 @dataclass
@@ -162,9 +170,13 @@ def _summary(scored: Sequence[_Scored]) -> dict[str, Any]:
             "mrr@10": round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4)}
 
 
-def _groups(scored: Sequence[_Scored]) -> dict[str, dict[str, Any]]:
-    """The summary per language, kind and half, where the questions say them, and per
-    language within each half (a set is judged on the half it was not tuned on)."""
+def _groups(scored: Sequence[Any],
+            summary: Callable[[Sequence[Any]], dict[str, Any]] | None = None
+            ) -> dict[str, dict[str, Any]]:
+    """`summary` (the search summary by default) per language, kind and half of the items'
+    `question`, where the questions say them, and per language within each half (a set is
+    judged on the half it was not tuned on)."""
+    summarize = summary or _summary
     keys: dict[str, Callable[[PageQuestion], str]] = {
         "lang": lambda q: q.lang, "kind": lambda q: q.kind, "half": lambda q: q.half}
     groups: dict[str, dict[str, Any]] = {}
@@ -172,14 +184,14 @@ def _groups(scored: Sequence[_Scored]) -> dict[str, dict[str, Any]]:
         values = sorted({key(s.question) for s in scored} - {""})
         if len(values) > 1 or label == "half":
             for value in values:
-                groups[f"{label}={value}"] = _summary([s for s in scored
-                                                       if key(s.question) == value])
+                groups[f"{label}={value}"] = summarize([s for s in scored
+                                                        if key(s.question) == value])
     languages = sorted({s.question.lang for s in scored} - {""})
     for half in HALVES:
         for lang in languages if len(languages) > 1 else []:
             chosen = [s for s in scored if s.question.half == half and s.question.lang == lang]
             if chosen:
-                groups[f"half={half},lang={lang}"] = _summary(chosen)
+                groups[f"half={half},lang={lang}"] = summarize(chosen)
     return groups
 
 
@@ -216,4 +228,112 @@ def evaluate_pages(services: Services, corpus: PageCorpus, questions: Iterable[P
         "config": {"embedding_model": services.embedder.name,
                    "chunking": services.settings.chunking.model_dump(),
                    "retrieval": services.settings.retrieval.model_dump()},
+    }
+
+
+# --- answers ----------------------------------------------------------------------------
+
+_DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d)")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_gold(text: str) -> str:
+    """NFKC, lowercase, no whitespace, no thousands separators: "52,187,866 백만원" and
+    "52187866백만원" compare equal."""
+    return _DIGIT_COMMA.sub("", _SPACE.sub("", unicodedata.normalize("NFKC", text).casefold()))
+
+
+def contains_gold(text: str, gold: Sequence[str]) -> bool:
+    normalized = normalize_gold(text)
+    return any(g.strip() and normalize_gold(g) in normalized for g in gold)
+
+
+@dataclass(frozen=True)
+class _Answered:
+    question: PageQuestion
+    abstained: bool
+    hit: bool  # a gold answer in the short answer or the answer's first sentence
+    short_hit: bool  # ... in the short answer alone
+    has_short: bool
+    cited_evidence: bool  # the first citation lies on an evidence page
+    answerability: float | None
+    millis: float
+    head: str  # the answer's start, for the misses
+
+
+def _first_sentence(answer: Answer) -> str:
+    """The first sentence of the answer's first quote as the answer shows it (of the text
+    when nothing is cited): what follows the short answer."""
+    text = answer.answer
+    if answer.citations:
+        first = min(answer.citations, key=lambda c: c.answer_start)
+        text = text[first.answer_start:first.answer_end]
+    spans = split_sentences(text)
+    return text[spans[0][0]:spans[0][1]] if spans else text
+
+
+def _answered(corpus: PageCorpus, question: PageQuestion, answer: Answer,
+              millis: float) -> _Answered:
+    gold_pages = {(corpus.documents.get(name), page) for name, page in question.evidence}
+    short = answer.short_answer.text if answer.short_answer is not None else ""
+    first = answer.citations[0] if answer.citations else None
+    hit = not answer.abstained and bool(question.gold) and (
+        contains_gold(short, question.gold) or contains_gold(_first_sentence(answer),
+                                                             question.gold))
+    return _Answered(
+        question=question, abstained=answer.abstained, hit=hit,
+        short_hit=not answer.abstained and contains_gold(short, question.gold),
+        has_short=bool(short), cited_evidence=first is not None and (
+            first.document_id, first.page) in gold_pages,
+        answerability=answer.answerability, millis=millis, head=answer.answer[:160])
+
+
+def _answer_summary(answered: Sequence[_Answered]) -> dict[str, Any]:
+    answerable = [a for a in answered if a.question.answerable]
+    with_gold = [a for a in answerable if a.question.gold]
+    unanswerable = [a for a in answered if not a.question.answerable]
+
+    def share(items: Sequence[_Answered], test: Callable[[_Answered], bool]) -> float | None:
+        return round(sum(1 for a in items if test(a)) / len(items), 4) if items else None
+
+    return {
+        "questions": len(answered), "answerable": len(answerable),
+        "with_gold": len(with_gold), "unanswerable": len(unanswerable),
+        "answer_hit": share(with_gold, lambda a: a.hit),
+        "short_answer_hit": share(with_gold, lambda a: a.short_hit),
+        "short_answer_given": share(answerable, lambda a: a.has_short),
+        "false_refusals": share(answerable, lambda a: a.abstained),
+        "first_citation_on_evidence": share(answerable, lambda a: a.cited_evidence),
+        "unanswerable_declined": share(unanswerable, lambda a: a.abstained),
+    }
+
+
+def evaluate_page_answers(services: Services, corpus: PageCorpus,
+                          questions: Iterable[PageQuestion], mode: RequestedMode | None = None,
+                          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Ask every question (answerable or not): does the short answer or the answer's first
+    sentence hold a gold answer (`normalize_gold`), is the first citation on an evidence
+    page, are answerable questions declined (false refusals) and unanswerable ones
+    declined?"""
+    answered = []
+    for question in questions:
+        started = time.perf_counter()
+        answer = services.asker.ask(corpus.kb, question.question, mode=mode)
+        answered.append(_answered(corpus, question, answer,
+                                  (time.perf_counter() - started) * 1000))
+        if progress is not None:
+            progress(1)
+    millis = np.asarray([a.millis for a in answered] or [0.0])
+    return {
+        **_answer_summary(answered),
+        "groups": _groups(answered, _answer_summary),
+        "mode": mode or services.asker.default_mode,
+        "ask_p50_ms": round(float(np.percentile(millis, 50)), 1),
+        "ask_p95_ms": round(float(np.percentile(millis, 95)), 1),
+        "misses": [{"question": a.question.question, "gold": list(a.question.gold),
+                    "abstained": a.abstained, "answerability": a.answerability,
+                    "answer": a.head}
+                   for a in answered if (a.question.answerable and a.question.gold
+                                         and not a.hit)
+                   or (not a.question.answerable and not a.abstained)],
     }

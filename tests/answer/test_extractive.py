@@ -17,7 +17,7 @@ import pytest
 
 from ingest.jobs import run_job
 from ingest.uploads import queue_local_files
-from qa_service.answer.extractive import ELLIPSIS, ExtractiveAnswerer
+from qa_service.answer.extractive import ELLIPSIS, LEAD_SEPARATOR, ExtractiveAnswerer
 from qa_service.answer.models import Answer, AnswerMode, abstention_text
 from qa_service.answer.service import AskService
 from qa_service.config import AnswerSettings, ChunkingSettings, Settings
@@ -119,7 +119,14 @@ def assert_verbatim(library: Library, answer: Answer, settings: AnswerSettings) 
         assert passage.char_start <= citation.char_start < citation.char_end <= passage.char_end
         shown = answer.answer[citation.answer_start:citation.answer_end]
         assert shown == _LINE_BREAKS.sub(" ", citation.quote)
-    assert "\n" not in answer.answer
+    quotes = answer.answer
+    if answer.short_answer is not None:  # the short answer on its own line, then the quotes
+        short = answer.short_answer
+        cited = answer.citations[short.citation - 1]
+        assert cited.quote[short.quote_start:short.quote_end] == short.text
+        lead, _, quotes = answer.answer.partition(LEAD_SEPARATOR)
+        assert lead == short.text
+    assert "\n" not in quotes
 
 
 @pytest.mark.parametrize("question", [
@@ -135,8 +142,11 @@ def test_answers_quote_verbatim_sentences(library: Library, question: str) -> No
     assert answer.question == question
     assert answer.passages and answer.answerability is not None
     assert {"retrieve", "answer", "total"} <= set(answer.timings_ms)
-    # without cutting, the answer is exactly its quotes, in order, separated by spaces
-    assert answer.answer == " ".join(_LINE_BREAKS.sub(" ", c.quote) for c in answer.citations)
+    # without cutting, the answer is exactly its short answer (if any), then its quotes, in
+    # order, separated by spaces
+    lead = answer.short_answer.text + LEAD_SEPARATOR if answer.short_answer else ""
+    assert answer.answer == lead + " ".join(_LINE_BREAKS.sub(" ", c.quote)
+                                            for c in answer.citations)
 
 
 def test_quotes_keep_the_page_line_breaks(library: Library) -> None:
@@ -149,6 +159,18 @@ def test_quotes_keep_the_page_line_breaks(library: Library) -> None:
         assert_verbatim(library, answer, settings)
         quotes += [c.quote for c in answer.citations]
     assert any("\n" in quote for quote in quotes)
+
+
+@pytest.mark.parametrize(("question", "short"), [
+    ("When was the Aurora battery designed?", "1987"),
+    ("Who designed the Willow Garden?", "Tomas Berg"),
+])
+def test_the_answer_leads_with_the_short_fact(library: Library, question: str,
+                                              short: str) -> None:
+    answer = library.ask(question)
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    assert answer.answer.startswith(short + LEAD_SEPARATOR)
+    assert answer.to_json()["short_answer"]["text"] == short
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -164,7 +186,8 @@ def test_the_best_sentence_comes_first(library: Library, question: str, expected
     assert not answer.abstained
     first = answer.citations[0]
     assert expected in _LINE_BREAKS.sub(" ", first.quote)
-    assert first.answer_start == 0
+    lead = answer.short_answer.text + LEAD_SEPARATOR if answer.short_answer else ""
+    assert first.answer_start == len(lead)
 
 
 @pytest.mark.parametrize(("max_sentences", "max_chars"), [

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa_service.cli import app
-from qa_service.eval.page_eval import half_of, load_page_questions
+from qa_service.eval.page_eval import contains_gold, half_of, load_page_questions, normalize_gold
 from tests.pdfs import text_pdf
 
 DOCUMENTS = {
@@ -25,10 +25,10 @@ QUESTIONS = [
      "lang": "en", "kind": "table", "answerable": True},
     {"doc_name": "sub/LIGHTHOUSE_GUIDE", "question": "How far away can the Kestrel Point "
      "lighthouse lamp be seen?", "evidence": [{"evidence_page_num": 1}], "lang": "en",
-     "kind": "prose", "answerable": True},
+     "kind": "prose", "answerable": True, "gold": ["thirty kilometres"]},
     {"doc_name": "sub/LIGHTHOUSE_GUIDE", "question": "등대는 언제 보라색으로 칠해졌나요?",
      "evidence": [{"evidence_page_num": 0}], "lang": "ko", "kind": "cross",
-     "answerable": True},
+     "answerable": True, "gold": ["1979"]},
     {"doc_name": "", "question": "Who owns the vineyard?", "evidence": [], "lang": "en",
      "kind": "none", "answerable": False},
 ]
@@ -84,3 +84,35 @@ def test_a_broken_question_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["eval", "pages", str(folder), str(questions)])
     assert result.exit_code == 2
     assert "line 2" in result.output
+
+
+def test_eval_pages_with_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 shared_models: None) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder, questions = write_inputs(tmp_path)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval", "pages", str(folder), str(questions), "--answers",
+                                      "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    answers = json.loads(out.read_text("utf-8"))["answers"]
+    assert (answers["questions"], answers["answerable"], answers["with_gold"],
+            answers["unanswerable"]) == (4, 3, 2, 1)
+    for key in ("answer_hit", "short_answer_hit", "false_refusals",
+                "first_citation_on_evidence", "unanswerable_declined"):
+        assert 0.0 <= answers[key] <= 1.0
+    assert answers["mode"] == "extractive" and "lang=ko" in answers["groups"]
+    assert "mode extractive; ask p50" in result.output
+
+
+@pytest.mark.parametrize(("text", "gold", "found"), [
+    ("재고자산은 52187866 백만원", ["52,187,866"], True),
+    ("Total: \uff041,500", ["$1,500"], True),
+    ("It opens at 06:00 \u2013 23:00 daily", ["06:00 \u2013 23:00"], True),
+    ("THIRTY KILOMETRES", ["thirty kilometres"], True),
+    ("4,100", ["4,200"], False),
+    ("anything", [""], False),
+])
+def test_gold_answers_compare_without_case_spaces_or_separators(text: str, gold: list[str],
+                                                                found: bool) -> None:
+    assert contains_gold(text, gold) is found
+    assert normalize_gold("1, 234 Won") == "1234won"

@@ -1,0 +1,277 @@
+"""The short answer: the shortest span of a quoted line that answers the question.
+
+People ask for a fact (a speed limit, an invoice total, a date, a name) and should not have
+to find it inside a quote. Given the lines the extractive answerer ranks best, this module
+picks one span of one line:
+
+- **a table row** (cells joined by ` | `, as `ingest` writes table pages): the value cell
+  in the column the question names (a header cell holding one of its numbers or words:
+  "8HRS" for "8시간", "제 53 (전) 기" for "제53기"; headers are matched right-aligned, as
+  value columns are), else the row's first amount (a figure with separators or decimals
+  before a bare note number such as `8`);
+- **prose**: a span of the type the question asks for (`AnswerType`: a date, a time, an
+  amount of money, a percentage, a count, a name) nearest to the question's words in
+  the line.
+
+A span the question already holds ("2022" in "in 2022") is never the answer. Pure
+functions of text; no models.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["AnswerType", "LineSpan", "answer_type", "lines_of", "short_span", "table_cells"]
+
+
+class AnswerType(StrEnum):
+    DATE = "date"
+    TIME = "time"
+    MONEY = "money"
+    PERCENT = "percent"
+    COUNT = "count"
+    NAME = "name"
+    NONE = "none"
+
+
+# The question's wording -> the type of its answer, tried in this order.
+_QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
+        (AnswerType.TIME, r"\bwhat time\b|\bwhat hours?\b|\bopening hours\b|몇\s*시"
+                          r"|이용\s*시간|운영\s*시간|시간은\s*어떻게|시간이\s*어떻게"),
+        (AnswerType.DATE, r"\bwhen\b|\bwhat (?:year|date|day|month)\b|\bwhich (?:year|date|day|"
+                          r"month)\b|\bdeadline\b|\bdue date\b|언제|며칠|날짜|기한|일자|몇\s*년도"),
+        (AnswerType.PERCENT, r"\bpercent(?:age)?\b|%|\brate\b|\bratio\b|\bmargin\b|\byield\b"
+                             r"|퍼센트|비율|[률율]\b|[률율][은는이가을]"),
+        (AnswerType.MONEY, r"\bhow much\b|\bcost|\bprice|\bfee\b|\bfees\b|\bamount\b|\btotal\b"
+                           r"|\bpaid\b|\bpay\b|\bcharged?\b|\bbudget|\bvalue\b|\brevenue|\bsales\b"
+                           r"|\bincome\b|\bexpenses?\b|\bassets\b|\bliabilities\b|\bcash\b"
+                           r"|얼마|금액|비용|요금|가격|예산|매출|자산|부채|자본|이익|손실|현금|세액"
+                           r"|소비세|부가세|합계|총액|대금"),
+        (AnswerType.COUNT, r"\bhow many\b|\bhow long\b|\bhow old\b|\bnumber of\b|\bhow far\b"
+                           r"|몇|개수|인원|명은|건수|기간은"),
+        (AnswerType.NAME, r"\bwho\b|\bwhich company\b|\bwhat (?:is|was) the name\b"
+                          r"|누구|누가|이름|성명|회사는|업체는"),
+    ))
+
+# A figure on its own: not the "5" of "IIIT5K", nor the "1" of "7-1"
+_NUMBER = r"(?<![\w.\-/])(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
+_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+           r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_SPANS: dict[AnswerType, re.Pattern[str]] = {
+    AnswerType.DATE: re.compile(
+        r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?|\d{1,2}\s*월\s*\d{1,2}\s*일"
+        r"|\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}"
+        rf"|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}"
+        rf"|{_MONTHS}\s+\d{{4}}|\b(?:1[5-9]|20)\d{{2}}\b(?:\s*년)?", re.IGNORECASE),
+    AnswerType.TIME: re.compile(
+        r"\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?(?:\s*[-\u2013~\u223c]\s*\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?)?"
+        r"|\d{1,2}\s*[ap]\.m\.|\d{1,2}\s*시(?:\s*\d{1,2}\s*분)?(?:\s*[-\u2013~\u223c부터]+\s*\d{1,2}\s*시)?",
+        re.IGNORECASE),
+    AnswerType.MONEY: re.compile(
+        rf"(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{_NUMBER})(?:\s?(?:million|billion|thousand|[MBK]"
+        rf"|만|억|조)\b)?|(?:{_NUMBER})\s?(?:원|만원|억원|천원|백만원|조원|달러|dollars?|euros?"
+        rf"|won)|(?:{_NUMBER})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
+    AnswerType.PERCENT: re.compile(
+        rf"(?:{_NUMBER})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{_NUMBER})",
+        re.IGNORECASE),
+    AnswerType.COUNT: re.compile(
+        rf"(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
+        rf"|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?|employees"
+        rf"|rooms?|times?)?(?![\w])|\b(?:one|two|three|four|five|six|seven|eight|nine|ten"
+        rf"|eleven|twelve|twenty|thirty|hundred)\b(?:\s+\w+)?", re.IGNORECASE),
+    AnswerType.NAME: re.compile(
+        r"\b[A-Z][A-Za-z.'\u2019-]+(?:\s+(?:[A-Z][A-Za-z.'\u2019-]+|of|de|van|von|and|&))*\s+"
+        r"[A-Z][A-Za-z.'\u2019-]+\b|\b[A-Z]{2,}(?:[ .-][A-Z]{2,})+\b"),
+}
+# A unit right after a figure: a short Korean word ("13,484 밀리초의" -> "밀리초") less its
+# particle, or an English one
+_UNIT_AFTER = re.compile(
+    r"\s?(?:(?P<ko>[가-힣]{1,4})|(?P<en>(?:milli)?seconds?|ms|minutes?|hours?|days?|weeks?"
+    r"|months?|years?|percent|people|persons|employees|times|pages?|words?|images?|GB|MB|KB"
+    r"|km|kg|cm|mm|m)\b)")
+_LABELLED = re.compile(r"(?:\b(?:Table|Fig\.?|Figure|Section|Chapter|Eq\.?|No\.?|Item)"
+                       r"|표|그림|제)\s*$", re.IGNORECASE)
+_ABBREVIATED = re.compile(r"\b[ap]\.m\.$|\b[A-Z]\.$", re.IGNORECASE)
+_PARTICLES = "은는이가을를의에도와과로만"
+UNIT_MAX_CHARS = 3
+_PURE_VALUE = re.compile(
+    rf"^\s*\(?\s*(?:[$₩€£¥]\s?)?\(?(?:{_NUMBER})\)?\s*(?:%|원|만원|억원|백만원)?\s*\)?\s*$")
+_AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
+_DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"[^\W_]+")
+CELL_SEPARATOR = " | "
+HEADER_LINES_ABOVE = 30
+
+
+def answer_type(question: str) -> AnswerType:
+    """What kind of span answers `question` (NONE: no short span is sought in prose)."""
+    for kind, pattern in _QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return AnswerType.NONE
+
+
+@dataclass(frozen=True)
+class LineSpan:
+    start: int  # in the text the line was taken from
+    end: int
+    table: bool  # a table cell
+
+
+def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The cells of the line `text[start:end]` as spans (stripped), split at ` | `."""
+    cells: list[tuple[int, int]] = []
+    at = start
+    while at <= end:
+        cut = text.find(CELL_SEPARATOR, at, end)
+        stop = end if cut < 0 else cut
+        left, right = at, stop
+        while left < right and text[left].isspace():
+            left += 1
+        while right > left and text[right - 1].isspace():
+            right -= 1
+        cells.append((left, right))
+        if cut < 0:
+            break
+        at = cut + len(CELL_SEPARATOR)
+    return cells
+
+
+def short_span(question: str, text: str, line: tuple[int, int],
+               matched: Callable[[str], float], kind: AnswerType | None = None
+               ) -> LineSpan | None:
+    """The span of `text[line[0]:line[1]]` that answers `question`, or None.
+
+    `matched(s)`: how much of the question's weight the text `s` holds (0 when none)."""
+    kind = answer_type(question) if kind is None else kind
+    start, end = line
+    cells = table_cells(text, start, end)
+    values = [c for c in cells if _PURE_VALUE.match(text[c[0]:c[1]]) and not _asked(
+        question, text[c[0]:c[1]])]
+    if len(cells) >= 2 and values:
+        cell = _table_value(question, text, start, cells, values, kind)
+        return LineSpan(cell[0], cell[1], True) if cell is not None else None
+    if kind is AnswerType.NONE:
+        return None
+    return _typed_span(question, text, start, end, kind, matched)
+
+
+def _table_value(question: str, text: str, line_start: int, cells: list[tuple[int, int]],
+                 values: list[tuple[int, int]], kind: AnswerType) -> tuple[int, int] | None:
+    """The value cell of a row in the column the question names, else its first amount."""
+    column = _named_column(question, text, line_start, len(cells))
+    if column is not None:
+        cell = cells[column]
+        if cell in values:
+            return cell
+    if kind is AnswerType.COUNT:
+        return values[0]
+    amounts = [c for c in values if _AMOUNT.search(text[c[0]:c[1]])]
+    if amounts:
+        return amounts[0]
+    longer = [c for c in values if len(_DIGITS.findall(text[c[0]:c[1]])[0]) >= 3]
+    return (longer or values)[0]
+
+
+def _named_column(question: str, text: str, line_start: int, width: int) -> int | None:
+    """The index (in the row's `width` cells) of the column whose header, in the lines
+    above the row, holds a number or word of the question that the other headers lack."""
+    asked_numbers = {n.lstrip("0") or "0" for n in _DIGITS.findall(question)}
+    asked_words = {w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
+    best: tuple[int, int] | None = None  # (matches, column)
+    lines = text[:line_start].split("\n")[-HEADER_LINES_ABOVE - 1:-1]
+    offset = line_start - sum(len(line) + 1 for line in lines)
+    for line in lines:
+        header_cells = table_cells(text, offset, offset + len(line))
+        offset += len(line) + 1
+        if len(header_cells) < 2 or sum(1 for a, b in header_cells
+                                        if _PURE_VALUE.match(text[a:b])) * 3 > len(header_cells):
+            continue
+        names = [text[a:b] for a, b in header_cells]
+        scores = [_header_match(name, asked_numbers, asked_words) for name in names]
+        top = max(scores)
+        if top <= 0 or scores.count(top) > 1:
+            continue  # nothing named, or every column says it ("2023" in each)
+        column = width - (len(names) - scores.index(top))  # right-aligned
+        if 0 <= column < width and (best is None or top > best[0]):
+            best = (top, column)
+    return best[1] if best else None
+
+
+def _header_match(header: str, numbers: set[str], words: set[str]) -> int:
+    found = {n.lstrip("0") or "0" for n in _DIGITS.findall(header)} & numbers
+    named = {w.casefold() for w in _WORD.findall(header) if not w.isdigit()} & words
+    return 2 * len(found) + len(named)
+
+
+def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType,
+                matched: Callable[[str], float]) -> LineSpan | None:
+    """The span of type `kind` nearest the question's words in `text[start:end]`."""
+    pattern = _SPANS[kind]
+    spans = [(m.start(), m.end()) for m in pattern.finditer(text, start, end)
+             if m.group().strip() and not _asked(question, m.group())]
+    if not spans:
+        return None
+    anchors = [m.start() for m in _WORD.finditer(text, start, end) if matched(m.group()) > 0]
+
+    def distance(span: tuple[int, int]) -> float:
+        if not anchors:
+            return float(span[0] - start)
+        return float(min(min(abs(a - span[0]), abs(a - span[1])) for a in anchors))
+
+    spans = [span for span in spans if not _bracketed(text, *span)] or spans
+    first, last = min(spans, key=distance)
+    while last > first and text[last - 1] in " .,;:" and not _ABBREVIATED.search(
+            text, first, last):
+        last -= 1
+    if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT) and \
+            text[last - 1:last].isdigit():
+        last = _with_unit(text, last, end)
+    return LineSpan(first, last, False)
+
+
+def _bracketed(text: str, start: int, end: int) -> bool:
+    """A reference marker or a label's number: "[32]", "[표 1]", "Table 2", "그림 3"."""
+    return (text[start - 1:start] == "[" and text[end:end + 1] == "]") or \
+        _LABELLED.search(text, max(0, start - 12), start) is not None
+
+
+def _with_unit(text: str, end: int, limit: int) -> int:
+    """`end` moved past the unit that follows a figure ("13,484 밀리초"), if one does."""
+    found = _UNIT_AFTER.match(text, end, limit)
+    if found is None:
+        return end
+    if found["en"]:
+        return found.end()
+    word = found["ko"].rstrip(_PARTICLES) if len(found["ko"]) > 1 else found["ko"]
+    if not word or len(word) > UNIT_MAX_CHARS:
+        return end
+    return found.start("ko") + len(word)
+
+
+def _asked(question: str, span: str) -> bool:
+    """Whether the question already holds the span: each of its numbers, or its words."""
+    numbers = _DIGITS.findall(span)
+    if numbers:
+        asked = set(_DIGITS.findall(question))
+        return all(n in asked for n in numbers)
+    words = [w.casefold() for w in _WORD.findall(span)]
+    asked = {w.casefold() for w in _WORD.findall(question)}
+    return bool(words) and all(w in asked for w in words)
+
+
+def lines_of(text: str, start: int, end: int) -> Sequence[tuple[int, int]]:
+    """The non-empty lines of `text[start:end]` as spans."""
+    lines = []
+    at = start
+    while at < end:
+        cut = text.find("\n", at, end)
+        stop = end if cut < 0 else cut
+        if text[at:stop].strip():
+            lines.append((at, stop))
+        at = stop + 1
+    return lines

@@ -1,0 +1,84 @@
+"""The short answer: which span of a line answers the question (qa_service/answer/short.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.answer.short import AnswerType, answer_type, lines_of, short_span, table_cells
+
+BALANCE = ("삼성전자주식회사와 그 종속기업 | (단위 : 백만원)\n"
+           "과 | 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n"
+           "8. 재고자산 | 8 | 52,187,866 | 41,384,404\n")
+BANQUET = ("Room | Floor | 넓이 | Banner | Rate | Rate | Rate\n"
+           "(㎡/평) | Size (m) | (4HRS) | (8HRS) | (09:00-22:00)\n"
+           "Ballroom | 1F | 230㎡ | ㆍ | 150 | 170 | 200 | 6 x 1 | 2,000,000 | 3,000,000 | "
+           "4,000,000\n")
+
+
+def words(question: str):
+    asked = {w.casefold() for w in question.split()}
+    return lambda text: 1.0 if text.casefold() in asked else 0.0
+
+
+def span_of(question: str, text: str, line_number: int) -> str | None:
+    line = lines_of(text, 0, len(text))[line_number]
+    found = short_span(question, text, line, words(question))
+    return None if found is None else text[found.start:found.end]
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("When was the company founded?", AnswerType.DATE),
+    ("What time does the meeting start?", AnswerType.TIME),
+    ("How much does the repair cost?", AnswerType.MONEY),
+    ("청구서의 소비세는 얼마인가요?", AnswerType.MONEY),
+    ("What percentage of votes did she win?", AnswerType.PERCENT),
+    ("How many rooms does the hotel have?", AnswerType.COUNT),
+    ("객실은 총 몇 개인가요?", AnswerType.COUNT),
+    ("Who argued for the respondent?", AnswerType.NAME),
+    ("Summarize the paper", AnswerType.NONE),
+])
+def test_the_question_says_what_kind_of_answer_it_wants(question: str, kind: AnswerType) -> None:
+    assert answer_type(question) is kind
+
+
+def test_table_cells_are_the_spans_between_separators() -> None:
+    text = "a | b |  c "
+    assert [text[s:e] for s, e in table_cells(text, 0, len(text))] == ["a", "b", "c"]
+
+
+def test_a_row_answers_with_its_first_amount_not_its_note_number() -> None:
+    assert span_of("삼성전자 재고자산은 얼마인가요?", BALANCE, 2) == "52,187,866"
+
+
+def test_a_row_answers_from_the_column_its_header_names() -> None:
+    assert span_of("제53기 재고자산은 얼마인가요?", BALANCE, 2) == "41,384,404"
+    assert span_of("볼룸을 8시간 대관하면 요금이 얼마인가요?", BANQUET, 2) == "3,000,000"
+    assert span_of("What is the ballroom rate for the full day (09:00-22:00)?", BANQUET,
+                   2) == "4,000,000"
+
+
+@pytest.mark.parametrize(("question", "line", "answer"), [
+    ("How many images are in the IIIT5K test set?",
+     "IIIT5K-Words (IIIT5K) [32] contains 3000 images for testing.", "3000 images"),
+    ("BERT 모델은 질문 한 건당 평균 응답 시간이 얼마나 걸렸나요?",
+     "BERT 모델은 평균 13,484 밀리초의 응답시간이 소요되었다.", "13,484 밀리초"),
+    ("When was the plan announced?", "The plan was announced on March 3, 2021 in Seoul.",
+     "March 3, 2021"),
+    ("What time did the special meeting start?",
+     "The special meeting was called to order at 7:30 a.m. by the president.", "7:30 a.m."),
+    ("Who chaired the meeting?", "The meeting was chaired by Maria Lopez, the board president.",
+     "Maria Lopez"),
+    ("How many questions are in Table 1?", "[표 1] 문서 및 질문 개수", None),
+])
+def test_prose_answers_with_a_span_of_the_asked_kind(question: str, line: str,
+                                                     answer: str | None) -> None:
+    assert span_of(question, line, 0) == answer
+
+
+def test_a_span_the_question_already_holds_is_not_the_answer() -> None:
+    assert span_of("How many people lived there in 2020?",
+                   "In 2020 the town had 12,500 people.", 0) == "12,500 people"
+
+
+def test_no_span_is_sought_in_prose_when_the_question_wants_none() -> None:
+    assert span_of("Summarize the paper", "It has 3 parts.", 0) is None
