@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers eval-real bench concurrency hostile hardening positions clean
+.PHONY: install run test test-fast lint eval eval-answers eval-real calibrate bench concurrency hostile hardening positions clean
 
 install: $(STAMP) $(FONT)
 
@@ -64,6 +64,13 @@ eval-real: install
 	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --neutral-names --json .eval/pages-financebench-neutral.json
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --answers --json .eval/pages-team.json
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-cross.jsonl --answers --json .eval/pages-team-cross.json
+
+# Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
+# the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.
+CALIBRATE_DATA ?= .eval/calibrate
+calibrate: install
+	mkdir -p .eval
+	$(BIN)/python -m bench.calibrate_answerability --shared $(DATA) --data $(CALIBRATE_DATA) --out .eval/calibrate.json
 
 bench: install
 	$(BIN)/python -m bench.ingest_scaling

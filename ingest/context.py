@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from qa_service.headings import is_heading
 from qa_service.schemas import Chunk, Page
 
 __all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words",
@@ -29,13 +30,11 @@ __all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_wo
 
 IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
-HEADING_MAX_CHARS = 90
 OPENING_MAX_CHARS = 120
 RUNNING_LINES = 2  # of a document's running headers, the most frequent, in its identity
 _SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
 _FOLDERS = re.compile(r"^.*[\\/]")
 _LETTERS = re.compile(r"[^\W\d_]")
-_NUMBERED = re.compile(r"^(?:[IVX]+|[0-9]{1,2}|[가-하]|[A-Z])[.)]\s+\S")
 _SPACES = re.compile(r"\s+")
 _WORDS = re.compile(r"[^\W\d_]+")  # letters only: "000" and "2017" do not count
 # A form names who files it on the line above a caption that says so: every SEC filing's
@@ -122,31 +121,16 @@ def _headings(text: str, budget: int, lines: int) -> list[str]:
     """The heading lines among the first `lines` lines of `text`, `budget` characters in all."""
     found: list[str] = []
     for line in text.split("\n")[:lines]:
-        if _is_heading(line) and budget > 0:
+        if is_heading(line) and budget > 0:
             found.append(line.strip()[:budget])
             budget -= len(found[-1])
     return found
 
 
-def _is_heading(line: str) -> bool:
-    """A short line that looks like a title: mostly capitals ("CONSOLIDATED BALANCE
-    SHEETS", "NETFLIX, INC."), or numbered and without a sentence's full stop ("2. Results",
-    "가. 추진 배경")."""
-    line = line.strip()
-    if not 3 <= len(line) <= HEADING_MAX_CHARS or line.endswith((",", ";", ":")):
-        return False
-    letters = _LETTERS.findall(line)
-    if len(letters) < 3:
-        return False
-    if sum(1 for ch in letters if ch.isupper()) / len(letters) >= 0.8:
-        return True
-    return _NUMBERED.match(line) is not None and not line.endswith(".")
-
-
 def section_heading(text: str, start: int) -> str:
     """The nearest heading line that ends before `start` in a page's text ("" if none)."""
     for line in reversed(text[:start].split("\n")):
-        if _is_heading(line):
+        if is_heading(line):
             return line.strip()
     return ""
 

@@ -147,12 +147,13 @@ class AnswerSettings(BaseModel):
         default=400, ge=50, le=4000, description="... and at most this many characters."
     )
     abstain_below: float = Field(
-        default=0.41,
+        default=0.6,
         ge=0,
         le=1,
         description=(
-            "Extractive answers abstain when the answerability score is below this "
-            "(0 never abstains, 1 always does); see README 'Answering'."
+            "Extractive answers abstain when the answerability (the probability that the "
+            "passages answer) is below this (0 never abstains, 1 always does); see README "
+            "'Answering' for the trade-off."
         ),
     )
     support_threshold: float = Field(

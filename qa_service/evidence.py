@@ -19,7 +19,9 @@ from qa_service.lexical import TermStatistics
 from qa_service.schemas import Passage
 from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 
-__all__ = ["Evidence", "PassageEvidence", "gather_evidence"]
+__all__ = ["OVERVIEW_CHUNKS", "Evidence", "PassageEvidence", "gather_evidence"]
+
+OVERVIEW_CHUNKS = 300  # of a document, for an overview: its opening and its headings
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class PassageEvidence:
     passage: Passage
     sentences: tuple[tuple[int, int], ...]
     vectors: npt.NDArray[np.float32] | None
+    context: str = ""  # its document's identity and its section: for matching, never quoted
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ class Evidence:
     items: tuple[PassageEvidence, ...]  # best first
     query_vector: npt.NDArray[np.float32]
     terms: TermStatistics  # the question's tokens' chunk frequencies, for IDF weights
+    # An overview request ("summarize the report"): the first passage's document in reading
+    # order (its first `OVERVIEW_CHUNKS` chunks), to answer from its opening and headings
+    overview: tuple[Passage, ...] = ()
 
     @property
     def passages(self) -> list[Passage]:
@@ -46,14 +52,16 @@ class Evidence:
 
 def gather_evidence(question: str, passages: Sequence[Passage],
                     query_vector: npt.NDArray[np.float32], terms: TermStatistics,
-                    stored: Mapping[int, npt.NDArray[np.float32]]) -> Evidence:
+                    stored: Mapping[int, npt.NDArray[np.float32]],
+                    contexts: Mapping[int, str] | None = None) -> Evidence:
     """`stored`: each chunk's vectors as written at ingest (its sentences in order, then at
-    most one for its context; `PreparedDocument`)."""
+    most one for its context; `PreparedDocument`); `contexts`: each chunk's context."""
     items = []
     for passage in passages:
         spans = tuple(bounded_sentences(passage.text, MAX_SENTENCE_CHARS))
         items.append(PassageEvidence(passage, spans,
-                                     _sentence_rows(stored.get(passage.chunk_id), len(spans))))
+                                     _sentence_rows(stored.get(passage.chunk_id), len(spans)),
+                                     (contexts or {}).get(passage.chunk_id, "")))
     return Evidence(question, tuple(items), query_vector, terms)
 
 

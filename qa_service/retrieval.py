@@ -16,7 +16,7 @@ import numpy.typing as npt
 from qa_service.config import RetrievalSettings
 from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
-from qa_service.evidence import Evidence, gather_evidence
+from qa_service.evidence import OVERVIEW_CHUNKS, Evidence, gather_evidence
 from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.store.knowledge_base import KnowledgeBase
@@ -194,10 +194,21 @@ class HybridRetriever:
         vectors, the question's vector and its tokens' statistics."""
         retrieval = self.retrieve(kb, question, k, document_ids, statistics=True)
         assert retrieval.terms is not None
-        stored = kb.vectors.vectors_of(
-            np.asarray([p.chunk_id for p in retrieval.passages], dtype=np.int64))
+        ids = [p.chunk_id for p in retrieval.passages]
+        stored = kb.vectors.vectors_of(np.asarray(ids, dtype=np.int64))
+        with kb.catalog.snapshot() as conn:
+            contexts = kb.catalog.contexts(conn, ids)
         return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
-                               retrieval.terms, stored)
+                               retrieval.terms, stored, contexts)
+
+    def overview(self, kb: KnowledgeBase, evidence: Evidence) -> Evidence:
+        """`evidence` with the first passage's document in reading order (`Evidence.overview`)."""
+        if not evidence.items:
+            return evidence
+        with kb.catalog.snapshot() as conn:
+            opening = kb.catalog.document_passages(
+                conn, evidence.items[0].passage.document_id, OVERVIEW_CHUNKS)
+        return replace(evidence, overview=tuple(opening))
 
     def _named_documents(self, conn: sqlite3.Connection, query: str,
                          document_ids: Sequence[str] | None) -> dict[str, float]:

@@ -40,8 +40,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa_service.answer.models import Answer, AnswerMode, Citation, ShortAnswer, abstention_text
-from qa_service.answer.short import answer_type, lines_of, short_span
+from qa_service.answer.answerability import (
+    DEFAULT_MODEL,
+    AnswerabilityFeatures,
+    AnswerabilityModel,
+)
+from qa_service.answer.models import (
+    Answer,
+    AnswerMode,
+    Citation,
+    ShortAnswer,
+    abstention_text,
+    is_korean,
+)
+from qa_service.answer.overview import overview_text
+from qa_service.answer.short import AnswerType, answer_type, lines_of, short_span
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
@@ -62,12 +75,16 @@ _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred"
     r"|thousand|million|billion|dozen)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
+_FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
+NUMBER_PASSAGES = 3  # where the question's figures are looked for
+_COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 ELLIPSIS = "…"
 LEAD_SENTENCES = 8  # the best sentences whose lines may hold the short answer
 LEAD_RANK_STEP = 0.03  # a line's weight lost per rank of its sentence
 LEAD_LINE_SHARE = 0.5  # lines holding less than this share of the best line's weight: none
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
+OVERVIEW_MIN_CHARS = 900  # an overview quotes a few sentences and headings
 MIN_QUOTE_CHARS = 40  # a second quote shorter than this is not worth cutting down to
 TOKEN_CACHE_CHUNKS = 4096
 
@@ -82,6 +99,7 @@ class SentenceWeights:
     similarity: float = 1.0
     passage_score: float = 0.05
     passage_rank: float = -0.05
+    cross_lingual_similarity: float = 2.0  # a sentence in the other language: its cosine
 
 
 @dataclass
@@ -108,33 +126,89 @@ class _Lead:
     span_end: int
 
 
+@dataclass(frozen=True)
+class _Assessment:
+    idf: dict[str, float]  # the question's distinct content tokens, in order
+    candidates: list[_Candidate]  # scored
+    lead: _Lead | None
+    features: AnswerabilityFeatures
+
+
 class ExtractiveAnswerer:
     def __init__(self, tokenizer: Tokenizer, settings: AnswerSettings,
-                 weights: SentenceWeights | None = None) -> None:
+                 weights: SentenceWeights | None = None,
+                 model: AnswerabilityModel = DEFAULT_MODEL) -> None:
         self.tokenizer = tokenizer
         self.settings = settings
         self.weights = weights or SentenceWeights()
+        self.model = model
         self._tokens: OrderedDict[int, list[list[str]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def answer(self, evidence: Evidence) -> Answer:
         question, passages = evidence.question, evidence.passages
-        tokens = self.tokenizer.tokens(question)
-        question_tokens = list(dict.fromkeys(tokens))
-        candidates = self._candidates(evidence)
-        pairs = set(itertools.pairwise(tokens))
-        idf = {t: evidence.terms.idf(t) for t in question_tokens}
-        answerability = self._score(question, idf, pairs, candidates, passages)
+        if evidence.overview:
+            return self._overview(evidence)
+        assessed = self._assess(evidence)
+        answerability = self.model.probability(assessed.features)
         threshold = self.settings.abstain_below
-        if answerability < threshold or threshold >= 1.0 or not candidates:
+        if answerability < threshold or threshold >= 1.0 or not assessed.candidates:
             return Answer(question=question, answer=abstention_text(question), abstained=True,
                           mode=AnswerMode.EXTRACTIVE, citations=[], passages=list(passages),
                           answerability=round(answerability, 4))
-        lead = self._short_answer(question, idf, candidates, passages)
-        text, citations, short = self._compose(idf, candidates, passages, lead)
+        text, citations, short = self._compose(assessed.idf, assessed.candidates, passages,
+                                               assessed.lead)
         return Answer(question=question, answer=text, abstained=False,
                       mode=AnswerMode.EXTRACTIVE, citations=citations, passages=list(passages),
                       answerability=round(answerability, 4), short_answer=short)
+
+    def _overview(self, evidence: Evidence) -> Answer:
+        """An overview request: the document's opening sentences and section headings
+        (`qa_service.answer.overview`), cited; declined only when nothing can be quoted."""
+        text, citations = overview_text(evidence.question, evidence.overview,
+                                        max(self.settings.max_chars, OVERVIEW_MIN_CHARS))
+        passages = list(evidence.overview[:len(evidence.items)]) or evidence.passages
+        if not citations:
+            return Answer(question=evidence.question,
+                          answer=abstention_text(evidence.question), abstained=True,
+                          mode=AnswerMode.EXTRACTIVE, citations=[], passages=passages)
+        cited = {c.chunk_id for c in citations}
+        shown = [p for p in evidence.overview if p.chunk_id in cited]
+        return Answer(question=evidence.question, answer=text, abstained=False,
+                      mode=AnswerMode.EXTRACTIVE, citations=citations,
+                      passages=shown + [p for p in evidence.passages if p.chunk_id not in cited])
+
+    def features(self, evidence: Evidence) -> AnswerabilityFeatures:
+        """What the answerability model sees for this evidence (for calibration)."""
+        return self._assess(evidence).features
+
+    def _assess(self, evidence: Evidence) -> _Assessment:
+        question, passages = evidence.question, evidence.passages
+        tokens = self.tokenizer.tokens(question)
+        idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
+        candidates = self._candidates(evidence)
+        contexts = [frozenset(self.tokenizer.tokens(item.context)) for item in evidence.items]
+        coverage, context_coverage, similarity = self._score(
+            question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts)
+        lead, line_share = self._short_answer(question, idf, candidates, passages)
+        total = sum(idf.values())
+        # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
+        unseen = (sum(w for t, w in idf.items() if not evidence.terms.frequencies.get(t)
+                      and not _COMPOUND.search(t)) / total) if total else 1.0
+        korean = is_korean(question)
+        asked = set(_FIGURE.findall(question.replace(",", "")))
+        shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
+                        [:NUMBER_PASSAGES]).replace(",", "")
+        found = {n for n in asked if re.search(rf"(?<!\d){n}(?!\d)", shown)}
+        features = AnswerabilityFeatures(
+            coverage=coverage, context_coverage=context_coverage, line_share=line_share,
+            unseen=unseen, similarity=max(similarity, 0.0),
+            cross_lingual=float(bool(passages) and is_korean(passages[0].text) != korean),
+            top_score=passages[0].score if passages else 0.0,
+            typed=float(answer_type(question) is not AnswerType.NONE),
+            short_answer=float(lead is not None),
+            numbers_found=len(found) / len(asked) if asked else 1.0)
+        return _Assessment(idf, candidates, lead, features)
 
     def stream(self, evidence: Evidence) -> Iterator[str | Answer]:
         """The finished answer's whole text as one piece, then the answer."""
@@ -182,12 +256,20 @@ class ExtractiveAnswerer:
         return tokens
 
     def _score(self, question: str, idf: dict[str, float], pairs: set[tuple[str, str]],
-               candidates: list[_Candidate], passages: Sequence[Passage]) -> float:
-        """Score every candidate; return the question's answerability.
+               candidates: list[_Candidate], passages: Sequence[Passage],
+               contexts: Sequence[frozenset[str]]) -> tuple[float, float, float]:
+        """Score every candidate; return the best coverage (without, then with its
+        passage's context: `contexts`, by passage rank) and the best similarity.
 
-        `idf`: the question's distinct content tokens, in order, with their IDF."""
-        if not candidates or not idf:
-            return 0.0
+        `idf`: the question's distinct content tokens, in order, with their IDF. A sentence
+        in another language than the question (Korean/English) shares no words with it:
+        its vector's similarity stands for its words (`cross_lingual_similarity`)."""
+        if not candidates:
+            return 0.0, 0.0, 0.0
+        similarity = max(c.similarity for c in candidates)
+        if not idf:
+            return 0.0, 0.0, similarity
+        with_context = 0.0
         question_tokens = list(idf)
         count = len(candidates)
         spread = {t: sum(1 for c in candidates if t in c.tokens) for t in question_tokens}
@@ -196,13 +278,24 @@ class ExtractiveAnswerer:
         wants_date = _DATE_QUESTION.search(question) is not None
         wants_number = not wants_date and _NUMBER_QUESTION.search(question) is not None
         w = self.weights
+        korean = is_korean(question)
+        other = {i for i, p in enumerate(passages) if is_korean(p.text) != korean}
         for i, c in enumerate(candidates):
+            if c.passage in other:
+                c.score = (w.cross_lingual_similarity * c.similarity
+                           + w.passage_score * passages[c.passage].score
+                           + w.passage_rank * c.passage)
+                continue
             neighbours = [n for n in candidates[max(0, i - 1):i + 2] if n.passage == c.passage]
             window = frozenset().union(*(n.tokens for n in neighbours))
             before = c.tokens | (candidates[i - 1].tokens
                                  if i > 0 and candidates[i - 1].passage == c.passage
                                  else frozenset())
             c.window_overlap = sum(idf[t] for t in window if t in idf) / total_idf
+            if c.passage < len(contexts):
+                window |= contexts[c.passage]
+            with_context = max(with_context,
+                               sum(idf[t] for t in window if t in idf) / total_idf)
             text = passages[c.passage].text[c.start:c.end]
             typed = ((wants_date and _DATE.search(text) is not None)
                      or (wants_number and _NUMBER.search(text) is not None))
@@ -216,16 +309,16 @@ class ExtractiveAnswerer:
                 + w.passage_score * passages[c.passage].score
                 + w.passage_rank * c.passage
             )
-        coverage = max(c.window_overlap for c in candidates)
-        similarity = max(c.similarity for c in candidates)
-        return 0.5 * coverage + 0.5 * max(similarity, 0.0)
+        return max(c.window_overlap for c in candidates), with_context, similarity
 
     # --- the answer ------------------------------------------------------------------
 
     def _short_answer(self, question: str, idf: dict[str, float],
-                      candidates: list[_Candidate], passages: Sequence[Passage]) -> _Lead | None:
+                      candidates: list[_Candidate], passages: Sequence[Passage]
+                      ) -> tuple[_Lead | None, float]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
-        that hold most of the question's weight, and the line it was read from."""
+        that hold most of the question's weight, with the line it was read from, and the
+        best line's share of the question's weight."""
         kind = answer_type(question)
         total = sum(idf.values()) or 1.0
         cache: dict[str, float] = {}
@@ -236,19 +329,21 @@ class ExtractiveAnswerer:
             return cache[text]
 
         lines: list[tuple[float, int, int, int]] = []  # (weight, passage, start, end)
+        best = 0.0
         for rank, c in enumerate(sorted(candidates, key=lambda c: -c.score)[:LEAD_SENTENCES]):
             text = passages[c.passage].text
             for start, end in lines_of(text, c.start, c.end):
-                lines.append((matched(text[start:end]) / total - LEAD_RANK_STEP * rank,
-                              c.passage, start, end))
+                share = matched(text[start:end]) / total
+                best = max(best, share)
+                lines.append((share - LEAD_RANK_STEP * rank, c.passage, start, end))
         lines.sort(key=lambda line: -line[0])
         for weight, passage, start, end in lines:
             if weight <= 0 or weight < LEAD_LINE_SHARE * lines[0][0]:
                 break
             span = short_span(question, passages[passage].text, (start, end), matched, kind)
             if span is not None:
-                return _Lead(passage, start, end, span.start, span.end)
-        return None
+                return _Lead(passage, start, end, span.start, span.end), best
+        return None, best
 
     def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
                  passages: Sequence[Passage], lead: _Lead | None

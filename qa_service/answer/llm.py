@@ -62,7 +62,7 @@ class LLMAnswerer:
 
     def answer(self, evidence: Evidence) -> Answer:
         """Ask the LLM once (no streaming) and return the checked answer."""
-        question, passages = evidence.question, evidence.passages
+        question, passages = evidence.question, _passages(evidence)
         if not passages:
             return _timed(abstention(question, passages), 0.0, 0.0)
         started = time.perf_counter()
@@ -82,7 +82,7 @@ class LLMAnswerer:
         yet checked for support: show it as provisional and replace it with the final
         `Answer.answer`, which alone is checked.
         """
-        question, passages = evidence.question, evidence.passages
+        question, passages = evidence.question, _passages(evidence)
         if not passages:
             yield _timed(abstention(question, passages), 0.0, 0.0)
             return
@@ -184,6 +184,14 @@ class LLMAnswerer:
             ) from err
         except (openai.APIError, ValueError) as err:  # a broken stream event, non-JSON body
             raise self._malformed(f"a malformed reply ({type(err).__name__}: {err})") from err
+
+
+def _passages(evidence: Evidence) -> list[Passage]:
+    """What the LLM reads: the retrieved passages or, for an overview request, as many of
+    the document's opening passages (in reading order)."""
+    if evidence.overview:
+        return list(evidence.overview[:max(len(evidence.items), 1)])
+    return evidence.passages
 
 
 def _messages(question: str, passages: Sequence[Passage]) -> list[ChatCompletionMessageParam]:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from qa_service.answer.answerer import Answerer
 from qa_service.answer.models import Answer, AnswerMode
+from qa_service.answer.overview import is_overview_request
 from qa_service.config import Settings
 from qa_service.errors import InvalidRequest, LLMTimeout, LLMUnavailable
 from qa_service.evidence import Evidence
@@ -70,6 +71,8 @@ class AskService:
                                  "QA_LLM_MODEL, or ask with mode 'extractive'")
         evidence = self.retriever.evidence(kb, question, k or self.settings.answer.k,
                                            document_ids)
+        if is_overview_request(question):  # answered from the document, not a sentence
+            evidence = self.retriever.overview(kb, evidence)
         timings = {"retrieve": _ms(started, time.perf_counter())}
         if mode == "extractive" or self.llm is None:
             yield from _emitted(self._extractive(evidence, AnswerMode.EXTRACTIVE, timings,

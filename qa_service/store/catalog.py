@@ -275,6 +275,26 @@ class Catalog:
         return {int(r[0]): Passage(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
                                    int(r[5]), str(r[6]), 0.0) for r in rows}
 
+    def document_passages(self, conn: sqlite3.Connection, doc_id: str, limit: int
+                          ) -> list[Passage]:
+        """The first `limit` chunks of a document in reading order, as passages scored 0."""
+        rows = conn.execute(
+            "SELECT c.id, c.document_id, d.filename, c.page, c.char_start, c.char_end, c.text"
+            " FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.document_id = ?"
+            " ORDER BY c.page, c.char_start LIMIT ?", (doc_id, limit)).fetchall()
+        return [Passage(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5]),
+                        str(r[6]), 0.0) for r in rows]
+
+    def contexts(self, conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
+        """What the chunks among `ids` are matched together with (document identity and
+        section; `ingest.context`): never quoted, but it says what a passage is about."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(f"SELECT id, context FROM chunks WHERE id IN ({marks})",
+                            tuple(ids)).fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
     def all_chunk_ids(self) -> npt.NDArray[np.int64]:
         rows = self.connection().execute("SELECT id FROM chunks")
         return np.fromiter((row[0] for row in rows), dtype=np.int64)

@@ -6,6 +6,7 @@ The session-wide `tokenizer` fixture (one Kiwi analyser for the whole run) comes
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from qa_service.evidence import Evidence, gather_evidence
 from qa_service.lexical import TermStatistics
 from qa_service.schemas import Passage
 from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
+from qa_service.tokens import Tokenizer
 from tests.llm_server import ScriptedLLM
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -81,15 +83,18 @@ def evidence_of(question: str, passages: list[Passage],
                            stored or {})
 
 
-def embedded_evidence(embedder: Embedder, question: str, passages: list[Passage]) -> Evidence:
-    """`evidence_of` with the question's vector and each passage's sentence vectors from
-    `embedder`, as ingestion stores them."""
+def embedded_evidence(embedder: Embedder, tokenizer: Tokenizer, question: str,
+                      passages: list[Passage]) -> Evidence:
+    """`evidence_of` as a knowledge base of these passages would give it: the question's
+    vector, each passage's sentence vectors, and token frequencies over the passages."""
     stored = {}
+    frequencies: Counter[str] = Counter()
     for passage in passages:
         spans = bounded_sentences(passage.text, MAX_SENTENCE_CHARS)
         stored[passage.chunk_id] = embedder.embed_passages([passage.text[a:b] for a, b in spans])
-    return evidence_of(question, passages, query_vector=embedder.embed_queries([question])[0],
-                       stored=stored)
+        frequencies.update(set(tokenizer.tokens(passage.text)))
+    return evidence_of(question, passages, TermStatistics(len(passages), dict(frequencies)),
+                       query_vector=embedder.embed_queries([question])[0], stored=stored)
 
 
 def make_passages(texts: list[str], prefix: str = PAGE_PREFIX,

@@ -67,14 +67,14 @@ def assert_contract(answer: Answer, given: list[Passage], prefix: str) -> None:
 
 @pytest.mark.parametrize(("question", "texts", "prefix", "reply"), CASES)
 def test_every_citation_quotes_its_page_at_its_offsets(
-        answerer: tuple[Answerer, ScriptedLLM | None], embedder: Embedder, question: str,
-        texts: list[str], prefix: str, reply: str) -> None:
+        answerer: tuple[Answerer, ScriptedLLM | None], embedder: Embedder,
+        tokenizer: Tokenizer, question: str, texts: list[str], prefix: str, reply: str) -> None:
     made, llm = answerer
     passages = make_passages(texts, prefix)
     for run in ("answer", "stream"):
         if llm is not None:
             llm.reply(reply)
-        evidence = embedded_evidence(embedder, question, passages)
+        evidence = embedded_evidence(embedder, tokenizer, question, passages)
         if run == "answer":
             answer = made.answer(evidence)
         else:
@@ -88,11 +88,13 @@ def test_every_citation_quotes_its_page_at_its_offsets(
 
 
 def test_an_answerable_question_is_answered_with_a_citation(
-        answerer: tuple[Answerer, ScriptedLLM | None], embedder: Embedder) -> None:
+        answerer: tuple[Answerer, ScriptedLLM | None], embedder: Embedder,
+        tokenizer: Tokenizer) -> None:
     made, llm = answerer
     question, texts, prefix, reply = CASES[0]
     if llm is not None:
         llm.reply(reply)
-    answer = made.answer(embedded_evidence(embedder, question, make_passages(texts, prefix)))
+    passages = make_passages(texts, prefix)
+    answer = made.answer(embedded_evidence(embedder, tokenizer, question, passages))
     assert not answer.abstained and answer.citations
     assert "14 hours" in answer.answer

@@ -151,7 +151,7 @@ def test_answers_quote_verbatim_sentences(library: Library, question: str) -> No
 
 def test_quotes_keep_the_page_line_breaks(library: Library) -> None:
     """text_pdf wraps at 80 characters: quotes keep "\\n", the answer shows spaces."""
-    settings = AnswerSettings(max_sentences=2, max_chars=2000)
+    settings = AnswerSettings(max_sentences=2, max_chars=2000, abstain_below=0)  # quoting only
     quotes = []
     for question in ("What does the Aurora battery store energy in?",
                      "How often must the coolant pump of the Aurora battery be inspected?"):
@@ -196,7 +196,8 @@ def test_the_best_sentence_comes_first(library: Library, question: str, expected
 ])
 def test_at_most_max_sentences_and_max_chars(library: Library, max_sentences: int,
                                              max_chars: int) -> None:
-    settings = AnswerSettings(max_sentences=max_sentences, max_chars=max_chars)
+    settings = AnswerSettings(max_sentences=max_sentences, max_chars=max_chars,
+                              abstain_below=0)  # the sizes, not abstention
     for question in ("What colour is the north gate of the Aurora plant?",
                      "How often must the coolant pump of the Aurora battery be inspected?"):
         answer = library.ask(question, k=10, **settings.model_dump(exclude={"k"}))
@@ -235,7 +236,7 @@ def test_the_answer_never_exceeds_max_chars(tokenizer: Tokenizer) -> None:
 
 
 def test_a_long_sentence_is_cut_to_a_verbatim_window(library: Library) -> None:
-    settings = AnswerSettings(max_sentences=1, max_chars=150)
+    settings = AnswerSettings(max_sentences=1, max_chars=150, abstain_below=0)
     answer = library.ask("How often must the coolant pump of the Aurora battery be inspected?",
                          **settings.model_dump(exclude={"k"}))
     assert_verbatim(library, answer, settings)
@@ -335,3 +336,17 @@ def test_document_ids_restrict_the_answer(library: Library) -> None:
     assert "Willow" not in restricted.answer
     korean = library.ask("한빛 등대는 언제 칠해졌나요?", document_ids=[library.ids["lighthouse"]])
     assert {c.document_id for c in korean.citations} == {library.ids["lighthouse"]}
+
+
+@pytest.mark.parametrize("question", ["Summarize the Aurora battery document",
+                                      "Aurora 배터리 문서를 요약해줘"])
+def test_an_overview_request_quotes_the_documents_opening(library: Library,
+                                                          question: str) -> None:
+    answer = library.ask(question)
+    assert not answer.abstained and answer.citations
+    assert answer.answer.startswith("The Aurora battery was designed in 1987")
+    assert "summar" not in answer.answer.lower()
+    for citation in answer.citations:
+        assert citation.document_id == library.ids["aurora"]
+        page = library.kb.catalog.page_text(citation.document_id, citation.page)
+        assert page is not None and page[citation.char_start:citation.char_end] == citation.quote

@@ -287,3 +287,16 @@ def test_replies_can_be_a_function_of_the_request(english: list[Passage],
         settings = Settings(llm_base_url=llm.base_url, llm_model="m1", llm_timeout=5.0)
         answer = LLMAnswerer(settings, tokenizer).answer(evidence_of(QUESTION, english))
     assert answer.answer == "The Aurora 3 weighs 1.2 kilograms, says m1. [2]"
+
+
+def test_an_overview_request_gives_the_llm_the_documents_opening(
+        llm_settings: Make, scripted_llm: ScriptedLLM, english: list[Passage],
+        tokenizer: Tokenizer) -> None:
+    opening = make_passages(["The Aurora 3 guide covers charging, care and repairs.",
+                             "Chapter 1 explains the battery."], filename="aurora-guide.pdf")
+    scripted_llm.reply("The guide covers charging, care and repairs [1].")
+    evidence = replace(evidence_of("Summarize the guide", english), overview=tuple(opening))
+    answer = LLMAnswerer(llm_settings(), tokenizer).answer(evidence)
+    assert [p.filename for p in answer.passages] == ["aurora-guide.pdf"] * 2
+    assert answer.citations and answer.citations[0].filename == "aurora-guide.pdf"
+    assert "aurora-guide.pdf" in scripted_llm.requests[-1]["messages"][1]["content"]
