@@ -9,7 +9,7 @@ answerer quotes the passages. Sentence spans are those embedded at ingest
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +44,9 @@ class Evidence:
     # An overview request ("summarize the report"): the first passage's document in reading
     # order (its first `OVERVIEW_CHUNKS` chunks), to answer from its opening and headings
     overview: tuple[Passage, ...] = ()
+    # Embeds texts as passages (the knowledge base's model), for what was not embedded at
+    # ingest: lines in another language than the question, to find the one that answers
+    encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None
 
     @property
     def passages(self) -> list[Passage]:
@@ -53,7 +56,9 @@ class Evidence:
 def gather_evidence(question: str, passages: Sequence[Passage],
                     query_vector: npt.NDArray[np.float32], terms: TermStatistics,
                     stored: Mapping[int, npt.NDArray[np.float32]],
-                    contexts: Mapping[int, str] | None = None) -> Evidence:
+                    contexts: Mapping[int, str] | None = None,
+                    encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None
+                    ) -> Evidence:
     """`stored`: each chunk's vectors as written at ingest (its sentences in order, then at
     most one for its context; `PreparedDocument`); `contexts`: each chunk's context."""
     items = []
@@ -62,7 +67,7 @@ def gather_evidence(question: str, passages: Sequence[Passage],
         items.append(PassageEvidence(passage, spans,
                                      _sentence_rows(stored.get(passage.chunk_id), len(spans)),
                                      (contexts or {}).get(passage.chunk_id, "")))
-    return Evidence(question, tuple(items), query_vector, terms)
+    return Evidence(question, tuple(items), query_vector, terms, encode=encode)
 
 
 def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int

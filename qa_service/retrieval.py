@@ -199,7 +199,7 @@ class HybridRetriever:
         with kb.catalog.snapshot() as conn:
             contexts = kb.catalog.contexts(conn, ids)
         return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
-                               retrieval.terms, stored, contexts)
+                               retrieval.terms, stored, contexts, self.embedder.embed_passages)
 
     def overview(self, kb: KnowledgeBase, evidence: Evidence) -> Evidence:
         """`evidence` with the first passage's document in reading order (`Evidence.overview`)."""

@@ -87,7 +87,7 @@ def fit_model(rows: Sequence[Sequence[float]], labels: Sequence[int],
 
 # Fitted by `make calibrate` on 2026-12-04 (see the module's docstring).
 DEFAULT_MODEL = AnswerabilityModel(
-    weights=(0.9024, 0.0816, 0.9533, -2.349, 5.1859, -0.7446, 0.2175, -0.4018, 0.2166, 0.2713,
-             1.1576),
-    intercept=-2.8271,
+    weights=(1.4852, 0.9514, 1.3223, -2.7968, 6.1677, -0.3446, 0.2372, -0.2557, 0.3769, 0.5284,
+             1.3053),
+    intercept=-4.3397,
 )

@@ -35,7 +35,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,9 +81,13 @@ _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 ELLIPSIS = "…"
 LEAD_SENTENCES = 8  # the best sentences whose lines may hold the short answer
-LEAD_RANK_STEP = 0.03  # a line's weight lost per rank of its sentence
+LEAD_RANK_STEP = 0.1  # a line's weight lost per rank of its sentence
 LEAD_LINE_SHARE = 0.5  # lines holding less than this share of the best line's weight: none
+LEAD_MIN_WEIGHT = 0.25  # nor lines holding less of the question (or, in the other
+# language, less similar to it): a wrong short answer misleads more than none
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
+CROSS_LINGUAL_LINES = 48  # lines of the other language embedded at ask time, at most
+CROSS_LINGUAL_LINE_WEIGHT = 1.0  # a line's cosine counts as this share of the question
 OVERVIEW_MIN_CHARS = 900  # an overview quotes a few sentences and headings
 MIN_QUOTE_CHARS = 40  # a second quote shorter than this is not worth cutting down to
 TOKEN_CACHE_CHUNKS = 4096
@@ -114,10 +118,15 @@ class _Candidate:
     window_overlap: float = 0.0
 
 
+# A line of a candidate sentence: (weight, passage, start, end, the sentence's span)
+_Line = tuple[float, int, int, int, tuple[int, int]]
+
+
 @dataclass(frozen=True)
 class _Lead:
-    """The short answer `passage.text[span_start:span_end]`, read from the line
-    `passage.text[line_start:line_end]` of passage `passage` (its rank)."""
+    """The short answer `passage.text[span_start:span_end]`, quoted with
+    `passage.text[line_start:line_end]` (its table row, or its sentence) of passage
+    `passage` (its rank)."""
 
     passage: int
     line_start: int
@@ -143,6 +152,7 @@ class ExtractiveAnswerer:
         self.weights = weights or SentenceWeights()
         self.model = model
         self._tokens: OrderedDict[int, list[list[str]]] = OrderedDict()
+        self._contexts: OrderedDict[int, frozenset[str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def answer(self, evidence: Evidence) -> Answer:
@@ -187,10 +197,11 @@ class ExtractiveAnswerer:
         tokens = self.tokenizer.tokens(question)
         idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
         candidates = self._candidates(evidence)
-        contexts = [frozenset(self.tokenizer.tokens(item.context)) for item in evidence.items]
+        contexts = [self._context_tokens(item.passage.chunk_id, item.context)
+                    for item in evidence.items]
         coverage, context_coverage, similarity = self._score(
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts)
-        lead, line_share = self._short_answer(question, idf, candidates, passages)
+        lead, line_share = self._short_answer(evidence, idf, candidates)
         total = sum(idf.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
         unseen = (sum(w for t, w in idf.items() if not evidence.terms.frequencies.get(t)
@@ -240,6 +251,19 @@ class ExtractiveAnswerer:
                     bigrams=frozenset(itertools.pairwise(words)),
                     similarity=float(similarity)))
         return candidates
+
+    def _context_tokens(self, chunk_id: int, context: str) -> frozenset[str]:
+        with self._lock:
+            cached = self._contexts.get(chunk_id)
+            if cached is not None:
+                self._contexts.move_to_end(chunk_id)
+                return cached
+        tokens = frozenset(self.tokenizer.tokens(context))
+        with self._lock:
+            self._contexts[chunk_id] = tokens
+            while len(self._contexts) > TOKEN_CACHE_CHUNKS:
+                self._contexts.popitem(last=False)
+        return tokens
 
     def _sentence_tokens(self, passage: Passage, spans: list[tuple[int, int]]
                          ) -> list[list[str]]:
@@ -313,14 +337,12 @@ class ExtractiveAnswerer:
 
     # --- the answer ------------------------------------------------------------------
 
-    def _short_answer(self, question: str, idf: dict[str, float],
-                      candidates: list[_Candidate], passages: Sequence[Passage]
-                      ) -> tuple[_Lead | None, float]:
+    def _short_answer(self, evidence: Evidence, idf: dict[str, float],
+                      candidates: list[_Candidate]) -> tuple[_Lead | None, float]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
         that hold most of the question's weight, with the line it was read from, and the
         best line's share of the question's weight."""
-        kind = answer_type(question)
-        total = sum(idf.values()) or 1.0
+        question, passages = evidence.question, evidence.passages
         cache: dict[str, float] = {}
 
         def matched(text: str) -> float:
@@ -328,22 +350,55 @@ class ExtractiveAnswerer:
                 cache[text] = sum(idf.get(t, 0.0) for t in set(self.tokenizer.tokens(text)))
             return cache[text]
 
-        lines: list[tuple[float, int, int, int]] = []  # (weight, passage, start, end)
+        lines, best = self._weighed_lines(evidence, idf, candidates, matched)
+        kind = answer_type(question)
+        korean = is_korean(question)
+        for weight, passage, start, end, sentence in lines:
+            if weight < LEAD_MIN_WEIGHT or weight < LEAD_LINE_SHARE * lines[0][0]:
+                break
+            text = passages[passage].text
+            foreign = is_korean(text) != korean and matched(text[start:end]) == 0
+            span = short_span(question, text, (start, end), matched, kind, anchored=not foreign)
+            if span is not None:  # quoted with its table row, or with its whole sentence
+                first, last = (start, end) if span.table else sentence
+                return _Lead(passage, first, last, span.start, span.end), best
+        return None, best
+
+    def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
+                       candidates: list[_Candidate], matched: Callable[[str], float]
+                       ) -> tuple[list[_Line], float]:
+        """The lines of the best sentences as (weight, passage, start, end, the sentence's
+        span), heaviest first,
+        and the best line's share of the question's IDF weight. A line in the other
+        language than the question shares no words with it: it weighs its vector's
+        similarity to the question's (embedded now, when the evidence can)."""
+        passages = evidence.passages
+        total = sum(idf.values()) or 1.0
+        korean = is_korean(evidence.question)
+        lines: list[_Line] = []
+        foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
         for rank, c in enumerate(sorted(candidates, key=lambda c: -c.score)[:LEAD_SENTENCES]):
             text = passages[c.passage].text
+            other = is_korean(text) != korean
             for start, end in lines_of(text, c.start, c.end):
                 share = matched(text[start:end]) / total
                 best = max(best, share)
-                lines.append((share - LEAD_RANK_STEP * rank, c.passage, start, end))
+                line = (share - LEAD_RANK_STEP * rank, c.passage, start, end, (c.start, c.end))
+                if other and share == 0:
+                    foreign.append((rank, line))
+                else:
+                    lines.append(line)
+        if foreign and evidence.encode is not None:
+            foreign = foreign[:CROSS_LINGUAL_LINES]
+            vectors = evidence.encode([passages[line[1]].text[line[2]:line[3]]
+                                       for _, line in foreign])
+            for (rank, line), similarity in zip(foreign, vectors @ evidence.query_vector,
+                                                strict=True):
+                weight = CROSS_LINGUAL_LINE_WEIGHT * float(similarity) - LEAD_RANK_STEP * rank
+                lines.append((weight, *line[1:]))
         lines.sort(key=lambda line: -line[0])
-        for weight, passage, start, end in lines:
-            if weight <= 0 or weight < LEAD_LINE_SHARE * lines[0][0]:
-                break
-            span = short_span(question, passages[passage].text, (start, end), matched, kind)
-            if span is not None:
-                return _Lead(passage, start, end, span.start, span.end), best
-        return None, best
+        return lines, best
 
     def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
                  passages: Sequence[Passage], lead: _Lead | None

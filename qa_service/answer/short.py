@@ -58,7 +58,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
     ))
 
 # A figure on its own: not the "5" of "IIIT5K", nor the "1" of "7-1"
-_NUMBER = r"(?<![\w.\-/])(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
+_NUMBER = r"(?<![\w.,\-])(?<!\d/)(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {
@@ -81,8 +81,8 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.COUNT: re.compile(
         rf"(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
         rf"|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?|employees"
-        rf"|rooms?|times?)?(?![\w])|\b(?:one|two|three|four|five|six|seven|eight|nine|ten"
-        rf"|eleven|twelve|twenty|thirty|hundred)\b(?:\s+\w+)?", re.IGNORECASE),
+        rf"|rooms?|times?)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+        rf"|twenty|thirty|hundred)\b", re.IGNORECASE),
     AnswerType.NAME: re.compile(
         r"\b[A-Z][A-Za-z.'\u2019-]+(?:\s+(?:[A-Z][A-Za-z.'\u2019-]+|of|de|van|von|and|&))*\s+"
         r"[A-Z][A-Za-z.'\u2019-]+\b|\b[A-Z]{2,}(?:[ .-][A-Z]{2,})+\b"),
@@ -92,7 +92,15 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
 _UNIT_AFTER = re.compile(
     r"\s?(?:(?P<ko>[가-힣]{1,4})|(?P<en>(?:milli)?seconds?|ms|minutes?|hours?|days?|weeks?"
     r"|months?|years?|percent|people|persons|employees|times|pages?|words?|images?|GB|MB|KB"
-    r"|km|kg|cm|mm|m)\b)")
+    r"|km|kg|cm|mm|m)(?![A-Za-z]))")
+# What qualifies a figure after its unit: "85% 이상", "3년 미만"
+_QUALIFIER = re.compile(r"\s?(?:이상|이하|미만|초과|가량|정도)"
+                        r"(?=[인은는이가을를의에도로]?(?:[^가-힣]|$))|\s(?:or more|or less)\b")
+# A figure that dates rather than amounts ("12월", "31일"), and a section's number
+_DATE_UNIT = re.compile(r"\s?(?:년|월|일|시|분|초)(?![가-힣])")
+_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\s+[^\W\d_]")
+_MONEY_MARK = re.compile(r"[$₩€£¥]|USD|KRW|EUR|\d,\d{3}|\d\.\d|원|달러|dollars?|euros?",
+                         re.IGNORECASE)
 _LABELLED = re.compile(r"(?:\b(?:Table|Fig\.?|Figure|Section|Chapter|Eq\.?|No\.?|Item)"
                        r"|표|그림|제)\s*$", re.IGNORECASE)
 _ABBREVIATED = re.compile(r"\b[ap]\.m\.$|\b[A-Z]\.$", re.IGNORECASE)
@@ -104,6 +112,7 @@ _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
 _WORD = re.compile(r"[^\W_]+")
 CELL_SEPARATOR = " | "
+ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
 
 
@@ -142,22 +151,29 @@ def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def short_span(question: str, text: str, line: tuple[int, int],
-               matched: Callable[[str], float], kind: AnswerType | None = None
-               ) -> LineSpan | None:
+               matched: Callable[[str], float], kind: AnswerType | None = None,
+               anchored: bool = True) -> LineSpan | None:
     """The span of `text[line[0]:line[1]]` that answers `question`, or None.
 
-    `matched(s)`: how much of the question's weight the text `s` holds (0 when none)."""
+    `matched(s)`: how much of the question's weight the text `s` holds (0 when none). A
+    wrong short answer misleads more than none, so with `anchored` (the default) a row
+    answers only when its label holds some of the question's words, and a prose span only
+    when it lies within `ANCHOR_CHARS` of one of them; without it (a line in another
+    language than the question, chosen by its vector) any row or typed span may."""
     kind = answer_type(question) if kind is None else kind
     start, end = line
     cells = table_cells(text, start, end)
     values = [c for c in cells if _PURE_VALUE.match(text[c[0]:c[1]]) and not _asked(
         question, text[c[0]:c[1]])]
     if len(cells) >= 2 and values:
+        label = text[start:values[0][0]]
+        if anchored and not matched(label):
+            return None
         cell = _table_value(question, text, start, cells, values, kind)
         return LineSpan(cell[0], cell[1], True) if cell is not None else None
     if kind is AnswerType.NONE:
         return None
-    return _typed_span(question, text, start, end, kind, matched)
+    return _typed_span(question, text, start, end, kind, matched, anchored)
 
 
 def _table_value(question: str, text: str, line_start: int, cells: list[tuple[int, int]],
@@ -209,28 +225,35 @@ def _header_match(header: str, numbers: set[str], words: set[str]) -> int:
 
 
 def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType,
-                matched: Callable[[str], float]) -> LineSpan | None:
+                matched: Callable[[str], float], anchored: bool) -> LineSpan | None:
     """The span of type `kind` nearest the question's words in `text[start:end]`."""
     pattern = _SPANS[kind]
     spans = [(m.start(), m.end()) for m in pattern.finditer(text, start, end)
-             if m.group().strip() and not _asked(question, m.group())]
-    if not spans:
-        return None
+             if m.group().strip() and not _asked(question, m.group())
+             and not _bracketed(text, m.start(), m.end())]
+    spans = [(a, b) for a, b in spans if not _SECTION_NUMBER.match(text, a)
+             or text.rfind("\n", 0, a) + 1 < a]
+    if kind is AnswerType.MONEY:  # an amount, not a date's figure; marked ones first
+        spans = [(a, b) for a, b in spans if not _DATE_UNIT.match(text, b)]
+        spans = [span for span in spans if _MONEY_MARK.search(text, *span)] or spans
     anchors = [m.start() for m in _WORD.finditer(text, start, end) if matched(m.group()) > 0]
+    if not spans or (anchored and not anchors):
+        return None
 
     def distance(span: tuple[int, int]) -> float:
         if not anchors:
             return float(span[0] - start)
         return float(min(min(abs(a - span[0]), abs(a - span[1])) for a in anchors))
 
-    spans = [span for span in spans if not _bracketed(text, *span)] or spans
     first, last = min(spans, key=distance)
+    if anchored and distance((first, last)) > ANCHOR_CHARS:
+        return None
     while last > first and text[last - 1] in " .,;:" and not _ABBREVIATED.search(
             text, first, last):
         last -= 1
-    if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT) and \
-            text[last - 1:last].isdigit():
-        last = _with_unit(text, last, end)
+    if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
+        last = (_with_unit(text, last, end) if text[last - 1:last].isdigit()
+                else _qualified(text, last, end))
     return LineSpan(first, last, False)
 
 
@@ -244,13 +267,20 @@ def _with_unit(text: str, end: int, limit: int) -> int:
     """`end` moved past the unit that follows a figure ("13,484 밀리초"), if one does."""
     found = _UNIT_AFTER.match(text, end, limit)
     if found is None:
-        return end
+        return _qualified(text, end, limit)
     if found["en"]:
-        return found.end()
-    word = found["ko"].rstrip(_PARTICLES) if len(found["ko"]) > 1 else found["ko"]
-    if not word or len(word) > UNIT_MAX_CHARS:
-        return end
-    return found.start("ko") + len(word)
+        end = found.end()
+    else:
+        word = found["ko"].rstrip(_PARTICLES) if len(found["ko"]) > 1 else found["ko"]
+        if not word or len(word) > UNIT_MAX_CHARS or word in ("이상", "이하", "미만", "초과"):
+            return _qualified(text, end, limit)
+        end = found.start("ko") + len(word)
+    return _qualified(text, end, limit)
+
+
+def _qualified(text: str, end: int, limit: int) -> int:
+    found = _QUALIFIER.match(text, end, limit)
+    return found.end() if found else end
 
 
 def _asked(question: str, span: str) -> bool:

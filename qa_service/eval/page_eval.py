@@ -302,6 +302,8 @@ def _answer_summary(answered: Sequence[_Answered]) -> dict[str, Any]:
         "answer_hit": share(with_gold, lambda a: a.hit),
         "short_answer_hit": share(with_gold, lambda a: a.short_hit),
         "short_answer_given": share(answerable, lambda a: a.has_short),
+        "short_answer_precision": share([a for a in with_gold if a.has_short],
+                                        lambda a: a.short_hit),
         "false_refusals": share(answerable, lambda a: a.abstained),
         "first_citation_on_evidence": share(answerable, lambda a: a.cited_evidence),
         "unanswerable_declined": share(unanswerable, lambda a: a.abstained),
