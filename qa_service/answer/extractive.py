@@ -54,7 +54,13 @@ from qa_service.answer.models import (
     is_korean,
 )
 from qa_service.answer.overview import overview_text
-from qa_service.answer.short import AnswerType, answer_type, lines_of, short_span
+from qa_service.answer.short import (
+    AnswerType,
+    answer_type,
+    header_lines,
+    lines_of,
+    short_span,
+)
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
@@ -133,6 +139,7 @@ class _Lead:
     line_end: int
     span_start: int
     span_end: int
+    header: tuple[int, int] | None = None  # a table row's nearest header line, also quoted
 
 
 @dataclass(frozen=True)
@@ -361,7 +368,9 @@ class ExtractiveAnswerer:
             span = short_span(question, text, (start, end), matched, kind, anchored=not foreign)
             if span is not None:  # quoted with its table row, or with its whole sentence
                 first, last = (start, end) if span.table else sentence
-                return _Lead(passage, first, last, span.start, span.end), best
+                headers = header_lines(text, start) if span.table else []
+                return _Lead(passage, first, last, span.start, span.end,
+                             headers[0] if headers else None), best
         return None, best
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
@@ -405,15 +414,8 @@ class ExtractiveAnswerer:
                  ) -> tuple[str, list[Citation], ShortAnswer | None]:
         """The answer text: the short answer (when there is one) on its own line, then the
         quotes: the line it was read from first, then the best sentences."""
-        head = ""
-        pieces: list[tuple[int, int, int]] = []  # (passage, start, end)
-        if lead is not None:
-            head = passages[lead.passage].text[lead.span_start:lead.span_end]
-            pieces.append((lead.passage, lead.line_start, lead.line_end))
-        for c in sorted(candidates, key=lambda c: -c.score):
-            if lead is None or c.passage != lead.passage or \
-                    c.end <= lead.line_start or c.start >= lead.line_end:
-                pieces.append((c.passage, c.start, c.end))
+        head = passages[lead.passage].text[lead.span_start:lead.span_end] if lead else ""
+        pieces = _pieces(candidates, lead)
         prefix_chars = len(head) + len(LEAD_SEPARATOR) if head else 0
         budget = self.settings.max_chars - prefix_chars
         parts: list[str] = []
@@ -494,3 +496,20 @@ def _around(text: str, start: int, end: int, span_start: int, span_end: int, siz
     if space >= 0 and right < end:
         right = space
     return left, right
+
+
+def _pieces(candidates: list[_Candidate], lead: _Lead | None) -> list[tuple[int, int, int]]:
+    """What an answer quotes, in order, as (passage, start, end): the short answer's line
+    or sentence (and a table row's header), then the best sentences that do not overlap
+    them."""
+    pieces: list[tuple[int, int, int]] = []
+    if lead is not None:
+        pieces.append((lead.passage, lead.line_start, lead.line_end))
+        if lead.header is not None:  # a table row is quoted with its header
+            pieces.append((lead.passage, *lead.header))
+    quoted = list(pieces)
+    for c in sorted(candidates, key=lambda c: -c.score):
+        if not any(c.passage == p and c.start < end and start < c.end
+                   for p, start, end in quoted):
+            pieces.append((c.passage, c.start, c.end))
+    return pieces

@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["AnswerType", "LineSpan", "answer_type", "lines_of", "short_span", "table_cells"]
+__all__ = ["AnswerType", "LineSpan", "answer_type", "header_lines", "lines_of", "short_span",
+           "table_cells"]
 
 
 class AnswerType(StrEnum):
@@ -110,6 +111,7 @@ _PURE_VALUE = re.compile(
     rf"^\s*\(?\s*(?:[$₩€£¥]\s?)?\(?(?:{_NUMBER})\)?\s*(?:%|원|만원|억원|백만원)?\s*\)?\s*$")
 _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
+_YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
 CELL_SEPARATOR = " | "
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
@@ -179,9 +181,9 @@ def short_span(question: str, text: str, line: tuple[int, int],
 def _table_value(question: str, text: str, line_start: int, cells: list[tuple[int, int]],
                  values: list[tuple[int, int]], kind: AnswerType) -> tuple[int, int] | None:
     """The value cell of a row in the column the question names, else its first amount."""
-    column = _named_column(question, text, line_start, len(cells))
-    if column is not None:
-        cell = cells[column]
+    named = _named_column(question, text, line_start, len(cells))
+    if named is not None:
+        cell = cells[named[0]]
         if cell in values:
             return cell
     if kind is AnswerType.COUNT:
@@ -193,29 +195,42 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
     return (longer or values)[0]
 
 
-def _named_column(question: str, text: str, line_start: int, width: int) -> int | None:
+def header_lines(text: str, line_start: int) -> list[tuple[int, int]]:
+    """The table header lines among the `HEADER_LINES_ABOVE` lines above the row that
+    starts at `line_start`, nearest first: two cells or more, mostly not figures (a year
+    is a column's name)."""
+    found = []
+    end = line_start - 1
+    for _ in range(HEADER_LINES_ABOVE):
+        if end <= 0:
+            break
+        start = text.rfind("\n", 0, end) + 1
+        cells = table_cells(text, start, end)
+        if len(cells) >= 2 and sum(1 for a, b in cells if _PURE_VALUE.match(text[a:b])
+                                   and not _YEAR.match(text[a:b])) * 3 <= len(cells):
+            found.append((start, end))
+        end = start - 1
+    return found
+
+
+def _named_column(question: str, text: str, line_start: int, width: int
+                  ) -> tuple[int, tuple[int, int]] | None:
     """The index (in the row's `width` cells) of the column whose header, in the lines
-    above the row, holds a number or word of the question that the other headers lack."""
+    above the row, holds a number or word of the question that the other headers lack,
+    with that header line."""
     asked_numbers = {n.lstrip("0") or "0" for n in _DIGITS.findall(question)}
     asked_words = {w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
-    best: tuple[int, int] | None = None  # (matches, column)
-    lines = text[:line_start].split("\n")[-HEADER_LINES_ABOVE - 1:-1]
-    offset = line_start - sum(len(line) + 1 for line in lines)
-    for line in lines:
-        header_cells = table_cells(text, offset, offset + len(line))
-        offset += len(line) + 1
-        if len(header_cells) < 2 or sum(1 for a, b in header_cells
-                                        if _PURE_VALUE.match(text[a:b])) * 3 > len(header_cells):
-            continue
-        names = [text[a:b] for a, b in header_cells]
+    best: tuple[int, int, tuple[int, int]] | None = None  # (matches, column, header)
+    for start, end in header_lines(text, line_start):
+        names = [text[a:b] for a, b in table_cells(text, start, end)]
         scores = [_header_match(name, asked_numbers, asked_words) for name in names]
         top = max(scores)
         if top <= 0 or scores.count(top) > 1:
             continue  # nothing named, or every column says it ("2023" in each)
         column = width - (len(names) - scores.index(top))  # right-aligned
         if 0 <= column < width and (best is None or top > best[0]):
-            best = (top, column)
-    return best[1] if best else None
+            best = (top, column, (start, end))
+    return (best[1], best[2]) if best else None
 
 
 def _header_match(header: str, numbers: set[str], words: set[str]) -> int:

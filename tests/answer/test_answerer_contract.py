@@ -98,3 +98,22 @@ def test_an_answerable_question_is_answered_with_a_citation(
     answer = made.answer(embedded_evidence(embedder, tokenizer, question, passages))
     assert not answer.abstained and answer.citations
     assert "14 hours" in answer.answer
+
+
+def test_a_table_row_answers_with_its_value_quoted_with_its_header(
+        embedder: Embedder, tokenizer: Tokenizer) -> None:
+    table = ("CONSOLIDATED BALANCE SHEETS\n(in thousands) | 2017 | 2016\n"
+             "Total current assets | 9,694,135 | 7,670,479\n"
+             "Total current liabilities | 5,466,312 | 4,586,657")
+    passages = make_passages([table, "Netflix streams films and series to members."])
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    for question, value in (("What were the total current liabilities in 2017?", "5,466,312"),
+                            ("What were the total current liabilities in 2016?", "4,586,657")):
+        answer = answerer.answer(embedded_evidence(embedder, tokenizer, question, passages))
+        assert answer.short_answer is not None and answer.short_answer.text == value
+        assert answer.answer.startswith(value + "\n\n")
+        row, header = answer.citations[:2]
+        assert row.quote == "Total current liabilities | 5,466,312 | 4,586,657"
+        assert row.quote[answer.short_answer.quote_start:answer.short_answer.quote_end] == value
+        assert header.quote == "(in thousands) | 2017 | 2016"
+        assert_contract(answer, passages, PAGE_PREFIX)
