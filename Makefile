@@ -64,6 +64,7 @@ eval-real: install
 	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --neutral-names --json .eval/pages-financebench-neutral.json
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --answers --json .eval/pages-team.json
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-cross.jsonl --answers --json .eval/pages-team-cross.json
+	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-none.jsonl --answers --json .eval/pages-team-none.json
 
 # Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
 # the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.

@@ -37,6 +37,8 @@ class _Outcome:
     group: str  # "answerable", "unanswerable" or "out_of_kb"
     abstained: bool
     hit: bool
+    short_hit: bool  # the short answer alone holds a gold answer
+    short: bool  # a short answer was given
     page_ok: bool
     citations: int
     valid_citations: int
@@ -70,17 +72,21 @@ def _ask(services: Services, corpus: EvalCorpus, dataset: Dataset, question: Que
     started = time.perf_counter()
     answer = services.asker.ask(corpus.kb, question.text, mode=mode)
     millis = (time.perf_counter() - started) * 1000
-    hit = page_ok = False
+    hit = page_ok = short_hit = False
+    short = answer.short_answer.text if answer.short_answer is not None else ""
     if group == "answerable" and not answer.abstained:
         text = normalize_answer(answer.answer)
         hit = any(normalize_answer(a) in text for a in question.answers)
+        short_hit = bool(short) and any(normalize_answer(a) in normalize_answer(short)
+                                        for a in question.answers)
         doc_id = corpus.documents.get((dataset.name, question.article))
         if doc_id is not None and answer.citations:
             first = answer.citations[0]
             paragraph = dataset.articles[question.article].paragraphs[question.paragraph]
             page_ok = (first.document_id == doc_id
                        and first.page in _pages_of(corpus, doc_id, paragraph))
-    return _Outcome(group, answer.abstained, hit, page_ok, len(answer.citations),
+    return _Outcome(group, answer.abstained, hit, short_hit, bool(short), page_ok,
+                    len(answer.citations),
                     _valid_citations(corpus, answer), len(answer.answer), millis)
 
 
@@ -97,6 +103,8 @@ def _summary(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
         "questions": len(outcomes),
         "answerable": len(answerable),
         "answer_hit": share("answerable", lambda o: o.hit),
+        "short_answer_hit": share("answerable", lambda o: o.short_hit),
+        "short_answer_given": share("answerable", lambda o: o.short),
         "answer_chars_mean": (round(float(np.mean([o.chars for o in answered])), 1)
                               if answered else None),
         "citation_valid": (round(sum(o.valid_citations for o in outcomes) / citations, 4)
