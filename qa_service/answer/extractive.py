@@ -442,12 +442,7 @@ class ExtractiveAnswerer:
             suffix = ELLIPSIS if end < last else ""
             offset = prefix_chars + used + separator + len(prefix)
             parts.append(prefix + quote.translate(_LINE_BREAKS) + suffix)
-            citations.append(Citation(
-                number=len(citations) + 1, document_id=passage.document_id,
-                filename=passage.filename, page=passage.page, quote=quote,
-                chunk_id=passage.chunk_id, char_start=passage.char_start + start,
-                char_end=passage.char_start + end, answer_start=offset,
-                answer_end=offset + len(quote)))
+            citations.append(Citation.quoting(len(citations) + 1, passage, start, end, offset))
             if number == 0 and lead is not None:
                 short = ShortAnswer(head, 1, lead.span_start - start, lead.span_end - start)
         text = " ".join(parts)

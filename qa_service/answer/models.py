@@ -39,6 +39,16 @@ class Citation:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def quoting(cls, number: int, passage: Passage, start: int, end: int,
+                answer_start: int) -> Citation:
+        """Citation `number` quoting `passage.text[start:end]`, shown in the answer from
+        `answer_start` (line breaks as spaces: the same length)."""
+        return cls(number=number, document_id=passage.document_id, filename=passage.filename,
+                   page=passage.page, quote=passage.text[start:end], chunk_id=passage.chunk_id,
+                   char_start=passage.char_start + start, char_end=passage.char_start + end,
+                   answer_start=answer_start, answer_end=answer_start + end - start)
+
 
 @dataclass(frozen=True)
 class ShortAnswer:

@@ -130,12 +130,7 @@ def overview_text(question: str, passages: Sequence[Passage], max_chars: int
         offset = length + len(prefix)
         parts.append(prefix + shown)
         length = offset + len(shown)
-        citations.append(Citation(
-            number=len(citations) + 1, document_id=passage.document_id,
-            filename=passage.filename, page=passage.page, quote=quote,
-            chunk_id=passage.chunk_id, char_start=passage.char_start + start,
-            char_end=passage.char_start + end, answer_start=offset,
-            answer_end=offset + len(shown)))
+        citations.append(Citation.quoting(len(citations) + 1, passage, start, end, offset))
         return True
 
     for piece in sentences:
