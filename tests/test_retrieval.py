@@ -371,3 +371,38 @@ def test_a_deleted_document_is_no_longer_named(filings, lexical) -> None:  # typ
     kb.delete_document(docs["b.pdf"].info.id)
     with kb.catalog.snapshot() as conn:
         assert lexical.search_documents(conn, "Harbour Shipping", 10) == []
+
+
+def test_evidence_hands_an_answerer_the_passages_their_sentences_and_vectors(  # type: ignore[no-untyped-def]
+        corpus, fake_embedder, lexical) -> None:
+    kb, _ = corpus
+    hybrid = retriever(fake_embedder, lexical)
+    evidence = hybrid.evidence(kb, "  When are penguins fed?  ", 3)
+    assert evidence.question == "When are penguins fed?"
+    assert evidence.passages == hybrid.search(kb, "When are penguins fed?", 3)
+    for item in evidence.items:
+        assert item.sentences and all(0 <= a < b <= len(item.passage.text)
+                                      for a, b in item.sentences)
+        assert item.vectors is not None and len(item.vectors) == len(item.sentences)
+        assert item.context == ""  # these stand-in documents have none
+    assert evidence.terms.chunks > 0 and evidence.query_vector.shape == (fake_embedder.dimension,)
+    assert evidence.encode is not None
+    assert evidence.encode(["a line", "another"]).shape == (2, fake_embedder.dimension)
+    assert evidence.overview == ()
+
+
+def test_an_overview_brings_the_first_passages_document_in_reading_order(  # type: ignore[no-untyped-def]
+        corpus, fake_embedder, lexical) -> None:
+    kb, docs = corpus
+    hybrid = retriever(fake_embedder, lexical)
+    evidence = hybrid.overview(kb, hybrid.evidence(kb, "When are penguins fed?", 2))
+    zoo = docs["zoo"]
+    assert [p.chunk_id for p in evidence.overview] == [c.id for c in zoo.chunks]
+    assert all(p.document_id == zoo.info.id and p.filename == "zoo.pdf"
+               for p in evidence.overview)
+    pages = [(p.page, p.char_start) for p in evidence.overview]
+    assert pages == sorted(pages)
+    with kb.catalog.snapshot() as conn:
+        assert kb.catalog.contexts(conn, [c.id for c in zoo.chunks]) == {
+            c.id: "" for c in zoo.chunks}
+        assert kb.catalog.contexts(conn, []) == {}
