@@ -2,7 +2,8 @@
 
 No LLM and no network. Every sentence of the retrieved passages is a candidate (the same
 sentence spans whose vectors were stored at ingest, handed over in the `Evidence`, so no
-sentence is embedded at ask time). A candidate's score adds, with the weights in `SentenceWeights`:
+sentence is embedded at ask time). A candidate's score adds, with the weights in
+`SentenceWeights`:
 - `local_overlap`: the share of the question's content tokens found in the sentence,
   each token weighted by its IDF in the knowledge base times its rarity among the
   candidate sentences (a word every candidate has, such as the document's topic, tells
@@ -15,17 +16,23 @@ sentence is embedded at ask time). A candidate's score adds, with the weights in
   and a number;
 - `similarity`: the cosine of the question's and the sentence's vectors;
 - `passage_score` and `passage_rank`: the passage's fused retrieval score and its rank.
+A sentence in the other language than the question (Korean/English) shares no words with
+it: it scores `cross_lingual_similarity` x its cosine instead of the word overlaps.
 The weights were set on half of the SQuAD v1.1 dev articles and checked on the other half
 and on KorQuAD (README "Answering").
 
-The answer quotes the best sentences, best first, at most `max_sentences` and
-`max_chars`; a sentence longer than the room left is cut to the window of words that
-holds most of the question's weight (a verbatim substring, marked with "…"). Line breaks
-of the PDF text are shown as spaces in the answer; citation quotes are exact page text.
+When a short span answers (`qa_service.answer.short`: a table cell, a date, an amount...),
+the answer leads with it on its own line, and the line or sentence it was read from is
+the first quote (a table row with its header line). Then the best sentences, best first,
+at most `max_sentences` quotes and `max_chars` characters; a sentence longer than the room
+left is cut to the window of words that holds most of the question's weight (a verbatim
+substring, marked with "…"). Line breaks of the PDF text are shown as spaces in the
+answer; citation quotes are exact page text. An overview request is answered from the
+document's opening and headings (`qa_service.answer.overview`).
 
-Answerability, which decides abstention: the mean of the best window overlap (plain IDF,
-so a question whose rare words are nowhere in the knowledge base scores low) and the best
-sentence similarity (floored at 0). Below `abstain_below` the answer is an abstention.
+Abstention: `answerability` is the probability of `qa_service.answer.answerability`'s
+model over the features this answerer computes (`features`); below `abstain_below` the
+answer is an abstention.
 """
 
 from __future__ import annotations
