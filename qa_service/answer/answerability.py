@@ -5,7 +5,7 @@ The extractive answerer declines ("the documents do not say") below
 has anyway (`AnswerabilityFeatures`): how much of the question's IDF weight the best
 sentence (with its neighbours; also with what its passage is about: its document's
 identity and section) and the best line hold, how much of it lies on words the
-knowledge base never saw, the best question-sentence cosine (which alone decides when
+knowledge base never saw, the best question-sentence cosine (which counts more when
 question and passage are in different languages), the first passage's retrieval score,
 whether a span of the asked type (a date, an amount...) was found, and whether the
 figures the question names (a year, a period) appear in the first passages at all.
@@ -13,7 +13,8 @@ figures the question names (a year, a period) appear in the first passages at al
 `DEFAULT_MODEL` was fitted by `make calibrate` (`bench/calibrate_answerability.py`) on the
 `tune` halves of the team's real-document sets and FinanceBench dev, and on half of the
 SQuAD and KorQuAD dev articles with questions about the other half and the other language
-as the unanswerable ones; README "Answering" shows the trade-off curve of the threshold.
+as the unanswerable ones (Wikipedia weighing 3x: its figures must not regress); README
+"Answering" shows the trade-off curve of the threshold. Refit it after changing a feature.
 """
 
 from __future__ import annotations
