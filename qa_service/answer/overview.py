@@ -24,13 +24,14 @@ _REQUEST = re.compile(
     r"\bsummari[sz](?:e|ing)\b|\b(?:give|write|provide|show|need|want)\b.{0,25}\b(?:summary|"
     r"overview|gist|synopsis)\b|^\s*(?:summary|overview|synopsis|tl;?dr)\b|\boverview of\b"
     r"|\bwhat (?:is|'s|are) (?:this|the|these|that)\b.{0,60}\b(?:document|paper|report|file"
-    r"|pdf|article|brochure|book|plan|guide|manual|presentation|filing)s? (?:about|on)\b"
+    r"|pdf|brochure|plan|guide|manual|presentation|filing)s? about\s*\??\s*$"
     r"|\b(?:main|key) (?:points|ideas|findings"
     r"|takeaways)\b|\bin a nutshell\b"
     r"|요약(?:해|하|좀|을|본|\s*부탁|\s*$|\??\s*$)|간추려|개요(?:를|가|\s*알려|\s*$)"
     r"|무슨\s*내용|어떤\s*내용(?:인|이|을)|핵심\s*(?:내용|만|을|이)|주요\s*내용|전반적인\s*내용",
     re.IGNORECASE)
 OPENING_SENTENCES = 3
+OPENING_LINES = 4  # quoted instead when the document has no opening sentence
 HEADINGS = 6
 MIN_SENTENCE_CHARS = 40  # shorter "sentences" at a document's start are labels, not prose
 MAX_SENTENCE_CHARS = 400  # longer ones are tables of contents or lists run together
@@ -80,6 +81,16 @@ def overview_quotes(passages: Sequence[Passage]) -> tuple[list[tuple[Passage, in
         if len(sentences) >= OPENING_SENTENCES and len(headings) >= HEADINGS:
             break
     return sentences, headings
+
+
+def _opening_lines(passages: Sequence[Passage]) -> list[tuple[Passage, int, int]]:
+    """A document without prose (a balance sheet, a price list) opens with its title and
+    first lines: those, when no opening sentence qualifies."""
+    if not passages:
+        return []
+    first = passages[0]
+    return [(first, at, at + len(line.rstrip()))
+            for at, line in _lines(first.text, 0, len(first.text))[:OPENING_LINES]]
 
 
 def _is_label(line: str) -> bool:
@@ -133,7 +144,7 @@ def overview_text(question: str, passages: Sequence[Passage], max_chars: int
         citations.append(Citation.quoting(len(citations) + 1, passage, start, end, offset))
         return True
 
-    for piece in sentences:
+    for piece in sentences or _opening_lines(passages):
         if not add(piece, " " if parts else ""):
             break
     label = "목차: " if korean else "Sections: "

@@ -30,6 +30,8 @@ def passages() -> list[Passage]:
     ("이 보고서는 무슨 내용이야?", True),
     ("서울시 기본계획의 주요 내용을 알려줘", True),
     ("What does the summary table say about revenue in 2022?", False),
+    ("What is the title of Edwards book about Luther?", False),
+    ("What is the report about the flood's damage called?", False),
     ("How long does the battery last?", False),
     ("요약 재무제표에서 2022년 매출액은 얼마인가요?", False),
 ])
@@ -62,3 +64,12 @@ def test_the_overview_answer_cites_every_quote_verbatim() -> None:
 def test_an_overview_keeps_to_its_length() -> None:
     text, citations = overview_text("Summarize the paper", passages(), 120)
     assert len(text) <= 120 and citations
+
+
+def test_a_document_without_prose_opens_with_its_first_lines() -> None:
+    sheet = ("연 결 재 무 상 태 표\n제 54 기 : 2022년 12월 31일 현재\n자 산 | 금 액\n"
+             "1. 현금 | 49,680,710\n2. 재고 | 5")
+    passages = [Passage(1, "bs", "bs.pdf", 1, 0, len(sheet), sheet, 0.0)]
+    text, citations = overview_text("이 문서를 요약해줘", passages, 900)
+    assert text.startswith("연 결 재 무 상 태 표 제 54 기 : 2022년 12월 31일 현재")
+    assert [c.quote for c in citations] == sheet.split("\n")[:4]
