@@ -88,7 +88,7 @@ def fit_model(rows: Sequence[Sequence[float]], labels: Sequence[int],
 
 # Fitted by `make calibrate` on 2026-12-04 (see the module's docstring).
 DEFAULT_MODEL = AnswerabilityModel(
-    weights=(1.5016, 0.8499, 1.4449, -2.8849, 6.1336, -0.3144, 0.234, -0.2333, 0.066, 0.5186,
-             1.296),
-    intercept=-4.2923,
+    weights=(1.4852, 0.9514, 1.3223, -2.7968, 6.1677, -0.3446, 0.2372, -0.2557, 0.3769, 0.5284,
+             1.3053),
+    intercept=-4.3397,
 )

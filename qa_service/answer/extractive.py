@@ -88,11 +88,6 @@ _NUMBER = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred"
     r"|thousand|million|billion|dozen)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
-# Korean words a question is phrased with, not what it asks about: interrogatives and
-# light verbs ("재고자산은 얼마인가요?", "무엇을 할 수 있는가?"). In a small knowledge base
-# no chunk holds "얼마", which then took most of the question's weight.
-QUESTION_FUNCTION_WORDS = frozenset(
-    {"얼마", "어떻", "어떠", "무엇", "어디", "누구", "하", "되", "있", "수", "것", "그렇", "이렇"})
 _FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
 NUMBER_PASSAGES = 3  # where the question's figures are looked for
 _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
@@ -214,8 +209,7 @@ class ExtractiveAnswerer:
     def _assess(self, evidence: Evidence) -> _Assessment:
         question, passages = evidence.question, evidence.passages
         tokens = self.tokenizer.tokens(question)
-        idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)
-               if t not in QUESTION_FUNCTION_WORDS}
+        idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
         candidates = self._candidates(evidence)
         contexts = [self._context_tokens(item.passage.chunk_id, item.context)
                     for item in evidence.items]

@@ -350,16 +350,3 @@ def test_an_overview_request_quotes_the_documents_opening(library: Library,
         assert citation.document_id == library.ids["aurora"]
         page = library.kb.catalog.page_text(citation.document_id, citation.page)
         assert page is not None and page[citation.char_start:citation.char_end] == citation.quote
-
-
-def test_a_korean_question_word_is_not_what_the_question_asks_about(
-        library: Library, tokenizer: Tokenizer) -> None:
-    # "얼마" is in no chunk of a small knowledge base: it must not weigh as the rarest word
-    answer = library.ask("한빛 등대의 높이는 얼마인가요?")
-    assert not answer.abstained and "스물두 미터" in answer.answer
-    passages = [Passage(chunk_id=1, document_id="d", filename="d.pdf", page=1, char_start=0,
-                        char_end=22, text="등대의 높이는 스물두 미터이다.", score=1.0)]
-    terms = TermStatistics(chunks=10, frequencies={"등대": 2, "높이": 3})
-    features = ExtractiveAnswerer(tokenizer, AnswerSettings()).features(
-        evidence_of("등대의 높이는 얼마인가요?", passages, terms))
-    assert features.unseen == 0.0 and features.coverage == 1.0
