@@ -44,6 +44,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -131,6 +132,8 @@ class _Candidate:
     window_overlap: float = 0.0
 
 
+_T = TypeVar("_T")
+
 # A line of a candidate sentence: (weight, passage, start, end, the sentence's span)
 _Line = tuple[float, int, int, int, tuple[int, int]]
 
@@ -213,14 +216,16 @@ class ExtractiveAnswerer:
         candidates = self._candidates(evidence)
         contexts = [self._context_tokens(item.passage.chunk_id, item.context)
                     for item in evidence.items]
+        korean = is_korean(question)
+        other_language = [is_korean(p.text) != korean for p in passages]
         coverage, context_coverage, similarity = self._score(
-            question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts)
-        lead, line_share = self._short_answer(evidence, idf, candidates)
+            question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
+            other_language)
+        lead, line_share = self._short_answer(evidence, idf, candidates, other_language)
         total = sum(idf.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
         unseen = (sum(w for t, w in idf.items() if not evidence.terms.frequencies.get(t)
                       and not _COMPOUND.search(t)) / total) if total else 1.0
-        korean = is_korean(question)
         asked = set(_FIGURE.findall(question.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
                         [:NUMBER_PASSAGES]).replace(",", "")
@@ -228,7 +233,7 @@ class ExtractiveAnswerer:
         features = AnswerabilityFeatures(
             coverage=coverage, context_coverage=context_coverage, line_share=line_share,
             unseen=unseen, similarity=max(similarity, 0.0),
-            cross_lingual=float(bool(passages) and is_korean(passages[0].text) != korean),
+            cross_lingual=float(bool(other_language) and other_language[0]),
             top_score=passages[0].score if passages else 0.0,
             typed=float(answer_type(question) is not AnswerType.NONE),
             short_answer=float(lead is not None),
@@ -267,37 +272,40 @@ class ExtractiveAnswerer:
         return candidates
 
     def _context_tokens(self, chunk_id: int, context: str) -> frozenset[str]:
-        with self._lock:
-            cached = self._contexts.get(chunk_id)
-            if cached is not None:
-                self._contexts.move_to_end(chunk_id)
-                return cached
-        tokens = frozenset(self.tokenizer.tokens(context))
-        with self._lock:
-            self._contexts[chunk_id] = tokens
-            while len(self._contexts) > TOKEN_CACHE_CHUNKS:
-                self._contexts.popitem(last=False)
-        return tokens
+        return self._cached(self._contexts, chunk_id,
+                            lambda: frozenset(self.tokenizer.tokens(context)))
 
     def _sentence_tokens(self, passage: Passage, spans: list[tuple[int, int]]
                          ) -> list[list[str]]:
+        return self._cached(
+            self._tokens, passage.chunk_id,
+            lambda: [self.tokenizer.tokens(passage.text[a:b]) for a, b in spans],
+            lambda cached: len(cached) == len(spans))
+
+    def _cached(self, cache: OrderedDict[int, _T], chunk_id: int, make: Callable[[], _T],
+                fits: Callable[[_T], bool] = lambda _cached: True) -> _T:
+        """A chunk's tokens from `cache` (least recently used out past
+        `TOKEN_CACHE_CHUNKS`), made by `make` when missing or when `fits` says no."""
         with self._lock:
-            cached = self._tokens.get(passage.chunk_id)
-            if cached is not None and len(cached) == len(spans):
-                self._tokens.move_to_end(passage.chunk_id)
+            cached = cache.get(chunk_id)
+            if cached is not None and fits(cached):
+                cache.move_to_end(chunk_id)
                 return cached
-        tokens = [self.tokenizer.tokens(passage.text[a:b]) for a, b in spans]
+        made = make()
         with self._lock:
-            self._tokens[passage.chunk_id] = tokens
-            while len(self._tokens) > TOKEN_CACHE_CHUNKS:
-                self._tokens.popitem(last=False)
-        return tokens
+            cache[chunk_id] = made
+            while len(cache) > TOKEN_CACHE_CHUNKS:
+                cache.popitem(last=False)
+        return made
 
     def _score(self, question: str, idf: dict[str, float], pairs: set[tuple[str, str]],
                candidates: list[_Candidate], passages: Sequence[Passage],
-               contexts: Sequence[frozenset[str]]) -> tuple[float, float, float]:
+               contexts: Sequence[frozenset[str]], other_language: Sequence[bool]
+               ) -> tuple[float, float, float]:
         """Score every candidate; return the best coverage (without, then with its
         passage's context: `contexts`, by passage rank) and the best similarity.
+        `other_language`: by passage rank, whether it is in another language than the
+        question.
 
         `idf`: the question's distinct content tokens, in order, with their IDF. A sentence
         in another language than the question (Korean/English) shares no words with it:
@@ -316,10 +324,8 @@ class ExtractiveAnswerer:
         wants_date = _DATE_QUESTION.search(question) is not None
         wants_number = not wants_date and _NUMBER_QUESTION.search(question) is not None
         w = self.weights
-        korean = is_korean(question)
-        other = {i for i, p in enumerate(passages) if is_korean(p.text) != korean}
         for i, c in enumerate(candidates):
-            if c.passage in other:
+            if other_language[c.passage]:
                 c.score = (w.cross_lingual_similarity * c.similarity
                            + w.passage_score * passages[c.passage].score
                            + w.passage_rank * c.passage)
@@ -352,7 +358,8 @@ class ExtractiveAnswerer:
     # --- the answer ------------------------------------------------------------------
 
     def _short_answer(self, evidence: Evidence, idf: dict[str, float],
-                      candidates: list[_Candidate]) -> tuple[_Lead | None, float]:
+                      candidates: list[_Candidate], other_language: Sequence[bool]
+                      ) -> tuple[_Lead | None, float]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
         that hold most of the question's weight, with the line it was read from, and the
         best line's share of the question's weight."""
@@ -364,14 +371,13 @@ class ExtractiveAnswerer:
                 cache[text] = sum(idf.get(t, 0.0) for t in set(self.tokenizer.tokens(text)))
             return cache[text]
 
-        lines, best = self._weighed_lines(evidence, idf, candidates, matched)
+        lines, best = self._weighed_lines(evidence, idf, candidates, matched, other_language)
         kind = answer_type(question)
-        korean = is_korean(question)
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or weight < LEAD_LINE_SHARE * lines[0][0]:
                 break
             text = passages[passage].text
-            foreign = is_korean(text) != korean and matched(text[start:end]) == 0
+            foreign = other_language[passage] and matched(text[start:end]) == 0
             span = short_span(question, text, (start, end), matched, kind, anchored=not foreign)
             if span is not None:  # quoted with its table row, or with its whole sentence
                 first, last = (start, end) if span.table else sentence
@@ -381,22 +387,20 @@ class ExtractiveAnswerer:
         return None, best
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
-                       candidates: list[_Candidate], matched: Callable[[str], float]
-                       ) -> tuple[list[_Line], float]:
+                       candidates: list[_Candidate], matched: Callable[[str], float],
+                       other_language: Sequence[bool]) -> tuple[list[_Line], float]:
         """The lines of the best sentences as (weight, passage, start, end, the sentence's
-        span), heaviest first,
-        and the best line's share of the question's IDF weight. A line in the other
-        language than the question shares no words with it: it weighs its vector's
-        similarity to the question's (embedded now, when the evidence can)."""
+        span), heaviest first, and the best line's share of the question's IDF weight. A
+        line in the other language than the question shares no words with it: it weighs
+        its vector's similarity to the question's (embedded now, when the evidence can)."""
         passages = evidence.passages
         total = sum(idf.values()) or 1.0
-        korean = is_korean(evidence.question)
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
         for rank, c in enumerate(sorted(candidates, key=lambda c: -c.score)[:LEAD_SENTENCES]):
             text = passages[c.passage].text
-            other = is_korean(text) != korean
+            other = other_language[c.passage]
             for start, end in lines_of(text, c.start, c.end):
                 share = matched(text[start:end]) / total
                 best = max(best, share)
