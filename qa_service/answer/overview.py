@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from qa_service.answer.models import Citation, is_korean
+from qa_service.answer.short import lines_of
 from qa_service.headings import is_heading
 from qa_service.schemas import Passage
 from qa_service.sentences import split_sentences
@@ -111,13 +112,13 @@ def _is_section(line: str) -> bool:
 
 
 def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    """The non-empty lines of `text[start:end]` (`short.lines_of`) as (where the line's
+    first non-space character is, the line from it)."""
     found = []
-    at = start
-    for line in text[start:end].split("\n"):
+    for line_start, line_end in lines_of(text, start, end):
+        line = text[line_start:line_end]
         stripped = line.lstrip()
-        if stripped:
-            found.append((at + len(line) - len(stripped), stripped))
-        at += len(line) + 1
+        found.append((line_start + len(line) - len(stripped), stripped))
     return found
 
 
