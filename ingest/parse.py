@@ -218,6 +218,12 @@ _CURRENCY = frozenset("$€£¥₩")
 _DIGITS = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 TABLE_LINES = 0.3  # of a page's lines: rows of a label and figures make it a table page
+SPLIT_ROWS = 2  # rows the plain text tears apart: the page is a table drawn by columns
+PROSE_CELL_LETTERS = 20  # a layout cell of this many letters is a run of prose
+PROSE_COLUMN_LINES = 0.2  # of a page's lines with two such runs: two columns of prose
+_GROUP_OPENS = re.compile(r"^[,.]\d{3}(?:,\d{3})*(?:\.\d+)?$")
+_ENDS_IN_DIGIT = re.compile(r"\d$")
+_SHORT_GROUP = re.compile(r"\d,(\d{1,2})$")
 
 
 def _page_text(page) -> str:  # type: ignore[no-untyped-def]
@@ -232,22 +238,58 @@ def _page_text(page) -> str:  # type: ignore[no-untyped-def]
         return plain
     layout: str = page.extract_text(extraction_mode="layout") or ""
     lines = [_CELL_GAP.split(line.strip()) for line in layout.splitlines() if line.strip()]
-    rows = sum(1 for cells in lines if len(cells) >= 2
-               and any(_FIGURE.match(cell.strip()) for cell in cells[1:]))
-    if not lines or rows < TABLE_LINES * len(lines):
+    rows = [cells for cells in (_cells(cells) for cells in lines) if len(cells) >= 2
+            and any(_FIGURE.match(cell) for cell in cells[1:])]
+    if not lines or (len(rows) < TABLE_LINES * len(lines)
+                     and not _rows_split_in(plain, rows, lines)):
         return plain
     return "\n".join(" | ".join(_cells(cells)) for cells in lines)
 
 
+def _rows_split_in(plain: str, rows: list[list[str]], lines: list[list[str]]) -> bool:
+    """Whether the plain text tears the table's rows apart: a PDF that draws its table
+    column by column (an invoice's item names, then its quantities, then its amounts)
+    reads, in content order, with no label next to its figure. So when at least
+    `SPLIT_ROWS` rows have no plain line holding both their label and their first figure,
+    the layout text is kept even on a page of few rows, unless the page is set in two
+    columns of prose, which layout mode would interleave."""
+    plain_lines = [" ".join(line.split()) for line in plain.splitlines()]
+    split = 0
+    for cells in rows:
+        label = " ".join(cells[0].split())
+        figure = next(cell for cell in cells[1:] if _FIGURE.match(cell))
+        if not any(label in line and figure in line for line in plain_lines):
+            split += 1
+    prose_columns = sum(1 for cells in lines
+                        if sum(1 for cell in cells if len(_LETTER.findall(cell))
+                               >= PROSE_CELL_LETTERS) >= 2)
+    return (split >= SPLIT_ROWS
+            and prose_columns < PROSE_COLUMN_LINES * len(lines))
+
+
 def _cells(cells: list[str]) -> list[str]:
-    """Trimmed cells, a lone currency sign joined to the figure after it ("$ 2,822,795")."""
+    """Trimmed cells, a lone currency sign joined to the figure after it ("$ 2,822,795"),
+    and a number that layout mode cut at a wide glyph gap made whole again ("200" ",000"
+    -> "200,000"; "3,2" "00,000" -> "3,200,000": digit groups have three digits)."""
     out: list[str] = []
     for cell in (c.strip() for c in cells):
         if out and out[-1] in _CURRENCY:
             out[-1] = f"{out[-1]} {cell}"
+        elif out and _cut_number(out[-1], cell):
+            out[-1] = out[-1] + cell
         else:
             out.append(cell)
     return out
+
+
+def _cut_number(left: str, right: str) -> bool:
+    """Whether `left` + `right` is one number cut in two: `right` opens with a separator
+    and a full digit group, or `left` ends in a short digit group that `right` completes."""
+    if _GROUP_OPENS.match(right):
+        return bool(_ENDS_IN_DIGIT.search(left))
+    short = _SHORT_GROUP.search(left)
+    return short is not None and re.match(
+        rf"\d{{{3 - len(short[1])}}}(?:,\d{{3}})*(?:\.\d+)?$", right) is not None
 
 
 _OVER_LIMITS = ("goes past the PDF parser's safety limits, as hostile files such as "

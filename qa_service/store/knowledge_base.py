@@ -68,7 +68,7 @@ class IndexIdentity:
     dimension: int
     chunker: dict[str, Any] = field(default_factory=dict)
     parser: dict[str, Any] = field(
-        default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v1",
+        default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v2",
                                  "running_lines": "edges-v1", "positions": "pdfium-v1"})
     lexical: dict[str, Any] = field(
         default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v3",

@@ -304,3 +304,38 @@ def test_a_table_page_keeps_each_row_s_label_with_its_figures() -> None:
 def test_prose_with_figures_in_two_columns_is_not_read_as_a_table() -> None:
     text = parse_pdf(drawn_pdf(two_columns_of_figures), max_pages=MAX_PAGES).pages[0].text
     assert " | " not in text
+
+
+def invoice_drawn_by_columns(canvas: Any) -> None:
+    """Two item rows, drawn as a generator of invoices does: every name, then every
+    quantity, then every amount, so the content order tears each row apart."""
+    canvas.setFont("Helvetica", 10)
+    canvas.drawString(72, 760, "INVOICE 2023-11")
+    canvas.drawString(72, 740, "Billed to Example Trading Ltd, 12 Harbour Road, Portsmouth")
+    canvas.drawString(72, 725, "Issued 2023-11-10, due 2023-12-28, phone 0212-3456-7890")
+    canvas.drawString(72, 710, "Account 1234-5678-9012-3456 at Example Bank")
+    items = [("Design fee", "1", "3,000,000"), ("Revision fee", "1", "200,000")]
+    for x, column in ((72, 0), (300, 1), (450, 2)):
+        for row, cells in enumerate(items):
+            canvas.drawString(x, 680 - 16 * row, cells[column])
+    canvas.drawString(72, 640, "Please pay within 30 days.")
+
+
+def test_a_table_drawn_column_by_column_is_read_row_by_row() -> None:
+    """Few rows, so the page is no table by its share of rows; but the plain text never
+    has a label next to its figure, so the rows come from the page's layout."""
+    plain = drawn_pdf(invoice_drawn_by_columns)
+    lines = parse_pdf(plain, max_pages=MAX_PAGES).pages[0].text.split("\n")
+    assert "Design fee | 1 | 3,000,000" in lines
+    assert "Revision fee | 1 | 200,000" in lines
+    assert "Please pay within 30 days." in lines
+
+
+def test_a_number_cut_at_a_glyph_gap_is_one_cell() -> None:
+    from ingest.parse import _cells
+
+    assert _cells(["Revision fee", "1", "200", ",000", "200,000"]) == [
+        "Revision fee", "1", "200,000", "200,000"]
+    assert _cells(["Subtotal", "3,2", "00,000"]) == ["Subtotal", "3,200,000"]
+    assert _cells(["Item", "12", "3,000"]) == ["Item", "12", "3,000"]
+    assert _cells(["Total", "$", "1,5", "2"]) == ["Total", "$ 1,5", "2"]
