@@ -77,6 +77,13 @@ class Tokenizer:
             return self._korean(text)
         return _english(text)
 
+    def morphemes(self, text: str) -> list[tuple[str, str, int, int]]:
+        """Kiwi's analysis of Korean `text`: (form, part-of-speech tag without its
+        sub-tag, start, end) per morpheme, offsets into `text`."""
+        with self._lock:
+            analysed = self._analyser().tokenize(text)
+        return [(t.form, t.tag.split("-", 1)[0], t.start, t.end) for t in analysed]
+
     def _korean(self, text: str) -> list[str]:
         out: list[str] = []
         with self._lock:  # one analysis at a time: the analyser is shared by all threads

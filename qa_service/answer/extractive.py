@@ -53,6 +53,7 @@ from qa_service.answer.answerability import (
     AnswerabilityFeatures,
     AnswerabilityModel,
 )
+from qa_service.answer.focus import question_focus
 from qa_service.answer.models import (
     Answer,
     AnswerMode,
@@ -63,6 +64,7 @@ from qa_service.answer.models import (
 )
 from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
+    CELL_SEPARATOR,
     AnswerType,
     answer_type,
     header_lines,
@@ -100,6 +102,7 @@ LEAD_LINE_SHARE = 0.5  # lines holding less than this share of the best line's w
 LEAD_MIN_WEIGHT = 0.25  # nor lines holding less of the question (or, in the other
 # language, less similar to it): a wrong short answer misleads more than none
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
+FOCUS_WEIGHT = 0.5  # a line holding all of the question's focus gains this much weight
 CROSS_LINGUAL_LINES = 48  # lines of the other language embedded at ask time, at most
 CROSS_LINGUAL_LINE_WEIGHT = 1.0  # a line's cosine counts as this share of the question
 OVERVIEW_MIN_CHARS = 900  # an overview quotes a few sentences and headings
@@ -364,14 +367,20 @@ class ExtractiveAnswerer:
         that hold most of the question's weight, with the line it was read from, and the
         best line's share of the question's weight."""
         question, passages = evidence.question, evidence.passages
-        cache: dict[str, float] = {}
+        cache: dict[str, frozenset[str]] = {}
 
-        def matched(text: str) -> float:
+        def words(text: str) -> frozenset[str]:
             if text not in cache:
-                cache[text] = sum(idf.get(t, 0.0) for t in set(self.tokenizer.tokens(text)))
+                cache[text] = frozenset(self.tokenizer.tokens(text))
             return cache[text]
 
-        lines, best = self._weighed_lines(evidence, idf, candidates, matched, other_language)
+        def matched(text: str) -> float:
+            return sum(idf.get(t, 0.0) for t in words(text))
+
+        focus = {t: idf.get(t, 0.0) for t in self.tokenizer.tokens(
+            question_focus(question, self.tokenizer))}
+        lines, best = self._weighed_lines(evidence, idf, focus, candidates, words,
+                                          other_language)
         kind = answer_type(question)
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or weight < LEAD_LINE_SHARE * lines[0][0]:
@@ -387,14 +396,21 @@ class ExtractiveAnswerer:
         return None, best
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
-                       candidates: list[_Candidate], matched: Callable[[str], float],
-                       other_language: Sequence[bool]) -> tuple[list[_Line], float]:
+                       focus: dict[str, float], candidates: list[_Candidate],
+                       words: Callable[[str], frozenset[str]], other_language: Sequence[bool]
+                       ) -> tuple[list[_Line], float]:
         """The lines of the best sentences as (weight, passage, start, end, the sentence's
         span), heaviest first, and the best line's share of the question's IDF weight. A
-        line in the other language than the question shares no words with it: it weighs
-        its vector's similarity to the question's (embedded now, when the evidence can)."""
+        line's weight is its share of the question's weight, plus, for a table row,
+        `FOCUS_WEIGHT` times its share of the focus's (`qa_service.answer.focus`: what the
+        question asks for, such as the row label 소비세, where the rest of its words name
+        the document), less
+        `LEAD_RANK_STEP` per rank of its sentence. A line in the other language than the
+        question shares no words with it: it weighs its vector's similarity to the
+        question's (embedded now, when the evidence can)."""
         passages = evidence.passages
         total = sum(idf.values()) or 1.0
+        focus_total = sum(focus.values())
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
@@ -402,9 +418,13 @@ class ExtractiveAnswerer:
             text = passages[c.passage].text
             other = other_language[c.passage]
             for start, end in lines_of(text, c.start, c.end):
-                share = matched(text[start:end]) / total
+                held = words(text[start:end])
+                share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, share)
-                line = (share - LEAD_RANK_STEP * rank, c.passage, start, end, (c.start, c.end))
+                named = (sum(w for t, w in focus.items() if t in held) / focus_total
+                         if focus_total and CELL_SEPARATOR in text[start:end] else 0.0)
+                line = (share + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, c.passage,
+                        start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
                 else:

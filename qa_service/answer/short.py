@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["AnswerType", "LineSpan", "answer_type", "header_lines", "lines_of", "short_span",
-           "table_cells"]
+__all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "header_lines",
+           "lines_of", "short_span", "table_cells"]
 
 
 class AnswerType(StrEnum):

@@ -350,3 +350,23 @@ def test_an_overview_request_quotes_the_documents_opening(library: Library,
         assert citation.document_id == library.ids["aurora"]
         page = library.kb.catalog.page_text(citation.document_id, citation.page)
         assert page is not None and page[citation.char_start:citation.char_end] == citation.quote
+
+
+INVOICE = ("청구서\n2023년 11월 14일\n주식회사 데이터 애널리틱스 | ㉾ 03000\n"
+           "제목 : 데이터 분석 프로젝트 | TEL: 000-0000-0000\n품번\u2027품명 | 수량 | 단가 | 금액\n"
+           "데이터 분석 | 1 | 9,000,000 | 9,000,000\n보고 | 1 | 500,000 | 500,000\n"
+           "소계 | 9,500,000\n소비세 (10%) | 950,000\n합계 | 10,450,000")
+
+
+def test_a_table_row_named_by_the_question_s_focus_answers(tokenizer: Tokenizer) -> None:
+    """The company and project the question names fill the invoice's title lines; the row
+    it asks for (소비세) holds one of its words: the focus picks that row."""
+    passage = Passage(chunk_id=1, document_id="invoice", filename="invoice.pdf", page=1,
+                      char_start=0, char_end=len(INVOICE), text=INVOICE, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    question = ("주식회사 데이터 애널리틱스의 데이터 분석 프로젝트 청구서에 붙은 "
+                "소비세는 얼마인가요?")
+    answer = answerer.answer(evidence_of(question, [passage], TermStatistics(
+        chunks=50, frequencies={"소비세": 5, "데이터": 20, "분석": 20})))
+    assert answer.short_answer is not None and answer.short_answer.text == "950,000"
+    assert answer.citations[0].quote.startswith("소비세 (10%) | 950,000")

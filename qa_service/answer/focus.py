@@ -1,0 +1,95 @@
+"""The question's focus: the words naming what it asks for.
+
+"주식회사 데이터 애널리틱스의 데이터 분석 프로젝트 청구서에 붙은 소비세는 얼마인가요?" names
+a company, a project and an invoice to say *where* to look, and 소비세 to say *what* to
+read there. The words that say where match the document's title lines as well as, or
+better than, the line that answers; the focus picks that line (a table row's label, most
+often). Read from the question's wording alone, in both languages:
+
+- Korean (Kiwi's morphemes): the nouns marked as topic or subject (은/는/이/가) right
+  before the question word (얼마, 몇, 언제, 무엇, 어떻게, 누구, 어디, 궁금) or at the
+  question's end ("목표치는?"): "청구서에 붙은 소비세는 얼마" -> 소비세, "수정 비용은 얼마로"
+  -> 수정 비용;
+- English: what follows "how many"/"how much", "what is the" ("what is the estimated total
+  cost on ..." -> estimated total cost), or "what X does/did/is" ("what accuracy does ..."
+  -> accuracy), up to a preposition, a verb or a clause.
+
+Empty when the wording names none.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa_service.tokens import Tokenizer, has_hangul
+
+__all__ = ["question_focus"]
+
+# Kiwi's tags: the nouns (and numbers, Latin words, brackets) a focus is made of
+_NOUN_TAGS = frozenset({"NNG", "NNP", "NNB", "NR", "SL", "SN", "SH", "XSN", "XPN", "SSO",
+                        "SSC"})
+_TOPIC_TAGS = frozenset({"JX", "JKS"})  # 은/는 (and 도, 만), 이/가
+_TOPIC_FORMS = frozenset({"은", "는", "이", "가"})
+# the question word after the focus: "소비세는 얼마인가요", "객실은 총 몇 개", "금액이
+# 궁금합니다", "시간은 어떻게 되나요"
+_ASKS = ("얼마", "몇", "언제", "무엇", "무슨", "뭐", "뭔", "어떻", "어떤", "어느", "누구", "누가",
+         "어디", "궁금")
+_FILLERS = frozenset({"총", "모두", "전부", "대략", "약", "각각", "정확히", "실제"})
+FOCUS_MORPHEMES = 6  # nouns of the focus, at most (the nearest to its particle)
+_ENGLISH_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
+    r"\bhow (?:many|much)\s+(?P<focus>[^?,]+)",
+    r"\bwhat (?:is|was|are|were)\s+(?:the|a|an)\s+(?P<focus>[^?,]+)",
+    r"\bwhich\s+(?P<focus>[^?,]+?)\s+(?:does|did|do|is|was|are|were|has|had)\b",
+    r"\bwhat\s+(?P<focus>(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b)[^?,]+?)\s+"
+    r"(?:does|did|do|is|was|are|were|has|had)\b",
+))
+# where an English focus phrase ends: a preposition, a verb, a clause
+_ENGLISH_STOP = re.compile(
+    r"\s(?:of|for|in|on|at|to|from|by|with|under|over|per|that|which|who|when|where|as"
+    r"|does|did|do|is|was|are|were|has|had|have|will|would|can|could|should|according"
+    r"|before|after|between|during|than)\b", re.IGNORECASE)
+_ENGLISH_SKIP = re.compile(r"^(?:the|a|an|it|they|there|this|that|these|those)\b",
+                           re.IGNORECASE)
+FOCUS_CHARS = 40
+
+
+def question_focus(question: str, tokenizer: Tokenizer) -> str:
+    """The words of `question` that name what it asks for, or "" (see the module)."""
+    if has_hangul(question):
+        return _korean_focus(question, tokenizer.morphemes(question))
+    return _english_focus(question)
+
+
+def _korean_focus(question: str, morphemes: list[tuple[str, str, int, int]]) -> str:
+    """The nouns before the last topic or subject particle that a question word (or the
+    question's end) follows."""
+    marked = None
+    for i, (form, tag, _, _) in enumerate(morphemes):
+        if tag not in _TOPIC_TAGS or form not in _TOPIC_FORMS:
+            continue
+        following = [m for m in morphemes[i + 1:] if m[0] not in _FILLERS]
+        if not following or following[0][1] == "SF" or following[0][0].startswith(_ASKS):
+            marked = i
+    if marked is None:
+        return ""
+    first = marked
+    while first > 0 and morphemes[first - 1][1] in _NOUN_TAGS and marked - first < FOCUS_MORPHEMES:
+        first -= 1
+    while first < marked and morphemes[first][1] == "SSC":  # ")" of a bracket left out
+        first += 1
+    if first == marked:
+        return ""
+    return question[morphemes[first][2]:morphemes[marked - 1][3]].strip("(\"' ")
+
+
+def _english_focus(question: str) -> str:
+    for pattern in _ENGLISH_PATTERNS:
+        found = pattern.search(question)
+        if found is None:
+            continue
+        phrase = found["focus"].strip()
+        stop = _ENGLISH_STOP.search(" " + phrase)
+        phrase = (phrase[:stop.start()] if stop else phrase).strip()
+        if phrase and not _ENGLISH_SKIP.match(phrase):
+            return phrase[:FOCUS_CHARS]
+    return ""

@@ -1,0 +1,43 @@
+"""The question's focus: the words naming what it asks for (qa_service.answer.focus)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.answer.focus import question_focus
+from qa_service.tokens import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return Tokenizer()
+
+
+@pytest.mark.parametrize(("question", "focus"), [
+    ("데이터 애널리틱스의 데이터 분석 프로젝트 청구서에 붙은 소비세는 얼마인가요?", "소비세"),
+    ("로고 디자인 청구서에서 수정 비용은 얼마로 청구됐나요?", "수정 비용"),
+    ("신라스테이 여수 호텔의 온돌 객실은 총 몇 개인가요?", "온돌 객실"),
+    ("카페 레스토랑의 주말 조식 시간은 어떻게 되나요?", "주말 조식 시간"),
+    ("삼성전자의 연결 기준 이익잉여금 금액이 궁금합니다.", "연결 기준 이익잉여금 금액"),
+    ("성과지표에서 행정정보 수의 2023년 목표치는?", "2023년 목표치"),
+    ("Kentucky의 Permit(허가) 건수는 몇 건인가요?", "Permit(허가) 건수"),
+    ("How many passengers did JAL Group carry in December 2015?", "passengers"),
+    ("What is the estimated total cost on U.S. operators for the test?",
+     "estimated total cost"),
+    ("In the MORAN paper, what accuracy does the 'Only ASRN' variant get on CUTE80?",
+     "accuracy"),
+    ("On the Kraxi Systems invoice, what is the unit price of the Giga Trash item?",
+     "unit price"),
+])
+def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
+                                       focus: str) -> None:
+    assert question_focus(question, tokenizer) == focus
+
+
+@pytest.mark.parametrize("question", [
+    "서울시 스마트도시 기본계획 수립 때 진행한 시민 온라인 설문조사에는 몇 명이 참여했나요?",
+    "Who argued on behalf of the respondent in Knowles v. Mirzayance?",
+    "How much does it cost to derive an attack string?",
+])
+def test_a_question_that_names_no_focus_has_none(tokenizer: Tokenizer, question: str) -> None:
+    assert question_focus(question, tokenizer) == ""
