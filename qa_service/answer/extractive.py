@@ -411,6 +411,14 @@ class ExtractiveAnswerer:
         passages = evidence.passages
         total = sum(idf.values()) or 1.0
         focus_total = sum(focus.values())
+        # the question's words that a passage's context (its document's identity and
+        # section) holds: they say which document, not which line
+        # (unless it holds them all)
+        located = [frozenset(t for t in idf if t in self._context_tokens(
+            item.passage.chunk_id, item.context)) for item in evidence.items]
+        located = [named if len(named) < len(idf) else frozenset() for named in located]
+        rest = [sum(w for t, w in idf.items() if t not in named) or total
+                for named in located]
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
@@ -421,9 +429,10 @@ class ExtractiveAnswerer:
                 held = words(text[start:end])
                 share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, share)
+                own = sum(idf.get(t, 0.0) for t in held - located[c.passage]) / rest[c.passage]
                 named = (sum(w for t, w in focus.items() if t in held) / focus_total
                          if focus_total and CELL_SEPARATOR in text[start:end] else 0.0)
-                line = (share + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, c.passage,
+                line = (own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, c.passage,
                         start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))

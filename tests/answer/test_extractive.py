@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from ingest.jobs import run_job
@@ -22,6 +23,7 @@ from qa_service.answer.models import Answer, AnswerMode, abstention_text
 from qa_service.answer.service import AskService
 from qa_service.config import AnswerSettings, ChunkingSettings, Settings
 from qa_service.embedding import Embedder
+from qa_service.evidence import gather_evidence
 from qa_service.lexical import TermStatistics
 from qa_service.schemas import DocumentStatus, Passage
 from qa_service.services import Services
@@ -370,3 +372,28 @@ def test_a_table_row_named_by_the_question_s_focus_answers(tokenizer: Tokenizer)
         chunks=50, frequencies={"소비세": 5, "데이터": 20, "분석": 20})))
     assert answer.short_answer is not None and answer.short_answer.text == "950,000"
     assert answer.citations[0].quote.startswith("소비세 (10%) | 950,000")
+
+
+BULLETIN = ("PRECINCT BULLETINS GENERAL ELECTION 11/04/14 PRECINCT 0050003A ACTON\n"
+            "327 BALLOTS CAST 1100 REGISTERED VOTERS\n"
+            "GOVERNOR VOTER NOMINATED\n"
+            "NEEL KASHKARI 247REP\n"
+            "EDMUND G BROWN 69 DEM\n"
+            "LIEUTENANT GOVERNOR GAVIN NEWSOM 64 DEM")
+
+
+def test_words_that_name_the_document_do_not_pick_the_line(tokenizer: Tokenizer) -> None:
+    """The precinct, election and bulletin the question names fill the page's title line
+    and the document's context; the line that answers holds the rest (the candidate)."""
+    passage = Passage(chunk_id=1, document_id="bulletin", filename="bulletin.pdf", page=1,
+                      char_start=0, char_end=len(BULLETIN), text=BULLETIN, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    question = ("In the general election precinct bulletin for precinct 0050003A (Acton), "
+                "how many votes did Edmund G Brown receive?")
+    evidence = gather_evidence(
+        question, [passage], np.zeros(8, np.float32),
+        TermStatistics(chunks=50, frequencies={}), {},
+        contexts={1: "la precinct bulletin 2014 | PRECINCT BULLETINS GENERAL ELECTION "
+                     "PRECINCT 0050003A ACTON"})
+    answer = answerer.answer(evidence)
+    assert answer.short_answer is not None and answer.short_answer.text == "69"
