@@ -101,6 +101,7 @@ LEAD_RANK_STEP = 0.1  # a line's weight lost per rank of its sentence
 LEAD_LINE_SHARE = 0.5  # lines holding less than this share of the best line's weight: none
 LEAD_MIN_WEIGHT = 0.25  # nor lines holding less of the question (or, in the other
 # language, less similar to it): a wrong short answer misleads more than none
+SHORT_SENTENCE_CHARS = 200  # a sentence this short is searched whole when its line fails
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
 FOCUS_WEIGHT = 0.5  # a line holding all of the question's focus gains this much weight
 CROSS_LINGUAL_LINES = 48  # lines of the other language embedded at ask time, at most
@@ -388,6 +389,12 @@ class ExtractiveAnswerer:
             text = passages[passage].text
             foreign = other_language[passage] and matched(text[start:end]) == 0
             span = short_span(question, text, (start, end), matched, kind, anchored=not foreign)
+            if span is None and sentence != (start, end) and (
+                    sentence[1] - sentence[0] <= SHORT_SENTENCE_CHARS):
+                # the fact on the next line of a short sentence ("April 6, 2016\n7:30 a.m.")
+                span = short_span(question, text, sentence, matched, kind,
+                                  anchored=not foreign)
+                span = span if span is not None and not span.table else None
             if span is not None:  # quoted with its table row, or with its whole sentence
                 first, last = (start, end) if span.table else sentence
                 headers = header_lines(text, start) if span.table else []

@@ -397,3 +397,20 @@ def test_words_that_name_the_document_do_not_pick_the_line(tokenizer: Tokenizer)
                      "PRECINCT 0050003A ACTON"})
     answer = answerer.answer(evidence)
     assert answer.short_answer is not None and answer.short_answer.text == "69"
+
+
+AGENDA = ("Welcome to the meeting of the Board of Education. Please turn off your phone.\n"
+          "Board of Education\nSpecial Meeting\nAGENDA\n"
+          "District Office\n1309 S. Mary Avenue\n\nApril 6, 2016\n7:30 a.m.\n"
+          "1. CALL TO ORDER")
+
+
+def test_the_fact_on_the_next_line_of_a_short_sentence_is_read(tokenizer: Tokenizer) -> None:
+    """The date the question names is on one line, the time it asks for on the next."""
+    passage = Passage(chunk_id=1, document_id="agenda", filename="agenda.pdf", page=1,
+                      char_start=0, char_end=len(AGENDA), text=AGENDA, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    answer = answerer.answer(evidence_of(
+        "What time does the special meeting on April 6, 2016 start?", [passage],
+        TermStatistics(chunks=50, frequencies={})))
+    assert answer.short_answer is not None and answer.short_answer.text == "7:30 a.m."
