@@ -23,7 +23,12 @@ and on KorQuAD (README "Answering").
 
 When a short span answers (`qa_service.answer.short`: a table cell, a date, an amount...),
 the answer leads with it on its own line, and the line or sentence it was read from is
-the first quote (a table row with its header line). Then the best sentences, best first,
+the first quote (a table row with its header line). It is sought in the lines of the best
+sentences, heaviest first: a line weighs the share of the question it holds, leaving out
+the words its passage's context already holds (they name the document, not the line); a
+table row also weighs the question's focus (`qa_service.answer.focus`: 소비세 in
+"...청구서에 붙은 소비세는 얼마인가요?"); a short sentence whose line holds no span is
+searched whole. Then the best sentences, best first,
 at most `max_sentences` quotes and `max_chars` characters; a sentence longer than the room
 left is cut to the window of words that holds most of the question's weight (a verbatim
 substring, marked with "…"). Line breaks of the PDF text are shown as spaces in the
