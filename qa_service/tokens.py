@@ -2,7 +2,8 @@
 
 Text with Hangul goes through Kiwi's morphological analyser, keeping content morphemes
 (nouns, verb and adjective stems, roots; Chinese characters); particles and endings are
-dropped, which is what makes Korean BM25 work at all. Other text, and the Latin
+dropped, which is what makes Korean BM25 work at all, and so are a few words of those
+kinds that carry no content (`KOREAN_STOPWORDS`: 얼마, 하, 되, 있, 수, 것...). Other text, and the Latin
 words inside Korean text, become lowercase words without English stop words, reduced to
 their Snowball (Porter2) stems, so "organized"/"organizing" and "embargoes"/"embargo" meet.
 A word of 2+ letters and 2+ digits also gives its parts ("FY2017" -> fy2017, fy, 2017); a
@@ -18,7 +19,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["Tokenizer", "has_hangul", "is_korean"]
+__all__ = ["KOREAN_STOPWORDS", "STOPWORDS", "Tokenizer", "has_hangul", "is_korean"]
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"[^\W_]+")
@@ -37,6 +38,12 @@ _DIGIT_GROUPS = re.compile(r"(?<=\d)[,.](?=\d)")
 _LETTER_SPACED = re.compile(r"(?<![\uac00-\ud7a3])[\uac00-\ud7a3](?: [\uac00-\ud7a3]){2,}"
                             r"(?![\uac00-\ud7a3])")
 _KOREAN_TAGS = frozenset({"NNG", "NNP", "NNB", "VV", "VA", "XR"})
+# Korean words of those tags that say nothing about a passage: the question word 얼마
+# ("how much", a noun to Kiwi: a question that asks for an amount holds it, the page that
+# states the amount does not), the light verbs 하/되/있, 어떻/그렇 (how, so), and bound
+# nouns such as 수 ("can") and 것 ("thing"); the Korean side of English's stop words
+KOREAN_STOPWORDS = frozenset({"얼마", "하", "되", "있", "어떻", "그렇", "이렇", "저렇", "수",
+                              "것", "등", "데", "때문"})
 # English function words. Words are split at apostrophes, so "didn't" is "didn" + "t".
 STOPWORDS = frozenset(
     "a about above after again against all am an and any are aren as at be because been "
@@ -90,7 +97,8 @@ class Tokenizer:
             analysed = self._analyser().tokenize(text)
         for token in analysed:
             tag = token.tag.split("-", 1)[0]  # "VV-R" (regular verb) -> "VV"
-            if tag in _KOREAN_TAGS:  # a dictionary entry may hold spaces: "MBC 100분 토론"
+            if tag in _KOREAN_TAGS and token.form not in KOREAN_STOPWORDS:
+                # a dictionary entry may hold spaces: "MBC 100분 토론"
                 out += [w.casefold() for w in _WORD.findall(token.form)]
             elif tag == "SH":  # Chinese characters
                 out.append(token.form)

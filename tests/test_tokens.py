@@ -105,3 +105,11 @@ def test_a_year_glued_to_a_period_also_gives_both(text: str, parts: list[str]) -
 
 def test_short_codes_are_not_split() -> None:
     assert Tokenizer().tokens("10K M1 H100 Q2") == ["10k", "m1", "h100", "q2"]
+
+
+def test_korean_words_without_content_are_dropped() -> None:
+    """A Korean question asks "how much" with a noun (얼마) that the page stating the
+    amount never holds; light verbs and bound nouns say nothing either."""
+    tokens = Tokenizer().tokens("재고자산은 얼마인가요? 할 수 있는 것은 어떻게 되나요?")
+    assert {"재고", "자산"} <= set(tokens)
+    assert not {"얼마", "하", "되", "있", "수", "것", "어떻"} & set(tokens)

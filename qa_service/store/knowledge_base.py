@@ -71,7 +71,7 @@ class IndexIdentity:
         default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v2",
                                  "running_lines": "edges-v1", "positions": "pdfium-v1"})
     lexical: dict[str, Any] = field(
-        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v3",
+        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v4",
                                  "context": "identity-sections-v4",
                                  "fields": "identity-section-text-v1"}
     )
