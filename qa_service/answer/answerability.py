@@ -88,7 +88,7 @@ def fit_model(rows: Sequence[Sequence[float]], labels: Sequence[int],
 
 # Fitted by `make calibrate` on 2026-12-04 (see the module's docstring).
 DEFAULT_MODEL = AnswerabilityModel(
-    weights=(1.4852, 0.9514, 1.3223, -2.7968, 6.1677, -0.3446, 0.2372, -0.2557, 0.3769, 0.5284,
-             1.3053),
-    intercept=-4.3397,
+    weights=(1.6221, 0.5208, 1.2935, -3.0477, 6.1974, -0.3698, 0.2478, -0.5472, 1.0205, 0.4544,
+             1.5046),
+    intercept=-4.1066,
 )

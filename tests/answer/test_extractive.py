@@ -30,7 +30,7 @@ from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import Tokenizer
 from tests.answer.conftest import evidence_of
-from tests.pdfs import render_pages_article, text_pdf
+from tests.pdfs import HANGUL_FONT, Drawn, drawn_pdf, render_pages_article, text_pdf
 
 AURORA = [
     "The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen. "
@@ -414,3 +414,57 @@ def test_the_fact_on_the_next_line_of_a_short_sentence_is_read(tokenizer: Tokeni
         "What time does the special meeting on April 6, 2016 start?", [passage],
         TermStatistics(chunks=50, frequencies={})))
     assert answer.short_answer is not None and answer.short_answer.text == "7:30 a.m."
+
+
+BALANCE_ROWS = [("현금및현금성자산", "49,680,710", "39,031,415"),
+                ("단기금융상품", "65,102,886", "81,708,986"),
+                ("매출채권", "35,721,563", "40,713,415"),
+                ("재고자산", "52,187,866", "41,384,404"),
+                ("유형자산", "168,045,388", "149,928,539"),
+                ("자 산 총 계", "448,424,507", "426,621,158"),
+                ("매입채무", "10,644,686", "13,453,351"),
+                ("부 채 총 계", "93,674,903", "121,721,227"),
+                ("이익잉여금", "337,946,407", "293,064,763")]
+
+
+def balance_sheet_pdf() -> bytes:
+    strings = [Drawn(72, 780, "연 결 재 무 상 태 표", HANGUL_FONT, 14),
+               Drawn(72, 760, "제 54 기 : 2022년 12월 31일 현재", HANGUL_FONT),
+               Drawn(72, 745, "(단위 : 백만원)", HANGUL_FONT),
+               Drawn(72, 725, "과 목", HANGUL_FONT), Drawn(330, 725, "제 54 (당) 기", HANGUL_FONT),
+               Drawn(450, 725, "제 53 (전) 기", HANGUL_FONT)]
+    for row, (label, current, previous) in enumerate(BALANCE_ROWS):
+        y = 705 - 18 * row
+        strings += [Drawn(72, y, label, HANGUL_FONT), Drawn(330, y, current),
+                    Drawn(450, y, previous)]
+    return drawn_pdf([strings])
+
+
+@pytest.fixture(scope="module")
+def balance_sheet(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
+                  shared_models: None) -> Iterator[Library]:
+    """A knowledge base of one Korean balance sheet and nothing else."""
+    folder = tmp_path_factory.mktemp("balance")
+    (folder / "재무제표.pdf").write_bytes(balance_sheet_pdf())
+    services = Services.build(Settings(data_dir=folder / "data"), embedder=embedder)
+    try:
+        kb = services.create_kb("finance")
+        job = run_job(services.pipeline, kb, queue_local_files(kb, [folder / "재무제표.pdf"]))
+        assert job is not None and job.files[0].status is DocumentStatus.INDEXED, job
+        yield Library(services, kb, {"재무제표": str(job.files[0].document_id)})
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize(("question", "short"), [
+    ("재고자산은 얼마인가요?", "52,187,866"),
+    ("이익잉여금은 얼마입니까?", "337,946,407"),
+    ("부채총계는 얼마인가요?", "93,674,903"),
+])
+def test_how_much_over_a_single_balance_sheet_is_answered(balance_sheet: Library,
+                                                          question: str, short: str) -> None:
+    """With the service's own threshold: "얼마" (how much) is no word a page that states
+    the amount holds, so it no longer weighs against a knowledge base of one statement."""
+    answer = balance_sheet.ask(question)
+    assert not answer.abstained, answer.answerability
+    assert answer.short_answer is not None and answer.short_answer.text == short
