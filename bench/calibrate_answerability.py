@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,18 +115,23 @@ def _wiki_rows(args: argparse.Namespace, own: str, foreign: str, source: str) ->
                           _features(services, answerer, kb, question.text))
 
 
-def _wiki_kb(services: Services, dataset: Dataset, work: Path) -> KnowledgeBase:
-    if WIKI_KB in services.registry.names():
-        return services.registry.open(WIKI_KB)
+def _kept_kb(services: Services, name: str, work: Path,
+             build: Callable[[Path], KnowledgeBase]) -> KnowledgeBase:
+    """The knowledge base `name` kept from an earlier run, else `build(work)`'s."""
+    if name in services.registry.names():
+        return services.registry.open(name)
     work.mkdir(parents=True, exist_ok=True)
-    return build_corpus(services, [dataset], work, print).kb
+    return build(work)
+
+
+def _wiki_kb(services: Services, dataset: Dataset, work: Path) -> KnowledgeBase:
+    return _kept_kb(services, WIKI_KB, work,
+                    lambda at: build_corpus(services, [dataset], at, print).kb)
 
 
 def _pages_kb(services: Services, folder: Path, work: Path) -> KnowledgeBase:
-    if PAGES_KB in services.registry.names():
-        return services.registry.open(PAGES_KB)
-    work.mkdir(parents=True, exist_ok=True)
-    return ingest_folder(services, folder, work, False, print).kb
+    return _kept_kb(services, PAGES_KB, work,
+                    lambda at: ingest_folder(services, folder, at, False, print).kb)
 
 
 def _real_rows(args: argparse.Namespace) -> Iterator[Row]:

@@ -24,9 +24,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from ingest.parse import ParseResult
 from ingest.parser_pool import ParserPoolClosed
-from ingest.pipeline import IngestPipeline, Progress
+from ingest.pipeline import IngestPipeline, ParsedAhead, Progress
 from ingest.uploads import job_lock_path, remove_orphaned_uploads
 from qa_service.errors import KnowledgeBaseNotFound, QAError, describe
 from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
@@ -132,7 +131,7 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
     shutil.rmtree(kb.upload_folder(job_id), ignore_errors=True)
 
 
-def _parse_of(parsing: Future[ParseResult | None] | None) -> ParseResult | None:
+def _parse_of(parsing: Future[ParsedAhead | None] | None) -> ParsedAhead | None:
     """The parse made ahead; None (the file is parsed in turn, and any problem reported
     as usual) when there is none or it failed, unless the pool is shutting down."""
     if parsing is None:
@@ -148,7 +147,7 @@ def _parse_of(parsing: Future[ParseResult | None] | None) -> ParseResult | None:
 
 def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, position: int,
                 path: Path, filename: str, progress: Progress,
-                parsed: ParseResult | None = None) -> FileOutcome:
+                parsed: ParsedAhead | None = None) -> FileOutcome:
     def hook(outcome: FileOutcome) -> PublishHook:
         return lambda conn: kb.catalog.finish_job_file(conn, job_id, position, outcome)
 

@@ -22,7 +22,7 @@ from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase, PublishHook
 
-__all__ = ["IngestPipeline", "Progress", "file_sha256"]
+__all__ = ["IngestPipeline", "ParsedAhead", "Progress", "file_sha256"]
 
 Progress = Callable[[str, int], None]  # ("pages" | "chunks", how many more)
 
@@ -36,6 +36,16 @@ def file_sha256(path: Path) -> str:
 
 
 OutcomeHook = Callable[[FileOutcome], PublishHook]
+
+
+@dataclass(frozen=True)
+class ParsedAhead:
+    """A file that `IngestPipeline.parse_ahead` hashed and parsed: its document id (the
+    SHA-256 of its bytes), its size then, and its parse."""
+
+    doc_id: str
+    size: int
+    result: ParseResult
 
 
 def _tell(kb: KnowledgeBase, hook: OutcomeHook | None, outcome: FileOutcome) -> None:
@@ -61,11 +71,12 @@ class IngestPipeline:
         filename: str,
         progress: Progress | None = None,
         hook: OutcomeHook | None = None,
-        parsed: ParseResult | None = None,
+        parsed: ParsedAhead | None = None,
     ) -> FileOutcome:
         """Index `path` under the display name `filename`. `hook(outcome)` runs in the
         same transaction that records the outcome (jobs use it to stay consistent).
-        `parsed`: the file's parse, when `parse_ahead` already made it."""
+        `parsed`: the file's hash and parse, when `parse_ahead` already made them (a file
+        of another size since is hashed and parsed again)."""
         report = progress or (lambda _kind, _n: None)
         try:
             size = path.stat().st_size
@@ -74,7 +85,9 @@ class IngestPipeline:
                                      f"cannot read the file: {exc.strerror or exc}")
             _tell(kb, hook, unreadable)
             return unreadable
-        doc_id = file_sha256(path)
+        if parsed is not None and parsed.size != size:
+            parsed = None
+        doc_id = parsed.doc_id if parsed is not None else file_sha256(path)
         early = self._precheck(kb, path, doc_id, filename, size)
         if early is not None:
             if early.status is not DocumentStatus.UNCHANGED:
@@ -83,20 +96,22 @@ class IngestPipeline:
             else:
                 _tell(kb, hook, early)
             return early
-        return self._index(kb, path, doc_id, filename, size, report, hook, parsed)
+        return self._index(kb, path, doc_id, filename, size, report, hook,
+                           parsed.result if parsed is not None else None)
 
-    def parse_ahead(self, kb: KnowledgeBase, path: Path) -> ParseResult | None:
-        """Parse `path` for a later `ingest_file(..., parsed=...)`: a job parses its next
-        file in the parser worker while this process chunks and embeds the current one,
-        which keeps both cores busy. None when `ingest_file` would not parse the file
-        (unreadable, too large, not a PDF, already indexed)."""
+    def parse_ahead(self, kb: KnowledgeBase, path: Path) -> ParsedAhead | None:
+        """Hash and parse `path` for a later `ingest_file(..., parsed=...)`: a job parses
+        its next file in the parser worker while this process chunks and embeds the
+        current one, which keeps both cores busy. None when `ingest_file` would not parse
+        the file (unreadable, too large, not a PDF, already indexed)."""
         try:
             size = path.stat().st_size
         except OSError:
             return None
-        if self._precheck(kb, path, file_sha256(path), path.name, size) is not None:
+        doc_id = file_sha256(path)
+        if self._precheck(kb, path, doc_id, path.name, size) is not None:
             return None
-        return self.parsers.parse(path)
+        return ParsedAhead(doc_id, size, self.parsers.parse(path))
 
     def _precheck(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str,
                   size: int) -> FileOutcome | None:

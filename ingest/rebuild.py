@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from ingest.parser_pool import ParserPoolClosed
 from ingest.pipeline import IngestPipeline, Progress, file_sha256
 from ingest.prepare import DocumentSource
 from qa_service.errors import KnowledgeBaseNotFound, QAError, describe
-from qa_service.schemas import DocumentInfo, DocumentStatus
+from qa_service.schemas import DocumentInfo, DocumentStatus, fields_of
 from qa_service.store.knowledge_base import KnowledgeBase
 
 __all__ = ["RebuildOutcome", "RebuildReport", "RebuildStatus", "rebuild_knowledge_base"]
@@ -52,9 +52,7 @@ class RebuildOutcome:
     chunks: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
+        return fields_of(self)
 
 
 @dataclass(frozen=True)

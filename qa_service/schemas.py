@@ -7,7 +7,7 @@ API and the CLI all speak them. The API's JSON shapes are the `to_json()` of the
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,7 +28,14 @@ __all__ = [
     "Page",
     "Passage",
     "PreparedDocument",
+    "fields_of",
 ]
+
+
+def fields_of(record: Any) -> dict[str, Any]:
+    """A dataclass instance's fields as JSON-ready data: enums (a status) by their value."""
+    return {name: value.value if isinstance(value, Enum) else value
+            for name, value in asdict(record).items()}
 
 
 class DocumentStatus(StrEnum):
@@ -109,9 +116,7 @@ class DocumentInfo:
     updated_at: str
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
+        return fields_of(self)
 
 
 class LexicalFields(NamedTuple):
@@ -182,9 +187,7 @@ class FileOutcome:
     chunks: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
+        return fields_of(self)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 Text with Hangul goes through Kiwi's morphological analyser, keeping content morphemes
 (nouns, verb and adjective stems, roots; Chinese characters); particles and endings are
 dropped, which is what makes Korean BM25 work at all, and so are a few words of those
-kinds that carry no content (`KOREAN_STOPWORDS`: 얼마, 하, 되, 있, 수, 것...). Other text, and the Latin
-words inside Korean text, become lowercase words without English stop words, reduced to
-their Snowball (Porter2) stems, so "organized"/"organizing" and "embargoes"/"embargo" meet.
+kinds that carry no content (`KOREAN_STOPWORDS`: 얼마, 하, 되, 있, 수, 것...). Other
+text, and the Latin words inside Korean text, become lowercase words without English
+stop words, reduced to their Snowball (Porter2) stems, so "organized"/"organizing" and
+"embargoes"/"embargo" meet.
 A word of 2+ letters and 2+ digits also gives its parts ("FY2017" -> fy2017, fy, 2017); a
 number keeps its digit groups together ("5,466,312" -> 5466312); letter-spaced Korean is
 read as one word ("자 산 총 계" -> 자산총계).
