@@ -88,7 +88,7 @@ def fit_model(rows: Sequence[Sequence[float]], labels: Sequence[int],
 
 # Fitted by `make calibrate` on 2026-12-04 (see the module's docstring).
 DEFAULT_MODEL = AnswerabilityModel(
-    weights=(1.6221, 0.5208, 1.2935, -3.0477, 6.1974, -0.3698, 0.2478, -0.5472, 1.0205, 0.4544,
-             1.5046),
-    intercept=-4.1066,
+    weights=(1.605, 0.5617, 1.3053, -3.0137, 6.1867, -0.3556, 0.253, -0.4763, 0.8337, 0.4412,
+             1.4475),
+    intercept=-4.1276,
 )
