@@ -145,8 +145,6 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._guard = threading.Lock()
 
     def initialize(self) -> None:
         conn = self.connection()
@@ -174,8 +172,6 @@ class Catalog:
                     f"cannot open the catalog of knowledge base '{self.path.parent.name}': "
                     f"{exc}", detail=str(self.path)) from exc
             self._local.conn = conn
-            with self._guard:
-                self._connections.append(conn)
         return conn
 
     @contextmanager
@@ -203,11 +199,15 @@ class Catalog:
             conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._guard:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        """Close the calling thread's connection and let go of the other threads' ones.
+        Another thread may be using its connection at this very moment (a search, a job
+        parsing ahead, while the knowledge base is deleted): closing it under that thread
+        crashes the process inside SQLite. Each is closed when its thread lets go of it
+        (at once for an idle thread; a thread that asks again gets a new connection)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         self._local = threading.local()
+        if conn is not None:
+            conn.close()
 
     # --- documents -------------------------------------------------------------------
 
