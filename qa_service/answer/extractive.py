@@ -413,10 +413,10 @@ class ExtractiveAnswerer:
                        ) -> tuple[list[_Line], float]:
         """The lines of the best sentences as (weight, passage, start, end, the sentence's
         span), heaviest first, and the best line's share of the question's IDF weight. A
-        line's weight is its share of the question's weight, plus, for a table row,
-        `FOCUS_WEIGHT` times its share of the focus's (`qa_service.answer.focus`: what the
-        question asks for, such as the row label 소비세, where the rest of its words name
-        the document), less
+        line's weight is its share of the weight of the question's words that its
+        passage's context does not hold; plus, for a table row, `FOCUS_WEIGHT` times its
+        share of the focus's (`qa_service.answer.focus`: what the question asks for, such
+        as the row label 소비세, where the rest of its words name the document); less
         `LEAD_RANK_STEP` per rank of its sentence. A line in the other language than the
         question shares no words with it: it weighs its vector's similarity to the
         question's (embedded now, when the evidence can)."""
@@ -424,8 +424,7 @@ class ExtractiveAnswerer:
         total = sum(idf.values()) or 1.0
         focus_total = sum(focus.values())
         # the question's words that a passage's context (its document's identity and
-        # section) holds: they say which document, not which line
-        # (unless it holds them all)
+        # section) holds say which document, not which line (unless it holds them all)
         located = [frozenset(t for t in idf if t in self._context_tokens(
             item.passage.chunk_id, item.context)) for item in evidence.items]
         located = [named if len(named) < len(idf) else frozenset() for named in located]
