@@ -237,13 +237,14 @@ def _page_text(page) -> str:  # type: ignore[no-untyped-def]
     if len(_DIGITS.findall(plain)) < max(40, len(_LETTER.findall(plain)) // 4):
         return plain
     layout: str = page.extract_text(extraction_mode="layout") or ""
-    lines = [_CELL_GAP.split(line.strip()) for line in layout.splitlines() if line.strip()]
-    rows = [cells for cells in (_cells(cells) for cells in lines) if len(cells) >= 2
+    lines = [_cells(_CELL_GAP.split(line.strip())) for line in layout.splitlines()
+             if line.strip()]
+    rows = [cells for cells in lines if len(cells) >= 2
             and any(_FIGURE.match(cell) for cell in cells[1:])]
     if not lines or (len(rows) < TABLE_LINES * len(lines)
                      and not _rows_split_in(plain, rows, lines)):
         return plain
-    return "\n".join(" | ".join(_cells(cells)) for cells in lines)
+    return "\n".join(" | ".join(cells) for cells in lines)
 
 
 def _rows_split_in(plain: str, rows: list[list[str]], lines: list[list[str]]) -> bool:

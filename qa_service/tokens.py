@@ -87,24 +87,21 @@ class Tokenizer:
 
     def morphemes(self, text: str) -> list[tuple[str, str, int, int]]:
         """Kiwi's analysis of Korean `text`: (form, part-of-speech tag without its
-        sub-tag, start, end) per morpheme, offsets into `text`."""
-        with self._lock:
+        sub-tag, "VV-R" -> "VV", start, end) per morpheme, offsets into `text`."""
+        with self._lock:  # one analysis at a time: the analyser is shared by all threads
             analysed = self._analyser().tokenize(text)
         return [(t.form, t.tag.split("-", 1)[0], t.start, t.end) for t in analysed]
 
     def _korean(self, text: str) -> list[str]:
         out: list[str] = []
-        with self._lock:  # one analysis at a time: the analyser is shared by all threads
-            analysed = self._analyser().tokenize(text)
-        for token in analysed:
-            tag = token.tag.split("-", 1)[0]  # "VV-R" (regular verb) -> "VV"
-            if tag in _KOREAN_TAGS and token.form not in KOREAN_STOPWORDS:
+        for form, tag, start, end in self.morphemes(text):
+            if tag in _KOREAN_TAGS and form not in KOREAN_STOPWORDS:
                 # a dictionary entry may hold spaces: "MBC 100분 토론"
-                out += [w.casefold() for w in _WORD.findall(token.form)]
+                out += [w.casefold() for w in _WORD.findall(form)]
             elif tag == "SH":  # Chinese characters
-                out.append(token.form)
+                out.append(form)
             elif tag in ("SL", "SN"):  # Latin words and numbers go the English way
-                out += _english(text[token.start:token.end])
+                out += _english(text[start:end])
         return out
 
     def _analyser(self) -> Any:

@@ -230,7 +230,8 @@ class ExtractiveAnswerer:
         coverage, context_coverage, similarity = self._score(
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
             other_language)
-        lead, line_share = self._short_answer(evidence, idf, candidates, other_language)
+        lead, line_share = self._short_answer(evidence, idf, candidates, contexts,
+                                              other_language)
         total = sum(idf.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
         unseen = (sum(w for t, w in idf.items() if not evidence.terms.frequencies.get(t)
@@ -367,8 +368,8 @@ class ExtractiveAnswerer:
     # --- the answer ------------------------------------------------------------------
 
     def _short_answer(self, evidence: Evidence, idf: dict[str, float],
-                      candidates: list[_Candidate], other_language: Sequence[bool]
-                      ) -> tuple[_Lead | None, float]:
+                      candidates: list[_Candidate], contexts: Sequence[frozenset[str]],
+                      other_language: Sequence[bool]) -> tuple[_Lead | None, float]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
         that hold most of the question's weight, with the line it was read from, and the
         best line's share of the question's weight."""
@@ -385,8 +386,8 @@ class ExtractiveAnswerer:
 
         focus = {t: idf.get(t, 0.0) for t in self.tokenizer.tokens(
             question_focus(question, self.tokenizer))}
-        lines, best = self._weighed_lines(evidence, idf, focus, candidates, words,
-                                          other_language)
+        lines, best = self._weighed_lines(evidence, idf, focus, candidates, contexts,
+                                          words, other_language)
         kind = answer_type(question)
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or weight < LEAD_LINE_SHARE * lines[0][0]:
@@ -409,6 +410,7 @@ class ExtractiveAnswerer:
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
                        focus: dict[str, float], candidates: list[_Candidate],
+                       contexts: Sequence[frozenset[str]],
                        words: Callable[[str], frozenset[str]], other_language: Sequence[bool]
                        ) -> tuple[list[_Line], float]:
         """The lines of the best sentences as (weight, passage, start, end, the sentence's
@@ -419,14 +421,14 @@ class ExtractiveAnswerer:
         as the row label 소비세, where the rest of its words name the document); less
         `LEAD_RANK_STEP` per rank of its sentence. A line in the other language than the
         question shares no words with it: it weighs its vector's similarity to the
-        question's (embedded now, when the evidence can)."""
+        question's (embedded now, when the evidence can). `contexts`: each passage's
+        context tokens, by rank."""
         passages = evidence.passages
         total = sum(idf.values()) or 1.0
         focus_total = sum(focus.values())
         # the question's words that a passage's context (its document's identity and
         # section) holds say which document, not which line (unless it holds them all)
-        located = [frozenset(t for t in idf if t in self._context_tokens(
-            item.passage.chunk_id, item.context)) for item in evidence.items]
+        located = [frozenset(t for t in idf if t in context) for context in contexts]
         located = [named if len(named) < len(idf) else frozenset() for named in located]
         rest = [sum(w for t, w in idf.items() if t not in named) or total
                 for named in located]

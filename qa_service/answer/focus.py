@@ -67,8 +67,8 @@ def _korean_focus(question: str, morphemes: list[tuple[str, str, int, int]]) -> 
     for i, (form, tag, _, _) in enumerate(morphemes):
         if tag not in _TOPIC_TAGS or form not in _TOPIC_FORMS:
             continue
-        following = [m for m in morphemes[i + 1:] if m[0] not in _FILLERS]
-        if not following or following[0][1] == "SF" or following[0][0].startswith(_ASKS):
+        following = next((m for m in morphemes[i + 1:] if m[0] not in _FILLERS), None)
+        if following is None or following[1] == "SF" or following[0].startswith(_ASKS):
             marked = i
     if marked is None:
         return ""
