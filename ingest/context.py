@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from qa_service.headings import is_heading
 from qa_service.schemas import Chunk, Page
+from qa_service.statements import statement_names
 
 __all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words",
            "joined_context", "opening_line", "section_heading"]
@@ -45,31 +46,6 @@ _CAPTIONED_NAME = re.compile(
     r"(?:legal\s+)?name\s+of\s+(?:the\s+)?(?:registr|issuer|company|reporting\s+person)",
     re.IGNORECASE | re.MULTILINE)
 CAPTIONED_NAME_CHARS = 80
-# The financial statements every annual or quarterly report holds, under their formal
-# titles (US GAAP, IFRS, K-IFRS), and the names people ask for them by: their own, and
-# those of the measures each one reports ("gross margin" is read off the income statement,
-# "free cash flow" off the cash flow statement) but does not always print.
-STATEMENT_NAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), names) for pattern, names in (
-        (r"balance\s*sheets?|statements?\s+of\s+(consolidated\s+)?financial\s+"
-         r"(position|condition)|재\s*무\s*상\s*태\s*표|대\s*차\s*대\s*조\s*표",
-         "balance sheet, statement of financial position, assets liabilities equity, "
-         "working capital, total debt, 재무상태표, 대차대조표, 자산 부채 자본"),
-        (r"statements?\s+of\s+(consolidated\s+)?(operations|income|earnings)|income\s+"
-         r"statements?|profit\s+(and|&)\s+loss|손\s*익\s*계\s*산\s*서",
-         "income statement, statement of operations, profit and loss, P&L, earnings, "
-         "revenue, net sales, gross margin, operating margin, net income, earnings per "
-         "share, 손익계산서, 매출액, 영업이익, 당기순이익"),
-        (r"comprehensive\s+income|포\s*괄\s*손\s*익",
-         "statement of comprehensive income, 포괄손익계산서"),
-        (r"cash\s+flows?|현\s*금\s*흐\s*름\s*표",
-         "cash flow statement, statement of cash flows, operating cash flow, free cash "
-         "flow, capital expenditures, 현금흐름표, 영업활동 투자활동 재무활동"),
-        (r"(stockholders|shareholders|changes\s+in)['\u2019]?\s+equity|자\s*본\s*변\s*동\s*표",
-         "statement of equity, stockholders equity, 자본변동표"),
-    ))
-
-
 def filename_words(filename: str) -> str:
     """`.../NETFLIX_2017_10K.pdf` -> "NETFLIX 2017 10K"; `doc_01.pdf` -> "doc 01"."""
     stem = _FOLDERS.sub("", filename)
@@ -133,12 +109,6 @@ def section_heading(text: str, start: int) -> str:
         if is_heading(line):
             return line.strip()
     return ""
-
-
-def statement_names(headings: Sequence[str]) -> list[str]:
-    """The common names of the financial statements that `headings` title."""
-    text = " ".join(headings)
-    return [names for pattern, names in STATEMENT_NAMES if pattern.search(text)]
 
 
 def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:

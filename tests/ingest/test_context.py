@@ -13,9 +13,9 @@ from ingest.context import (
     joined_context,
     opening_line,
     section_heading,
-    statement_names,
 )
 from qa_service.schemas import Page
+from qa_service.statements import statement_names
 
 BALANCE_SHEET = ("Table of Contents\nNETFLIX, INC.\nCONSOLIDATED BALANCE SHEETS\n(in thousands)\n"
                  "As of December 31,\n2017 2016\nTotal current liabilities\n5,466,312 4,586,657")
