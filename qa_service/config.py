@@ -119,7 +119,7 @@ class RetrievalSettings(BaseModel):
         "of another document ranks below a document that matches throughout.",
     )
     name_weight: float = Field(
-        default=0.25, ge=0,
+        default=0.5, ge=0,
         description="Weight of a document's identity match: a question that names a "
         "document (company, year, filing, title words in its file name, title or first-page "
         "headings) ranks that document's passages higher. 0 turns this off.",
@@ -128,6 +128,13 @@ class RetrievalSettings(BaseModel):
         default=0.5, ge=0, le=1,
         description="A document counts as named when its identity match is at least this "
         "share of the best match.",
+    )
+    statement_weight: float = Field(
+        default=2.0, ge=0,
+        description="A question that asks for a financial statement by name (\"from the "
+        "income statement\", \"balance sheet\", \"free cash flow\", \"현금흐름표\") ranks "
+        "that statement's passages this much higher (in z-score units), in the documents "
+        "it names when it names any. 0 turns this off.",
     )
     named_documents: int = Field(
         default=3, ge=0, le=50,

@@ -19,11 +19,12 @@ from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.evidence import OVERVIEW_CHUNKS, Evidence, gather_evidence
 from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
+from qa_service.statements import Statement, statements_asked
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import has_hangul, is_korean
 
 __all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores",
-           "with_document_prior"]
+           "with_asked_statements", "with_document_prior"]
 
 MAX_QUERY_CHARS = 4000
 
@@ -129,6 +130,22 @@ def with_named_documents(fused: Sequence[tuple[int, float]], documents: dict[int
     return sorted(rescored, key=lambda item: (-item[1], item[0]))
 
 
+def with_asked_statements(fused: Sequence[tuple[int, float]], contexts: dict[int, str],
+                          documents: dict[int, str], asked: Sequence[Statement],
+                          named: dict[str, float], weight: float) -> list[tuple[int, float]]:
+    """Add `weight` to each chunk of a statement the question asks for (its context carries
+    the statement's names), in the documents the question names when it names any: "What
+    is Amazon's FY2019 net income, from the income statement?" wants Amazon's statement of
+    operations, not the statement page of every filing that matches its words better."""
+    def wanted(chunk_id: int) -> bool:
+        if named and documents[chunk_id] not in named:
+            return False
+        context = contexts.get(chunk_id, "")
+        return any(statement.names in context for statement in asked)
+    rescored = [(cid, score + weight if wanted(cid) else score) for cid, score in fused]
+    return sorted(rescored, key=lambda item: (-item[1], item[0]))
+
+
 class HybridRetriever:
     def __init__(self, embedder: Embedder, lexical: LexicalIndex,
                  settings: RetrievalSettings) -> None:
@@ -169,6 +186,8 @@ class HybridRetriever:
                 lexical = _merged(lexical, self.lexical.search(conn, query, depth, focus))
                 dense = _merged(dense, kb.vectors.search(query_vector, depth, within)[0])
             rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
+            asked = statements_asked(query) if self.settings.statement_weight > 0 else []
+            contexts = kb.catalog.contexts(conn, list(rows)) if asked else {}
             terms = (self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
                      if statistics else None)
         lexical_hits = RankedList([h for h in lexical if h[0] in rows],
@@ -183,6 +202,9 @@ class HybridRetriever:
         documents = {i: row.document_id for i, row in rows.items()}
         if named:
             fused = with_named_documents(fused, documents, named, self.settings.name_weight)
+        if asked:
+            fused = with_asked_statements(fused, contexts, documents, asked, named,
+                                          self.settings.statement_weight)
         if self.settings.document_weight > 0:
             fused = with_document_prior(fused, documents, self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]

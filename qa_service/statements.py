@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["STATEMENTS", "Statement", "statement_names"]
+__all__ = ["STATEMENTS", "Statement", "statement_names", "statements_asked"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,10 @@ def statement_names(headings: Sequence[str]) -> list[str]:
     """The common names of the financial statements that `headings` title."""
     text = " ".join(headings)
     return [statement.names for statement in STATEMENTS if statement.matches(text)]
+
+
+def statements_asked(question: str) -> list[Statement]:
+    """The statements a question asks for by name ("... shown in the income statement",
+    "Netflix's balance sheet", "free cash flow", "현금흐름표"): a chunk of one of them
+    carries its `names` in its context."""
+    return [statement for statement in STATEMENTS if statement.matches(question)]

@@ -3,11 +3,14 @@ with a fake embedder."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from ingest.chunk import ChunkerConfig
+from ingest.parse import ParseResult
+from ingest.prepare import DocumentSource, prepare_document
 from qa_service.config import RetrievalSettings
 from qa_service.errors import DocumentNotFound, IndexMismatch, InvalidRequest
 from qa_service.lexical import LexicalIndex
@@ -17,11 +20,13 @@ from qa_service.retrieval import (
     RankedList,
     fuse_rankings,
     fuse_zscores,
+    with_asked_statements,
     with_cross_lingual_scores,
     with_document_prior,
     with_named_documents,
 )
-from qa_service.schemas import PreparedDocument
+from qa_service.schemas import DocumentStatus, Page, PreparedDocument
+from qa_service.statements import STATEMENTS, statements_asked
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from tests.fakes import HashEmbedder, make_document, publish
 
@@ -406,3 +411,71 @@ def test_an_overview_brings_the_first_passages_document_in_reading_order(  # typ
         assert kb.catalog.contexts(conn, [c.id for c in zoo.chunks]) == {
             c.id: "" for c in zoo.chunks}
         assert kb.catalog.contexts(conn, []) == {}
+
+
+# --- a financial statement asked for by name -----------------------------------------
+
+
+def test_an_asked_statement_is_lifted_in_the_named_documents_only() -> None:
+    fused = [(1, 3.0), (2, 1.0), (3, 0.5), (4, 0.2)]
+    balance = f"NETFLIX 2017 10K | CONSOLIDATED BALANCE SHEETS | {STATEMENTS[0].names}"
+    contexts = {1: "NETFLIX 2017 10K | RISK FACTORS", 2: balance, 3: balance.replace(
+        "NETFLIX", "NIKE"), 4: balance}
+    documents = {1: "netflix", 2: "netflix", 3: "nike", 4: "netflix"}
+    asked = statements_asked("Netflix's total current liabilities (balance sheet)?")
+    rescored = with_asked_statements(fused, contexts, documents, asked, {"netflix": 1.0}, 2.5)
+    assert rescored == [(2, 3.5), (1, 3.0), (4, 2.7), (3, 0.5)]
+    # no document named: every chunk of the statement counts
+    anywhere = dict(with_asked_statements(fused, contexts, documents, asked, {}, 2.5))
+    assert anywhere[3] == 3.0
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("What is Amazon's FY2019 net income? Use the income statement.", "income statement"),
+    ("Basing your answer on the statement of income, what was Nike's revenue?",
+     "income statement"),
+    ("What is Adobe's free cash flow conversion?", "cash flow statement"),
+    ("삼성전자의 재무상태표에서 자산총계는?", "balance sheet"),
+])
+def test_the_statements_a_question_asks_for(question: str, asked: str) -> None:
+    assert [s.names.split(",")[0] for s in statements_asked(question)] == [asked]
+
+
+def test_a_question_without_a_statement_asks_for_none() -> None:
+    assert statements_asked("When did Super Bowl 50 take place?") == []
+
+
+@pytest.fixture
+def statements(tmp_path: Path, fake_embedder: HashEmbedder, lexical: LexicalIndex):  # type: ignore[no-untyped-def]
+    """Two companies' filings through the real preparation (identity, sections, statement
+    names): a page of notes full of the question's words, and a balance sheet page."""
+    kb = KnowledgeBase.create(tmp_path / "statements", "statements",
+                              IndexIdentity(fake_embedder.name, fake_embedder.dimension))
+    docs = {}
+    for company in ("ORCHARD FOODS", "HARBOUR SHIPPING"):
+        pages = [Page(1, f"{company}\nANNUAL REPORT 2019\n{FILLER}"),
+                 Page(2, "NOTES TO THE FINANCIAL STATEMENTS\nTotal equity, as shown in "
+                         "the balance sheet, grew by 4%. What total equity was shown in the "
+                         "balance sheet depends on the equity holders' share of income."),
+                 Page(3, "CONSOLIDATED BALANCE SHEETS\nTotal assets 19,012,742\nTotal "
+                         "liabilities 15,012,742\nTotal equity 4,000,000")]
+        path = tmp_path / f"{company}.pdf"
+        path.write_bytes(company.encode())
+        source = DocumentSource(hashlib.sha256(company.encode()).hexdigest(),
+                                f"{company.lower().replace(' ', '_')}.pdf", path, 1)
+        parsed = ParseResult(DocumentStatus.INDEXED, pages=pages, page_count=3)
+        docs[company] = prepare_document(source, parsed, ChunkerConfig(), fake_embedder, lexical)
+        publish(kb, docs[company])
+    yield kb, docs
+    kb.close()
+
+
+def test_a_question_that_names_a_statement_gets_that_statement(  # type: ignore[no-untyped-def]
+        statements, fake_embedder, lexical) -> None:
+    kb, docs = statements
+    query = "What was Harbour Shipping's total equity, as shown in the balance sheet?"
+    first = retriever(fake_embedder, lexical).search(kb, query, 3)[0]
+    assert (first.document_id, first.page) == (docs["HARBOUR SHIPPING"].info.id, 3)
+    # without the lift, the page that repeats the question's words comes first
+    words = HybridRetriever(fake_embedder, lexical, RetrievalSettings(statement_weight=0))
+    assert words.search(kb, query, 3)[0].page == 2
