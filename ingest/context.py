@@ -27,11 +27,15 @@ from qa_service.schemas import Chunk, Page
 from qa_service.statements import statement_names
 
 __all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words",
-           "joined_context", "opening_line", "section_heading"]
+           "joined_context", "opening_line", "section_heading", "statement_titles"]
 
 IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
 OPENING_MAX_CHARS = 120
+TITLE_LINES = 6  # of a page's opening lines, where a statement's title stands
+STATEMENT_TITLE_CHARS = 90
+_CONSOLIDATED = re.compile(r"\b(consolidated|condensed)\b", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
 RUNNING_LINES = 2  # of a document's running headers, the most frequent, in its identity
 _SEPARATORS = re.compile(r"[_\-.+]+|(?<=[a-z])(?=[A-Z])")
 _FOLDERS = re.compile(r"^.*[\\/]")
@@ -103,6 +107,18 @@ def _headings(text: str, budget: int, lines: int) -> list[str]:
     return found
 
 
+def statement_titles(text: str) -> list[str]:
+    """The lines among a page's first `TITLE_LINES` that title a financial statement set
+    in any case ("NIKE, Inc. Consolidated Statements of Income", "Condensed Consolidated
+    Balance Sheets"), which `is_heading` does not take: short, without figures (a table of
+    contents' line has its page number) and saying consolidated or condensed, as the
+    statements themselves do ("Free Cash Flow" or "Cash Flows" heads a discussion)."""
+    lines = (line.strip() for line in text.split("\n")[:TITLE_LINES])
+    return [line for line in lines if len(line) <= STATEMENT_TITLE_CHARS
+            and _CONSOLIDATED.search(line) and not _DIGIT.search(line)
+            and statement_names([line])]
+
+
 def section_heading(text: str, start: int) -> str:
     """The nearest heading line that ends before `start` in a page's text ("" if none)."""
     for line in reversed(text[:start].split("\n")):
@@ -121,7 +137,7 @@ def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
         head = _headings(page, PAGE_HEAD_CHARS, lines=4)
         section = [*head, section_heading(page, chunk.char_start)]
         shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
-        parts = [*shown, *statement_names(section)]
+        parts = [*shown, *statement_names([*section, *statement_titles(page)])]
         sections.append(" | ".join(dict.fromkeys(p for p in parts if p)))
     return sections
 

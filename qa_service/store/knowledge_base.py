@@ -72,7 +72,7 @@ class IndexIdentity:
                                  "running_lines": "edges-v1", "positions": "pdfium-v1"})
     lexical: dict[str, Any] = field(
         default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v4",
-                                 "context": "identity-sections-v4",
+                                 "context": "identity-sections-v5",
                                  "fields": "identity-section-text-v1"}
     )
 

@@ -13,9 +13,10 @@ from ingest.context import (
     joined_context,
     opening_line,
     section_heading,
+    statement_titles,
 )
 from qa_service.schemas import Page
-from qa_service.statements import statement_names
+from qa_service.statements import STATEMENTS, statement_names
 
 BALANCE_SHEET = ("Table of Contents\nNETFLIX, INC.\nCONSOLIDATED BALANCE SHEETS\n(in thousands)\n"
                  "As of December 31,\n2017 2016\nTotal current liabilities\n5,466,312 4,586,657")
@@ -126,6 +127,34 @@ def test_a_statements_names_include_the_measures_it_reports() -> None:
     chunks = chunk_document("e" * 64, [page], ChunkerConfig())
     assert "gross margin" in chunk_sections([page], chunks)[0]
     assert "free cash flow" in statement_names(["CONSOLIDATED STATEMENTS OF CASH FLOWS"])[0]
+
+
+@pytest.mark.parametrize(("page", "titled"), [
+    ("NIKE, Inc. Consolidated Statements of Income\nYear Ended May 31,\nRevenues | $ 36,397",
+     "income statement"),
+    ("Condensed Consolidated Balance Sheets\n($ in millions)\nTotal assets | 16,543",
+     "balance sheet"),
+    ("Table of Contents\nU.S. GAAP Condensed Consolidated Statements of Cash Flows (Unaudited)"
+     "\nNet cash provided by operating activities | 1,234", "cash flow statement"),
+])
+def test_a_statement_titled_in_title_case_brings_its_names(page: str, titled: str) -> None:
+    pages = [Page(1, page)]
+    section = chunk_sections(pages, chunk_document("f" * 64, pages, ChunkerConfig()))[0]
+    assert titled in section
+
+
+@pytest.mark.parametrize("page", [
+    "Consolidated Balance Sheets 53\nConsolidated Statements of Income 54",  # contents
+    "Free Cash Flow\nFree cash flow is cash flow from operating activities less capex.",
+    "Cash Flows\nOur cash flows were as follows ($ in millions):",
+    "Results of Operations\nThe following discussion refers to the consolidated statements"
+    " of operations and the notes, which are an integral part of this report.",
+])
+def test_other_lines_that_mention_a_statement_bring_no_names(page: str) -> None:
+    pages = [Page(1, page)]
+    assert statement_titles(page) == []
+    section = chunk_sections(pages, chunk_document("f" * 64, pages, ChunkerConfig()))[0]
+    assert not any(statement.names in section for statement in STATEMENTS)
 
 
 @pytest.mark.parametrize(("page", "name"), [
