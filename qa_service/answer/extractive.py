@@ -58,7 +58,7 @@ from qa_service.answer.answerability import (
     AnswerabilityFeatures,
     AnswerabilityModel,
 )
-from qa_service.answer.focus import question_focus
+from qa_service.answer.focus import content_tokens, question_focus
 from qa_service.answer.models import (
     Answer,
     AnswerMode,
@@ -220,7 +220,7 @@ class ExtractiveAnswerer:
 
     def _assess(self, evidence: Evidence) -> _Assessment:
         question, passages = evidence.question, evidence.passages
-        tokens = self.tokenizer.tokens(question)
+        tokens = content_tokens(self.tokenizer.tokens(question))
         idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
         candidates = self._candidates(evidence)
         contexts = [self._context_tokens(item.passage.chunk_id, item.context)

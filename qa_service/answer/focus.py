@@ -23,7 +23,7 @@ import re
 
 from qa_service.tokens import Tokenizer, has_hangul
 
-__all__ = ["question_focus"]
+__all__ = ["ANSWER_TYPE_NOUNS", "content_tokens", "question_focus"]
 
 # Kiwi's tags: the nouns (and numbers, Latin words, brackets) a focus is made of
 _NOUN_TAGS = frozenset({"NNG", "NNP", "NNB", "NR", "SL", "SN", "SH", "XSN", "XPN", "SSO",
@@ -51,6 +51,11 @@ _ENGLISH_STOP = re.compile(
 _ENGLISH_SKIP = re.compile(r"^(?:the|a|an|it|they|there|this|that|these|those)\b",
                            re.IGNORECASE)
 FOCUS_CHARS = 40
+# Korean nouns that name the kind of answer a question asks for ("... 선언을 한 날짜는?",
+# "... 맡은 직위는?", "... 우승한 인물은?"): the sentence that answers states the date or
+# the person itself and seldom the noun, so it is no content a sentence must hold
+ANSWER_TYPE_NOUNS = frozenset({"날짜", "연도", "년도", "시기", "이름", "명칭", "장소", "곳",
+                               "인물", "기관", "직위", "직책"})
 
 
 def question_focus(question: str, tokenizer: Tokenizer) -> str:
@@ -93,3 +98,10 @@ def _english_focus(question: str) -> str:
         if phrase and not _ENGLISH_SKIP.match(phrase):
             return phrase[:FOCUS_CHARS]
     return ""
+
+
+def content_tokens(tokens: list[str]) -> list[str]:
+    """A question's tokens without the nouns that name its answer's kind
+    (`ANSWER_TYPE_NOUNS`), unless nothing else is left."""
+    kept = [token for token in tokens if token not in ANSWER_TYPE_NOUNS]
+    return kept or tokens

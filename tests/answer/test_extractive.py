@@ -468,3 +468,17 @@ def test_how_much_over_a_single_balance_sheet_is_answered(balance_sheet: Library
     answer = balance_sheet.ask(question)
     assert not answer.abstained, answer.answerability
     assert answer.short_answer is not None and answer.short_answer.text == short
+
+
+def test_the_noun_naming_the_answers_kind_need_not_be_on_the_page(tokenizer: Tokenizer) -> None:
+    """"... 날짜는?" asks for a date: the sentence that gives it never says 날짜, and a word
+    the knowledge base never holds would otherwise count against answering at all."""
+    text = "반기문은 2016년 12월 21일 유엔 사무총장 퇴임 뒤 대통령 선거 출마를 선언했다."
+    passage = Passage(chunk_id=1, document_id="ban", filename="ban.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=3.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
+    features = answerer.features(evidence_of(
+        "반기문이 대통령 선거 출마를 선언한 날짜는?", [passage],
+        TermStatistics(chunks=50, frequencies={"반기문": 3, "대통령": 5, "선거": 5,
+                                               "출마": 2, "선언": 4})))
+    assert features.unseen == 0.0 and features.coverage == pytest.approx(1.0)

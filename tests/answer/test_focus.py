@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.answer.focus import question_focus
+from qa_service.answer.focus import content_tokens, question_focus
 from qa_service.tokens import Tokenizer
 
 
@@ -41,3 +41,20 @@ def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
 ])
 def test_a_question_that_names_no_focus_has_none(tokenizer: Tokenizer, question: str) -> None:
     assert question_focus(question, tokenizer) == ""
+
+
+@pytest.mark.parametrize(("question", "dropped"), [
+    ("반기문이 유엔 사무총장 선거 출마를 선언한 날짜는?", "날짜"),
+    ("반기문이 참여정부에서 맡은 직위는?", "직위"),
+    ("1992년 올림픽 높이뛰기에서 우승한 인물은?", "인물"),
+])
+def test_the_noun_that_names_the_answers_kind_is_no_content(tokenizer: Tokenizer,
+                                                             question: str, dropped: str) -> None:
+    tokens = tokenizer.tokens(question)
+    assert dropped in tokens
+    kept = content_tokens(tokens)
+    assert dropped not in kept and kept == [t for t in tokens if t != dropped]
+
+
+def test_a_question_of_answer_kind_nouns_alone_keeps_them(tokenizer: Tokenizer) -> None:
+    assert content_tokens(tokenizer.tokens("날짜와 장소는?")) == tokenizer.tokens("날짜와 장소는?")
