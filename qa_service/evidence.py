@@ -10,7 +10,7 @@ answerer quotes the passages. Sentence spans are those embedded at ingest
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,9 @@ class Evidence:
     # Embeds texts as passages (the knowledge base's model), for what was not embedded at
     # ingest: lines in another language than the question, to find the one that answers
     encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None
+    # The question's words that no chunk holds, read as the indexed word one typing slip
+    # away (`LexicalIndex.near_terms`: "hollwood" -> "hollywood"); `terms` counts both
+    spellings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def passages(self) -> list[Passage]:
@@ -57,8 +60,8 @@ def gather_evidence(question: str, passages: Sequence[Passage],
                     query_vector: npt.NDArray[np.float32], terms: TermStatistics,
                     stored: Mapping[int, npt.NDArray[np.float32]],
                     contexts: Mapping[int, str] | None = None,
-                    encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None
-                    ) -> Evidence:
+                    encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None,
+                    spellings: Mapping[str, str] | None = None) -> Evidence:
     """`stored`: each chunk's vectors as written at ingest (its sentences in order, then at
     most one for its context; `PreparedDocument`); `contexts`: each chunk's context."""
     items = []
@@ -67,7 +70,8 @@ def gather_evidence(question: str, passages: Sequence[Passage],
         items.append(PassageEvidence(passage, spans,
                                      _sentence_rows(stored.get(passage.chunk_id), len(spans)),
                                      (contexts or {}).get(passage.chunk_id, "")))
-    return Evidence(question, tuple(items), query_vector, terms, encode=encode)
+    return Evidence(question, tuple(items), query_vector, terms, encode=encode,
+                    spellings=dict(spellings or {}))
 
 
 def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int

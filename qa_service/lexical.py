@@ -13,6 +13,7 @@ a cost proportional to that document (a static BM25 matrix would have to be rebu
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,15 @@ from dataclasses import dataclass
 from qa_service.schemas import LexicalFields
 from qa_service.tokens import Tokenizer
 
-__all__ = ["FIELD_WEIGHTS", "LexicalIndex", "TermStatistics"]
+__all__ = ["FIELD_WEIGHTS", "LexicalIndex", "TermStatistics", "one_edit"]
 
 MAX_QUERY_TOKENS = 64
+# A question's word that no chunk holds but an indexed word one typing slip away does
+# ("hollwood", "anitrust", "frensh") is read as that word: Latin words this long only
+# (shorter ones have too many neighbours; a Korean syllable block is not one keystroke)
+SPELLING_MIN_CHARS = 5
+_LATIN_WORD = re.compile(r"^[a-z]+$")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # identity, section, text: a statement's title or a chunk's heading names what a whole
 # table is, so it counts twice (measured on the FinanceBench dev tune half and the team
 # set; see the README's "Evaluation")
@@ -43,8 +50,10 @@ class LexicalIndex:
         return [LexicalFields(shared, " ".join(tokens(section)), " ".join(tokens(text)))
                 for section, text in zip(headings, texts, strict=True)]
 
-    def match_expression(self, query: str) -> str | None:
-        unique = list(dict.fromkeys(self.tokenizer.tokens(query)))[:MAX_QUERY_TOKENS]
+    def match_expression(self, query: str, also: Sequence[str] = ()) -> str | None:
+        """The FTS5 query: any of the query's tokens, or of the tokens `also` given."""
+        asked = list(dict.fromkeys(self.tokenizer.tokens(query)))[:MAX_QUERY_TOKENS]
+        unique = list(dict.fromkeys([*asked, *also]))
         if not unique:
             return None
         return " OR ".join('"' + token.replace('"', '""') + '"' for token in unique)
@@ -55,9 +64,11 @@ class LexicalIndex:
         query: str,
         limit: int,
         document_ids: Sequence[str] | None = None,
+        also: Sequence[str] = (),
     ) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score; higher is better), best first."""
-        expression = self.match_expression(query)
+        """(chunk id, BM25 score; higher is better), best first; `also`: more tokens to
+        match (what the query's misspelled words most likely meant: `near_terms`)."""
+        expression = self.match_expression(query, also)
         if expression is None or limit <= 0:
             return []
         rank = "bm25(chunks_fts, " + ", ".join(str(w) for w in FIELD_WEIGHTS) + ")"
@@ -91,18 +102,52 @@ class LexicalIndex:
     @staticmethod
     def statistics(conn: sqlite3.Connection, tokens: Sequence[str]) -> TermStatistics:
         """How many chunks there are, and how many contain each of `tokens`."""
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
-                     "USING fts5vocab(main, chunks_fts, 'row')")
         unique = list(dict.fromkeys(tokens))
         frequencies = dict.fromkeys(unique, 0)
-        for start in range(0, len(unique), 500):
-            batch = unique[start:start + 500]
-            marks = ",".join("?" * len(batch))
-            for term, count in conn.execute(
-                    f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", batch):
-                frequencies[str(term)] = int(count)
+        frequencies.update(_frequencies(conn, unique))
         total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
         return TermStatistics(total, frequencies)
+
+    @staticmethod
+    def near_terms(conn: sqlite3.Connection, tokens: Sequence[str]) -> dict[str, str]:
+        """For each of `tokens` that no chunk holds (a Latin word of `SPELLING_MIN_CHARS`
+        letters or more), the indexed term one edit away (a letter left out, added,
+        replaced, or two swapped) that the most chunks hold, if any: what a question's
+        misspelled word most likely meant."""
+        near: dict[str, str] = {}
+        for token in dict.fromkeys(tokens):
+            if len(token) < SPELLING_MIN_CHARS or not _LATIN_WORD.match(token):
+                continue
+            found = _frequencies(conn, sorted(one_edit(token)))
+            if found and not _frequencies(conn, [token]):
+                near[token] = max(found.items(), key=lambda item: (item[1], item[0]))[0]
+        return near
+
+
+def _frequencies(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
+    """How many chunks hold each of `terms` that any chunk holds."""
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+                 "USING fts5vocab(main, chunks_fts, 'row')")
+    found: dict[str, int] = {}
+    for start in range(0, len(terms), 500):
+        batch = list(terms[start:start + 500])
+        marks = ",".join("?" * len(batch))
+        for term, count in conn.execute(
+                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", batch):
+            found[str(term)] = int(count)
+    return found
+
+
+def one_edit(word: str) -> set[str]:
+    """The words one edit away from `word` over a-z: a letter deleted, two adjacent letters
+    swapped, a letter replaced, a letter inserted."""
+    cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    words = {left + right[1:] for left, right in cuts if right}
+    words |= {left + right[1] + right[0] + right[2:] for left, right in cuts if len(right) > 1}
+    words |= {left + c + right[1:] for left, right in cuts if right for c in _LETTERS}
+    words |= {left + c + right for left, right in cuts for c in _LETTERS}
+    words.discard(word)
+    return words
 
 
 @dataclass(frozen=True)
@@ -111,6 +156,10 @@ class TermStatistics:
 
     chunks: int
     frequencies: dict[str, int]
+
+    def with_terms(self, other: TermStatistics) -> TermStatistics:
+        """These statistics and `other`'s frequencies (of the same chunks)."""
+        return TermStatistics(self.chunks, {**self.frequencies, **other.frequencies})
 
     def idf(self, token: str) -> float:
         """BM25's IDF; a token no chunk contains gets the largest weight."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +34,9 @@ class Retrieval:
     passages: list[Passage]
     query_vector: npt.NDArray[np.float32]
     terms: TermStatistics | None  # the query tokens' statistics, when asked for
+    # the query's words no chunk holds -> the indexed word one typing slip away, also
+    # searched for (`LexicalIndex.near_terms`; `terms` counts both)
+    spellings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -177,19 +180,19 @@ class HybridRetriever:
             if document_ids is not None:
                 self._check_documents(kb, conn, document_ids)
                 allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
-            lexical = self.lexical.search(conn, query, depth, document_ids)
+            terms, spellings = self._query_terms(conn, query)
+            meant = list(spellings.values())
+            lexical = self.lexical.search(conn, query, depth, document_ids, meant)
             dense = kb.vectors.search(query_vector, depth, allowed)[0]
             named = self._named_documents(conn, query, document_ids)
             if named:  # also the best candidates of the documents the question names
                 focus = list(named)[:self.settings.named_documents]
                 within = np.asarray(kb.catalog.chunk_ids_of(conn, focus), dtype=np.int64)
-                lexical = _merged(lexical, self.lexical.search(conn, query, depth, focus))
+                lexical = _merged(lexical, self.lexical.search(conn, query, depth, focus, meant))
                 dense = _merged(dense, kb.vectors.search(query_vector, depth, within)[0])
             rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
             asked = statements_asked(query) if self.settings.statement_weight > 0 else []
             contexts = kb.catalog.contexts(conn, list(rows)) if asked else {}
-            terms = (self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
-                     if statistics else None)
         lexical_hits = RankedList([h for h in lexical if h[0] in rows],
                                   self.settings.lexical_weight)
         dense_hits = RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight)
@@ -208,7 +211,7 @@ class HybridRetriever:
         if self.settings.document_weight > 0:
             fused = with_document_prior(fused, documents, self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
-        return Retrieval(passages, query_vector[0], terms)
+        return Retrieval(passages, query_vector[0], terms if statistics else None, spellings)
 
     def evidence(self, kb: KnowledgeBase, question: str, k: int,
                  document_ids: Sequence[str] | None = None) -> Evidence:
@@ -221,7 +224,8 @@ class HybridRetriever:
         with kb.catalog.snapshot() as conn:
             contexts = kb.catalog.contexts(conn, ids)
         return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
-                               retrieval.terms, stored, contexts, self.embedder.embed_passages)
+                               retrieval.terms, stored, contexts, self.embedder.embed_passages,
+                               retrieval.spellings)
 
     def overview(self, kb: KnowledgeBase, evidence: Evidence) -> Evidence:
         """`evidence` with the first passage's document in reading order (`Evidence.overview`)."""
@@ -231,6 +235,17 @@ class HybridRetriever:
             opening = kb.catalog.document_passages(
                 conn, evidence.items[0].passage.document_id, OVERVIEW_CHUNKS)
         return replace(evidence, overview=tuple(opening))
+
+    def _query_terms(self, conn: sqlite3.Connection, query: str
+                     ) -> tuple[TermStatistics, dict[str, str]]:
+        """The query tokens' statistics, and what its words that no chunk holds most likely
+        meant (`LexicalIndex.near_terms`), counted too."""
+        terms = self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
+        spellings = self.lexical.near_terms(
+            conn, [token for token, count in terms.frequencies.items() if not count])
+        if spellings:
+            terms = terms.with_terms(self.lexical.statistics(conn, list(spellings.values())))
+        return terms, spellings
 
     def _named_documents(self, conn: sqlite3.Connection, query: str,
                          document_ids: Sequence[str] | None) -> dict[str, float]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.lexical import MAX_QUERY_TOKENS, LexicalIndex
+from qa_service.lexical import MAX_QUERY_TOKENS, LexicalIndex, one_edit
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
 from qa_service.store.catalog import Catalog, now
 
@@ -127,3 +127,45 @@ def test_a_catalog_from_before_the_fields_keeps_its_postings_in_the_text_field(
     assert [i for i, _ in search(store, lexical, "penguins")] == [7]
     assert {i for i, _ in search(store, lexical, "zoo handbook")} == {3, 7}
     store.close()
+
+
+# --- misspelled words ---------------------------------------------------------------
+
+
+def test_one_edit_covers_each_kind_of_slip() -> None:
+    near = one_edit("otter")
+    assert {"oter", "toter", "otfer", "ottaer"} <= near  # deleted, swapped, replaced, added
+    assert "otter" not in near and "oettr" not in near  # itself; a letter moved two places
+    n = len("otter")
+    assert len(near) <= n + (n - 1) + 25 * n + 26 * (n + 1)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("stattion", "station"),  # a letter too many
+    ("statin", "station"),  # a letter missing
+    ("signle", "singl"),  # two letters swapped in "single", which is indexed as its stem
+])
+def test_a_misspelled_word_is_read_as_the_indexed_word(catalog: Catalog, lexical: LexicalIndex,
+                                                       typed: str, meant: str) -> None:
+    tokens = lexical.tokenizer.tokens(typed)  # the query's tokens: English stems
+    with catalog.snapshot() as conn:
+        assert lexical.near_terms(conn, tokens) == {tokens[0]: meant}
+
+
+@pytest.mark.parametrize("typed", [
+    "station",  # indexed itself
+    "otte",  # too short: every four letters have neighbours
+    "strawberry",  # nothing near it
+    "부산행",  # not a Latin word
+    "train2",
+])
+def test_other_words_have_no_reading(catalog: Catalog, lexical: LexicalIndex,
+                                     typed: str) -> None:
+    with catalog.snapshot() as conn:
+        assert lexical.near_terms(conn, [typed]) == {}
+
+
+def test_search_also_matches_the_words_given(catalog: Catalog, lexical: LexicalIndex) -> None:
+    with catalog.snapshot() as conn:
+        assert lexical.search(conn, "stattion", 10) == []
+        assert [i for i, _ in lexical.search(conn, "stattion", 10, also=["station"])] == [3]

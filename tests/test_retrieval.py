@@ -479,3 +479,13 @@ def test_a_question_that_names_a_statement_gets_that_statement(  # type: ignore[
     # without the lift, the page that repeats the question's words comes first
     words = HybridRetriever(fake_embedder, lexical, RetrievalSettings(statement_weight=0))
     assert words.search(kb, query, 3)[0].page == 2
+
+
+def test_a_misspelled_word_finds_what_it_meant(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+    kb, docs = corpus
+    words = retriever(fake_embedder, lexical, lexical_weight=1, dense_weight=0)
+    first = words.search(kb, "pengiuns", 3)[0]  # no chunk holds the word as typed
+    assert first.document_id == docs["zoo"].info.id and "herring" in first.text
+    evidence = words.evidence(kb, "What are pengiuns fed with?", 3)
+    assert evidence.spellings == {"pengiun": "penguin"}
+    assert evidence.terms.frequencies["pengiun"] == 0 and evidence.terms.frequencies["penguin"]

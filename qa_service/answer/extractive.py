@@ -220,7 +220,8 @@ class ExtractiveAnswerer:
 
     def _assess(self, evidence: Evidence) -> _Assessment:
         question, passages = evidence.question, evidence.passages
-        tokens = content_tokens(self.tokenizer.tokens(question))
+        content = content_tokens(self.tokenizer.tokens(question))
+        tokens = [evidence.spellings.get(t, t) for t in content]  # "hollwood" -> "hollywood"
         idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
         candidates = self._candidates(evidence)
         contexts = [self._context_tokens(item.passage.chunk_id, item.context)
@@ -232,9 +233,11 @@ class ExtractiveAnswerer:
             other_language)
         lead, line_share = self._short_answer(evidence, idf, candidates, contexts,
                                               other_language)
-        total = sum(idf.values())
+        # as typed: a misspelled word still counts as one the knowledge base never saw
+        typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
+        total = sum(typed.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
-        unseen = (sum(w for t, w in idf.items() if not evidence.terms.frequencies.get(t)
+        unseen = (sum(w for t, w in typed.items() if not evidence.terms.frequencies.get(t)
                       and not _COMPOUND.search(t)) / total) if total else 1.0
         asked = set(_FIGURE.findall(question.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -482,3 +482,21 @@ def test_the_noun_naming_the_answers_kind_need_not_be_on_the_page(tokenizer: Tok
         TermStatistics(chunks=50, frequencies={"반기문": 3, "대통령": 5, "선거": 5,
                                                "출마": 2, "선언": 4})))
     assert features.unseen == 0.0 and features.coverage == pytest.approx(1.0)
+
+
+def test_a_misspelled_word_counts_as_meant_but_still_as_unseen(tokenizer: Tokenizer) -> None:
+    """Retrieval read "Hollwood" as "hollywood" (`Evidence.spellings`): the sentence that
+    holds it covers the question, while the typed word still says the knowledge base
+    never saw it (a question about another topic is misspelled no less often)."""
+    text = "ABC bought 20 acres of land in Hollywood in 1949 for its studios."
+    passage = Passage(chunk_id=1, document_id="abc", filename="abc.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=3.0)
+    terms = TermStatistics(chunks=50, frequencies={"abc": 9, "bought": 3, "acr": 2,
+                                                   "land": 4, "hollwood": 0, "hollywood": 2})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
+    question = "How many acres of land did ABC buy in Hollwood?"
+    plain = answerer.features(evidence_of(question, [passage], terms))
+    read = answerer.features(replace(evidence_of(question, [passage], terms),
+                                     spellings={"hollwood": "hollywood"}))
+    assert read.coverage > plain.coverage and read.line_share > plain.line_share
+    assert read.unseen == plain.unseen > 0
