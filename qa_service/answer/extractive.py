@@ -59,6 +59,7 @@ from qa_service.answer.answerability import (
     AnswerabilityModel,
 )
 from qa_service.answer.focus import content_tokens, question_focus
+from qa_service.answer.instructions import asked_part
 from qa_service.answer.models import (
     Answer,
     AnswerMode,
@@ -220,7 +221,8 @@ class ExtractiveAnswerer:
 
     def _assess(self, evidence: Evidence) -> _Assessment:
         question, passages = evidence.question, evidence.passages
-        content = content_tokens(self.tokenizer.tokens(question))
+        asked = asked_part(question)  # not what it tells the answerer ("Answer in USD ...")
+        content = content_tokens(self.tokenizer.tokens(asked))
         tokens = [evidence.spellings.get(t, t) for t in content]  # "hollwood" -> "hollywood"
         idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
         candidates = self._candidates(evidence)
@@ -239,10 +241,10 @@ class ExtractiveAnswerer:
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
         unseen = (sum(w for t, w in typed.items() if not evidence.terms.frequencies.get(t)
                       and not _COMPOUND.search(t)) / total) if total else 1.0
-        asked = set(_FIGURE.findall(question.replace(",", "")))
+        figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
                         [:NUMBER_PASSAGES]).replace(",", "")
-        found = {n for n in asked if re.search(rf"(?<!\d){n}(?!\d)", shown)}
+        found = {n for n in figures if re.search(rf"(?<!\d){n}(?!\d)", shown)}
         features = AnswerabilityFeatures(
             coverage=coverage, context_coverage=context_coverage, line_share=line_share,
             unseen=unseen, similarity=max(similarity, 0.0),
@@ -250,7 +252,7 @@ class ExtractiveAnswerer:
             top_score=passages[0].score if passages else 0.0,
             typed=float(answer_type(question) is not AnswerType.NONE),
             short_answer=float(lead is not None),
-            numbers_found=len(found) / len(asked) if asked else 1.0)
+            numbers_found=len(found) / len(figures) if figures else 1.0)
         return _Assessment(idf, candidates, lead, features)
 
     def stream(self, evidence: Evidence) -> Iterator[str | Answer]:

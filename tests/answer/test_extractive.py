@@ -500,3 +500,19 @@ def test_a_misspelled_word_counts_as_meant_but_still_as_unseen(tokenizer: Tokeni
                                      spellings={"hollwood": "hollywood"}))
     assert read.coverage > plain.coverage and read.line_share > plain.line_share
     assert read.unseen == plain.unseen > 0
+
+
+def test_instructions_to_the_answerer_do_not_count_against_the_answer(
+        tokenizer: Tokenizer) -> None:
+    """"Base your judgments on ..." says how to answer: the balance sheet's row answers the
+    question as well with it as without it."""
+    text = "CONSOLIDATED BALANCE SHEETS\nTotal current liabilities | 5,466,312 | 4,586,657"
+    passage = Passage(chunk_id=1, document_id="nflx", filename="nflx.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=3.0)
+    terms = TermStatistics(chunks=500, frequencies={"total": 90, "current": 60, "liabil": 40})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
+    asked = "What were the total current liabilities?"
+    told = asked + " Base your judgments on the information provided primarily in the sheet."
+    plain, instructed = (answerer.features(evidence_of(q, [passage], terms))
+                         for q in (asked, told))
+    assert instructed == plain

@@ -1,0 +1,55 @@
+"""What a question asks, without what it tells the answerer.
+
+"What is Netflix's year end FY2017 total current liabilities (in USD millions)? Base your
+judgments on the information provided primarily in the balance sheet." The second sentence
+says how to answer, not what: a passage that answers holds "total current liabilities"
+and never "judgments" or "primarily". The extractive answerer therefore weighs sentences,
+and the answerability their coverage, by the asked part alone; retrieval still reads the
+whole question ("balance sheet" says where to look), and so does an LLM.
+
+A sentence tells the answerer when it has no question mark and opens with an imperative of
+answering ("Answer in USD millions.", "Round your answer to two decimal places.",
+"Calculate what was asked by utilizing ...") or addresses the answerer ("We want to
+calculate a financial metric.", "Please help us compute it ..."), or, in Korean, ends in a
+request ("단위는 백만 원으로 답해 주세요."); a leading clause that addresses the answerer is
+left out of the sentence that asks ("Basing your judgment by information plainly provided
+in the statement of income, what is ...?", "Here's the question: what is ...?"). A
+question made of requests alone ("Summarize the paper, please.", "요약해 주세요") is all
+asked.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["asked_part"]
+
+_SENTENCE_ENDS = re.compile(r"(?<=[.?!])\s+")
+_IMPERATIVE = re.compile(
+    r"^(?:please\s+)?(?:answer|round|give|base|basing|use|using|calculate|compute|provide|"
+    r"express|respond|state|show|explain|assume|consider|note|utilize|utilizing|rely|"
+    r"relying|focus|report|treat|ignore|exclude|list|return|write|keep|address)\b",
+    re.IGNORECASE)
+_ADDRESSED = re.compile(r"\b(?:you|your|please|we\s+need|we\s+want|help\s+us|"
+                        r"here(?:'s|\s+is)\s+the\s+question)\b", re.IGNORECASE)
+_KOREAN_REQUEST = re.compile(r"(?:주세요|주십시오|줘|하시오|하세요|바랍니다|하라)[.!]?$")
+_CLAUSES = re.compile(r"(?<=[,:])\s+")
+
+
+def asked_part(question: str) -> str:
+    """`question` without the sentences and leading clauses that instruct the answerer (see
+    the module); the whole question when nothing else is left."""
+    kept: list[str] = []
+    for sentence in _SENTENCE_ENDS.split(question.strip()):
+        if not sentence or ("?" not in sentence and _instructs(sentence)):
+            continue
+        clauses = _CLAUSES.split(sentence)
+        while len(clauses) > 1 and "?" not in clauses[0] and _ADDRESSED.search(clauses[0]):
+            clauses.pop(0)
+        kept.append(" ".join(clauses))
+    return " ".join(kept) or question
+
+
+def _instructs(sentence: str) -> bool:
+    return bool(_IMPERATIVE.match(sentence) or _ADDRESSED.search(sentence)
+                or _KOREAN_REQUEST.search(sentence.strip()))

@@ -1,0 +1,40 @@
+"""What a question asks, without what it tells the answerer (qa_service.answer.instructions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.answer.instructions import asked_part
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("What is Netflix's year end FY2017 total current liabilities (in USD millions)? Base "
+     "your judgments on the information provided primarily in the balance sheet.",
+     "What is Netflix's year end FY2017 total current liabilities (in USD millions)?"),
+    ("Using only the balance sheet, how much total assets did Costco have in FY2021? "
+     "Answer in USD millions.",
+     "Using only the balance sheet, how much total assets did Costco have in FY2021?"),
+    ("We need to calculate a metric. Basing your judgment by information plainly provided "
+     "in the statement of income, what is Nike's cost of goods sold as a % of revenue? "
+     "Round your answer to one decimal place.",
+     "what is Nike's cost of goods sold as a % of revenue?"),
+    ("We want to calculate a financial metric. Please help us compute it. Here's the "
+     "question: what is the FY2015 EBITDA margin for Netflix?",
+     "what is the FY2015 EBITDA margin for Netflix?"),
+    ("삼성전자의 재고자산은 얼마인가요? 단위는 백만 원으로 답해 주세요.",
+     "삼성전자의 재고자산은 얼마인가요?"),
+])
+def test_instructions_to_the_answerer_are_left_out(question: str, asked: str) -> None:
+    assert asked_part(question) == asked
+
+
+@pytest.mark.parametrize("question", [
+    "When did Super Bowl 50 take place?",
+    "What is DPO? DPO is defined as: 365 * payables / COGS.",  # a definition is asked
+    "Summarize the paper, please.",  # requests alone: all asked
+    "요약해 주세요.",
+    "반기문이 참여정부에서 맡은 직위는?",
+    "Which players used the ball, according to the report?",
+])
+def test_a_question_without_instructions_is_asked_whole(question: str) -> None:
+    assert asked_part(question) == question
