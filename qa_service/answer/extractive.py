@@ -222,7 +222,7 @@ class ExtractiveAnswerer:
     def _assess(self, evidence: Evidence) -> _Assessment:
         question, passages = evidence.question, evidence.passages
         asked = asked_part(question)  # not what it tells the answerer ("Answer in USD ...")
-        content = content_tokens(self.tokenizer.tokens(asked))
+        content = content_tokens(_parts_only(self.tokenizer.tokens(asked)))
         tokens = [evidence.spellings.get(t, t) for t in content]  # "hollwood" -> "hollywood"
         idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
         candidates = self._candidates(evidence)
@@ -532,6 +532,18 @@ class ExtractiveAnswerer:
             if key > best_key:
                 best, best_key = (first, last), key
         return best
+
+
+def _parts_only(tokens: list[str]) -> list[str]:
+    """`tokens` without a compound the tokenizer also gives in parts ("fy2017" before "fy",
+    "2017"; "q22023" before "q2", "2023"): a page that says "2017" under "Fiscal Year" holds
+    what the question asks, and the rare compound would outweigh all its other words."""
+    kept = []
+    for i, token in enumerate(tokens):
+        parts = itertools.accumulate(tokens[i + 1:i + 4])
+        if not (_COMPOUND.search(token) and token in parts):
+            kept.append(token)
+    return kept
 
 
 def _around(text: str, start: int, end: int, span_start: int, span_end: int, size: int

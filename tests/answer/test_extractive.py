@@ -516,3 +516,21 @@ def test_instructions_to_the_answerer_do_not_count_against_the_answer(
     plain, instructed = (answerer.features(evidence_of(q, [passage], terms))
                          for q in (asked, told))
     assert instructed == plain
+
+
+def test_a_compound_counts_by_its_parts(tokenizer: Tokenizer) -> None:
+    """"FY2017" is also read as "fy" and "2017": a statement whose column says 2017 holds
+    the year asked for, and the compound, rare in the knowledge base, must not outweigh
+    every other word of the question."""
+    text = ("CONSOLIDATED BALANCE SHEETS\nAs of December 31, 2017\n"
+            "Total current liabilities | 5,466,312 | 4,586,657")
+    passage = Passage(chunk_id=1, document_id="nflx", filename="nflx.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=3.0)
+    terms = TermStatistics(chunks=500, frequencies={
+        "fy2017": 1, "fy": 40, "2017": 60, "total": 90, "current": 60, "liabil": 40})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
+    compound = answerer.features(evidence_of(
+        "What were the FY2017 total current liabilities?", [passage], terms))
+    year = answerer.features(evidence_of(
+        "What were the FY 2017 total current liabilities?", [passage], terms))
+    assert compound.coverage == pytest.approx(year.coverage)
