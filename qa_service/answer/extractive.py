@@ -128,6 +128,9 @@ class SentenceWeights:
     passage_score: float = 0.05
     passage_rank: float = -0.05
     cross_lingual_similarity: float = 2.0  # a sentence in the other language: its cosine
+    # a question word that its passage's context holds (the document's identity, the
+    # section) says where to look rather than what to read: it counts this much
+    context_words: float = 0.5
 
 
 @dataclass
@@ -358,8 +361,10 @@ class ExtractiveAnswerer:
             text = passages[c.passage].text[c.start:c.end]
             typed = ((wants_date and _DATE.search(text) is not None)
                      or (wants_number and _NUMBER.search(text) is not None))
+            known = contexts[c.passage] if c.passage < len(contexts) else frozenset()
             c.score = (
-                w.local_overlap * sum(local[t] for t in c.tokens if t in local) / total_local
+                w.local_overlap * sum(local[t] * (w.context_words if t in known else 1.0)
+                                      for t in c.tokens if t in local) / total_local
                 + w.window_overlap * c.window_overlap
                 + w.previous_overlap * sum(local[t] for t in before if t in local) / total_local
                 + w.bigrams * (len(pairs & c.bigrams) / len(pairs) if pairs else 0.0)

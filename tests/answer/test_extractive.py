@@ -18,7 +18,12 @@ import pytest
 
 from ingest.jobs import run_job
 from ingest.uploads import queue_local_files
-from qa_service.answer.extractive import ELLIPSIS, LEAD_SEPARATOR, ExtractiveAnswerer
+from qa_service.answer.extractive import (
+    ELLIPSIS,
+    LEAD_SEPARATOR,
+    ExtractiveAnswerer,
+    SentenceWeights,
+)
 from qa_service.answer.models import Answer, AnswerMode, abstention_text
 from qa_service.answer.service import AskService
 from qa_service.config import AnswerSettings, ChunkingSettings, Settings
@@ -534,3 +539,24 @@ def test_a_compound_counts_by_its_parts(tokenizer: Tokenizer) -> None:
     year = answerer.features(evidence_of(
         "What were the FY 2017 total current liabilities?", [passage], terms))
     assert compound.coverage == pytest.approx(year.coverage)
+
+
+def test_words_the_passage_is_about_weigh_less_in_its_sentences(tokenizer: Tokenizer) -> None:
+    """"How many vessels were in Harbour Shipping's fleet, according to its annual
+    report?": the company and the report say where to look, and the passage's context
+    already holds them; the sentence that holds the fleet and its vessels answers."""
+    text = ("Harbour Shipping presents its annual report for the year. "
+            "The fleet had 42 vessels in service at the end of the year.")
+    passage = Passage(chunk_id=1, document_id="hs", filename="harbour.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=3.0)
+    terms = TermStatistics(chunks=500, frequencies={
+        "harbour": 10, "ship": 10, "annual": 10, "report": 10, "vessel": 60, "fleet": 60,
+        "accord": 100})
+    evidence = gather_evidence(
+        "How many vessels were in Harbour Shipping's fleet, according to its annual report?",
+        [passage], np.zeros(8, np.float32), terms, {}, {1: "HARBOUR SHIPPING ANNUAL REPORT"})
+    settings = AnswerSettings(abstain_below=0, max_sentences=1)
+    answer = ExtractiveAnswerer(tokenizer, settings).answer(evidence)
+    assert answer.citations[0].quote.startswith("The fleet had 42 vessels")
+    flat = ExtractiveAnswerer(tokenizer, settings, SentenceWeights(context_words=1.0))
+    assert flat.answer(evidence).citations[0].quote.startswith("Harbour Shipping")
