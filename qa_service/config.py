@@ -132,9 +132,10 @@ class RetrievalSettings(BaseModel):
     statement_weight: float = Field(
         default=2.0, ge=0,
         description="A question that asks for a financial statement by name (\"from the "
-        "income statement\", \"balance sheet\", \"free cash flow\", \"현금흐름표\") ranks "
-        "that statement's passages this much higher (in z-score units), in the documents "
-        "it names when it names any. 0 turns this off.",
+        "income statement\", \"balance sheet\", \"free cash flow\", \"현금흐름표\") or by "
+        "a line item only it reports (\"total current liabilities\", \"cost of goods "
+        "sold\") ranks that statement's passages this much higher (in z-score units), in "
+        "the documents it names when it names any. 0 turns this off.",
     )
     named_documents: int = Field(
         default=3, ge=0, le=50,
