@@ -80,6 +80,7 @@ from qa_service.answer.short import (
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
+from qa_service.statements import statements_asked
 from qa_service.tokens import Tokenizer
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]
@@ -131,6 +132,8 @@ class SentenceWeights:
     # a question word that its passage's context holds (the document's identity, the
     # section) says where to look rather than what to read: it counts this much
     context_words: float = 0.5
+    # a sentence of the financial statement the question asks for
+    asked_statement: float = 0.3
 
 
 @dataclass
@@ -236,6 +239,7 @@ class ExtractiveAnswerer:
         coverage, context_coverage, similarity = self._score(
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
             other_language)
+        self._prefer_asked_statement(question, evidence, candidates)
         lead, line_share = self._short_answer(evidence, idf, candidates, contexts,
                                               other_language)
         # as typed: a misspelled word still counts as one the knowledge base never saw
@@ -374,6 +378,20 @@ class ExtractiveAnswerer:
                 + w.passage_rank * c.passage
             )
         return max(c.window_overlap for c in candidates), with_context, similarity
+
+    def _prefer_asked_statement(self, question: str, evidence: Evidence,
+                                candidates: list[_Candidate]) -> None:
+        """Lift the sentences of the financial statement the question asks for (by name or
+        by a line item only it reports: `qa_service.statements`), whose passage's context
+        carries the statement's names: "total current liabilities" is read off the balance
+        sheet, not off the note that discusses them."""
+        asked = statements_asked(question)
+        if not asked:
+            return
+        of_statement = [any(s.names in item.context for s in asked) for item in evidence.items]
+        for candidate in candidates:
+            if of_statement[candidate.passage]:
+                candidate.score += self.weights.asked_statement
 
     # --- the answer ------------------------------------------------------------------
 

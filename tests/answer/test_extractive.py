@@ -32,6 +32,7 @@ from qa_service.evidence import gather_evidence
 from qa_service.lexical import TermStatistics
 from qa_service.schemas import DocumentStatus, Passage
 from qa_service.services import Services
+from qa_service.statements import STATEMENTS
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import Tokenizer
 from tests.answer.conftest import evidence_of
@@ -560,3 +561,24 @@ def test_words_the_passage_is_about_weigh_less_in_its_sentences(tokenizer: Token
     assert answer.citations[0].quote.startswith("The fleet had 42 vessels")
     flat = ExtractiveAnswerer(tokenizer, settings, SentenceWeights(context_words=1.0))
     assert flat.answer(evidence).citations[0].quote.startswith("Harbour Shipping")
+
+
+def test_the_statement_the_question_asks_for_is_quoted_first(tokenizer: Tokenizer) -> None:
+    """"Total current liabilities?" is read off the balance sheet (its passage's context
+    carries the statement's names), not off the note that mentions them in passage 1."""
+    note = "Total current liabilities are described in Note 7."
+    sheet = "Total current liabilities | 5,466,312 | 4,586,657"
+    passages = [Passage(chunk_id=n, document_id="nflx", filename="nflx.pdf", page=n,
+                        char_start=0, char_end=len(text), text=text, score=3.0 - n)
+                for n, text in ((1, note), (2, sheet))]
+    contexts = {1: "NETFLIX 2017 10K | NOTES", 2: "NETFLIX 2017 10K | CONSOLIDATED BALANCE "
+                f"SHEETS | {STATEMENTS[0].names}"}
+    terms = TermStatistics(chunks=500, frequencies={"total": 90, "current": 60, "liabil": 40,
+                                                    "note": 50})
+    evidence = gather_evidence("Total current liabilities?", passages,
+                               np.zeros(8, np.float32), terms, {}, contexts)
+    settings = AnswerSettings(abstain_below=0, max_sentences=1)
+    first = ExtractiveAnswerer(tokenizer, settings).answer(evidence).citations[0]
+    assert first.page == 2
+    flat = ExtractiveAnswerer(tokenizer, settings, SentenceWeights(asked_statement=0))
+    assert flat.answer(evidence).citations[0].page == 1
