@@ -19,7 +19,7 @@ from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.evidence import OVERVIEW_CHUNKS, Evidence, gather_evidence
 from qa_service.lexical import LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
-from qa_service.statements import Statement, statements_asked
+from qa_service.statements import Statement, of_statements, statements_asked
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import has_hangul, is_korean
 
@@ -143,8 +143,7 @@ def with_asked_statements(fused: Sequence[tuple[int, float]], contexts: dict[int
     def wanted(chunk_id: int) -> bool:
         if named and documents[chunk_id] not in named:
             return False
-        context = contexts.get(chunk_id, "")
-        return any(statement.names in context for statement in asked)
+        return of_statements(contexts.get(chunk_id, ""), asked)
     rescored = [(cid, score + weight if wanted(cid) else score) for cid, score in fused]
     return sorted(rescored, key=lambda item: (-item[1], item[0]))
 

@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["STATEMENTS", "Statement", "statement_names", "statements_asked"]
+__all__ = ["STATEMENTS", "Statement", "of_statements", "statement_names",
+           "statements_asked"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,9 @@ def statements_asked(question: str) -> list[Statement]:
     expenditure", "자산총계"; not revenue or sales, which every part of a report discusses):
     a chunk of one of them carries its `names` in its context."""
     return [statement for statement in STATEMENTS if statement.asked_in(question)]
+
+
+def of_statements(context: str, statements: Sequence[Statement]) -> bool:
+    """Whether a chunk with this context belongs to one of `statements`: ingestion wrote
+    the statement's names into the context of every chunk its title heads."""
+    return any(statement.names in context for statement in statements)

@@ -80,7 +80,7 @@ from qa_service.answer.short import (
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
-from qa_service.statements import statements_asked
+from qa_service.statements import of_statements, statements_asked
 from qa_service.tokens import Tokenizer
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]
@@ -388,7 +388,7 @@ class ExtractiveAnswerer:
         asked = statements_asked(question)
         if not asked:
             return
-        of_statement = [any(s.names in item.context for s in asked) for item in evidence.items]
+        of_statement = [of_statements(item.context, asked) for item in evidence.items]
         for candidate in candidates:
             if of_statement[candidate.passage]:
                 candidate.score += self.weights.asked_statement
