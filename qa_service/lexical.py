@@ -118,8 +118,8 @@ class LexicalIndex:
         for token in dict.fromkeys(tokens):
             if len(token) < SPELLING_MIN_CHARS or not _LATIN_WORD.match(token):
                 continue
-            found = _frequencies(conn, sorted(one_edit(token)))
-            if found and not _frequencies(conn, [token]):
+            found = _frequencies(conn, [token, *sorted(one_edit(token))])  # one lookup
+            if found and token not in found:
                 near[token] = max(found.items(), key=lambda item: (item[1], item[0]))[0]
         return near
 
