@@ -9,7 +9,8 @@ often). Read from the question's wording alone, in both languages:
 - Korean (Kiwi's morphemes): the nouns marked as topic or subject (은/는/이/가) right
   before the question word (얼마, 몇, 언제, 무엇, 어떻게, 누구, 어디, 궁금) or at the
   question's end ("목표치는?"): "청구서에 붙은 소비세는 얼마" -> 소비세, "수정 비용은 얼마로"
-  -> 수정 비용;
+  -> 수정 비용; up to a figure, which names a period or a column rather than what is asked
+  ("12월 31일 기준 재고자산은" -> 재고자산, "2023년 목표치는" -> 목표치);
 - English: what follows "how many"/"how much", "what is the" ("what is the estimated total
   cost on ..." -> estimated total cost), or "what X does/did/is" ("what accuracy does ..."
   -> accuracy), up to a preposition, a verb or a clause.
@@ -35,6 +36,7 @@ _TOPIC_FORMS = frozenset({"은", "는", "이", "가"})
 _ASKS = ("얼마", "몇", "언제", "무엇", "무슨", "뭐", "뭔", "어떻", "어떤", "어느", "누구", "누가",
          "어디", "궁금")
 _FILLERS = frozenset({"총", "모두", "전부", "대략", "약", "각각", "정확히", "실제"})
+_AFTER_FIGURE = frozenset({"기준", "현재", "말", "초", "당시"})  # "12월 31일 기준", "2021년 말"
 FOCUS_MORPHEMES = 6  # nouns of the focus, at most (the nearest to its particle)
 _ENGLISH_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\bhow (?:many|much)\s+(?P<focus>[^?,]+)",
@@ -78,8 +80,13 @@ def _korean_focus(question: str, morphemes: list[tuple[str, str, int, int]]) -> 
     if marked is None:
         return ""
     first = marked
-    while first > 0 and morphemes[first - 1][1] in _NOUN_TAGS and marked - first < FOCUS_MORPHEMES:
+    while (first > 0 and morphemes[first - 1][1] in _NOUN_TAGS and morphemes[first - 1][1] != "SN"
+           and marked - first < FOCUS_MORPHEMES):
         first -= 1
+    while first < marked and (morphemes[first][1] == "NNB"  # the unit of a figure left out
+                              or (first > 0 and morphemes[first - 1][1] in ("SN", "NNB")
+                                  and morphemes[first][0] in _AFTER_FIGURE)):
+        first += 1
     while first < marked and morphemes[first][1] == "SSC":  # ")" of a bracket left out
         first += 1
     if first == marked:
