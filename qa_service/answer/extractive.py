@@ -73,9 +73,10 @@ from qa_service.answer.short import (
     CELL_SEPARATOR,
     AnswerType,
     answer_type,
-    header_lines,
+    column_header,
     lines_of,
     short_span,
+    stacked_value,
 )
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
@@ -111,6 +112,8 @@ LEAD_MIN_WEIGHT = 0.25  # nor lines holding less of the question (or, in the oth
 SHORT_SENTENCE_CHARS = 200  # a sentence this short is searched whole when its line fails
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
 FOCUS_WEIGHT = 0.5  # a line holding all of the question's focus gains this much weight
+TABLE_PASSAGES = 2  # whose table rows are all weighed (not only the best sentences')
+TABLE_FOCUS_SHARE = 0.5  # ... when they hold this share of the question's focus
 CROSS_LINGUAL_LINES = 48  # lines of the other language embedded at ask time, at most
 CROSS_LINGUAL_LINE_WEIGHT = 1.0  # a line's cosine counts as this share of the question
 OVERVIEW_MIN_CHARS = 900  # an overview quotes a few sentences and headings
@@ -420,20 +423,10 @@ class ExtractiveAnswerer:
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or weight < LEAD_LINE_SHARE * lines[0][0]:
                 break
-            text = passages[passage].text
-            foreign = other_language[passage] and matched(text[start:end]) == 0
-            span = short_span(question, text, (start, end), matched, kind, anchored=not foreign)
-            if span is None and sentence != (start, end) and (
-                    sentence[1] - sentence[0] <= SHORT_SENTENCE_CHARS):
-                # the fact on the next line of a short sentence ("April 6, 2016\n7:30 a.m.")
-                span = short_span(question, text, sentence, matched, kind,
-                                  anchored=not foreign)
-                span = span if span is not None and not span.table else None
-            if span is not None:  # quoted with its table row, or with its whole sentence
-                first, last = (start, end) if span.table else sentence
-                headers = header_lines(text, start) if span.table else []
-                return _Lead(passage, first, last, span.start, span.end,
-                             headers[0] if headers else None), best
+            lead = _lead_at(question, passages[passage].text, passage, (start, end), sentence,
+                            matched, kind, other_language[passage])
+            if lead is not None:
+                return lead, best
         return None, best
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
@@ -444,7 +437,8 @@ class ExtractiveAnswerer:
         """The lines of the best sentences as (weight, passage, start, end, the sentence's
         span), heaviest first, and the best line's share of the question's IDF weight. A
         line's weight is its share of the weight of the question's words that its
-        passage's context does not hold; plus, for a table row, `FOCUS_WEIGHT` times its
+        passage's context does not hold; plus, for a table row or a label stacked above
+        its value (`qa_service.answer.short.stacked_value`), `FOCUS_WEIGHT` times its
         share of the focus's (`qa_service.answer.focus`: what the question asks for, such
         as the row label 소비세, where the rest of its words name the document); less
         `LEAD_RANK_STEP` per rank of its sentence. A line in the other language than the
@@ -472,13 +466,14 @@ class ExtractiveAnswerer:
                 best = max(best, share)
                 own = sum(idf.get(t, 0.0) for t in held - located[c.passage]) / rest[c.passage]
                 named = (sum(w for t, w in focus.items() if t in held) / focus_total
-                         if focus_total and CELL_SEPARATOR in text[start:end] else 0.0)
+                         if focus_total and _labels_a_value(text, (start, end)) else 0.0)
                 line = (own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, c.passage,
                         start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
                 else:
                     lines.append(line)
+        lines.extend(self._focused_rows(evidence, focus, words, located, rest, idf))
         if foreign and evidence.encode is not None:
             foreign = foreign[:CROSS_LINGUAL_LINES]
             vectors = evidence.encode([passages[line[1]].text[line[2]:line[3]]
@@ -489,6 +484,33 @@ class ExtractiveAnswerer:
                 lines.append((weight, *line[1:]))
         lines.sort(key=lambda line: -line[0])
         return lines, best
+
+    @staticmethod
+    def _focused_rows(evidence: Evidence, focus: dict[str, float],
+                      words: Callable[[str], frozenset[str]], located: Sequence[frozenset[str]],
+                      rest: Sequence[float], idf: dict[str, float]) -> list[_Line]:
+        """The table rows of the first `TABLE_PASSAGES` passages whose cells hold at least
+        `TABLE_FOCUS_SHARE` of the question's focus, weighed as `_weighed_lines` weighs a
+        row, less `LEAD_RANK_STEP` per rank of its passage (not of its sentence: on a table
+        page every row is a sentence, and the rows that hold the question's period or the
+        statement's title outrank the one it asks for)."""
+        focus_total = sum(focus.values())
+        if not focus_total:
+            return []
+        rows: list[_Line] = []
+        for rank, item in enumerate(evidence.items[:TABLE_PASSAGES]):
+            text = item.passage.text
+            for start, end in lines_of(text, 0, len(text)):
+                if CELL_SEPARATOR not in text[start:end]:
+                    continue
+                held = words(text[start:end])
+                named = sum(w for t, w in focus.items() if t in held) / focus_total
+                if named < TABLE_FOCUS_SHARE:
+                    continue
+                own = sum(idf.get(t, 0.0) for t in held - located[rank]) / rest[rank]
+                rows.append((own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, rank,
+                             start, end, (start, end)))
+        return rows
 
     def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
                  passages: Sequence[Passage], lead: _Lead | None
@@ -555,6 +577,37 @@ class ExtractiveAnswerer:
             if key > best_key:
                 best, best_key = (first, last), key
         return best
+
+
+def _labels_a_value(text: str, line: tuple[int, int]) -> bool:
+    """Whether the line labels a value: a table row, or a label stacked above its value."""
+    return CELL_SEPARATOR in text[line[0]:line[1]] or stacked_value(text, line) is not None
+
+
+def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
+             sentence: tuple[int, int], matched: Callable[[str], float], kind: AnswerType,
+             other_language: bool) -> _Lead | None:
+    """The short answer read from the line `text[line[0]:line[1]]` of passage `passage` (a
+    line of its sentence `sentence`), with what it is quoted with, or None: a table cell
+    with its row (and the row's column header), the value stacked below a label with the
+    block of labels and values, a typed span with its sentence."""
+    start, end = line
+    foreign = other_language and matched(text[start:end]) == 0
+    span = short_span(question, text, line, matched, kind, anchored=not foreign)
+    if span is None and kind is not AnswerType.NAME:
+        stacked = stacked_value(text, line)  # "배터리 보증기간" ... "2 년"
+        if stacked is not None:
+            return _Lead(passage, stacked[2], stacked[3], stacked[0], stacked[1])
+    if span is None and sentence != line and sentence[1] - sentence[0] <= SHORT_SENTENCE_CHARS:
+        # the fact on the next line of a short sentence ("April 6, 2016\n7:30 a.m.")
+        span = short_span(question, text, sentence, matched, kind, anchored=not foreign)
+        span = span if span is not None and not span.table else None
+    if span is None:
+        return None
+    # quoted with its table row (and column header), or with its whole sentence
+    first, last = line if span.table else sentence
+    header = column_header(text, line) if span.table else None
+    return _Lead(passage, first, last, span.start, span.end, header)
 
 
 def _parts_only(tokens: list[str]) -> list[str]:

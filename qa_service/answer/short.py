@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "header_lines",
-           "lines_of", "short_span", "table_cells"]
+__all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
+           "header_lines", "lines_of", "short_span", "stacked_value", "table_cells"]
 
 
 class AnswerType(StrEnum):
@@ -115,6 +115,10 @@ _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
 _YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
+# A value printed on a line of its own below its label: a figure with a short unit
+_STACKED_VALUE = re.compile(
+    rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
+STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
 CELL_SEPARATOR = " | "
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
@@ -215,6 +219,18 @@ def header_lines(text: str, line_start: int) -> list[tuple[int, int]]:
     return found
 
 
+def column_header(text: str, row: tuple[int, int]) -> tuple[int, int] | None:
+    """The header line that names the columns of the row `text[row[0]:row[1]]`: the
+    nearest header line above it with about as many cells (one fewer at least: a row
+    label may span two header cells), else the nearest; None when there is none. A
+    section's heading inside a table ("자 | 산") names no column."""
+    headers = header_lines(text, row[0])
+    width = len(table_cells(text, *row))
+    wide = [(a, b) for a, b in headers if len(table_cells(text, a, b)) >= width - 1]
+    found = wide or headers
+    return found[0] if found else None
+
+
 def _named_column(question: str, text: str, line_start: int, width: int
                   ) -> tuple[int, tuple[int, int]] | None:
     """The index (in the row's `width` cells) of the column whose header, in the lines
@@ -309,6 +325,47 @@ def _asked(question: str, span: str) -> bool:
     words = [w.casefold() for w in _WORD.findall(span)]
     asked = {w.casefold() for w in _WORD.findall(question)}
     return bool(words) and all(w in asked for w in words)
+
+
+def stacked_value(text: str, line: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The value of the label `text[line[0]:line[1]]` in a block of labels stacked above
+    their values, as forms and warranty cards print them and text extraction reads them
+    (column by column):
+
+        제품 보증기간 / 배터리 보증기간 / 부품 보유기간 / 1 년 / 2 년 / 7 년
+
+    The k value lines that follow the run of label lines pair with its last k labels, in
+    order ("배터리 보증기간" -> "2 년"). Returns the value's span and the paired block's
+    (its first paired label to its last value), or None when the line is no label of
+    such a block."""
+    if not _stacked_label(text[line[0]:line[1]]):
+        return None
+    lines = list(lines_of(text, line[0], min(len(text), line[1] + 2000)))
+    after = 0  # labels below this one
+    while after + 1 < len(lines) and _stacked_label(text[slice(*lines[after + 1])]):
+        after += 1
+    values = []
+    for start, end in lines[after + 1:]:
+        if not _STACKED_VALUE.match(text[start:end]) or CELL_SEPARATOR in text[start:end]:
+            break
+        values.append((start, end))
+    if after >= len(values):
+        return None
+    before = len(values) - 1 - after  # paired labels above this one
+    above = list(lines_of(text, max(0, line[0] - 2000), line[0]))[-before:] if before else []
+    if len(above) < before or not all(_stacked_label(text[a:b]) for a, b in above):
+        return None
+    start, end = values[before]
+    while text[start].isspace():
+        start += 1
+    while text[end - 1].isspace():
+        end -= 1
+    return start, end, (above[0][0] if above else line[0]), values[-1][1]
+
+
+def _stacked_label(line: str) -> bool:
+    return (0 < len(line.strip()) <= STACKED_LABEL_CHARS and CELL_SEPARATOR not in line
+            and not any(ch.isdigit() for ch in line))
 
 
 def lines_of(text: str, start: int, end: int) -> Sequence[tuple[int, int]]:

@@ -422,6 +422,60 @@ def test_the_fact_on_the_next_line_of_a_short_sentence_is_read(tokenizer: Tokeni
     assert answer.short_answer is not None and answer.short_answer.text == "7:30 a.m."
 
 
+STATEMENT = ("연 결 재 무 상 태 표\n제 54 기 : 2022년 12월 31일 현재\n"
+             "제 53 기 : 2021년 12월 31일 현재\n"
+             "삼성전자주식회사와 그 종속기업 | (단위 : 백만원)\n"
+             "과 | 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n자 | 산\n"
+             "\u2160. 유 동 자 산 | 218,470,581 | 218,163,185\n"
+             "1. 현금및현금성자산 | 4, 28 | 49,680,710 | 39,031,415\n"
+             "2. 단기금융상품 | 4, 28 | 65,102,886 | 81,708,986\n"
+             "8. 재고자산 | 8 | 52,187,866 | 41,384,404\n"
+             "자 산 총 계 | 448,424,507 | 426,621,158")
+
+
+def test_a_row_is_read_although_the_period_s_lines_outrank_it(tokenizer: Tokenizer) -> None:
+    """On a statement's page every line is a sentence, and the lines that hold the
+    question's date ("2022년 12월 31일") outrank the row it asks for (재고자산): the rows of
+    the first passages that hold the question's focus are weighed too, and the row is
+    quoted with its column header."""
+    passage = Passage(chunk_id=1, document_id="bs", filename="bs.pdf", page=2,
+                      char_start=0, char_end=len(STATEMENT), text=STATEMENT, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    question = "삼성전자 연결재무상태표에서 2022년 12월 31일 기준 재고자산은 얼마로 나와 있나요?"
+    evidence = gather_evidence(
+        question, [passage], np.zeros(8, np.float32),
+        TermStatistics(chunks=50, frequencies={"재고": 2, "자산": 10, "2022": 20}), {},
+        contexts={1: "삼성 재무제표 | 연결재무상태표 삼성전자"})
+    answer = answerer.answer(evidence)
+    assert answer.short_answer is not None and answer.short_answer.text == "52,187,866"
+    assert answer.citations[0].quote == "8. 재고자산 | 8 | 52,187,866 | 41,384,404"
+    assert answer.citations[1].quote.startswith("과 | 목 | 주 석")
+
+
+WARRANTY = ("DJ68-00879A-02\n제품보증서\n삼성 청소기\n서비스센터 홈페이지\n"
+            "모델명, 고장상태, 연락처를 알려주시면 고객 여러분의 궁금한 점을 친절하게 상담합니다.\n"
+            "제 품 명\n판 매 금 액\n년 월 일\n제품 보증기간\n배터리 보증기간\n부품 보유기간\n"
+            "1 년\n2 년\n7 년\n제품의 외관 및 규격 등은 제품 개선을 위해 예고 없이 변경될 수 "
+            "있습니다.")
+
+
+@pytest.mark.parametrize(("question", "short"), [
+    ("삼성 무선 청소기 제품보증서에 따르면 배터리는 몇 년 동안 보증되나요?", "2 년"),
+    ("삼성 청소기의 부품 보유기간은 얼마나 되나요?", "7 년"),
+])
+def test_a_value_stacked_below_its_label_answers(tokenizer: Tokenizer, question: str,
+                                                  short: str) -> None:
+    """A warranty card printed as labels above values (read column by column): the
+    label the question names pairs with its value, quoted with the whole block."""
+    passage = Passage(chunk_id=1, document_id="card", filename="card.pdf", page=1,
+                      char_start=0, char_end=len(WARRANTY), text=WARRANTY, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    answer = answerer.answer(evidence_of(question, [passage], TermStatistics(
+        chunks=50, frequencies={"배터리": 3, "보증": 3, "부품": 3, "보유": 3})))
+    assert answer.short_answer is not None and answer.short_answer.text == short
+    assert answer.citations[0].quote.startswith("제품 보증기간\n배터리 보증기간")
+
+
 BALANCE_ROWS = [("현금및현금성자산", "49,680,710", "39,031,415"),
                 ("단기금융상품", "65,102,886", "81,708,986"),
                 ("매출채권", "35,721,563", "40,713,415"),

@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from qa_service.answer.short import AnswerType, answer_type, lines_of, short_span, table_cells
+from qa_service.answer.short import (
+    AnswerType,
+    answer_type,
+    column_header,
+    lines_of,
+    short_span,
+    stacked_value,
+    table_cells,
+)
 from qa_service.tokens import Tokenizer
 
 BALANCE = ("삼성전자주식회사와 그 종속기업 | (단위 : 백만원)\n"
@@ -127,3 +135,42 @@ def test_a_phone_number_or_a_code_is_not_a_count() -> None:
     assert span_of("How many parts does model DJ68-00879 have?",
                    "Model DJ68-00879 parts list, order line 2021-3300", 0) is None
     assert span_of(question, "배터리 보증기간은 2 년입니다", 0) == "2 년"
+
+
+WARRANTY = ("제 품 명\n판 매 금 액\n년 월 일\n제품 보증기간\n배터리 보증기간\n부품 보유기간\n"
+            "1 년\n2 년\n7 년\n청정스테이션 먼지흡입 모터")
+
+
+@pytest.mark.parametrize(("label", "value"), [
+    ("제품 보증기간", "1 년"), ("배터리 보증기간", "2 년"), ("부품 보유기간", "7 년")])
+def test_labels_stacked_above_their_values_pair_in_order(label: str, value: str) -> None:
+    start = WARRANTY.index(label)
+    found = stacked_value(WARRANTY, (start, start + len(label)))
+    assert found is not None
+    assert WARRANTY[found[0]:found[1]] == value
+    block = "제품 보증기간\n배터리 보증기간\n부품 보유기간\n1 년\n2 년\n7 년"
+    assert WARRANTY[found[2]:found[3]] == block
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    (WARRANTY, "년 월 일"),  # more labels than values: the first ones have none
+    ("Total\nThank you for your business\nPlease pay within 30 days", "Total"),
+    ("Amount due | 845.00\n845.00", "Amount due | 845.00"),  # a row, not a label
+])
+def test_a_line_that_is_no_stacked_label_has_no_stacked_value(text: str, line: str) -> None:
+    start = text.index(line)
+    assert stacked_value(text, (start, start + len(line))) is None
+
+
+def test_a_single_label_pairs_with_the_value_below_it() -> None:
+    text = "INVOICE\nTotal due\n$845.00\nThank you"
+    found = stacked_value(text, (8, 17))
+    assert found is not None and text[found[0]:found[1]] == "$845.00"
+
+
+def test_the_column_header_has_about_as_many_cells_as_the_row() -> None:
+    """A section heading inside a table ("자 | 산") is nearer but names no column."""
+    text = BALANCE.replace("8. 재고자산", "자 | 산\n8. 재고자산")
+    row = lines_of(text, 0, len(text))[3]
+    header = column_header(text, row)
+    assert header is not None and text[header[0]:header[1]].startswith("과 | 목")
