@@ -82,7 +82,7 @@ from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
 from qa_service.statements import of_statements, statements_asked
-from qa_service.tokens import Tokenizer
+from qa_service.tokens import Tokenizer, has_hangul
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]
 
@@ -452,8 +452,11 @@ class ExtractiveAnswerer:
         # section) holds say which document, not which line (unless it holds them all)
         located = [frozenset(t for t in idf if t in context) for context in contexts]
         located = [named if len(named) < len(idf) else frozenset() for named in located]
-        rest = [sum(w for t, w in idf.items() if t not in named) or total
-                for named in located]
+        # an English passage can hold only a Korean question's names and figures
+        readable = [_readable(idf, is_korean(evidence.question), other)
+                    for other in other_language]
+        rest = [sum(w for t, w in readable[rank].items() if t not in named)
+                or sum(readable[rank].values()) or total for rank, named in enumerate(located)]
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
@@ -464,7 +467,8 @@ class ExtractiveAnswerer:
                 held = words(text[start:end])
                 share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, share)
-                own = sum(idf.get(t, 0.0) for t in held - located[c.passage]) / rest[c.passage]
+                own = sum(readable[c.passage].get(t, 0.0)
+                          for t in held - located[c.passage]) / rest[c.passage]
                 named = (sum(w for t, w in focus.items() if t in held) / focus_total
                          if focus_total and _labels_a_value(text, (start, end)) else 0.0)
                 line = (own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, c.passage,
@@ -577,6 +581,19 @@ class ExtractiveAnswerer:
             if key > best_key:
                 best, best_key = (first, last), key
         return best
+
+
+def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
+              ) -> dict[str, float]:
+    """The question's words (with their weights) that a passage can hold: a Korean
+    question's words without Hangul (names, terms, figures) when the passage is in
+    English; all of them otherwise (an English question's words in a Korean passage are
+    names and figures too, but which ones cannot be told from the word)."""
+    if not (korean_question and other_language):
+        return idf
+    readable = {t: w for t, w in idf.items() if not has_hangul(t)}
+    # figures alone (a year) do not tie a Korean question to an English passage
+    return readable if any(not t.isdigit() for t in readable) else idf
 
 
 def _labels_a_value(text: str, line: tuple[int, int]) -> bool:

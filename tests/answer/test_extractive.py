@@ -636,3 +636,25 @@ def test_the_statement_the_question_asks_for_is_quoted_first(tokenizer: Tokenize
     assert first.page == 2
     flat = ExtractiveAnswerer(tokenizer, settings, SentenceWeights(asked_statement=0))
     assert flat.answer(evidence).citations[0].page == 1
+
+
+BROCHURE = ("Membership in the PDF Association\n"
+            "Founded in 2006, the PDF Association exists to promote the\n"
+            "adoption and implementation of International Standards for PDF technology.\n"
+            "The activities of the PDF Association cover\n"
+            "the PDF standard itself as well as PDF/A, PDF/E and PDF/UA.\n"
+            "Membership fees start at 500 EUR per year.")
+
+
+def test_a_korean_question_reads_an_english_line_by_its_names(tokenizer: Tokenizer) -> None:
+    """A Korean question shares only its names with an English page ("PDF Association"):
+    a line weighs the share of those it holds, so the line with the names and a year
+    gives the short answer, although most of the question's words are Korean."""
+    passage = Passage(chunk_id=1, document_id="brochure", filename="brochure.pdf", page=1,
+                      char_start=0, char_end=len(BROCHURE), text=BROCHURE, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    answer = answerer.answer(evidence_of(
+        "PDF Association의 PDF/UA 브로슈어에 따르면 PDF Association은 몇 년에 설립되었나요?",
+        [passage], TermStatistics(chunks=50, frequencies={"pdf": 30, "associ": 10, "ua": 10})))
+    assert answer.short_answer is not None and answer.short_answer.text == "2006"
+    assert "Founded in 2006" in answer.citations[0].quote
