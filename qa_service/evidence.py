@@ -50,6 +50,9 @@ class Evidence:
     # The question's words that no chunk holds, read as the indexed word one typing slip
     # away (`LexicalIndex.near_terms`: "hollwood" -> "hollywood"); `terms` counts both
     spellings: Mapping[str, str] = field(default_factory=dict)
+    # The documents whose identity (file name, title, first headings) the question names
+    # ("Kraxi Systems 인보이스 ..."), each with its match relative to the best (1.0)
+    named: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def passages(self) -> list[Passage]:
@@ -61,7 +64,8 @@ def gather_evidence(question: str, passages: Sequence[Passage],
                     stored: Mapping[int, npt.NDArray[np.float32]],
                     contexts: Mapping[int, str] | None = None,
                     encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None,
-                    spellings: Mapping[str, str] | None = None) -> Evidence:
+                    spellings: Mapping[str, str] | None = None,
+                    named: Mapping[str, float] | None = None) -> Evidence:
     """`stored`: each chunk's vectors as written at ingest (its sentences in order, then at
     most one for its context; `PreparedDocument`); `contexts`: each chunk's context."""
     items = []
@@ -71,7 +75,7 @@ def gather_evidence(question: str, passages: Sequence[Passage],
                                      _sentence_rows(stored.get(passage.chunk_id), len(spans)),
                                      (contexts or {}).get(passage.chunk_id, "")))
     return Evidence(question, tuple(items), query_vector, terms, encode=encode,
-                    spellings=dict(spellings or {}))
+                    spellings=dict(spellings or {}), named=dict(named or {}))
 
 
 def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int

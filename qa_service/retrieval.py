@@ -37,6 +37,9 @@ class Retrieval:
     # the query's words no chunk holds -> the indexed word one typing slip away, also
     # searched for (`LexicalIndex.near_terms`; `terms` counts both)
     spellings: dict[str, str] = field(default_factory=dict)
+    # the documents whose identity the question names, with their match relative to the
+    # best (1.0): `HybridRetriever._named_documents`
+    named: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ class HybridRetriever:
         if self.settings.document_weight > 0:
             fused = with_document_prior(fused, documents, self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
-        return Retrieval(passages, query_vector[0], terms if statistics else None, spellings)
+        return Retrieval(passages, query_vector[0], terms if statistics else None, spellings,
+                         named)
 
     def evidence(self, kb: KnowledgeBase, question: str, k: int,
                  document_ids: Sequence[str] | None = None) -> Evidence:
@@ -224,7 +228,7 @@ class HybridRetriever:
             contexts = kb.catalog.contexts(conn, ids)
         return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
                                retrieval.terms, stored, contexts, self.embedder.embed_passages,
-                               retrieval.spellings)
+                               retrieval.spellings, retrieval.named)
 
     def overview(self, kb: KnowledgeBase, evidence: Evidence) -> Evidence:
         """`evidence` with the first passage's document in reading order (`Evidence.overview`)."""

@@ -361,6 +361,8 @@ def test_the_document_a_question_names_comes_first(filings, fake_embedder, lexic
     with kb.catalog.snapshot() as conn:
         named = lexical.search_documents(conn, query, 10)
     assert [doc for doc, _ in named] == [wanted]
+    # and the answerer is told which document the question names
+    assert retriever(fake_embedder, lexical).evidence(kb, query, 3).named == {wanted: 1.0}
 
 
 def test_named_documents_respect_the_document_filter(filings, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]

@@ -137,6 +137,8 @@ class SentenceWeights:
     context_words: float = 0.5
     # a sentence of the financial statement the question asks for
     asked_statement: float = 0.3
+    # a sentence of a document the question does not name, when it names some
+    unnamed_document: float = 0.3
 
 
 @dataclass
@@ -243,6 +245,7 @@ class ExtractiveAnswerer:
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
             other_language)
         self._prefer_asked_statement(question, evidence, candidates)
+        self._prefer_named_documents(evidence, candidates)
         lead, line_share = self._short_answer(evidence, idf, candidates, contexts,
                                               other_language)
         # as typed: a misspelled word still counts as one the knowledge base never saw
@@ -395,6 +398,15 @@ class ExtractiveAnswerer:
         for candidate in candidates:
             if of_statement[candidate.passage]:
                 candidate.score += self.weights.asked_statement
+
+    def _prefer_named_documents(self, evidence: Evidence, candidates: list[_Candidate]
+                                ) -> None:
+        """When the question names documents ("Kraxi Systems 인보이스 ..."), the sentences
+        of the others lose `unnamed_document` (scaled by how much less they are named):
+        another invoice's "청구 금액" does not answer for Kraxi's."""
+        unnamed = _unnamed(evidence)
+        for candidate in candidates:
+            candidate.score -= self.weights.unnamed_document * unnamed[candidate.passage]
 
     # --- the answer ------------------------------------------------------------------
 
@@ -581,6 +593,14 @@ class ExtractiveAnswerer:
             if key > best_key:
                 best, best_key = (first, last), key
         return best
+
+
+def _unnamed(evidence: Evidence) -> list[float]:
+    """By passage rank, how much less than the best its document is named by the question
+    (`Evidence.named`; 0 for all when it names none)."""
+    if not evidence.named:
+        return [0.0] * len(evidence.items)
+    return [1.0 - evidence.named.get(item.passage.document_id, 0.0) for item in evidence.items]
 
 
 def _readable(idf: dict[str, float], korean_question: bool, other_language: bool

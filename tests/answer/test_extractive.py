@@ -658,3 +658,21 @@ def test_a_korean_question_reads_an_english_line_by_its_names(tokenizer: Tokeniz
         [passage], TermStatistics(chunks=50, frequencies={"pdf": 30, "associ": 10, "ua": 10})))
     assert answer.short_answer is not None and answer.short_answer.text == "2006"
     assert "Founded in 2006" in answer.citations[0].quote
+
+
+def test_a_document_the_question_names_is_quoted_before_the_others(
+        tokenizer: Tokenizer) -> None:
+    """Two invoices say "청구 금액"; the question names the company of the second one:
+    its sentence is quoted first although the first one ranks higher."""
+    texts = ["주식회사 기술 서비스 청구서. 청구 금액은 3,300,000원입니다.",
+             "주식회사 데이터 애널리틱스 청구서. 청구 금액은 10,450,000원입니다."]
+    passages = [Passage(chunk_id=i + 1, document_id=f"invoice-{i + 1}",
+                        filename=f"invoice-{i + 1}.pdf", page=1, char_start=0,
+                        char_end=len(text), text=text, score=2.0 - i)
+                for i, text in enumerate(texts)]
+    question = "청구서의 청구 금액은 얼마인가요?"
+    evidence = evidence_of(question, passages, TermStatistics(chunks=50, frequencies={}))
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    assert answerer.answer(evidence).citations[0].document_id == "invoice-1"
+    named = replace(evidence, named={"invoice-2": 1.0})
+    assert answerer.answer(named).citations[0].document_id == "invoice-2"
