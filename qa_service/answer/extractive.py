@@ -16,6 +16,11 @@ sentence is embedded at ask time). A candidate's score adds, with the weights in
   and a number;
 - `similarity`: the cosine of the question's and the sentence's vectors;
 - `passage_score` and `passage_rank`: the passage's fused retrieval score and its rank.
+In the three overlaps a question word that the passage's context holds (its document's
+identity, its section) counts `context_words` (a half): it says where to look, not what
+to read. The sentences of the financial statement the question asks for gain
+`asked_statement`; when the question names documents, the sentences of the others lose
+`unnamed_document`.
 A sentence in the other language than the question (Korean/English) shares no words with
 it: it scores `cross_lingual_similarity` x its cosine instead of the word overlaps.
 The weights were set on half of the SQuAD v1.1 dev articles and checked on the other half
@@ -26,8 +31,11 @@ the answer leads with it on its own line, and the line or sentence it was read f
 the first quote (a table row with its header line). It is sought in the lines of the best
 sentences, heaviest first: a line weighs the share of the question it holds, leaving out
 the words its passage's context already holds (they name the document, not the line); a
-table row also weighs the question's focus (`qa_service.answer.focus`: 소비세 in
-"...청구서에 붙은 소비세는 얼마인가요?"); a short sentence whose line holds no span is
+table row, or a label stacked above its value, also weighs the question's focus
+(`qa_service.answer.focus`: 소비세 in "...청구서에 붙은 소비세는 얼마인가요?"), and the rows
+of the first passages that hold the focus are weighed whatever their sentence's rank. A
+line of an English passage weighs the share of a Korean question's names and terms (its
+words without Hangul) it holds. A short sentence whose line holds no span is
 searched whole. Then the best sentences, best first,
 at most `max_sentences` quotes and `max_chars` characters; a sentence longer than the room
 left is cut to the window of words that holds most of the question's weight (a verbatim
@@ -359,24 +367,26 @@ class ExtractiveAnswerer:
                            + w.passage_rank * c.passage)
                 continue
             neighbours = [n for n in candidates[max(0, i - 1):i + 2] if n.passage == c.passage]
-            window = frozenset().union(*(n.tokens for n in neighbours))
+            neighbourhood = frozenset().union(*(n.tokens for n in neighbours))
             before = c.tokens | (candidates[i - 1].tokens
                                  if i > 0 and candidates[i - 1].passage == c.passage
                                  else frozenset())
-            c.window_overlap = sum(idf[t] for t in window if t in idf) / total_idf
-            if c.passage < len(contexts):
-                window |= contexts[c.passage]
-            with_context = max(with_context,
-                               sum(idf[t] for t in window if t in idf) / total_idf)
+            c.window_overlap = sum(idf[t] for t in neighbourhood if t in idf) / total_idf
+            known = contexts[c.passage] if c.passage < len(contexts) else frozenset()
+            with_context = max(with_context, sum(
+                idf[t] for t in neighbourhood | known if t in idf) / total_idf)
             text = passages[c.passage].text[c.start:c.end]
             typed = ((wants_date and _DATE.search(text) is not None)
                      or (wants_number and _NUMBER.search(text) is not None))
-            known = contexts[c.passage] if c.passage < len(contexts) else frozenset()
+            # a word its passage's context holds counts `context_words` in every overlap
+            where = {t: w.context_words if t in known else 1.0 for t in idf}
             c.score = (
-                w.local_overlap * sum(local[t] * (w.context_words if t in known else 1.0)
-                                      for t in c.tokens if t in local) / total_local
-                + w.window_overlap * c.window_overlap
-                + w.previous_overlap * sum(local[t] for t in before if t in local) / total_local
+                w.local_overlap * sum(local[t] * where[t] for t in c.tokens if t in local)
+                / total_local
+                + w.window_overlap * sum(idf[t] * where[t] for t in neighbourhood if t in idf)
+                / total_idf
+                + w.previous_overlap * sum(local[t] * where[t] for t in before if t in local)
+                / total_local
                 + w.bigrams * (len(pairs & c.bigrams) / len(pairs) if pairs else 0.0)
                 + w.answer_type * typed
                 + w.similarity * c.similarity

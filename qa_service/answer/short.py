@@ -9,6 +9,9 @@ picks one span of one line:
   "8HRS" for "8시간", "제 53 (전) 기" for "제53기"; headers are matched right-aligned, as
   value columns are), else the row's first amount (a figure with separators or decimals
   before a bare note number such as `8`);
+- **a label stacked above its value** (forms and warranty cards read column by column:
+  "제품 보증기간 / 배터리 보증기간 / 1 년 / 2 년"): the value in the label's place
+  (`stacked_value`);
 - **prose**: a span of the type the question asks for (`AnswerType`: a date, a time, an
   amount of money, a percentage, a count, a name) nearest to the question's words in
   the line.
