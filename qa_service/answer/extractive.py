@@ -89,7 +89,7 @@ from qa_service.answer.short import (
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
-from qa_service.statements import of_statements, statements_asked
+from qa_service.statements import STATEMENTS, of_statements, statements_asked
 from qa_service.tokens import Tokenizer, has_hangul
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]
@@ -308,8 +308,11 @@ class ExtractiveAnswerer:
         return candidates
 
     def _context_tokens(self, chunk_id: int, context: str) -> frozenset[str]:
+        """The words of a chunk's context that say where it is (its document's identity,
+        its section), without the names of the statement it is part of: those name what
+        its rows report ("liabilities" on a balance sheet), as the question does."""
         return self._cached(self._contexts, chunk_id,
-                            lambda: frozenset(self.tokenizer.tokens(context)))
+                            lambda: frozenset(self.tokenizer.tokens(_without_names(context))))
 
     def _sentence_tokens(self, passage: Passage, spans: list[tuple[int, int]]
                          ) -> list[list[str]]:
@@ -603,6 +606,12 @@ class ExtractiveAnswerer:
             if key > best_key:
                 best, best_key = (first, last), key
         return best
+
+
+def _without_names(context: str) -> str:
+    for statement in STATEMENTS:
+        context = context.replace(statement.names, " ")
+    return context
 
 
 def _unnamed(evidence: Evidence) -> list[float]:
