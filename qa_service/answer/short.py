@@ -47,7 +47,8 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
         (AnswerType.TIME, r"\bwhat time\b|\bwhat hours?\b|\bopening hours\b|몇\s*시"
                           r"|이용\s*시간|운영\s*시간|시간은\s*어떻게|시간이\s*어떻게"),
         (AnswerType.DATE, r"\bwhen\b|\bwhat (?:year|date|day|month)\b|\bwhich (?:year|date|day|"
-                          r"month)\b|\bdeadline\b|\bdue date\b|언제|며칠|날짜|기한|일자|몇\s*년도"),
+                          r"month)\b|\bdeadline\b|\bdue date\b|언제|며칠|날짜|기한|일자|몇\s*년도"
+                          r"|몇\s*년에"),
         (AnswerType.PERCENT, r"\bpercent(?:age)?\b|%|\brate\b|\bratio\b|\bmargin\b|\byield\b"
                              r"|퍼센트|비율|[률율]\b|[률율][은는이가을]"),
         (AnswerType.MONEY, r"\bhow much\b|\bcost|\bprice|\bfee\b|\bfees\b|\bamount\b|\btotal\b"
@@ -57,7 +58,9 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                            r"|소비세|부가세|합계|총액|대금"),
         (AnswerType.COUNT, r"\bhow many\b|\bhow long\b|\bhow old\b|\bnumber of\b|\bhow far\b"
                            r"|몇|개수|인원|명은|건수|기간은"),
-        (AnswerType.NAME, r"\bwho\b|\bwhich company\b|\bwhat (?:is|was) the name\b"
+        # "who" opening the question or a clause, or in lower case: not "Doctor Who"
+        (AnswerType.NAME, r"^\W*who\b|[,;:]\s*who\b|(?-i:\bwho\b)|\bwhich company\b"
+                          r"|\bwhat (?:is|was) the name\b"
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
@@ -122,6 +125,13 @@ _WORD = re.compile(r"[^\W_]+")
 _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
+_BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
+# Capitalised words that open a sentence or name a time, not a person or an organisation
+_NOT_NAMES = frozenset(
+    "in on at the a an by for from to of after before during since until with when while as "
+    "this that these those his her its their it he she they we i there then also but and or "
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split())
 CELL_SEPARATOR = " | "
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
@@ -272,6 +282,15 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
     if kind is AnswerType.MONEY:  # an amount, not a date's figure; marked ones first
         spans = [(a, b) for a, b in spans if not _DATE_UNIT.match(text, b)]
         spans = [span for span in spans if _MONEY_MARK.search(text, *span)] or spans
+    if kind in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
+        # a year is no amount, count or share ("How many seasons ... ?" -> not "1986")
+        spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
+                                                  and not _UNIT_AFTER.match(text, b, end))]
+    if kind is AnswerType.NAME:  # a name that shares a word with the question is its subject
+        asked = {w.casefold() for w in _WORD.findall(question)}
+        spans = [span for span in (_name_only(text, a, b) for a, b in spans)
+                 if span is not None and not asked & {
+                     w.casefold() for w in _WORD.findall(text[span[0]:span[1]])} - _NOT_NAMES]
     anchors = [m.start() for m in _WORD.finditer(text, start, end) if matched(m.group()) > 0]
     if not spans or (anchored and not anchors):
         return None
@@ -291,6 +310,22 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         last = (_with_unit(text, last, end) if text[last - 1:last].isdigit()
                 else _qualified(text, last, end))
     return LineSpan(first, last, False)
+
+
+def _name_only(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """A name's span without the capitalised words before it that are none of its own (a
+    sentence's "In", "The", a month: "In August" is no name), or None when nothing of two
+    words or an acronym is left."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[:end]) if m.start() >= start]
+    while words and text[words[0][0]:words[0][1]].rstrip(".,").casefold() in _NOT_NAMES:
+        words.pop(0)
+    if not words:
+        return None
+    first = words[0][0]
+    if _SPANS[AnswerType.NAME].fullmatch(text, first, end) is None:
+        return None
+    named = [text[a:b].rstrip(".,").casefold() for a, b in words]
+    return None if all(w in _NOT_NAMES for w in named) else (first, end)
 
 
 def _bracketed(text: str, start: int, end: int) -> bool:

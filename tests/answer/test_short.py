@@ -49,6 +49,8 @@ def span_of(question: str, text: str, line_number: int, anchored: bool = True) -
     ("What percentage of votes did she win?", AnswerType.PERCENT),
     ("How many rooms does the hotel have?", AnswerType.COUNT),
     ("객실은 총 몇 개인가요?", AnswerType.COUNT),
+    ("PDF Association은 몇 년에 설립되었나요?", AnswerType.DATE),
+    ("배터리는 몇 년 동안 보증되나요?", AnswerType.COUNT),
     ("Who argued for the respondent?", AnswerType.NAME),
     ("Summarize the paper", AnswerType.NONE),
 ])
@@ -174,3 +176,24 @@ def test_the_column_header_has_about_as_many_cells_as_the_row() -> None:
     row = lines_of(text, 0, len(text))[3]
     header = column_header(text, row)
     assert header is not None and text[header[0]:header[1]].startswith("과 | 목")
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("How many seasons did The Love Boat run for?",
+     "The Love Boat ran from 1977 to 1986 for nine seasons.", "nine"),
+    ("How much did the network pay for the rights?",
+     "In 1954 the network paid $5 million for the rights.", "$5 million"),
+])
+def test_a_year_is_no_amount_or_count(question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("Who originally hosted the quiz show?",
+     "In August 1999 the quiz show was first hosted by Regis Philbin.", "Regis Philbin"),
+    ("Who did the company sell the newspapers to?",
+     "On April 3, the company sold the newspapers.", None),
+])
+def test_a_sentence_s_opening_word_or_a_month_is_no_name(question: str, line: str,
+                                                         span: str | None) -> None:
+    assert span_of(question, line, 0) == span
