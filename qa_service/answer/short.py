@@ -125,6 +125,7 @@ _WORD = re.compile(r"[^\W_]+")
 _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
+_MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
 _BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 # Capitalised words that open a sentence or name a time, not a person or an organisation
 _NOT_NAMES = frozenset(
@@ -355,14 +356,17 @@ def _qualified(text: str, end: int, limit: int) -> int:
 
 
 def _asked(question: str, span: str) -> bool:
-    """Whether the question already holds the span: each of its numbers, or its words."""
+    """Whether the question already holds the span: each of its numbers, and each of its
+    words of letters ("October 1973" adds the month to "When did the 1973 crisis
+    begin?"; a unit such as 년 or "million" that the question does not hold adds none)."""
     numbers = _DIGITS.findall(span)
+    words = [w.casefold() for w in _WORD.findall(span) if not w.isdigit()]
+    asked_words = {w.casefold() for w in _WORD.findall(question)}
     if numbers:
         asked = set(_DIGITS.findall(question))
-        return all(n in asked for n in numbers)
-    words = [w.casefold() for w in _WORD.findall(span)]
-    asked = {w.casefold() for w in _WORD.findall(question)}
-    return bool(words) and all(w in asked for w in words)
+        return all(n in asked for n in numbers) and not any(
+            _MONTH_WORD.fullmatch(w) and w not in asked_words for w in words)
+    return bool(words) and all(w in asked_words for w in words)
 
 
 def stacked_value(text: str, line: tuple[int, int]) -> tuple[int, int, int, int] | None:

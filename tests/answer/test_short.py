@@ -197,3 +197,9 @@ def test_a_year_is_no_amount_or_count(question: str, line: str, span: str) -> No
 def test_a_sentence_s_opening_word_or_a_month_is_no_name(question: str, line: str,
                                                          span: str | None) -> None:
     assert span_of(question, line, 0) == span
+
+
+def test_a_date_that_adds_the_month_to_the_asked_year_answers() -> None:
+    assert span_of("When did the 1973 oil crisis begin?",
+                   "The crisis began in October 1973 when the embargo was proclaimed.",
+                   0) == "October 1973"
