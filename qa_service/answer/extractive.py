@@ -502,7 +502,7 @@ class ExtractiveAnswerer:
                     foreign.append((rank, line))
                 else:
                     lines.append(line)
-        lines.extend(self._focused_rows(evidence, focus, words, located, rest, idf))
+        lines.extend(self._focused_rows(evidence, focus, words, located, rest, readable))
         if foreign and evidence.encode is not None:
             foreign = foreign[:CROSS_LINGUAL_LINES]
             vectors = evidence.encode([passages[line[1]].text[line[2]:line[3]]
@@ -517,7 +517,8 @@ class ExtractiveAnswerer:
     @staticmethod
     def _focused_rows(evidence: Evidence, focus: dict[str, float],
                       words: Callable[[str], frozenset[str]], located: Sequence[frozenset[str]],
-                      rest: Sequence[float], idf: dict[str, float]) -> list[_Line]:
+                      rest: Sequence[float], readable: Sequence[dict[str, float]]
+                      ) -> list[_Line]:
         """The table rows of the first `TABLE_PASSAGES` passages whose cells hold at least
         `TABLE_FOCUS_SHARE` of the question's focus, weighed as `_weighed_lines` weighs a
         row, less `LEAD_RANK_STEP` per rank of its passage (not of its sentence: on a table
@@ -536,7 +537,7 @@ class ExtractiveAnswerer:
                 named = sum(w for t, w in focus.items() if t in held) / focus_total
                 if named < TABLE_FOCUS_SHARE:
                     continue
-                own = sum(idf.get(t, 0.0) for t in held - located[rank]) / rest[rank]
+                own = sum(readable[rank].get(t, 0.0) for t in held - located[rank]) / rest[rank]
                 rows.append((own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, rank,
                              start, end, (start, end)))
         return rows
@@ -609,6 +610,8 @@ class ExtractiveAnswerer:
 
 
 def _without_names(context: str) -> str:
+    """A chunk's context without the names of the statements it belongs to (see
+    `_context_tokens`)."""
     for statement in STATEMENTS:
         context = context.replace(statement.names, " ")
     return context
