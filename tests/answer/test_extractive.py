@@ -474,6 +474,8 @@ def test_a_value_stacked_below_its_label_answers(tokenizer: Tokenizer, question:
         chunks=50, frequencies={"배터리": 3, "보증": 3, "부품": 3, "보유": 3})))
     assert answer.short_answer is not None and answer.short_answer.text == short
     assert answer.citations[0].quote.startswith("제품 보증기간\n배터리 보증기간")
+    found = answer.short_answer
+    assert answer.citations[0].quote[found.quote_start:found.quote_end] == short
 
 
 BALANCE_ROWS = [("현금및현금성자산", "49,680,710", "39,031,415"),
