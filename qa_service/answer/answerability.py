@@ -34,7 +34,8 @@ __all__ = ["DEFAULT_MODEL", "FEATURE_NAMES", "AnswerabilityFeatures", "Answerabi
 class AnswerabilityFeatures:
     coverage: float  # the best share of the question's IDF weight in a sentence + neighbours
     context_coverage: float  # ... in a sentence + neighbours + its passage's context
-    line_share: float  # ... in one line of the best sentences
+    line_share: float  # ... in one line of the best sentences (of the words its passage
+    # can hold: a Korean question's names and terms in an English passage)
     unseen: float  # the share of the question's IDF weight on words no chunk holds
     similarity: float  # the best question-sentence cosine, floored at 0
     cross_lingual: float  # 1.0 when the first passage is in another language than the question

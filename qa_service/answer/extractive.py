@@ -460,7 +460,8 @@ class ExtractiveAnswerer:
                        words: Callable[[str], frozenset[str]], other_language: Sequence[bool]
                        ) -> tuple[list[_Line], float]:
         """The lines of the best sentences as (weight, passage, start, end, the sentence's
-        span), heaviest first, and the best line's share of the question's IDF weight. A
+        span), heaviest first, and the best line's share of the IDF weight of the question's
+        words that its passage can hold (`_readable`). A
         line's weight is its share of the weight of the question's words that its
         passage's context does not hold; plus, for a table row or a label stacked above
         its value (`qa_service.answer.short.stacked_value`), `FOCUS_WEIGHT` times its
@@ -480,8 +481,9 @@ class ExtractiveAnswerer:
         # an English passage can hold only a Korean question's names and figures
         readable = [_readable(idf, is_korean(evidence.question), other)
                     for other in other_language]
+        readable_totals = [sum(weights.values()) or total for weights in readable]
         rest = [sum(w for t, w in readable[rank].items() if t not in named)
-                or sum(readable[rank].values()) or total for rank, named in enumerate(located)]
+                or readable_totals[rank] for rank, named in enumerate(located)]
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
@@ -491,7 +493,8 @@ class ExtractiveAnswerer:
             for start, end in lines_of(text, c.start, c.end):
                 held = words(text[start:end])
                 share = sum(idf.get(t, 0.0) for t in held) / total
-                best = max(best, share)
+                best = max(best, sum(readable[c.passage].get(t, 0.0) for t in held)
+                           / readable_totals[c.passage])
                 own = sum(readable[c.passage].get(t, 0.0)
                           for t in held - located[c.passage]) / rest[c.passage]
                 named = (sum(w for t, w in focus.items() if t in held) / focus_total
