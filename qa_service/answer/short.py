@@ -126,6 +126,7 @@ _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
 _MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 # Capitalised words that open a sentence or name a time, not a person or an organisation
 _NOT_NAMES = frozenset(
@@ -280,18 +281,7 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
              and not _bracketed(text, m.start(), m.end())]
     spans = [(a, b) for a, b in spans if not _SECTION_NUMBER.match(text, a)
              or text.rfind("\n", 0, a) + 1 < a]
-    if kind is AnswerType.MONEY:  # an amount, not a date's figure; marked ones first
-        spans = [(a, b) for a, b in spans if not _DATE_UNIT.match(text, b)]
-        spans = [span for span in spans if _MONEY_MARK.search(text, *span)] or spans
-    if kind in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
-        # a year is no amount, count or share ("How many seasons ... ?" -> not "1986")
-        spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
-                                                  and not _UNIT_AFTER.match(text, b, end))]
-    if kind is AnswerType.NAME:  # a name that shares a word with the question is its subject
-        asked = {w.casefold() for w in _WORD.findall(question)}
-        spans = [span for span in (_name_only(text, a, b) for a, b in spans)
-                 if span is not None and not asked & {
-                     w.casefold() for w in _WORD.findall(text[span[0]:span[1]])} - _NOT_NAMES]
+    spans = _of_kind(question, text, (start, end), spans, kind)
     anchors = [m.start() for m in _WORD.finditer(text, start, end) if matched(m.group()) > 0]
     if not spans or (anchored and not anchors):
         return None
@@ -311,6 +301,29 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         last = (_with_unit(text, last, end) if text[last - 1:last].isdigit()
                 else _qualified(text, last, end))
     return LineSpan(first, last, False)
+
+
+def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[int, int]],
+             kind: AnswerType) -> list[tuple[int, int]]:
+    """The spans a question of `kind` can be answered with: an amount that is no date's
+    figure (marked ones first), no bare year for an amount, count or share ("How many
+    seasons ...?" is not "1986"), a name that is one (`_name_only`), in a line without
+    Hangul (a name in Korean text is in Hangul, which no pattern tells from other words),
+    and that shares no word with the question (it would be its subject)."""
+    if kind is AnswerType.MONEY:
+        spans = [(a, b) for a, b in spans if not _DATE_UNIT.match(text, b)]
+        spans = [span for span in spans if _MONEY_MARK.search(text, *span)] or spans
+    if kind in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
+        spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
+                                                  and not _UNIT_AFTER.match(text, b, line[1]))]
+    if kind is AnswerType.NAME:
+        if _HANGUL.search(text, *line):
+            return []
+        asked = {w.casefold() for w in _WORD.findall(question)}
+        spans = [span for span in (_name_only(text, a, b) for a, b in spans)
+                 if span is not None and not asked & {
+                     w.casefold() for w in _WORD.findall(text[span[0]:span[1]])} - _NOT_NAMES]
+    return spans
 
 
 def _name_only(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -203,3 +203,9 @@ def test_a_date_that_adds_the_month_to_the_asked_year_answers() -> None:
     assert span_of("When did the 1973 oil crisis begin?",
                    "The crisis began in October 1973 when the embargo was proclaimed.",
                    0) == "October 1973"
+
+
+def test_a_korean_line_gives_no_name() -> None:
+    """Names in Korean text are in Hangul: a Latin capitalised run there is a term."""
+    assert span_of("이 회사를 세운 사람은 누구인가?",
+                   "이 회사는 1998년 Search Engine 기술로 이 사람이 세웠다.", 0) is None
