@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from qa_service.errors import InvalidRequest, NotFound, StorageError
-from qa_service.store.catalog import now
+from qa_service.store.catalog import now, use_wal
 
 __all__ = ["ADMIN_ID", "KeyInfo", "KeyStore", "Principal", "Scope"]
 
@@ -82,7 +82,7 @@ class KeyStore:
         self._configured_admin = _hash(admin_key) if admin_key is not None else None
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")  # stored in the file: set once, here
+            use_wal(db)
             db.executescript("""
                 CREATE TABLE IF NOT EXISTS keys (
                     id TEXT PRIMARY KEY, hash TEXT NOT NULL, scope TEXT NOT NULL,

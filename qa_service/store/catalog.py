@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from qa_service.schemas import (
     Passage,
 )
 
-__all__ = ["Catalog", "now"]
+__all__ = ["Catalog", "now", "use_wal"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -135,6 +136,26 @@ def _add_lexical_fields(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE chunks_fts_before_fields")
 
 
+WAL_RETRY_SECONDS = 30.0  # as long as a connection waits for a lock
+WAL_RETRY_PAUSE = 0.02
+
+
+def use_wal(db: sqlite3.Connection) -> None:
+    """Switch a database file to WAL (stored in the file: the switch happens once). When
+    several processes or threads open a new file at the same moment, the switch fails at
+    once with "database is locked" instead of waiting (SQLite does not call its busy
+    handler there), so it is retried for up to `WAL_RETRY_SECONDS`."""
+    deadline = time.monotonic() + WAL_RETRY_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_RETRY_PAUSE)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -164,7 +185,7 @@ class Catalog:
             try:
                 conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                        check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
+                use_wal(conn)
                 conn.execute("PRAGMA synchronous=FULL")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
