@@ -484,6 +484,17 @@ class ExtractiveAnswerer:
         readable_totals = [sum(weights.values()) or total for weights in readable]
         rest = [sum(w for t, w in readable[rank].items() if t not in named)
                 or readable_totals[rank] for rank, named in enumerate(located)]
+
+        def own(passage: int, held: frozenset[str]) -> float:
+            """A line's share of the question's words its passage can hold and its
+            passage's context does not."""
+            return sum(readable[passage].get(t, 0.0)
+                       for t in held - located[passage]) / rest[passage]
+
+        def focused(held: frozenset[str]) -> float:
+            """A line's share of the question's focus."""
+            return sum(w for t, w in focus.items() if t in held) / focus_total
+
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
         best = 0.0
@@ -495,17 +506,16 @@ class ExtractiveAnswerer:
                 share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, sum(readable[c.passage].get(t, 0.0) for t in held)
                            / readable_totals[c.passage])
-                own = sum(readable[c.passage].get(t, 0.0)
-                          for t in held - located[c.passage]) / rest[c.passage]
-                named = (sum(w for t, w in focus.items() if t in held) / focus_total
-                         if focus_total and _labels_a_value(text, (start, end)) else 0.0)
-                line = (own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, c.passage,
-                        start, end, (c.start, c.end))
+                named = (focused(held) if focus_total and _labels_a_value(text, (start, end))
+                         else 0.0)
+                line = (own(c.passage, held) + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank,
+                        c.passage, start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
                 else:
                     lines.append(line)
-        lines.extend(self._focused_rows(evidence, focus, words, located, rest, readable))
+        if focus_total:
+            lines.extend(self._focused_rows(evidence, words, own, focused))
         if foreign and evidence.encode is not None:
             foreign = foreign[:CROSS_LINGUAL_LINES]
             vectors = evidence.encode([passages[line[1]].text[line[2]:line[3]]
@@ -518,18 +528,14 @@ class ExtractiveAnswerer:
         return lines, best
 
     @staticmethod
-    def _focused_rows(evidence: Evidence, focus: dict[str, float],
-                      words: Callable[[str], frozenset[str]], located: Sequence[frozenset[str]],
-                      rest: Sequence[float], readable: Sequence[dict[str, float]]
-                      ) -> list[_Line]:
+    def _focused_rows(evidence: Evidence, words: Callable[[str], frozenset[str]],
+                      own: Callable[[int, frozenset[str]], float],
+                      focused: Callable[[frozenset[str]], float]) -> list[_Line]:
         """The table rows of the first `TABLE_PASSAGES` passages whose cells hold at least
         `TABLE_FOCUS_SHARE` of the question's focus, weighed as `_weighed_lines` weighs a
-        row, less `LEAD_RANK_STEP` per rank of its passage (not of its sentence: on a table
-        page every row is a sentence, and the rows that hold the question's period or the
-        statement's title outrank the one it asks for)."""
-        focus_total = sum(focus.values())
-        if not focus_total:
-            return []
+        row (`own`, `focused`), less `LEAD_RANK_STEP` per rank of its passage (not of its
+        sentence: on a table page every row is a sentence, and the rows that hold the
+        question's period or the statement's title outrank the one it asks for)."""
         rows: list[_Line] = []
         for rank, item in enumerate(evidence.items[:TABLE_PASSAGES]):
             text = item.passage.text
@@ -537,12 +543,11 @@ class ExtractiveAnswerer:
                 if CELL_SEPARATOR not in text[start:end]:
                     continue
                 held = words(text[start:end])
-                named = sum(w for t, w in focus.items() if t in held) / focus_total
+                named = focused(held)
                 if named < TABLE_FOCUS_SHARE:
                     continue
-                own = sum(readable[rank].get(t, 0.0) for t in held - located[rank]) / rest[rank]
-                rows.append((own + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank, rank,
-                             start, end, (start, end)))
+                rows.append((own(rank, held) + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank,
+                             rank, start, end, (start, end)))
         return rows
 
     def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
