@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from qa_service.tokens import has_hangul
+
 __all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
            "header_lines", "lines_of", "short_span", "stacked_value", "table_cells"]
 
@@ -126,7 +128,6 @@ _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
 _MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 # Capitalised words that open a sentence or name a time, not a person or an organisation
 _NOT_NAMES = frozenset(
@@ -317,7 +318,7 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
         spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
                                                   and not _UNIT_AFTER.match(text, b, line[1]))]
     if kind is AnswerType.NAME:
-        if _HANGUL.search(text, *line):
+        if has_hangul(text[line[0]:line[1]]):
             return []
         asked = {w.casefold() for w in _WORD.findall(question)}
         spans = [span for span in (_name_only(text, a, b) for a, b in spans)
