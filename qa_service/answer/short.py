@@ -123,6 +123,7 @@ _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
 _YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
+_NON_SPACE = re.compile(r"\S+")
 # A value printed on a line of its own below its label: a figure with a short unit
 _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
@@ -331,7 +332,7 @@ def _name_only(text: str, start: int, end: int) -> tuple[int, int] | None:
     """A name's span without the capitalised words before it that are none of its own (a
     sentence's "In", "The", a month: "In August" is no name), or None when nothing of two
     words or an acronym is left."""
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[:end]) if m.start() >= start]
+    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
     while words and text[words[0][0]:words[0][1]].rstrip(".,").casefold() in _NOT_NAMES:
         words.pop(0)
     if not words:

@@ -193,6 +193,8 @@ def test_a_year_is_no_amount_or_count(question: str, line: str, span: str) -> No
      "In August 1999 the quiz show was first hosted by Regis Philbin.", "Regis Philbin"),
     ("Who did the company sell the newspapers to?",
      "On April 3, the company sold the newspapers.", None),
+    ("Who originally hosted the quiz show?",
+     "The quiz show was first hosted by \u201cRegis Philbin\u201d in 1999.", "Regis Philbin"),
 ])
 def test_a_sentence_s_opening_word_or_a_month_is_no_name(question: str, line: str,
                                                          span: str | None) -> None:
