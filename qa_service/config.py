@@ -112,6 +112,21 @@ class RetrievalSettings(BaseModel):
         "that BM25 did not find scores by its dense z-score alone, at this weight, instead "
         "of taking BM25's lowest score: their words cannot match. 0 turns this off.",
     )
+    translate: bool = Field(
+        default=True,
+        description="Also search a question's words in the knowledge base's other language "
+        "(Korean for an English question, English for a Korean one): each word's nearest "
+        "indexed terms of that language by the embedding model's vectors "
+        "(`qa_service.bridge`). The terms' vectors are computed once and kept with the "
+        "knowledge base (term-vectors.bin).",
+    )
+    translation_score: float = Field(
+        default=0.3, description="A term is a word's translation when their CSLS score "
+        "(twice the cosine, less each one's mean cosine to its 10 nearest terms of the "
+        "other language) is at least this.",
+    )
+    translations_per_word: int = Field(
+        default=2, ge=0, le=10, description="Translations of a question's word, at most.")
     document_weight: float = Field(
         default=0.0, ge=0,
         description="Weight of the document prior: a chunk also scores by how much of the "

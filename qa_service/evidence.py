@@ -53,6 +53,10 @@ class Evidence:
     # The documents whose identity (file name, title, first headings) the question names
     # ("Kraxi Systems 인보이스 ..."), each with its match relative to the best (1.0)
     named: Mapping[str, float] = field(default_factory=dict)
+    # The question's words -> their translations among the indexed terms of the other
+    # language (`qa_service.bridge`: "warranty" -> 보증): a sentence holding a translation
+    # holds the word
+    translations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def passages(self) -> list[Passage]:
@@ -65,7 +69,8 @@ def gather_evidence(question: str, passages: Sequence[Passage],
                     contexts: Mapping[int, str] | None = None,
                     encode: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None,
                     spellings: Mapping[str, str] | None = None,
-                    named: Mapping[str, float] | None = None) -> Evidence:
+                    named: Mapping[str, float] | None = None,
+                    translations: Mapping[str, tuple[str, ...]] | None = None) -> Evidence:
     """`stored`: each chunk's vectors as written at ingest (its sentences in order, then at
     most one for its context; `PreparedDocument`); `contexts`: each chunk's context."""
     items = []
@@ -75,7 +80,8 @@ def gather_evidence(question: str, passages: Sequence[Passage],
                                      _sentence_rows(stored.get(passage.chunk_id), len(spans)),
                                      (contexts or {}).get(passage.chunk_id, "")))
     return Evidence(question, tuple(items), query_vector, terms, encode=encode,
-                    spellings=dict(spellings or {}), named=dict(named or {}))
+                    spellings=dict(spellings or {}), named=dict(named or {}),
+                    translations=dict(translations or {}))
 
 
 def _sentence_rows(vectors: npt.NDArray[np.float32] | None, sentences: int

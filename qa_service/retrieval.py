@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from qa_service.bridge import WordBridge, question_words
 from qa_service.config import RetrievalSettings
 from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
@@ -24,9 +25,10 @@ from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import has_hangul, is_korean
 
 __all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores",
-           "with_asked_statements", "with_document_prior"]
+           "with_asked_statements", "with_document_prior", "with_translated_hits"]
 
 MAX_QUERY_CHARS = 4000
+TERM_VECTORS_FILE = "term-vectors.bin"  # a knowledge base's `qa_service.bridge` cache
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Retrieval:
     # the documents whose identity the question names, with their match relative to the
     # best (1.0): `HybridRetriever._named_documents`
     named: dict[str, float] = field(default_factory=dict)
+    # the question's words -> their translations among the indexed terms of the other
+    # language (`qa_service.bridge`), also searched for
+    translations: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,12 +156,28 @@ def with_asked_statements(fused: Sequence[tuple[int, float]], contexts: dict[int
     return sorted(rescored, key=lambda item: (-item[1], item[0]))
 
 
+def with_translated_hits(lexical: Sequence[tuple[int, float]],
+                         translated: Sequence[tuple[int, float]],
+                         dense: Sequence[tuple[int, float]], rows: dict[int, Passage],
+                         korean_question: bool) -> list[tuple[int, float]]:
+    """`lexical` with the BM25 hits of the query searched with its words' translations
+    (`translated`) that lie in the other language than the question and that the dense
+    side found too: in that language the translations are the question's words, and the
+    question's own-language passages keep their ranking."""
+    near = {chunk_id for chunk_id, _ in dense}
+    return _merged(lexical, [(chunk_id, score) for chunk_id, score in translated
+                             if chunk_id in rows and chunk_id in near
+                             and is_korean(rows[chunk_id].text) != korean_question])
+
+
 class HybridRetriever:
     def __init__(self, embedder: Embedder, lexical: LexicalIndex,
                  settings: RetrievalSettings) -> None:
         self.embedder = embedder
         self.lexical = lexical
         self.settings = settings
+        self.bridge = WordBridge(embedder.name, embedder.embed_passages,
+                                 settings.translation_score, settings.translations_per_word)
 
     def search(self, kb: KnowledgeBase, query: str, k: int,
                document_ids: Sequence[str] | None = None) -> list[Passage]:
@@ -167,13 +188,7 @@ class HybridRetriever:
                  statistics: bool = False) -> Retrieval:
         """The `k` best passages, with the query's vector and (if asked) its tokens'
         chunk frequencies, all read from one catalog snapshot."""
-        query = query.strip()
-        if not query:
-            raise InvalidRequest("the query is empty")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
-        if not 1 <= k <= self.settings.max_k:
-            raise InvalidRequest(f"k must be between 1 and {self.settings.max_k}")
+        query = self._checked(query, k)
         kb.check_embedder(self.embedder.name, self.embedder.dimension)
         query_vector = self.embedder.embed_queries([query])
         depth = max(self.settings.candidates, k)
@@ -182,19 +197,26 @@ class HybridRetriever:
             if document_ids is not None:
                 self._check_documents(kb, conn, document_ids)
                 allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
-            terms, spellings = self._query_terms(conn, query)
+            terms, spellings, translations = self._query_terms(kb, conn, query)
             meant = list(spellings.values())
-            lexical = self.lexical.search(conn, query, depth, document_ids, meant)
+            bridged = [*meant, *(t for found in translations.values() for t in found)]
+            scopes: list[Sequence[str] | None] = [document_ids]
             dense = kb.vectors.search(query_vector, depth, allowed)[0]
             named = self._named_documents(conn, query, document_ids)
             if named:  # also the best candidates of the documents the question names
                 focus = list(named)[:self.settings.named_documents]
+                scopes.append(focus)
                 within = np.asarray(kb.catalog.chunk_ids_of(conn, focus), dtype=np.int64)
-                lexical = _merged(lexical, self.lexical.search(conn, query, depth, focus, meant))
                 dense = _merged(dense, kb.vectors.search(query_vector, depth, within)[0])
-            rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense})
+            lexical = self._lexical(conn, query, depth, scopes, meant)
+            translated = (self._lexical(conn, query, depth, scopes, bridged)
+                          if len(bridged) > len(meant) else [])
+            rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense}
+                                       | {i for i, _ in translated})
             asked = statements_asked(query) if self.settings.statement_weight > 0 else []
             contexts = kb.catalog.contexts(conn, list(rows)) if asked else {}
+        if translated:
+            lexical = with_translated_hits(lexical, translated, dense, rows, has_hangul(query))
         lexical_hits = RankedList([h for h in lexical if h[0] in rows],
                                   self.settings.lexical_weight)
         dense_hits = RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight)
@@ -214,7 +236,7 @@ class HybridRetriever:
             fused = with_document_prior(fused, documents, self.settings.document_weight)
         passages = [replace(rows[i], score=round(score, 6)) for i, score in fused[:k]]
         return Retrieval(passages, query_vector[0], terms if statistics else None, spellings,
-                         named)
+                         named, translations)
 
     def evidence(self, kb: KnowledgeBase, question: str, k: int,
                  document_ids: Sequence[str] | None = None) -> Evidence:
@@ -228,7 +250,7 @@ class HybridRetriever:
             contexts = kb.catalog.contexts(conn, ids)
         return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
                                retrieval.terms, stored, contexts, self.embedder.embed_passages,
-                               retrieval.spellings, retrieval.named)
+                               retrieval.spellings, retrieval.named, retrieval.translations)
 
     def overview(self, kb: KnowledgeBase, evidence: Evidence) -> Evidence:
         """`evidence` with the first passage's document in reading order (`Evidence.overview`)."""
@@ -239,16 +261,51 @@ class HybridRetriever:
                 conn, evidence.items[0].passage.document_id, OVERVIEW_CHUNKS)
         return replace(evidence, overview=tuple(opening))
 
-    def _query_terms(self, conn: sqlite3.Connection, query: str
-                     ) -> tuple[TermStatistics, dict[str, str]]:
-        """The query tokens' statistics, and what its words that no chunk holds most likely
-        meant (`LexicalIndex.near_terms`), counted too."""
+    def _checked(self, query: str, k: int) -> str:
+        """The query stripped, once it and `k` are found acceptable."""
+        query = query.strip()
+        if not query:
+            raise InvalidRequest("the query is empty")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidRequest(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidRequest(f"k must be between 1 and {self.settings.max_k}")
+        return query
+
+    def _lexical(self, conn: sqlite3.Connection, query: str, depth: int,
+                 scopes: Sequence[Sequence[str] | None], also: Sequence[str]
+                 ) -> list[tuple[int, float]]:
+        """BM25's best candidates of the query (and `also`) within each of `scopes`
+        (document ids, None: all), merged."""
+        found: list[tuple[int, float]] = []
+        for scope in scopes:
+            found = _merged(found, self.lexical.search(conn, query, depth, scope, also))
+        return found
+
+    def _query_terms(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str
+                     ) -> tuple[TermStatistics, dict[str, str], dict[str, tuple[str, ...]]]:
+        """The query tokens' statistics; what its words that no chunk holds most likely
+        meant (`LexicalIndex.near_terms`); its words' translations into the knowledge
+        base's other language (`_translations`). The statistics count all of them."""
         terms = self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
         spellings = self.lexical.near_terms(
             conn, [token for token, count in terms.frequencies.items() if not count])
-        if spellings:
-            terms = terms.with_terms(self.lexical.statistics(conn, list(spellings.values())))
-        return terms, spellings
+        translations = self._translations(kb, conn, query)
+        also = [*spellings.values(), *(t for found in translations.values() for t in found)]
+        if also:
+            terms = terms.with_terms(self.lexical.statistics(conn, also))
+        return terms, spellings, translations
+
+    def _translations(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str
+                      ) -> dict[str, tuple[str, ...]]:
+        """The question's words -> their translations among the indexed terms of the
+        other language (`qa_service.bridge`), when `translate` is on."""
+        if not self.settings.translate:
+            return {}
+        return self.bridge.translations(
+            kb.root / TERM_VECTORS_FILE, (kb.uid, *kb.catalog.index_state(conn)),
+            lambda: kb.catalog.indexed_terms(conn),
+            question_words(self.lexical.tokenizer, query))
 
     def _named_documents(self, conn: sqlite3.Connection, query: str,
                          document_ids: Sequence[str] | None) -> dict[str, float]:

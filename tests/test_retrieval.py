@@ -504,3 +504,61 @@ def test_a_misspelled_word_finds_what_it_meant(corpus, fake_embedder, lexical) -
     evidence = words.evidence(kb, "What are pengiuns fed with?", 3)
     assert evidence.spellings == {"pengiun": "penguin"}
     assert evidence.terms.frequencies["pengiun"] == 0 and evidence.terms.frequencies["penguin"]
+
+
+# --- a question in the other language (`qa_service.bridge`) ---------------------------
+
+KOREAN_PAGES = (
+    "제품 보증서. 이 제품의 보증 기간은 구입일로부터 1년입니다. 배터리 보증 기간은 2년입니다.",
+    "호텔 안내. 야외 수영장은 6층에 있으며 오전 9시부터 오후 9시까지 운영합니다.",
+    "객실 요금표. 디럭스 객실의 1박 요금은 20만 원이며 조식이 포함됩니다.",
+)
+ENGLISH_PAGES = (
+    "Annual report. The bank raised its mortgage rates twice during the year.",
+    "Research methods. The study followed three hundred families for five years.",
+    "Shipping terms. Orders over fifty dollars ship free within the country.",
+)
+
+
+@pytest.fixture
+def bilingual(tmp_path: Path, embedder, lexical: LexicalIndex,  # type: ignore[no-untyped-def]
+              monkeypatch: pytest.MonkeyPatch):
+    from qa_service import bridge
+
+    monkeypatch.setattr(bridge, "MIN_TERMS", 5)
+    kb = KnowledgeBase.create(tmp_path / "kb", "kb", IndexIdentity(embedder.name,
+                                                                   embedder.dimension))
+    chunker = ChunkerConfig(target_chars=120, overlap_sentences=0, min_chars=0)
+    for name, pages in (("보증서.pdf", KOREAN_PAGES), ("report.pdf", ENGLISH_PAGES)):
+        publish(kb, make_document(tmp_path / "src", name, pages, embedder, lexical, chunker))
+    yield kb
+    kb.close()
+
+
+def test_a_question_s_words_are_also_searched_in_the_other_language(
+        bilingual, embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+    """"warranty" and "battery" are 보증 and 배터리 to BM25 too: the Korean warranty page
+    comes first, and the answerer is told which words stood for which."""
+    search = HybridRetriever(embedder, lexical, RetrievalSettings(dense_weight=0.0))
+    found = search.retrieve(bilingual, "How long is the battery warranty?", 3,
+                            statistics=True)
+    assert found.passages[0].text.startswith("제품 보증서")
+    assert "보증" in found.translations["warranti"]
+    assert "배터리" in found.translations["batteri"]
+    assert found.terms is not None and found.terms.frequencies["보증"] >= 1
+    evidence = search.evidence(bilingual, "How long is the battery warranty?", 3)
+    assert evidence.translations == found.translations
+    # and the other way: a Korean question finds the English page by its stems
+    back = search.retrieve(bilingual, "은행의 연구 보고서", 3)
+    assert back.passages[0].filename == "report.pdf"
+    # the terms' vectors are kept with the knowledge base
+    assert (bilingual.root / "term-vectors.bin").exists()
+
+
+def test_translation_can_be_turned_off(bilingual, embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+    search = HybridRetriever(embedder, lexical,
+                             RetrievalSettings(dense_weight=0.0, translate=False))
+    found = search.retrieve(bilingual, "How long is the battery warranty?", 3)
+    assert found.translations == {}
+    assert not any(p.text.startswith("제품 보증서") for p in found.passages[:1])
+    assert not (bilingual.root / "term-vectors.bin").exists()

@@ -276,6 +276,20 @@ class Catalog:
         return str(row[0]), PagePositions(float(row[1]), float(row[2]), float(row[3]),
                                           bytes(row[4]), str(row[5]), int(row[6]))
 
+    @staticmethod
+    def index_state(conn: sqlite3.Connection) -> tuple[int, int]:
+        """What changes whenever chunks are added or deleted: (the largest chunk id, the
+        number of chunks)."""
+        row = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
+        return int(row[0]), int(row[1])
+
+    @staticmethod
+    def indexed_terms(conn: sqlite3.Connection) -> list[str]:
+        """Every term the lexical index holds (in any field of any chunk)."""
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.indexed_terms"
+                     " USING fts5vocab(main, chunks_fts, 'row')")
+        return [str(row[0]) for row in conn.execute("SELECT term FROM temp.indexed_terms")]
+
     def chunk_ids_of(self, conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
         marks = ",".join("?" * len(doc_ids))
         rows = conn.execute(

@@ -1,0 +1,237 @@
+"""Cross-lingual word bridge: a question's words in the knowledge base's other language.
+
+An English question about a Korean page ("How long is the battery warranty?") shares no
+word with it, so BM25 and the answerer's word overlaps see nothing. The multilingual
+sentence encoder places a single word near its translations ("warranty" near 보증,
+"battery" near 배터리, 은행 near "bank"), so each content word of the question is looked up
+among the indexed terms of the other language (Korean morphemes of two syllables or more;
+English stems of three letters or more) by the cosine of their vectors. Hubs (terms close
+to every word, such as 만큼 or 의의) are discounted by cross-domain similarity local
+scaling (CSLS): a pair's score is twice its cosine less each side's mean cosine to its
+`NEIGHBOURS` nearest terms on the other side. The terms scoring at least `min_score`, at
+most `per_word`, become the word's translations: retrieval also searches them, and the
+answerer counts a sentence that holds a translation as holding the word.
+
+The terms' vectors are computed when first needed and kept with the knowledge base
+(`TermVectorCache`: a JSON header of the model, the dimension and the terms, then the
+vectors as raw float16; no pickle): a term is embedded once, and a new document adds only
+its new terms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa_service.store.atomic import write_bytes_atomic
+from qa_service.tokens import Tokenizer, has_hangul
+
+__all__ = ["TermVectorCache", "WordBridge", "question_words"]
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+Encode = Callable[[Sequence[str]], Vectors]
+NEIGHBOURS = 10  # CSLS: the nearest terms whose mean cosine discounts a hub
+HUB_SAMPLE = 4000  # terms of the question's language a hub is measured against, at most
+MIN_TERMS = 100  # a language with fewer indexed terms is not translated into
+_ENGLISH_TERM = re.compile(r"^[a-z]{3,}$")
+_QUESTION_WORD = re.compile(r"[^\W_][\w'\-]*")
+
+
+def is_korean_term(term: str) -> bool:
+    """A Korean term worth translating: two syllables or more (one syllable, such as 년 or
+    개, is a unit or a fragment, close to everything)."""
+    return has_hangul(term) and len(term) >= 2
+
+
+def is_english_term(term: str) -> bool:
+    return _ENGLISH_TERM.match(term) is not None
+
+
+def question_words(tokenizer: Tokenizer, question: str) -> list[tuple[str, str]]:
+    """The question's content words in its own language as (token, word as written): a
+    Korean question's Hangul morphemes, an English question's words with their stems (a
+    Latin name in a Korean question is matched as it is, not translated)."""
+    if has_hangul(question):
+        return [(t, t) for t in dict.fromkeys(tokenizer.tokens(question)) if is_korean_term(t)]
+    words: dict[str, str] = {}
+    for match in _QUESTION_WORD.finditer(question):
+        tokens = tokenizer.tokens(match.group())
+        if len(tokens) == 1 and is_english_term(tokens[0]) and tokens[0] not in words:
+            words[tokens[0]] = match.group()
+    return list(words.items())
+
+
+class TermVectorCache:
+    """The vectors of a knowledge base's indexed terms, embedded once each, kept in
+    `path`: a 4-byte little-endian header length, the JSON header (`model`, `dimension`,
+    `terms`), then one float16 row per term; rewritten whole, atomically, when terms were
+    added. A file of another model, or one that does not read back whole, is ignored."""
+
+    def __init__(self, path: Path, model: str, encode: Encode) -> None:
+        self.path = path
+        self.model = model
+        self.encode = encode
+        self._rows: dict[str, int] = {}
+        self._vectors = np.zeros((0, 0), dtype=np.float16)
+        self._loaded = False
+
+    def vectors(self, terms: Sequence[str]) -> Vectors:
+        """The unit vectors of `terms`, in order (embedding the ones never seen)."""
+        self._load()
+        missing = [t for t in dict.fromkeys(terms) if t not in self._rows]
+        if missing:
+            added = np.asarray(self.encode(missing), dtype=np.float16)
+            base = len(self._rows)
+            self._vectors = (np.vstack([self._vectors, added]) if base else added)
+            self._rows.update((t, base + i) for i, t in enumerate(missing))
+            self._save()
+        if not terms:
+            return np.zeros((0, self._vectors.shape[1] if self._vectors.size else 1),
+                            dtype=np.float32)
+        return self._vectors[[self._rows[t] for t in terms]].astype(np.float32)
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("term vectors %s unreadable (%s): embedding the terms again",
+                        self.path, exc)
+            return
+        try:
+            header, vectors = _decoded(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("term vectors %s unreadable (%s): embedding the terms again",
+                        self.path, exc)
+            return
+        if header["model"] != self.model:
+            return
+        self._rows = {str(t): i for i, t in enumerate(header["terms"])}
+        self._vectors = vectors
+
+    def _save(self) -> None:
+        header = json.dumps({"model": self.model, "dimension": int(self._vectors.shape[1]),
+                             "terms": list(self._rows)}, ensure_ascii=False).encode("utf-8")
+        data = (len(header).to_bytes(4, "little") + header
+                + self._vectors.astype("<f2").tobytes())
+        try:
+            write_bytes_atomic(self.path, data)
+        except OSError as exc:  # a read-only data directory: embed again next time
+            log.warning("term vectors not kept at %s: %s", self.path, exc)
+
+
+def _decoded(raw: bytes) -> tuple[dict[str, Any], npt.NDArray[np.float16]]:
+    """A `TermVectorCache` file's header and vectors; ValueError when it is not whole."""
+    size = int.from_bytes(raw[:4], "little")
+    header = json.loads(raw[4:4 + size].decode("utf-8"))
+    terms, dimension = header["terms"], int(header["dimension"])
+    body = raw[4 + size:]
+    if not isinstance(terms, list) or len(body) != len(terms) * dimension * 2:
+        raise ValueError("the vectors do not match the terms")
+    vectors = np.frombuffer(body, dtype="<f2").reshape(len(terms), dimension)
+    return header, vectors.astype(np.float16)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """The indexed terms of one language, their vectors and hub scores."""
+
+    terms: tuple[str, ...]
+    vectors: Vectors
+    hubs: npt.NDArray[np.float32]
+
+
+class WordBridge:
+    def __init__(self, model: str, encode: Encode, min_score: float = 0.3,
+                 per_word: int = 2, cache_size: int = 8) -> None:
+        self.model = model
+        self.encode = encode
+        self.min_score = min_score
+        self.per_word = per_word
+        self.cache_size = cache_size
+        self._caches: OrderedDict[Path, TermVectorCache] = OrderedDict()
+        self._sides: OrderedDict[tuple[object, ...], _Side] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def translations(self, cache_path: Path, state: object, terms: Callable[[], list[str]],
+                     words: Sequence[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+        """For each (token, word as written) of a question, its translations among the
+        knowledge base's indexed terms of the other language (`terms()`, read only when
+        the index `state` is new), whose vectors are kept at `cache_path`."""
+        if not words or self.per_word <= 0:
+            return {}
+        korean = has_hangul(words[0][1])
+        with self._lock:  # one knowledge base's vectors are built once, not per thread
+            side = self._side(cache_path, state, terms, korean)
+        if side is None:
+            return {}
+        vectors = np.asarray(self.encode([word for _, word in words]), dtype=np.float32)
+        found: dict[str, tuple[str, ...]] = {}
+        k = min(NEIGHBOURS, len(side.terms))
+        for (token, _word), vector in zip(words, vectors, strict=True):
+            cosines = side.vectors @ vector
+            own = float(np.partition(cosines, len(cosines) - k)[-k:].mean())
+            scores = 2 * cosines - side.hubs - own
+            best = np.argsort(-scores)[:self.per_word]
+            kept = tuple(side.terms[i] for i in best if scores[i] >= self.min_score)
+            if kept:
+                found[token] = kept
+        return found
+
+    def _side(self, cache_path: Path, state: object, terms: Callable[[], list[str]],
+              korean_question: bool) -> _Side | None:
+        """The other language's side of the index `state` (None when it has too few
+        terms); the caller holds `self._lock`."""
+        key = (cache_path, state, korean_question)
+        side = self._sides.get(key)
+        if side is not None:
+            self._sides.move_to_end(key)
+            return side
+        indexed = terms()
+        korean = [t for t in indexed if is_korean_term(t)]
+        english = [t for t in indexed if is_english_term(t)]
+        targets, sources = (english, korean) if korean_question else (korean, english)
+        if len(targets) < MIN_TERMS or not sources:
+            return None
+        if len(sources) > HUB_SAMPLE:
+            pick = np.random.default_rng(0).choice(len(sources), HUB_SAMPLE, replace=False)
+            sources = [sources[i] for i in sorted(pick)]
+        cache = self._caches.pop(cache_path, None) or TermVectorCache(
+            cache_path, self.model, self.encode)
+        self._caches[cache_path] = cache  # the most recently used last
+        while len(self._caches) > self.cache_size:
+            self._caches.popitem(last=False)
+        target_vectors = cache.vectors(targets)
+        side = _Side(tuple(targets), target_vectors,
+                     _hubs(target_vectors, cache.vectors(sources)))
+        self._sides[key] = side
+        while len(self._sides) > self.cache_size:
+            self._sides.popitem(last=False)
+        return side
+
+
+def _hubs(targets: Vectors, sources: Vectors) -> npt.NDArray[np.float32]:
+    """Each target's mean cosine to its `NEIGHBOURS` nearest sources."""
+    k = min(NEIGHBOURS, len(sources))
+    hubs = np.empty(len(targets), dtype=np.float32)
+    for start in range(0, len(targets), 1024):
+        block = targets[start:start + 1024] @ sources.T
+        hubs[start:start + 1024] = np.partition(block, block.shape[1] - k, axis=1)[:, -k:].mean(
+            axis=1)
+    return hubs

@@ -1,0 +1,198 @@
+"""The cross-lingual word bridge: a question's words among the other language's terms."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from qa_service import bridge
+from qa_service.bridge import TermVectorCache, WordBridge, question_words
+from qa_service.embedding import Embedder
+from qa_service.tokens import Tokenizer
+
+KOREAN_TERMS = ["보증", "배터리", "기간", "호텔", "수영장", "요금", "객실", "청구서",
+                "금액", "제품", "부품", "수리", "서비스", "전화", "번호", "온도", "모터",
+                "좌석", "레스토랑", "시간"]
+ENGLISH_TERMS = ["bank", "loan", "rate", "research", "famili", "conflict", "age", "report",
+                 "invoic", "total", "amount", "paper", "model", "data", "train", "test"]
+
+
+class ConceptEncoder:
+    """Words of one concept get nearby vectors; each other word is a random direction of
+    its own. Counts what it embeds."""
+
+    def __init__(self, concepts: dict[str, int], dimension: int = 64) -> None:
+        self.concepts = concepts
+        self.dimension = dimension
+        self.embedded: list[str] = []
+
+    def __call__(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.embedded += list(texts)
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(text.encode("utf-8")[:8].ljust(8, b"\0"), "big") % 2**32
+            vector = np.random.default_rng(seed).normal(size=self.dimension) * 0.3
+            if text in self.concepts:
+                vector[self.concepts[text]] += 3.0
+            rows.append(vector / np.linalg.norm(vector))
+        return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture
+def few_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bridge, "MIN_TERMS", 3)
+
+
+def test_question_words_are_the_words_of_its_own_language(tokenizer: Tokenizer) -> None:
+    assert question_words(tokenizer, "How long is the battery warranty of the Samsung X1?") == [
+        ("long", "long"), ("batteri", "battery"), ("warranti", "warranty"),
+        ("samsung", "Samsung")]
+    # a Korean question: its Hangul morphemes of two syllables or more; its Latin names
+    # are matched as written, not translated
+    words = question_words(tokenizer, "PaSa 논문에서 배터리 보증 기간은 몇 년인가요?")
+    assert [t for t, _ in words] == ["논문", "배터리", "보증", "기간"]
+    assert all(token == word for token, word in words)
+
+
+def test_a_word_is_translated_to_the_terms_of_its_concept(tmp_path: Path,
+                                                          few_terms: None) -> None:
+    encode = ConceptEncoder({"warranty": 1, "보증": 1, "battery": 2, "배터리": 2})
+    words = WordBridge("concepts", encode, per_word=1)
+    found = words.translations(tmp_path / "terms.bin", "state-1",
+                               lambda: [*KOREAN_TERMS, *ENGLISH_TERMS],
+                               [("warranti", "warranty"), ("batteri", "battery"),
+                                ("unrelat", "unrelated")])
+    assert found == {"warranti": ("보증",), "batteri": ("배터리",)}
+
+
+def test_a_hub_close_to_every_word_is_discounted(tmp_path: Path, few_terms: None) -> None:
+    """Every word shares a common direction; the hub lies on it, so its raw cosine to
+    "warranty" (0.8) beats that of the translation 보증 (0.76). CSLS discounts the hub by
+    its closeness to every English term and keeps the translation."""
+    terms = [*KOREAN_TERMS, "만큼", *ENGLISH_TERMS]
+    own = {word: i + 1 for i, word in enumerate([*terms, "warranty"])}
+
+    def encode(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        rows = []
+        for text in texts:
+            vector = np.zeros(len(own) + 1)
+            if text == "만큼":
+                vector[0] = 1.0
+            elif text == "보증":
+                vector[[0, own["warranty"], own[text]]] = 0.8, 0.2, 0.565
+            else:
+                vector[[0, own[text]]] = 0.8, 0.6
+            rows.append(vector / np.linalg.norm(vector))
+        return np.asarray(rows, dtype=np.float32)
+
+    raw = encode(["warranty"])[0] @ encode(["만큼", "보증"]).T
+    assert raw[0] > raw[1]
+    words = WordBridge("explicit", encode, per_word=1, min_score=-10.0)
+    found = words.translations(tmp_path / "terms.bin", 1, lambda: terms,
+                               [("warranti", "warranty")])
+    assert found == {"warranti": ("보증",)}
+
+
+def test_a_korean_word_is_translated_to_english_terms(tmp_path: Path,
+                                                      few_terms: None) -> None:
+    encode = ConceptEncoder({"은행": 5, "bank": 5})
+    words = WordBridge("concepts", encode, per_word=2)
+    found = words.translations(tmp_path / "terms.bin", 1,
+                               lambda: [*KOREAN_TERMS, *ENGLISH_TERMS], [("은행", "은행")])
+    assert found["은행"][0] == "bank"
+
+
+def test_no_translation_into_a_language_with_too_few_terms(tmp_path: Path) -> None:
+    encode = ConceptEncoder({"warranty": 1, "보증": 1})
+    words = WordBridge("concepts", encode)
+    assert words.translations(tmp_path / "terms.bin", 1,
+                              lambda: [*KOREAN_TERMS, *ENGLISH_TERMS],
+                              [("warranti", "warranty")]) == {}
+    assert encode.embedded == []  # nothing embedded for it
+
+
+def test_terms_are_embedded_once_and_kept_with_the_knowledge_base(
+        tmp_path: Path, few_terms: None) -> None:
+    path = tmp_path / "term-vectors.bin"
+    terms = [*KOREAN_TERMS, *ENGLISH_TERMS]
+    encode = ConceptEncoder({"warranty": 1, "보증": 1})
+    first = WordBridge("concepts", encode)
+    first.translations(path, 1, lambda: terms, [("warranti", "warranty")])
+    assert path.exists()
+    assert sorted(set(encode.embedded) - {"warranty"}) == sorted(terms)
+    # a new state (a document added) embeds only its new terms
+    encode.embedded.clear()
+    first.translations(path, 2, lambda: [*terms, "야외"], [("warranti", "warranty")])
+    assert set(encode.embedded) == {"야외", "warranty"}
+    # another process: the terms come from the file
+    again = ConceptEncoder({"warranty": 1, "보증": 1})
+    second = WordBridge("concepts", again)
+    assert second.translations(path, 1, lambda: terms, [("warranti", "warranty")]) == \
+        first.translations(path, 1, lambda: terms, [("warranti", "warranty")])
+    assert again.embedded == ["warranty"]  # the question's word only
+    assert path.read_bytes()[4:].startswith(b'{"model": "concepts"')  # JSON, no pickle
+
+
+def test_another_model_s_term_vectors_are_not_used(tmp_path: Path) -> None:
+    path = tmp_path / "term-vectors.bin"
+    TermVectorCache(path, "model-a", ConceptEncoder({})).vectors(["보증", "기간"])
+    other = ConceptEncoder({})
+    TermVectorCache(path, "model-b", other).vectors(["보증", "기간"])
+    assert other.embedded == ["보증", "기간"]
+
+
+def test_an_unreadable_cache_is_embedded_again(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "term-vectors.bin"
+    path.write_bytes(b"\x10\x00\x00\x00not a header")
+    encode = ConceptEncoder({})
+    vectors = TermVectorCache(path, "m", encode).vectors(["보증"])
+    assert vectors.shape == (1, 64) and encode.embedded == ["보증"]
+    assert "unreadable" in caplog.text
+    again = ConceptEncoder({})  # and replaced by a good one
+    assert TermVectorCache(path, "m", again).vectors(["보증"]).shape == (1, 64)
+    assert again.embedded == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_knowledge_base_still_translates(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        vectors = TermVectorCache(tmp_path / "t.bin", "m", ConceptEncoder({})).vectors(["보증"])
+    finally:
+        tmp_path.chmod(0o700)
+    assert vectors.shape == (1, 64) and "not kept" in caplog.text
+
+
+def test_the_real_model_translates_content_words(embedder: Embedder, tmp_path: Path,
+                                                 few_terms: None) -> None:
+    """With the default multilingual model, English words find their Korean terms and
+    Korean words their English stems."""
+    words = WordBridge(embedder.name, embedder.embed_passages)
+    terms = [*KOREAN_TERMS, *ENGLISH_TERMS]
+    found = words.translations(tmp_path / "t.bin", 1, lambda: terms,
+                               [("warranti", "warranty"), ("batteri", "battery"),
+                                ("temperatur", "temperature"), ("seat", "seats")])
+    assert found["warranti"][0] == "보증"
+    assert found["batteri"][0] == "배터리"
+    assert found["temperatur"][0] == "온도"
+    assert found["seat"][0] == "좌석"
+    back = words.translations(tmp_path / "t.bin", 1, lambda: terms,
+                              [("은행", "은행"), ("연구", "연구")])
+    assert back["은행"][0] == "bank" and back["연구"][0] == "research"
+
+
+def test_a_cache_cut_short_is_embedded_again(tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "term-vectors.bin"
+    TermVectorCache(path, "m", ConceptEncoder({})).vectors(["보증", "기간"])
+    path.write_bytes(path.read_bytes()[:-10])  # a torn copy
+    encode = ConceptEncoder({})
+    TermVectorCache(path, "m", encode).vectors(["보증"])
+    assert encode.embedded == ["보증"] and "do not match" in caplog.text
