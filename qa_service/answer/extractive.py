@@ -22,7 +22,11 @@ to read. The sentences of the financial statement the question asks for gain
 `asked_statement`; when the question names documents, the sentences of the others lose
 `unnamed_document`.
 A sentence in the other language than the question (Korean/English) shares no words with
-it: it scores `cross_lingual_similarity` x its cosine instead of the word overlaps.
+it: it scores `cross_lingual_similarity` x its cosine instead of the word overlaps, unless
+the question's words have translations among the knowledge base's terms
+(`Evidence.translations`, `qa_service.bridge`): then a sentence holding a translation
+holds the word, in every overlap and line weight, and its cosine counts
+`translated_similarity` more.
 The weights were set on half of the SQuAD v1.1 dev articles and checked on the other half
 and on KorQuAD (README "Answering").
 
@@ -55,7 +59,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -147,6 +151,10 @@ class SentenceWeights:
     asked_statement: float = 0.3
     # a sentence of a document the question does not name, when it names some
     unnamed_document: float = 0.3
+    # a sentence in the other language, when the question's words have translations
+    # there (`Evidence.translations`): its words are weighed, and its cosine counts this
+    # much more
+    translated_similarity: float = 0.5
 
 
 @dataclass
@@ -251,7 +259,7 @@ class ExtractiveAnswerer:
         other_language = [is_korean(p.text) != korean for p in passages]
         coverage, context_coverage, similarity = self._score(
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
-            other_language)
+            other_language, evidence.translations)
         self._prefer_asked_statement(question, evidence, candidates)
         self._prefer_named_documents(evidence, candidates)
         lead, line_share = self._short_answer(evidence, idf, candidates, contexts,
@@ -290,6 +298,7 @@ class ExtractiveAnswerer:
     def _candidates(self, evidence: Evidence) -> list[_Candidate]:
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()  # overlapping chunks repeat a sentence
+        meaning = _meanings(evidence)
         for rank, item in enumerate(evidence.items):
             passage, spans = item.passage, list(item.sentences)
             tokens = self._sentence_tokens(passage, spans)
@@ -302,7 +311,7 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(key)
                 candidates.append(_Candidate(
-                    passage=rank, start=start, end=end, tokens=frozenset(words),
+                    passage=rank, start=start, end=end, tokens=_meant(words, meaning),
                     bigrams=frozenset(itertools.pairwise(words)),
                     similarity=float(similarity)))
         return candidates
@@ -339,7 +348,8 @@ class ExtractiveAnswerer:
 
     def _score(self, question: str, idf: dict[str, float], pairs: set[tuple[str, str]],
                candidates: list[_Candidate], passages: Sequence[Passage],
-               contexts: Sequence[frozenset[str]], other_language: Sequence[bool]
+               contexts: Sequence[frozenset[str]], other_language: Sequence[bool],
+               translated_words: Mapping[str, tuple[str, ...]] | None = None
                ) -> tuple[float, float, float]:
         """Score every candidate; return the best coverage (without, then with its
         passage's context: `contexts`, by passage rank) and the best similarity.
@@ -360,11 +370,12 @@ class ExtractiveAnswerer:
         spread = {t: sum(1 for c in candidates if t in c.tokens) for t in question_tokens}
         local = {t: idf[t] * math.log(1 + count / (1 + spread[t])) for t in question_tokens}
         total_idf, total_local = sum(idf.values()) or 1.0, sum(local.values()) or 1.0
+        translated = bool(translated_words)
         wants_date = _DATE_QUESTION.search(question) is not None
         wants_number = not wants_date and _NUMBER_QUESTION.search(question) is not None
         w = self.weights
         for i, c in enumerate(candidates):
-            if other_language[c.passage]:
+            if other_language[c.passage] and not translated:
                 c.score = (w.cross_lingual_similarity * c.similarity
                            + w.passage_score * passages[c.passage].score
                            + w.passage_rank * c.passage)
@@ -393,6 +404,7 @@ class ExtractiveAnswerer:
                 + w.bigrams * (len(pairs & c.bigrams) / len(pairs) if pairs else 0.0)
                 + w.answer_type * typed
                 + w.similarity * c.similarity
+                + (w.translated_similarity * c.similarity if other_language[c.passage] else 0.0)
                 + w.passage_score * passages[c.passage].score
                 + w.passage_rank * c.passage
             )
@@ -432,9 +444,11 @@ class ExtractiveAnswerer:
         question, passages = evidence.question, evidence.passages
         cache: dict[str, frozenset[str]] = {}
 
+        meaning = _meanings(evidence)
+
         def words(text: str) -> frozenset[str]:
             if text not in cache:
-                cache[text] = frozenset(self.tokenizer.tokens(text))
+                cache[text] = _meant(self.tokenizer.tokens(text), meaning)
             return cache[text]
 
         def matched(text: str) -> float:
@@ -479,7 +493,8 @@ class ExtractiveAnswerer:
         located = [frozenset(t for t in idf if t in context) for context in contexts]
         located = [named if len(named) < len(idf) else frozenset() for named in located]
         # an English passage can hold only a Korean question's names and figures
-        readable = [_readable(idf, is_korean(evidence.question), other)
+        readable = [_readable(idf, is_korean(evidence.question), other,
+                              evidence.translations)
                     for other in other_language]
         readable_totals = [sum(weights.values()) or total for weights in readable]
         rest = [sum(w for t, w in readable[rank].items() if t not in named)
@@ -633,7 +648,25 @@ def _unnamed(evidence: Evidence) -> list[float]:
     return [1.0 - evidence.named.get(item.passage.document_id, 0.0) for item in evidence.items]
 
 
-def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
+def _meanings(evidence: Evidence) -> dict[str, tuple[str, ...]]:
+    """Each translation of the question's words (`Evidence.translations`) -> the words."""
+    meaning: dict[str, tuple[str, ...]] = {}
+    for word, translations in evidence.translations.items():
+        for term in translations:
+            meaning[term] = (*meaning.get(term, ()), word)
+    return meaning
+
+
+def _meant(tokens: Iterable[str], meaning: dict[str, tuple[str, ...]]) -> frozenset[str]:
+    """`tokens` with the question's words their translations stand for."""
+    held = set(tokens)
+    for token in list(held):
+        held.update(meaning.get(token, ()))
+    return frozenset(held)
+
+
+def _readable(idf: dict[str, float], korean_question: bool, other_language: bool,
+              translations: Mapping[str, tuple[str, ...]] | None = None
               ) -> dict[str, float]:
     """The question's words (with their weights) that a passage can hold: a Korean
     question's words without Hangul (names, terms, figures) when the passage is in
@@ -641,7 +674,7 @@ def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
     names and figures too, but which ones cannot be told from the word)."""
     if not (korean_question and other_language):
         return idf
-    readable = {t: w for t, w in idf.items() if not has_hangul(t)}
+    readable = {t: w for t, w in idf.items() if not has_hangul(t) or t in (translations or {})}
     # figures alone (a year) do not tie a Korean question to an English passage
     return readable if any(not t.isdigit() for t in readable) else idf
 

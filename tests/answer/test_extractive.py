@@ -678,3 +678,23 @@ def test_a_document_the_question_names_is_quoted_before_the_others(
     assert answerer.answer(evidence).citations[0].document_id == "invoice-1"
     named = replace(evidence, named={"invoice-2": 1.0})
     assert answerer.answer(named).citations[0].document_id == "invoice-2"
+
+
+def test_a_sentence_holding_a_translation_holds_the_question_s_word(
+        tokenizer: Tokenizer) -> None:
+    """An English question over a Korean page: with its words' translations
+    (`Evidence.translations`), the sentence holding 배터리 and 보증 is the one quoted,
+    and the answer's weight counts (it is not declined for sharing no words)."""
+    text = ("제품 보증서. 이 제품은 가정용으로 만들었습니다. 제품 보증 기간은 1년입니다. "
+            "배터리 보증 기간은 2년입니다.")
+    passage = Passage(chunk_id=1, document_id="card", filename="보증서.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=1.0)
+    question = "How long is the battery warranty?"
+    evidence = evidence_of(question, [passage], TermStatistics(
+        chunks=50, frequencies={"batteri": 2, "warranti": 2, "long": 5, "배터리": 3, "보증": 4}))
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    translated = replace(evidence, translations={"batteri": ("배터리",), "warranti": ("보증",)})
+    answer = answerer.answer(translated)
+    assert answer.citations[0].quote == "배터리 보증 기간은 2년입니다."
+    assert answerer.features(translated).coverage > answerer.features(evidence).coverage == 0
+
