@@ -70,7 +70,7 @@ from qa_service.answer.answerability import (
     AnswerabilityFeatures,
     AnswerabilityModel,
 )
-from qa_service.answer.focus import content_tokens, question_focus
+from qa_service.answer.focus import content_tokens, question_focus, question_locator
 from qa_service.answer.instructions import asked_part
 from qa_service.answer.models import (
     Answer,
@@ -257,12 +257,18 @@ class ExtractiveAnswerer:
                     for item in evidence.items]
         korean = is_korean(question)
         other_language = [is_korean(p.text) != korean for p in passages]
+        # the words of a leading "In the X report, ..." say where to look, as a passage's
+        # context does: they count as its words do
+        locator = question_locator(asked)
+        located = (frozenset(self.tokenizer.tokens(locator))
+                   - frozenset(self.tokenizer.tokens(asked[len(locator):])))
         coverage, context_coverage, similarity = self._score(
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
-            other_language, evidence.translations)
+            other_language, evidence.translations, located)
         self._prefer_asked_statement(question, evidence, candidates)
         self._prefer_named_documents(evidence, candidates)
-        lead, line_share = self._short_answer(evidence, idf, candidates, contexts,
+        lead, line_share = self._short_answer(evidence, idf, candidates,
+                                              [context | located for context in contexts],
                                               other_language)
         # as typed: a misspelled word still counts as one the knowledge base never saw
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
@@ -349,8 +355,8 @@ class ExtractiveAnswerer:
     def _score(self, question: str, idf: dict[str, float], pairs: set[tuple[str, str]],
                candidates: list[_Candidate], passages: Sequence[Passage],
                contexts: Sequence[frozenset[str]], other_language: Sequence[bool],
-               translated_words: Mapping[str, tuple[str, ...]] | None = None
-               ) -> tuple[float, float, float]:
+               translated_words: Mapping[str, tuple[str, ...]] | None = None,
+               located: frozenset[str] = frozenset()) -> tuple[float, float, float]:
         """Score every candidate; return the best coverage (without, then with its
         passage's context: `contexts`, by passage rank) and the best similarity.
         `other_language`: by passage rank, whether it is in another language than the
@@ -393,7 +399,7 @@ class ExtractiveAnswerer:
             typed = ((wants_date and _DATE.search(text) is not None)
                      or (wants_number and _NUMBER.search(text) is not None))
             # a word its passage's context holds counts `context_words` in every overlap
-            where = {t: w.context_words if t in known else 1.0 for t in idf}
+            where = {t: w.context_words if t in known or t in located else 1.0 for t in idf}
             c.score = (
                 w.local_overlap * sum(local[t] * where[t] for t in c.tokens if t in local)
                 / total_local

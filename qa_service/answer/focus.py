@@ -24,7 +24,7 @@ import re
 
 from qa_service.tokens import Tokenizer, has_hangul
 
-__all__ = ["ANSWER_TYPE_NOUNS", "content_tokens", "question_focus"]
+__all__ = ["ANSWER_TYPE_NOUNS", "content_tokens", "question_focus", "question_locator"]
 
 # Kiwi's tags: the nouns (and numbers, Latin words, brackets) a focus is made of
 _NOUN_TAGS = frozenset({"NNG", "NNP", "NNB", "NR", "SL", "SN", "SH", "XSN", "XPN", "SSO",
@@ -105,6 +105,24 @@ def _english_focus(question: str) -> str:
         if phrase and not _ENGLISH_SKIP.match(phrase):
             return phrase[:FOCUS_CHARS]
     return ""
+
+
+# A leading clause that says where to look: "In the Fond du Lac County 90-day report on
+# the December 2015 incident, what did ...", "According to the warranty card, how long
+# ...", "서울시 스마트도시 기본계획에서 ...", "교재의 신체 성장 챕터에 따르면 ..."
+_ENGLISH_LOCATOR = re.compile(
+    r"^(?:in|according to|under|for|on|at|from|among|per|based on|as of|within)\s"
+    r"[^,?]{3,200}?,\s+(?=\w)", re.IGNORECASE)
+_KOREAN_LOCATOR = re.compile(r"^[^,?]{3,200}?(?:에서|에 따르면|에 의하면|기준으로),?\s+")
+
+
+def question_locator(question: str) -> str:
+    """The question's leading clause that says where to look (a document, a section, an
+    event), or "": its words locate the passage, and a sentence that repeats them is not
+    thereby the answer (see the patterns above)."""
+    pattern = _KOREAN_LOCATOR if has_hangul(question) else _ENGLISH_LOCATOR
+    found = pattern.match(question.strip())
+    return found.group() if found else ""
 
 
 def content_tokens(tokens: list[str]) -> list[str]:

@@ -698,3 +698,21 @@ def test_a_sentence_holding_a_translation_holds_the_question_s_word(
     assert answer.citations[0].quote == "배터리 보증 기간은 2년입니다."
     assert answerer.features(translated).coverage > answerer.features(evidence).coverage == 0
 
+
+def test_the_words_that_say_where_to_look_do_not_pick_the_sentence(
+        tokenizer: Tokenizer) -> None:
+    """"In the ... report on the December 2015 incident involving a 3-year-old, what did the
+    Medical Examiner conclude caused the head trauma?": the report's opening sentence
+    repeats the incident's words; the leading clause's words count as a passage's context
+    words do (half), so the sentence with the conclusion is quoted first."""
+    text = ("Description of the incident: On December 1, 2015, the agency received a report "
+            "regarding a 3-year-old child brought to the hospital with head injuries. "
+            "The Medical Examiner's Office completed report determined that the child's head "
+            "trauma was caused by accidental means.")
+    passage = Passage(chunk_id=1, document_id="report", filename="report.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=1.0)
+    question = ("In the 90-day report on the December 2015 incident involving a 3-year-old "
+                "child, what did the Medical Examiner conclude caused the head trauma?")
+    evidence = evidence_of(question, [passage], TermStatistics(chunks=50, frequencies={}))
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(evidence)
+    assert answer.citations[0].quote.startswith("The Medical Examiner's Office")

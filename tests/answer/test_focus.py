@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.answer.focus import content_tokens, question_focus
+from qa_service.answer.focus import content_tokens, question_focus, question_locator
 from qa_service.tokens import Tokenizer
 
 
@@ -59,3 +59,29 @@ def test_the_noun_that_names_the_answers_kind_is_no_content(tokenizer: Tokenizer
 
 def test_a_question_of_answer_kind_nouns_alone_keeps_them(tokenizer: Tokenizer) -> None:
     assert content_tokens(tokenizer.tokens("날짜와 장소는?")) == tokenizer.tokens("날짜와 장소는?")
+
+
+@pytest.mark.parametrize(("question", "locator"), [
+    ("In the Fond du Lac County 90-day report on the December 2015 incident, what did the "
+     "Medical Examiner conclude?",
+     "In the Fond du Lac County 90-day report on the December 2015 incident, "),
+    ("According to the warranty card, how long is the battery covered?",
+     "According to the warranty card, "),
+    ("서울시 스마트도시 기본계획에서 2023년 투자액은 얼마인가요?",
+     "서울시 스마트도시 기본계획에서 "),
+    ("아동 발달 교재의 신체 성장 챕터에 따르면 만 2세 유아는 몇 파운드인가요?",
+     "아동 발달 교재의 신체 성장 챕터에 따르면 "),
+])
+def test_the_locator_is_the_leading_clause_that_says_where_to_look(question: str,
+                                                                   locator: str) -> None:
+    assert question_locator(question) == locator
+
+
+@pytest.mark.parametrize("question", [
+    "In what year did the Normans conquer England?",  # no clause: "in" asks the question
+    "In 1960 how many people lived there?",
+    "신라스테이 여수 호텔의 온돌 객실은 총 몇 개인가요?",
+    "Who argued on behalf of the respondent?",
+])
+def test_a_question_without_a_leading_clause_has_no_locator(question: str) -> None:
+    assert question_locator(question) == ""
