@@ -102,6 +102,19 @@ class TermVectorCache:
                             dtype=np.float32)
         return self._vectors[[self._rows[t] for t in terms]].astype(np.float32)
 
+    def retain(self, terms: Sequence[str]) -> None:
+        """Forget the vectors of terms no longer indexed (their documents were deleted)
+        once they are as many as the indexed ones: the file does not grow without end."""
+        self._load()
+        wanted = set(terms)
+        stale = [t for t in self._rows if t not in wanted]
+        if len(stale) <= len(self._rows) - len(stale):
+            return
+        kept = [t for t in self._rows if t in wanted]
+        self._vectors = self._vectors[[self._rows[t] for t in kept]]
+        self._rows = {t: i for i, t in enumerate(kept)}
+        self._save()
+
     def _load(self) -> None:
         if self._loaded:
             return
@@ -217,6 +230,7 @@ class WordBridge:
         self._caches[cache_path] = cache  # the most recently used last
         while len(self._caches) > self.cache_size:
             self._caches.popitem(last=False)
+        cache.retain(indexed)
         target_vectors = cache.vectors(targets)
         side = _Side(tuple(targets), target_vectors,
                      _hubs(target_vectors, cache.vectors(sources)))

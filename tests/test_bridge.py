@@ -196,3 +196,20 @@ def test_a_cache_cut_short_is_embedded_again(tmp_path: Path,
     encode = ConceptEncoder({})
     TermVectorCache(path, "m", encode).vectors(["보증"])
     assert encode.embedded == ["보증"] and "do not match" in caplog.text
+
+
+def test_the_vectors_of_deleted_terms_are_dropped_once_they_are_the_majority(
+        tmp_path: Path) -> None:
+    path = tmp_path / "term-vectors.bin"
+    cache = TermVectorCache(path, "m", ConceptEncoder({}))
+    cache.vectors(["보증", "기간", "호텔", "수영장"])
+    cache.retain(["보증", "기간"])  # half stale: kept
+    kept = ConceptEncoder({})
+    TermVectorCache(path, "m", kept).vectors(["호텔"])
+    assert kept.embedded == []
+    cache.retain(["보증"])  # most stale: dropped, the rest kept
+    again = ConceptEncoder({})
+    reread = TermVectorCache(path, "m", again)
+    assert reread.vectors(["보증"]).shape == (1, 64) and again.embedded == []
+    reread.vectors(["호텔"])
+    assert again.embedded == ["호텔"]
