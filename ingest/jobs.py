@@ -171,9 +171,13 @@ def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, positi
 class JobRunner:
     """One background thread that runs submitted jobs in order."""
 
-    def __init__(self, registry: KnowledgeBaseRegistry, pipeline: IngestPipeline) -> None:
+    def __init__(self, registry: KnowledgeBaseRegistry, pipeline: IngestPipeline,
+                 after_job: Callable[[KnowledgeBase], None] | None = None) -> None:
         self.registry = registry
         self.pipeline = pipeline
+        # runs after each job, its outcome recorded (the retriever prepares what questions
+        # will need of the new documents: `HybridRetriever.prepare`); a failure is logged
+        self.after_job = after_job
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -212,12 +216,24 @@ class JobRunner:
         while (item := self._queue.get()) is not None:
             kb_name, job_id = item
             try:
-                run_job(self.pipeline, self.registry.open(kb_name), job_id)
+                kb = self.registry.open(kb_name)
+                run_job(self.pipeline, kb, job_id)
             except KnowledgeBaseNotFound:
                 log.info("job %s of knowledge base '%s' not run: the knowledge base was "
                          "deleted", job_id, kb_name)
             except Exception:
                 log.exception("job %s of %s could not run", job_id, kb_name)
+            else:
+                self._after(kb)
+
+    def _after(self, kb: KnowledgeBase) -> None:
+        if self.after_job is None:
+            return
+        try:
+            self.after_job(kb)
+        except Exception:  # the job is done; what it prepares is done again when needed
+            log.exception("knowledge base '%s': not prepared for questions after its job",
+                          kb.name)
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._thread is not None:

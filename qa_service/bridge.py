@@ -207,6 +207,13 @@ class WordBridge:
                 found[token] = kept
         return found
 
+    def prepare(self, cache_path: Path, state: object, terms: Callable[[], list[str]],
+                korean_question: bool) -> None:
+        """Embed the terms a question in Korean (or English) will need of the index
+        `state`, now rather than at the question."""
+        with self._lock:
+            self._side(cache_path, state, terms, korean_question)
+
     def _side(self, cache_path: Path, state: object, terms: Callable[[], list[str]],
               korean_question: bool) -> _Side | None:
         """The other language's side of the index `state` (None when it has too few

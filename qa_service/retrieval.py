@@ -261,6 +261,18 @@ class HybridRetriever:
                 conn, evidence.items[0].passage.document_id, OVERVIEW_CHUNKS)
         return replace(evidence, overview=tuple(opening))
 
+    def prepare(self, kb: KnowledgeBase) -> None:
+        """Embed now the terms that questions in either language will need of `kb`'s
+        documents (`qa_service.bridge`), so that the first question after an ingestion
+        does not wait for them."""
+        if not self.settings.translate:
+            return
+        with kb.catalog.snapshot() as conn:
+            state = (kb.uid, *kb.catalog.index_state(conn))
+            indexed = kb.catalog.indexed_terms(conn)
+        for korean in (False, True):
+            self.bridge.prepare(kb.root / TERM_VECTORS_FILE, state, lambda: indexed, korean)
+
     def _checked(self, query: str, k: int) -> str:
         """The query stripped, once it and `k` are found acceptable."""
         query = query.strip()

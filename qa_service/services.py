@@ -80,7 +80,7 @@ class Services:
             retriever=retriever,
             parsers=parsers,
             pipeline=pipeline,
-            runner=JobRunner(registry, pipeline),
+            runner=JobRunner(registry, pipeline, retriever.prepare),
             asker=AskService(settings, retriever,
                              ExtractiveAnswerer(lexical.tokenizer, settings.answer), llm),
             access=AccessControl(keys, settings),

@@ -562,3 +562,23 @@ def test_translation_can_be_turned_off(bilingual, embedder, lexical) -> None:  #
     assert found.translations == {}
     assert not any(p.text.startswith("제품 보증서") for p in found.passages[:1])
     assert not (bilingual.root / "term-vectors.bin").exists()
+
+
+def test_prepare_embeds_the_terms_before_the_first_question(
+        bilingual, embedder, lexical, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """After an ingestion the retriever embeds both languages' terms, so the first
+    question in either language embeds only its own words."""
+    search = HybridRetriever(embedder, lexical, RetrievalSettings())
+    search.prepare(bilingual)
+    assert (bilingual.root / "term-vectors.bin").exists()
+    embedded: list[int] = []
+    original = search.bridge.encode
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        embedded.append(len(texts))
+        return original(texts)
+
+    monkeypatch.setattr(search.bridge, "encode", counting)
+    search.retrieve(bilingual, "How long is the battery warranty?", 3)
+    search.retrieve(bilingual, "은행의 연구 보고서", 3)
+    assert embedded == [3, 3]  # the questions' words only: long, battery, warranty; ...

@@ -265,3 +265,31 @@ def test_a_file_that_would_not_be_parsed_is_not_parsed_ahead(
     assert [f.status for f in job.files] == [DocumentStatus.INDEXED, DocumentStatus.INVALID,
                                              DocumentStatus.UNCHANGED]
     assert watched.parsed == ["good.pdf"]
+
+
+def test_after_each_job_the_runner_prepares_the_knowledge_base(
+        pipeline: IngestPipeline, tmp_path: Path, embedder: Embedder,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The composition root hands the retriever's `prepare` (the terms questions in the
+    other language will need); a failure there is logged and the next job still runs."""
+    registry = KnowledgeBaseRegistry(tmp_path / "data")
+    kb = registry.create("kb", IndexIdentity(embedder.name, embedder.dimension))
+    prepared: list[tuple[str, int]] = []
+
+    def after(done: KnowledgeBase) -> None:
+        prepared.append((done.name, done.info().documents))
+        if len(prepared) == 1:
+            raise RuntimeError("no room for the term vectors")
+
+    first = stage_upload(kb, [("a.pdf", io.BytesIO(text_pdf(["First document."])))])
+    second = stage_upload(kb, [("b.pdf", io.BytesIO(text_pdf(["Second document."])))])
+    runner = JobRunner(registry, pipeline, after)
+    runner.start()
+    runner.submit("kb", first)
+    runner.submit("kb", second)
+    runner.stop()
+    assert prepared == [("kb", 1), ("kb", 2)]
+    assert "knowledge base 'kb': not prepared for questions after its job" in caplog.text
+    job = kb.catalog.job(second)
+    assert job is not None and job.state is JobState.DONE
+    registry.close()
