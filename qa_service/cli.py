@@ -246,6 +246,8 @@ def ingest(
             task = bar.add_task("ingesting", total=len(files))
             job = run_job(services.pipeline, base, job_id,
                           on_file=lambda outcome: bar.advance(task))
+        if job is not None:  # the terms a question in the other language will need
+            services.retriever.prepare(base)
     if job is None:
         raise typer.Exit(2)
     result = job.to_json()
