@@ -171,7 +171,7 @@ class _Side:
 
 
 class WordBridge:
-    def __init__(self, model: str, encode: Encode, min_score: float = 0.3,
+    def __init__(self, model: str, encode: Encode, min_score: float = 0.2,
                  per_word: int = 2, cache_size: int = 8) -> None:
         self.model = model
         self.encode = encode

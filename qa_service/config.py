@@ -121,7 +121,7 @@ class RetrievalSettings(BaseModel):
         "knowledge base (term-vectors.bin).",
     )
     translation_score: float = Field(
-        default=0.3, description="A term is a word's translation when their CSLS score "
+        default=0.2, description="A term is a word's translation when their CSLS score "
         "(twice the cosine, less each one's mean cosine to its 10 nearest terms of the "
         "other language) is at least this.",
     )
