@@ -227,13 +227,14 @@ class JobRunner:
                 self._after(kb)
 
     def _after(self, kb: KnowledgeBase) -> None:
-        if self.after_job is None:
+        if self.after_job is None or not kb.exists():  # deleted during the job
             return
         try:
             self.after_job(kb)
         except Exception:  # the job is done; what it prepares is done again when needed
-            log.exception("knowledge base '%s': not prepared for questions after its job",
-                          kb.name)
+            if kb.exists():  # else deleted meanwhile: nothing to prepare, nothing to say
+                log.exception("knowledge base '%s': not prepared for questions after its "
+                              "job", kb.name)
 
     def stop(self, timeout: float = 30.0) -> None:
         if self._thread is not None:

@@ -293,3 +293,16 @@ def test_after_each_job_the_runner_prepares_the_knowledge_base(
     job = kb.catalog.job(second)
     assert job is not None and job.state is JobState.DONE
     registry.close()
+
+
+def test_a_knowledge_base_deleted_during_its_job_is_not_prepared(
+        pipeline: IngestPipeline, tmp_path: Path, embedder: Embedder,
+        caplog: pytest.LogCaptureFixture) -> None:
+    registry = KnowledgeBaseRegistry(tmp_path / "data")
+    kb = registry.create("kb", IndexIdentity(embedder.name, embedder.dimension))
+    prepared: list[str] = []
+    runner = JobRunner(registry, pipeline, lambda done: prepared.append(done.name))
+    registry.delete("kb")
+    runner._after(kb)  # what the runner does once run_job has returned
+    assert prepared == [] and "not prepared" not in caplog.text
+    registry.close()
