@@ -179,7 +179,9 @@ class WordBridge:
         self.per_word = per_word
         self.cache_size = cache_size
         self._caches: OrderedDict[Path, TermVectorCache] = OrderedDict()
-        self._sides: OrderedDict[tuple[object, ...], _Side] = OrderedDict()
+        # None: a side with too few terms, remembered too (listing the terms costs more
+        # than the rest of a search on a large knowledge base)
+        self._sides: OrderedDict[tuple[object, ...], _Side | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def translations(self, cache_path: Path, state: object, terms: Callable[[], list[str]],
@@ -195,14 +197,16 @@ class WordBridge:
         if side is None:
             return {}
         vectors = np.asarray(self.encode([word for _, word in words]), dtype=np.float32)
+        cosines = vectors @ side.vectors.T  # one row per word
+        k = min(NEIGHBOURS, cosines.shape[1])
+        own = np.partition(cosines, cosines.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+        scores = 2 * cosines - side.hubs[None, :] - own[:, None]
+        top = min(self.per_word, scores.shape[1])
         found: dict[str, tuple[str, ...]] = {}
-        k = min(NEIGHBOURS, len(side.terms))
-        for (token, _word), vector in zip(words, vectors, strict=True):
-            cosines = side.vectors @ vector
-            own = float(np.partition(cosines, len(cosines) - k)[-k:].mean())
-            scores = 2 * cosines - side.hubs - own
-            best = np.argsort(-scores)[:self.per_word]
-            kept = tuple(side.terms[i] for i in best if scores[i] >= self.min_score)
+        for (token, _word), row in zip(words, scores, strict=True):
+            best = np.argpartition(-row, top - 1)[:top]
+            best = best[np.argsort(-row[best])]
+            kept = tuple(side.terms[i] for i in best if row[i] >= self.min_score)
             if kept:
                 found[token] = kept
         return found
@@ -219,10 +223,17 @@ class WordBridge:
         """The other language's side of the index `state` (None when it has too few
         terms); the caller holds `self._lock`."""
         key = (cache_path, state, korean_question)
-        side = self._sides.get(key)
-        if side is not None:
+        if key in self._sides:
             self._sides.move_to_end(key)
-            return side
+            return self._sides[key]
+        side = self._built(cache_path, terms, korean_question)
+        self._sides[key] = side
+        while len(self._sides) > self.cache_size:
+            self._sides.popitem(last=False)
+        return side
+
+    def _built(self, cache_path: Path, terms: Callable[[], list[str]],
+               korean_question: bool) -> _Side | None:
         indexed = terms()
         korean = [t for t in indexed if is_korean_term(t)]
         english = [t for t in indexed if is_english_term(t)]
@@ -239,12 +250,8 @@ class WordBridge:
             self._caches.popitem(last=False)
         cache.retain(indexed)
         target_vectors = cache.vectors(targets)
-        side = _Side(tuple(targets), target_vectors,
+        return _Side(tuple(targets), target_vectors,
                      _hubs(target_vectors, cache.vectors(sources)))
-        self._sides[key] = side
-        while len(self._sides) > self.cache_size:
-            self._sides.popitem(last=False)
-        return side
 
 
 def _hubs(targets: Vectors, sources: Vectors) -> npt.NDArray[np.float32]:

@@ -214,3 +214,19 @@ def test_the_vectors_of_deleted_terms_are_dropped_once_they_are_the_majority(
     assert reread.vectors(["보증"]).shape == (1, 64) and again.embedded == []
     reread.vectors(["호텔"])
     assert again.embedded == ["호텔"]
+
+
+def test_a_language_with_too_few_terms_is_not_listed_again(tmp_path: Path) -> None:
+    """Listing a large knowledge base's terms costs more than a search: an English-only
+    one is listed once per state of its index, not at every question."""
+    listed: list[int] = []
+
+    def terms() -> list[str]:
+        listed.append(1)
+        return list(ENGLISH_TERMS)
+
+    words = WordBridge("concepts", ConceptEncoder({}))
+    for _ in range(3):
+        assert words.translations(tmp_path / "t.bin", 1, terms, [("seat", "seats")]) == {}
+    words.translations(tmp_path / "t.bin", 2, terms, [("seat", "seats")])
+    assert len(listed) == 2
