@@ -120,16 +120,10 @@ class TermVectorCache:
             return
         self._loaded = True
         try:
-            raw = self.path.read_bytes()
+            header, vectors = _decoded(self.path.read_bytes())
         except FileNotFoundError:
             return
-        except OSError as exc:
-            log.warning("term vectors %s unreadable (%s): embedding the terms again",
-                        self.path, exc)
-            return
-        try:
-            header, vectors = _decoded(raw)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("term vectors %s unreadable (%s): embedding the terms again",
                         self.path, exc)
             return

@@ -158,16 +158,20 @@ def with_asked_statements(fused: Sequence[tuple[int, float]], contexts: dict[int
 
 def with_translated_hits(lexical: Sequence[tuple[int, float]],
                          translated: Sequence[tuple[int, float]],
-                         dense: Sequence[tuple[int, float]], rows: dict[int, Passage],
-                         korean_question: bool) -> list[tuple[int, float]]:
+                         dense: Sequence[tuple[int, float]], other_language: set[int]
+                         ) -> list[tuple[int, float]]:
     """`lexical` with the BM25 hits of the query searched with its words' translations
-    (`translated`) that lie in the other language than the question and that the dense
-    side found too: in that language the translations are the question's words, and the
-    question's own-language passages keep their ranking."""
+    (`translated`) that lie in the other language than the question (`other_language`)
+    and that the dense side found too: in that language the translations are the
+    question's words, and the question's own-language passages keep their ranking."""
     near = {chunk_id for chunk_id, _ in dense}
     return _merged(lexical, [(chunk_id, score) for chunk_id, score in translated
-                             if chunk_id in rows and chunk_id in near
-                             and is_korean(rows[chunk_id].text) != korean_question])
+                             if chunk_id in other_language and chunk_id in near])
+
+
+def _index_state(kb: KnowledgeBase, conn: sqlite3.Connection) -> tuple[object, ...]:
+    """What the bridge keys a knowledge base's terms by: it and the state of its index."""
+    return (kb.uid, *kb.catalog.index_state(conn))
 
 
 class HybridRetriever:
@@ -215,16 +219,20 @@ class HybridRetriever:
                                        | {i for i, _ in translated})
             asked = statements_asked(query) if self.settings.statement_weight > 0 else []
             contexts = kb.catalog.contexts(conn, list(rows)) if asked else {}
+        cross_lingual = (self.settings.cross_lingual_weight > 0
+                         and self.settings.fusion == "zscore")
+        korean = has_hangul(query)
+        other = ({i for i, row in rows.items() if is_korean(row.text) != korean}
+                 if translated or cross_lingual else set())
         if translated:
-            lexical = with_translated_hits(lexical, translated, dense, rows, has_hangul(query))
+            lexical = with_translated_hits(lexical, translated, dense, other)
         lexical_hits = RankedList([h for h in lexical if h[0] in rows],
                                   self.settings.lexical_weight)
         dense_hits = RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight)
         fused = self._fuse(lexical_hits, dense_hits)
-        if self.settings.cross_lingual_weight > 0 and self.settings.fusion == "zscore":
-            korean, matched = has_hangul(query), {i for i, _ in lexical_hits.hits}
-            other = {i for i in rows if i not in matched and is_korean(rows[i].text) != korean}
-            fused = with_cross_lingual_scores(fused, dense_hits, other,
+        if cross_lingual:
+            matched = {i for i, _ in lexical_hits.hits}
+            fused = with_cross_lingual_scores(fused, dense_hits, other - matched,
                                               self.settings.cross_lingual_weight)
         documents = {i: row.document_id for i, row in rows.items()}
         if named:
@@ -268,7 +276,7 @@ class HybridRetriever:
         if not self.settings.translate:
             return
         with kb.catalog.snapshot() as conn:
-            state = (kb.uid, *kb.catalog.index_state(conn))
+            state = _index_state(kb, conn)
             indexed = kb.catalog.indexed_terms(conn)
         for korean in (False, True):
             self.bridge.prepare(kb.root / TERM_VECTORS_FILE, state, lambda: indexed, korean)
@@ -315,7 +323,7 @@ class HybridRetriever:
         if not self.settings.translate:
             return {}
         return self.bridge.translations(
-            kb.root / TERM_VECTORS_FILE, (kb.uid, *kb.catalog.index_state(conn)),
+            kb.root / TERM_VECTORS_FILE, _index_state(kb, conn),
             lambda: kb.catalog.indexed_terms(conn),
             question_words(self.lexical.tokenizer, query))
 

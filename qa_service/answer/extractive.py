@@ -264,7 +264,7 @@ class ExtractiveAnswerer:
                    - frozenset(self.tokenizer.tokens(asked[len(locator):])))
         coverage, context_coverage, similarity = self._score(
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
-            other_language, evidence.translations, located)
+            other_language, bool(evidence.translations), located)
         self._prefer_asked_statement(question, evidence, candidates)
         self._prefer_named_documents(evidence, candidates)
         lead, line_share = self._short_answer(evidence, idf, candidates,
@@ -355,8 +355,8 @@ class ExtractiveAnswerer:
     def _score(self, question: str, idf: dict[str, float], pairs: set[tuple[str, str]],
                candidates: list[_Candidate], passages: Sequence[Passage],
                contexts: Sequence[frozenset[str]], other_language: Sequence[bool],
-               translated_words: Mapping[str, tuple[str, ...]] | None = None,
-               located: frozenset[str] = frozenset()) -> tuple[float, float, float]:
+               translated: bool = False, located: frozenset[str] = frozenset()
+               ) -> tuple[float, float, float]:
         """Score every candidate; return the best coverage (without, then with its
         passage's context: `contexts`, by passage rank) and the best similarity.
         `other_language`: by passage rank, whether it is in another language than the
@@ -376,7 +376,6 @@ class ExtractiveAnswerer:
         spread = {t: sum(1 for c in candidates if t in c.tokens) for t in question_tokens}
         local = {t: idf[t] * math.log(1 + count / (1 + spread[t])) for t in question_tokens}
         total_idf, total_local = sum(idf.values()) or 1.0, sum(local.values()) or 1.0
-        translated = bool(translated_words)
         wants_date = _DATE_QUESTION.search(question) is not None
         wants_number = not wants_date and _NUMBER_QUESTION.search(question) is not None
         w = self.weights

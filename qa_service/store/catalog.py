@@ -277,11 +277,15 @@ class Catalog:
                                           bytes(row[4]), str(row[5]), int(row[6]))
 
     @staticmethod
-    def index_state(conn: sqlite3.Connection) -> tuple[int, int]:
-        """What changes whenever chunks are added or deleted: (the largest chunk id, the
-        number of chunks)."""
-        row = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
-        return int(row[0]), int(row[1])
+    def index_state(conn: sqlite3.Connection) -> tuple[int, int, str, int]:
+        """What changes whenever a document is added, replaced or deleted: (the number of
+        documents, their chunks, the latest update, the largest chunk id). Read from the
+        documents table and the chunks' primary key, not by counting the chunks: it is
+        read at every question, and a count costs in proportion to the index."""
+        row = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(MAX(updated_at), ''),"
+            " (SELECT COALESCE(MAX(id), 0) FROM chunks) FROM documents").fetchone()
+        return int(row[0]), int(row[1]), str(row[2]), int(row[3])
 
     @staticmethod
     def indexed_terms(conn: sqlite3.Connection) -> list[str]:
