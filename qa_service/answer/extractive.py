@@ -82,10 +82,10 @@ from qa_service.answer.models import (
 )
 from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
-    CELL_SEPARATOR,
     AnswerType,
     answer_type,
     column_header,
+    is_table_row,
     lines_of,
     short_span,
     stacked_value,
@@ -560,7 +560,7 @@ class ExtractiveAnswerer:
         for rank, item in enumerate(evidence.items[:TABLE_PASSAGES]):
             text = item.passage.text
             for start, end in lines_of(text, 0, len(text)):
-                if CELL_SEPARATOR not in text[start:end]:
+                if not is_table_row(text, start, end):
                     continue
                 held = words(text[start:end])
                 named = focused(held)
@@ -686,7 +686,7 @@ def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
 
 def _labels_a_value(text: str, line: tuple[int, int]) -> bool:
     """Whether the line labels a value: a table row, or a label stacked above its value."""
-    return CELL_SEPARATOR in text[line[0]:line[1]] or stacked_value(text, line) is not None
+    return is_table_row(text, *line) or stacked_value(text, line) is not None
 
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],

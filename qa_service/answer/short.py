@@ -4,7 +4,9 @@ People ask for a fact (a speed limit, an invoice total, a date, a name) and shou
 to find it inside a quote. Given the lines the extractive answerer ranks best, this module
 picks one span of one line:
 
-- **a table row** (cells joined by ` | `, as `ingest` writes table pages): the value cell
+- **a table row** (cells joined by ` | `, as `ingest` writes the tables it finds; or a
+  label followed by figures, as text extraction lays out a table drawn without rules:
+  "Accumulated depreciation (14,166) (12,896)"): the value cell
   in the column the question names (a header cell holding one of its numbers or words:
   "8HRS" for "8시간", "제 53 (전) 기" for "제53기"; headers are matched right-aligned, as
   value columns are), else the row's first amount (a figure with separators or decimals
@@ -30,7 +32,7 @@ from enum import StrEnum
 from qa_service.tokens import has_hangul
 
 __all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
-           "header_lines", "lines_of", "short_span", "stacked_value", "table_cells"]
+           "header_lines", "is_table_row", "lines_of", "short_span", "stacked_value", "table_cells"]
 
 
 class AnswerType(StrEnum):
@@ -137,6 +139,13 @@ _NOT_NAMES = frozenset(
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split())
 CELL_SEPARATOR = " | "
+# A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
+# percent sign), or a dash for an empty cell
+_TEXT_ROW_VALUE = re.compile(
+    r"(?<!\S)(?:(?:[$₩€£¥]\s?)?\(?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\)?%?"
+    r"|[\u2014\u2013-])(?=\s|$)")
+_TEXT_ROW_TAIL = re.compile(rf"(?:(?:^|\s+){_TEXT_ROW_VALUE.pattern})+\s*$")
+TEXT_ROW_MIN_VALUES = 2
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
 
@@ -157,22 +166,52 @@ class LineSpan:
 
 
 def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The cells of the line `text[start:end]` as spans (stripped), split at ` | `."""
+    """The cells of the line `text[start:end]` as spans (stripped): split at ` | ` (a
+    table the parser found), else, for a row laid out with spaces (`text_row_cells`), its
+    label and its values; else the line is one cell."""
+    if CELL_SEPARATOR not in text[start:end]:
+        return text_row_cells(text, start, end) or [_stripped(text, start, end)]
     cells: list[tuple[int, int]] = []
     at = start
     while at <= end:
         cut = text.find(CELL_SEPARATOR, at, end)
         stop = end if cut < 0 else cut
-        left, right = at, stop
-        while left < right and text[left].isspace():
-            left += 1
-        while right > left and text[right - 1].isspace():
-            right -= 1
-        cells.append((left, right))
+        cells.append(_stripped(text, at, stop))
         if cut < 0:
             break
         at = cut + len(CELL_SEPARATOR)
     return cells
+
+
+def is_table_row(text: str, start: int, end: int) -> bool:
+    """Whether the line `text[start:end]` is a table row (`table_cells`)."""
+    return CELL_SEPARATOR in text[start:end] or text_row_cells(text, start, end) is not None
+
+
+def text_row_cells(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+    """A table row that text extraction laid out with spaces ("Accumulated depreciation
+    (14,166) (12,896)", "Walks well 12.1 14.3", "Google - - - 0.2535"): its label (when
+    it has one) and its `TEXT_ROW_MIN_VALUES` values or more (figures, or dashes for empty
+    cells, at least one a figure) that end the line; None for any other line. A figure
+    followed by a comma or a full stop ends a sentence or a list ("2019, 20, 3018."),
+    never a row."""
+    tail = _TEXT_ROW_TAIL.search(text, start, end)
+    if tail is None:
+        return None
+    values = [(m.start(), m.end()) for m in _TEXT_ROW_VALUE.finditer(text, tail.start(), end)]
+    if len(values) < TEXT_ROW_MIN_VALUES or not any(
+            any(ch.isdigit() for ch in text[a:b]) for a, b in values):
+        return None
+    label = _stripped(text, start, tail.start())
+    return ([label] if label[1] > label[0] else []) + values
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def short_span(question: str, text: str, line: tuple[int, int],

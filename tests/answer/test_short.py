@@ -63,6 +63,37 @@ def test_table_cells_are_the_spans_between_separators() -> None:
     assert [text[s:e] for s, e in table_cells(text, 0, len(text))] == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize(("line", "cells"), [
+    ("Accumulated depreciation and amortization (14,166) (12,896)",
+     ["Accumulated depreciation and amortization", "(14,166)", "(12,896)"]),
+    ("Revenues $ 36,397 $ 34,350", ["Revenues", "$ 36,397", "$ 34,350"]),
+    ("Google - - 0.2535 0.1834", ["Google", "-", "-", "0.2535", "0.1834"]),
+    ("(in millions) 2022 2021", ["(in millions)", "2022", "2021"]),
+    ("2022 2021", ["2022", "2021"]),
+    # prose, a list, a date, a page number: one cell
+    ("The rate rose to 5% in 2020", ["The rate rose to 5% in 2020"]),
+    ("Networks. iScience 2022, 25, 105043.", ["Networks. iScience 2022, 25, 105043."]),
+    ("October 14, 1998", ["October 14, 1998"]),
+    ("Page 1 of 205", ["Page 1 of 205"]),
+    ("Total - -", ["Total - -"]),
+])
+def test_a_row_laid_out_with_spaces_has_its_label_and_values_as_cells(
+        line: str, cells: list[str]) -> None:
+    assert [line[s:e] for s, e in table_cells(line, 0, len(line))] == cells
+
+
+STATEMENT = ("Consolidated Balance Sheets (in millions)\n"
+             "(in millions) 2022 2021\n"
+             "Accumulated depreciation and amortization (14,166) (12,896)\n")
+
+
+def test_a_row_laid_out_with_spaces_answers_from_the_column_its_header_names() -> None:
+    assert span_of("What was accumulated depreciation in 2021?", STATEMENT, 2) == "(12,896)"
+    assert span_of("What was accumulated depreciation in FY2022?", STATEMENT, 2) == "(14,166)"
+    assert column_header(STATEMENT, lines_of(STATEMENT, 0, len(STATEMENT))[2]) == \
+        lines_of(STATEMENT, 0, len(STATEMENT))[1]
+
+
 def test_a_row_answers_with_its_first_amount_not_its_note_number() -> None:
     assert span_of("삼성전자 재고자산은 얼마인가요?", BALANCE, 2) == "52,187,866"
 
