@@ -33,8 +33,10 @@ and on KorQuAD (README "Answering").
 When a short span answers (`qa_service.answer.short`: a table cell, a date, an amount...),
 the answer leads with it on its own line, and the line or sentence it was read from is
 the first quote (a table row with its header line). It is sought in the lines of the best
-sentences, heaviest first: a line weighs the share of the question it holds, leaving out
-the words its passage's context already holds (they name the document, not the line); a
+sentences, heaviest first (a sentence of prose wrapped over lines also counts as one line:
+the question's words may lie on every line but the one with the fact): a line weighs the
+share of the question it holds, leaving out the words its passage's context already holds
+(they name the document, not the line); a
 table row, or a label stacked above its value, also weighs the question's focus
 (`qa_service.answer.focus`: 소비세 in "...청구서에 붙은 소비세는 얼마인가요?"), and the rows
 of the first passages that hold the focus are weighed whatever their sentence's rank. A
@@ -122,6 +124,8 @@ LEAD_LINE_SHARE = 0.5  # lines holding less than this share of the best line's w
 LEAD_MIN_WEIGHT = 0.25  # nor lines holding less of the question (or, in the other
 # language, less similar to it): a wrong short answer misleads more than none
 SHORT_SENTENCE_CHARS = 200  # a sentence this short is searched whole when its line fails
+WRAPPED_SENTENCE_CHARS = 300  # a sentence of prose this long, wrapped over lines, is also
+# weighed as one line
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
 FOCUS_WEIGHT = 0.5  # a line holding all of the question's focus gains this much weight
 TABLE_PASSAGES = 2  # whose table rows are all weighed (not only the best sentences')
@@ -478,14 +482,15 @@ class ExtractiveAnswerer:
                        contexts: Sequence[frozenset[str]],
                        words: Callable[[str], frozenset[str]], other_language: Sequence[bool]
                        ) -> tuple[list[_Line], float]:
-        """The lines of the best sentences as (weight, passage, start, end, the sentence's
-        span), heaviest first, and the best line's share of the IDF weight of the question's
-        words that its passage can hold (`_readable`). A
-        line's weight is its share of the weight of the question's words that its
-        passage's context does not hold; plus, for a table row or a label stacked above
-        its value (`qa_service.answer.short.stacked_value`), `FOCUS_WEIGHT` times its
-        share of the focus's (`qa_service.answer.focus`: what the question asks for, such
-        as the row label 소비세, where the rest of its words name the document); less
+        """The lines of the best sentences (and each of them that is prose wrapped over
+        lines, whole: `_wrapped`) as (weight, passage, start, end, the sentence's span),
+        heaviest first, and the best line's (not a whole sentence's) share of the IDF
+        weight of the question's words that its passage can hold (`_readable`). A line's
+        weight is its share of the weight of the question's words that its passage's
+        context does not hold; plus, for a table row or a label stacked above its value
+        (`qa_service.answer.short.stacked_value`), `FOCUS_WEIGHT` times its share of the
+        focus's (`qa_service.answer.focus`: what the question asks for, such as the row
+        label 소비세, where the rest of its words name the document); less
         `LEAD_RANK_STEP` per rank of its sentence. A line in the other language than the
         question shares no words with it: it weighs its vector's similarity to the
         question's (embedded now, when the evidence can). `contexts`: each passage's
@@ -521,7 +526,8 @@ class ExtractiveAnswerer:
         for rank, c in enumerate(sorted(candidates, key=lambda c: -c.score)[:LEAD_SENTENCES]):
             text = passages[c.passage].text
             other = other_language[c.passage]
-            for start, end in lines_of(text, c.start, c.end):
+            sentence_lines = lines_of(text, c.start, c.end)
+            for start, end in sentence_lines:
                 held = words(text[start:end])
                 share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, sum(readable[c.passage].get(t, 0.0) for t in held)
@@ -534,6 +540,13 @@ class ExtractiveAnswerer:
                     foreign.append((rank, line))
                 else:
                     lines.append(line)
+            if not other and _wrapped(text, sentence_lines):
+                # a sentence of prose wrapped over lines also counts as one line: the
+                # question's words may lie on every line but the one with the fact (its
+                # share is no line's: `best` stays the answerability's line share)
+                held = words(text[c.start:c.end])
+                lines.append((own(c.passage, held) - LEAD_RANK_STEP * rank, c.passage,
+                              c.start, c.end, (c.start, c.end)))
         if focus_total:
             lines.extend(self._focused_rows(evidence, words, own, focused))
         if foreign and evidence.encode is not None:
@@ -682,6 +695,13 @@ def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
     readable = {t: w for t, w in idf.items() if not has_hangul(t) or t in (translations or {})}
     # figures alone (a year) do not tie a Korean question to an English passage
     return readable if any(not t.isdigit() for t in readable) else idf
+
+
+def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:
+    """Whether `lines` (a sentence's) are prose wrapped over lines: two or more, no table
+    row among them, `WRAPPED_SENTENCE_CHARS` at most."""
+    return (len(lines) >= 2 and lines[-1][1] - lines[0][0] <= WRAPPED_SENTENCE_CHARS
+            and not any(is_table_row(text, *line) for line in lines))
 
 
 def _labels_a_value(text: str, line: tuple[int, int]) -> bool:

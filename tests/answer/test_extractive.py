@@ -422,6 +422,22 @@ def test_the_fact_on_the_next_line_of_a_short_sentence_is_read(tokenizer: Tokeni
     assert answer.short_answer is not None and answer.short_answer.text == "7:30 a.m."
 
 
+TRIAL = ("During the final\ndesert trial the\nlighter prototype took\nonly 41.5 seconds for\n"
+         "the full course.\nThe heavier one was slower.")
+
+
+def test_a_sentence_wrapped_over_lines_is_searched_whole(tokenizer: Tokenizer) -> None:
+    """No line of the wrapped sentence holds much of the question; the sentence does."""
+    passage = Passage(chunk_id=1, document_id="trial", filename="trial.pdf", page=1,
+                      char_start=0, char_end=len(TRIAL), text=TRIAL, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    answer = answerer.answer(evidence_of(
+        "How long did the lighter prototype need for the full course in the final desert "
+        "trial?", [passage], TermStatistics(chunks=50, frequencies={})))
+    assert answer.short_answer is not None and answer.short_answer.text == "41.5 seconds"
+    assert answer.citations[0].quote.startswith("During the final")
+
+
 STATEMENT = ("연 결 재 무 상 태 표\n제 54 기 : 2022년 12월 31일 현재\n"
              "제 53 기 : 2021년 12월 31일 현재\n"
              "삼성전자주식회사와 그 종속기업 | (단위 : 백만원)\n"
