@@ -68,10 +68,10 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
-# A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", nor the "1588" of the
-# phone number "1588-3366"
-_NUMBER = (r"(?<![\w.,\-])(?<!\d/)(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
-           r"(?![\d,.]*-\d)")
+# A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", nor the "1588" or the
+# "3366" of the phone number "1588-3366" (also when a line break follows the hyphen)
+_NUMBER = (r"(?<![\w.,\-])(?<!\d/)(?<!\d-\s)"
+           r"(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)(?![\d,.]*-\d)")
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {

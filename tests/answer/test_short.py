@@ -165,6 +165,11 @@ def test_a_prose_span_far_from_the_questions_words_is_no_answer() -> None:
 def test_a_phone_number_or_a_code_is_not_a_count() -> None:
     question = "삼성 청소기 제품보증서에 따르면 배터리는 몇 년 동안 보증되나요?"
     assert span_of(question, "제품보증서 삼성 청소기 고장 접수 1588-3366", 0) is None
+    # the number's second half on the next line of a wrapped sentence
+    wrapped = "배터리 보증 확인은 서비스센터(1588-\n3366)를 통해 하세요"
+    line = (0, len(wrapped))
+    found = short_span(question, wrapped, line, matcher(question))
+    assert found is None
     assert span_of("How many parts does model DJ68-00879 have?",
                    "Model DJ68-00879 parts list, order line 2021-3300", 0) is None
     assert span_of(question, "배터리 보증기간은 2 년입니다", 0) == "2 년"
