@@ -11,9 +11,11 @@ often). Read from the question's wording alone, in both languages:
   question's end ("목표치는?"): "청구서에 붙은 소비세는 얼마" -> 소비세, "수정 비용은 얼마로"
   -> 수정 비용; up to a figure, which names a period or a column rather than what is asked
   ("12월 31일 기준 재고자산은" -> 재고자산, "2023년 목표치는" -> 목표치);
-- English: what follows "how many"/"how much", "what is the" ("what is the estimated total
-  cost on ..." -> estimated total cost), or "what X does/did/is" ("what accuracy does ..."
-  -> accuracy), up to a preposition, a verb or a clause.
+- English: what follows "how many"/"how much", a possessive after "what is" ("what is
+  Amazon's FY2019 net income ..." -> net income, the period left out), "what is the"
+  ("what is the estimated total cost on ..." -> estimated total cost), or "what X
+  does/did/is" ("what accuracy does ..." -> accuracy), up to a preposition, a verb or a
+  clause.
 
 Empty when the wording names none.
 """
@@ -40,18 +42,26 @@ _AFTER_FIGURE = frozenset({"기준", "현재", "말", "초", "당시"})  # "12�
 FOCUS_MORPHEMES = 6  # nouns of the focus, at most (the nearest to its particle)
 _ENGLISH_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\bhow (?:many|much)\s+(?P<focus>[^?,]+)",
+    # "what is Amazon's FY2019 net income ...", "what was the company's total revenue"
+    r"\bwhat (?:is|was|are|were)\s+(?:the\s+)?[^?,]{1,40}?['\u2019]s\s+(?P<focus>[^?,]+)",
     r"\bwhat (?:is|was|are|were)\s+(?:the|a|an)\s+(?P<focus>[^?,]+)",
     r"\bwhich\s+(?P<focus>[^?,]+?)\s+(?:does|did|do|is|was|are|were|has|had)\b",
     r"\bwhat\s+(?P<focus>(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b)[^?,]+?)\s+"
     r"(?:does|did|do|is|was|are|were|has|had)\b",
 ))
-# where an English focus phrase ends: a preposition, a verb, a clause
+# where an English focus phrase ends: a preposition, a verb, a clause, a participle that
+# qualifies it ("net income attributable to ...")
 _ENGLISH_STOP = re.compile(
     r"\s(?:of|for|in|on|at|to|from|by|with|under|over|per|that|which|who|when|where|as"
     r"|does|did|do|is|was|are|were|has|had|have|will|would|can|could|should|according"
-    r"|before|after|between|during|than)\b", re.IGNORECASE)
+    r"|before|after|between|during|than|attributable|excluding|including|related|reported"
+    r"|ended|ending)\b", re.IGNORECASE)
 _ENGLISH_SKIP = re.compile(r"^(?:the|a|an|it|they|there|this|that|these|those)\b",
                            re.IGNORECASE)
+# the period before a possessive's focus: "Amazon's FY2019 net income", "3M's 2018 ..."
+_ENGLISH_PERIOD = re.compile(
+    r"^(?:(?:(?:FY|CY|fiscal(?:\s+year)?|Q[1-4]|H[12])\s*['\u2019]?\d{2,4}|(?:19|20)\d{2}"
+    r"|year[- ]end)\s+)+", re.IGNORECASE)
 FOCUS_CHARS = 40
 # Korean nouns that name the kind of answer a question asks for ("... 선언을 한 날짜는?",
 # "... 맡은 직위는?", "... 우승한 인물은?"): the sentence that answers states the date or
@@ -99,7 +109,7 @@ def _english_focus(question: str) -> str:
         found = pattern.search(question)
         if found is None:
             continue
-        phrase = found["focus"].strip()
+        phrase = _ENGLISH_PERIOD.sub("", found["focus"].strip())
         stop = _ENGLISH_STOP.search(" " + phrase)
         phrase = (phrase[:stop.start()] if stop else phrase).strip()
         if phrase and not _ENGLISH_SKIP.match(phrase):

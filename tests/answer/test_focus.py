@@ -29,6 +29,12 @@ def tokenizer() -> Tokenizer:
      "accuracy"),
     ("On the Kraxi Systems invoice, what is the unit price of the Giga Trash item?",
      "unit price"),
+    # a possessive names where to look, and the period after it which column
+    ("What is Amazon's FY2019 net income attributable to shareholders (in USD millions)?",
+     "net income"),
+    ("What was 3M's total revenue in FY2018?", "total revenue"),
+    ("What is Best Buy's year end FY2019 total amount of inventories?", "total amount"),
+    ("What was the company\u2019s 2022 gross margin?", "gross margin"),
 ])
 def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
                                        focus: str) -> None:
