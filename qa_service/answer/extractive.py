@@ -91,6 +91,7 @@ from qa_service.answer.short import (
     lines_of,
     short_span,
     stacked_value,
+    table_cells,
 )
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
@@ -128,6 +129,7 @@ WRAPPED_SENTENCE_CHARS = 300  # a sentence of prose this long, wrapped over line
 # weighed as one line
 LEAD_SEPARATOR = "\n\n"  # between the short answer and the quotes
 FOCUS_WEIGHT = 0.5  # a line holding all of the question's focus gains this much weight
+LABEL_EXTRA_WORDS = 0.25  # ... less this share when its label holds only other words
 TABLE_PASSAGES = 2  # whose table rows are all weighed (not only the best sentences')
 TABLE_FOCUS_SHARE = 0.5  # ... when they hold this share of the question's focus
 CROSS_LINGUAL_LINES = 48  # lines of the other language embedded at ask time, at most
@@ -532,9 +534,9 @@ class ExtractiveAnswerer:
                 share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, sum(readable[c.passage].get(t, 0.0) for t in held)
                            / readable_totals[c.passage])
-                named = (focused(held) if focus_total and _labels_a_value(text, (start, end))
-                         else 0.0)
-                line = (own(c.passage, held) + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank,
+                labels = (_named(text, (start, end), words, focused, focus)
+                          if focus_total and _labels_a_value(text, (start, end)) else 0.0)
+                line = (own(c.passage, held) + FOCUS_WEIGHT * labels - LEAD_RANK_STEP * rank,
                         c.passage, start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
@@ -548,7 +550,7 @@ class ExtractiveAnswerer:
                 lines.append((own(c.passage, held) - LEAD_RANK_STEP * rank, c.passage,
                               c.start, c.end, (c.start, c.end)))
         if focus_total:
-            lines.extend(self._focused_rows(evidence, words, own, focused))
+            lines.extend(self._focused_rows(evidence, words, own, focused, focus))
         if foreign and evidence.encode is not None:
             foreign = foreign[:CROSS_LINGUAL_LINES]
             vectors = evidence.encode([passages[line[1]].text[line[2]:line[3]]
@@ -563,10 +565,11 @@ class ExtractiveAnswerer:
     @staticmethod
     def _focused_rows(evidence: Evidence, words: Callable[[str], frozenset[str]],
                       own: Callable[[int, frozenset[str]], float],
-                      focused: Callable[[frozenset[str]], float]) -> list[_Line]:
+                      focused: Callable[[frozenset[str]], float],
+                      focus: Mapping[str, float]) -> list[_Line]:
         """The table rows of the first `TABLE_PASSAGES` passages whose cells hold at least
         `TABLE_FOCUS_SHARE` of the question's focus, weighed as `_weighed_lines` weighs a
-        row (`own`, `focused`), less `LEAD_RANK_STEP` per rank of its passage (not of its
+        row (`own`, `_named`), less `LEAD_RANK_STEP` per rank of its passage (not of its
         sentence: on a table page every row is a sentence, and the rows that hold the
         question's period or the statement's title outrank the one it asks for)."""
         rows: list[_Line] = []
@@ -576,10 +579,11 @@ class ExtractiveAnswerer:
                 if not is_table_row(text, start, end):
                     continue
                 held = words(text[start:end])
-                named = focused(held)
-                if named < TABLE_FOCUS_SHARE:
+                if focused(held) < TABLE_FOCUS_SHARE:
                     continue
-                rows.append((own(rank, held) + FOCUS_WEIGHT * named - LEAD_RANK_STEP * rank,
+                rows.append((own(rank, held)
+                             + FOCUS_WEIGHT * _named(text, (start, end), words, focused, focus)
+                             - LEAD_RANK_STEP * rank,
                              rank, start, end, (start, end)))
         return rows
 
@@ -695,6 +699,16 @@ def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
     readable = {t: w for t, w in idf.items() if not has_hangul(t) or t in (translations or {})}
     # figures alone (a year) do not tie a Korean question to an English passage
     return readable if any(not t.isdigit() for t in readable) else idf
+
+
+def _named(text: str, line: tuple[int, int], words: Callable[[str], frozenset[str]],
+           focused: Callable[[frozenset[str]], float], focus: Mapping[str, float]) -> float:
+    """How much a row (or a stacked label) is the one the question's focus names: its share
+    of the focus (`focused`), up to `LABEL_EXTRA_WORDS` less when its label (a row's first
+    cell) also holds other words ("Other income (expense), net" for "net income")."""
+    label = words(text[slice(*table_cells(text, *line)[0])])
+    exact = len(label & focus.keys()) / len(label) if label else 1.0
+    return focused(words(text[line[0]:line[1]])) * (1.0 - LABEL_EXTRA_WORDS * (1.0 - exact))
 
 
 def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:

@@ -380,6 +380,33 @@ def test_a_table_row_named_by_the_question_s_focus_answers(tokenizer: Tokenizer)
     assert answer.citations[0].quote.startswith("소비세 (10%) | 950,000")
 
 
+OPERATIONS = ("AMAZON.COM, INC.\nCONSOLIDATED STATEMENTS OF OPERATIONS\n"
+              "(in millions, except per share data)\nYear Ended December 31,\n"
+              "2017 | 2018 | 2019\n"
+              "Total net sales | 177,866 | 232,887 | 280,522\n"
+              "Operating income | 4,106 | 12,421 | 14,541\n"
+              "Interest income | 202 | 440 | 832\n"
+              "Other income (expense), net | 346 | (183) | 203\n"
+              "Income before income taxes | 3,806 | 11,261 | 13,976\n"
+              "Provision for income taxes | (769) | (1,197) | (2,374)\n"
+              "Net income | $ 3,033 | $ 10,073 | $ 11,588\n"
+              "Basic earnings per share | $ 6.32 | $ 20.68 | $ 23.46")
+
+
+def test_the_focus_after_a_possessive_picks_the_row(tokenizer: Tokenizer) -> None:
+    """Every row of an income statement holds "income"; "Amazon's FY2019 net income" asks
+    for the net income row, in the column of 2019."""
+    passage = Passage(chunk_id=1, document_id="amazon", filename="amazon.pdf", page=38,
+                      char_start=0, char_end=len(OPERATIONS), text=OPERATIONS, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    answer = answerer.answer(evidence_of(
+        "By drawing conclusions from the information stated only in the income statement, "
+        "what is Amazon's FY2019 net income attributable to shareholders (in USD millions)?",
+        [passage], TermStatistics(chunks=50, frequencies={"incom": 30, "net": 20})))
+    assert answer.short_answer is not None and answer.short_answer.text == "$ 11,588"
+    assert answer.citations[0].quote.startswith("Net income | $ 3,033")
+
+
 BULLETIN = ("PRECINCT BULLETINS GENERAL ELECTION 11/04/14 PRECINCT 0050003A ACTON\n"
             "327 BALLOTS CAST 1100 REGISTERED VOTERS\n"
             "GOVERNOR VOTER NOMINATED\n"
