@@ -142,9 +142,8 @@ CELL_SEPARATOR = " | "
 # A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
 # percent sign), or a dash for an empty cell
 _TEXT_ROW_VALUE = re.compile(
-    r"(?<!\S)(?:(?:[$₩€£¥]\s?)?\(?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\)?%?"
-    r"|[\u2014\u2013-])(?=\s|$)")
-_TEXT_ROW_TAIL = re.compile(rf"(?:(?:^|\s+){_TEXT_ROW_VALUE.pattern})+\s*$")
+    r"[$₩€£¥]?\(?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\)?%?|[\u2014\u2013-]")
+_CURRENCY = frozenset("$₩€£¥")
 TEXT_ROW_MIN_VALUES = 2
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
@@ -195,14 +194,18 @@ def text_row_cells(text: str, start: int, end: int) -> list[tuple[int, int]] | N
     cells, at least one a figure) that end the line; None for any other line. A figure
     followed by a comma or a full stop ends a sentence or a list ("2019, 20, 3018."),
     never a row."""
-    tail = _TEXT_ROW_TAIL.search(text, start, end)
-    if tail is None:
-        return None
-    values = [(m.start(), m.end()) for m in _TEXT_ROW_VALUE.finditer(text, tail.start(), end)]
+    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+    values: list[tuple[int, int]] = []
+    while words and _TEXT_ROW_VALUE.fullmatch(text, *words[-1]):
+        first, last = words.pop()
+        if words and text[slice(*words[-1])] in _CURRENCY and text[first] not in _CURRENCY:
+            first = words.pop()[0]  # "$ 36,397"
+        values.append((first, last))
+    values.reverse()
     if len(values) < TEXT_ROW_MIN_VALUES or not any(
             any(ch.isdigit() for ch in text[a:b]) for a, b in values):
         return None
-    label = _stripped(text, start, tail.start())
+    label = _stripped(text, start, values[0][0])
     return ([label] if label[1] > label[0] else []) + values
 
 
