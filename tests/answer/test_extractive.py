@@ -396,13 +396,11 @@ OPERATIONS = ("AMAZON.COM, INC.\nCONSOLIDATED STATEMENTS OF OPERATIONS\n"
 def test_the_focus_after_a_possessive_picks_the_row(tokenizer: Tokenizer) -> None:
     """Every row of an income statement holds "income"; "Amazon's FY2019 net income" asks
     for the net income row, in the column of 2019."""
-    passage = Passage(chunk_id=1, document_id="amazon", filename="amazon.pdf", page=38,
-                      char_start=0, char_end=len(OPERATIONS), text=OPERATIONS, score=1.0)
-    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
-    answer = answerer.answer(evidence_of(
+    answer = answer_over(
+        tokenizer, OPERATIONS,
         "By drawing conclusions from the information stated only in the income statement, "
         "what is Amazon's FY2019 net income attributable to shareholders (in USD millions)?",
-        [passage], TermStatistics(chunks=50, frequencies={"incom": 30, "net": 20})))
+        {"incom": 30, "net": 20})
     assert answer.short_answer is not None and answer.short_answer.text == "$ 11,588"
     assert answer.citations[0].quote.startswith("Net income | $ 3,033")
 
@@ -438,14 +436,21 @@ AGENDA = ("Welcome to the meeting of the Board of Education. Please turn off you
           "1. CALL TO ORDER")
 
 
+def answer_over(tokenizer: Tokenizer, text: str, question: str,
+                frequencies: dict[str, int] | None = None) -> Answer:
+    """The extractive answer (never declined) over one page's text as the only passage, in
+    a knowledge base of 50 chunks where only `frequencies`' words occur."""
+    passage = Passage(chunk_id=1, document_id="doc", filename="doc.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=1.0)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    return answerer.answer(evidence_of(question, [passage], TermStatistics(
+        chunks=50, frequencies=frequencies or {})))
+
+
 def test_the_fact_on_the_next_line_of_a_short_sentence_is_read(tokenizer: Tokenizer) -> None:
     """The date the question names is on one line, the time it asks for on the next."""
-    passage = Passage(chunk_id=1, document_id="agenda", filename="agenda.pdf", page=1,
-                      char_start=0, char_end=len(AGENDA), text=AGENDA, score=1.0)
-    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
-    answer = answerer.answer(evidence_of(
-        "What time does the special meeting on April 6, 2016 start?", [passage],
-        TermStatistics(chunks=50, frequencies={})))
+    answer = answer_over(tokenizer, AGENDA,
+                         "What time does the special meeting on April 6, 2016 start?")
     assert answer.short_answer is not None and answer.short_answer.text == "7:30 a.m."
 
 
@@ -455,12 +460,8 @@ TRIAL = ("During the final\ndesert trial the\nlighter prototype took\nonly 41.5 
 
 def test_a_sentence_wrapped_over_lines_is_searched_whole(tokenizer: Tokenizer) -> None:
     """No line of the wrapped sentence holds much of the question; the sentence does."""
-    passage = Passage(chunk_id=1, document_id="trial", filename="trial.pdf", page=1,
-                      char_start=0, char_end=len(TRIAL), text=TRIAL, score=1.0)
-    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
-    answer = answerer.answer(evidence_of(
-        "How long did the lighter prototype need for the full course in the final desert "
-        "trial?", [passage], TermStatistics(chunks=50, frequencies={})))
+    answer = answer_over(tokenizer, TRIAL, "How long did the lighter prototype need for the "
+                         "full course in the final desert trial?")
     assert answer.short_answer is not None and answer.short_answer.text == "41.5 seconds"
     assert answer.citations[0].quote.startswith("During the final")
 
