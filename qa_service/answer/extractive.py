@@ -626,7 +626,7 @@ class ExtractiveAnswerer:
         text = " ".join(parts)
         if short is None:
             return text, citations, None
-        return head + LEAD_SEPARATOR + text, citations, short
+        return head.translate(_LINE_BREAKS) + LEAD_SEPARATOR + text, citations, short
 
     def _window(self, text: str, start: int, end: int, size: int,
                 weights: dict[str, float]) -> tuple[int, int]:

@@ -133,7 +133,7 @@ def assert_verbatim(library: Library, answer: Answer, settings: AnswerSettings) 
         cited = answer.citations[short.citation - 1]
         assert cited.quote[short.quote_start:short.quote_end] == short.text
         lead, _, quotes = answer.answer.partition(LEAD_SEPARATOR)
-        assert lead == short.text
+        assert lead == _LINE_BREAKS.sub(" ", short.text)  # shown as the quotes are
     assert "\n" not in quotes
 
 
@@ -152,7 +152,8 @@ def test_answers_quote_verbatim_sentences(library: Library, question: str) -> No
     assert {"retrieve", "answer", "total"} <= set(answer.timings_ms)
     # without cutting, the answer is exactly its short answer (if any), then its quotes, in
     # order, separated by spaces
-    lead = answer.short_answer.text + LEAD_SEPARATOR if answer.short_answer else ""
+    lead = (_LINE_BREAKS.sub(" ", answer.short_answer.text) + LEAD_SEPARATOR
+            if answer.short_answer else "")
     assert answer.answer == lead + " ".join(_LINE_BREAKS.sub(" ", c.quote)
                                             for c in answer.citations)
 
@@ -194,7 +195,8 @@ def test_the_best_sentence_comes_first(library: Library, question: str, expected
     assert not answer.abstained
     first = answer.citations[0]
     assert expected in _LINE_BREAKS.sub(" ", first.quote)
-    lead = answer.short_answer.text + LEAD_SEPARATOR if answer.short_answer else ""
+    lead = (_LINE_BREAKS.sub(" ", answer.short_answer.text) + LEAD_SEPARATOR
+            if answer.short_answer else "")
     assert first.answer_start == len(lead)
 
 
@@ -378,6 +380,15 @@ def test_a_table_row_named_by_the_question_s_focus_answers(tokenizer: Tokenizer)
         chunks=50, frequencies={"소비세": 5, "데이터": 20, "분석": 20})))
     assert answer.short_answer is not None and answer.short_answer.text == "950,000"
     assert answer.citations[0].quote.startswith("소비세 (10%) | 950,000")
+
+
+def test_a_short_answer_across_a_line_break_is_shown_on_one_line(tokenizer: Tokenizer) -> None:
+    """The answer shows the short answer as it shows quotes (line breaks as spaces), so it
+    stays on the answer's first line; `short_answer.text` is the page's exact text."""
+    answer = answer_over(tokenizer, "평가 데이터를 포함해 총 21,421\n개의 질문-답변 쌍이 "
+                         "변환되었다.", "질문-답변 쌍은 총 몇 개가 변환되었나요?")
+    assert answer.short_answer is not None and answer.short_answer.text == "21,421\n개"
+    assert answer.answer.startswith("21,421 개" + LEAD_SEPARATOR)
 
 
 OPERATIONS = ("AMAZON.COM, INC.\nCONSOLIDATED STATEMENTS OF OPERATIONS\n"
