@@ -210,6 +210,7 @@ def text_row_cells(text: str, start: int, end: int) -> list[tuple[int, int]] | N
 
 
 def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """`(start, end)` without the white space at either end of `text[start:end]`."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -454,11 +455,7 @@ def stacked_value(text: str, line: tuple[int, int]) -> tuple[int, int, int, int]
     above = list(lines_of(text, max(0, line[0] - 2000), line[0]))[-before:] if before else []
     if len(above) < before or not all(_stacked_label(text[a:b]) for a, b in above):
         return None
-    start, end = values[before]
-    while text[start].isspace():
-        start += 1
-    while text[end - 1].isspace():
-        end -= 1
+    start, end = _stripped(text, *values[before])
     return start, end, (above[0][0] if above else line[0]), values[-1][1]
 
 
