@@ -84,11 +84,13 @@ from qa_service.answer.models import (
 )
 from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
+    CELL_SEPARATOR,
     AnswerType,
     answer_type,
     column_header,
     is_table_row,
     lines_of,
+    row_headings,
     short_span,
     stacked_value,
     table_cells,
@@ -534,10 +536,11 @@ class ExtractiveAnswerer:
                 share = sum(idf.get(t, 0.0) for t in held) / total
                 best = max(best, sum(readable[c.passage].get(t, 0.0) for t in held)
                            / readable_totals[c.passage])
-                labels = (_named(text, (start, end), words, focused, focus)
+                headed = held | _headings(text, (start, end), words)
+                labels = (_named(text, (start, end), words, focused, focus, headed)
                           if focus_total and _labels_a_value(text, (start, end)) else 0.0)
-                line = (own(c.passage, held) + FOCUS_WEIGHT * labels - LEAD_RANK_STEP * rank,
-                        c.passage, start, end, (c.start, c.end))
+                line = (own(c.passage, headed) + FOCUS_WEIGHT * labels
+                        - LEAD_RANK_STEP * rank, c.passage, start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
                 else:
@@ -579,10 +582,14 @@ class ExtractiveAnswerer:
                 if not is_table_row(text, start, end):
                     continue
                 held = words(text[start:end])
+                if not focused(held):
+                    continue
+                held |= _headings(text, (start, end), words)
                 if focused(held) < TABLE_FOCUS_SHARE:
                     continue
                 rows.append((own(rank, held)
-                             + FOCUS_WEIGHT * _named(text, (start, end), words, focused, focus)
+                             + FOCUS_WEIGHT * _named(text, (start, end), words, focused, focus,
+                                                     held)
                              - LEAD_RANK_STEP * rank,
                              rank, start, end, (start, end)))
         return rows
@@ -702,13 +709,24 @@ def _readable(idf: dict[str, float], korean_question: bool, other_language: bool
 
 
 def _named(text: str, line: tuple[int, int], words: Callable[[str], frozenset[str]],
-           focused: Callable[[frozenset[str]], float], focus: Mapping[str, float]) -> float:
-    """How much a row (or a stacked label) is the one the question's focus names: its share
-    of the focus (`focused`), up to `LABEL_EXTRA_WORDS` less when its label (a row's first
-    cell) also holds other words ("Other income (expense), net" for "net income")."""
+           focused: Callable[[frozenset[str]], float], focus: Mapping[str, float],
+           held: frozenset[str]) -> float:
+    """How much a row (or a stacked label) is the one the question's focus names: the
+    share of the focus its words and headings (`held`) hold (`focused`), up to
+    `LABEL_EXTRA_WORDS` less when its label (a row's first cell) also holds other words
+    ("Other income (expense), net" for "net income")."""
     label = words(text[slice(*table_cells(text, *line)[0])])
     exact = len(label & focus.keys()) / len(label) if label else 1.0
-    return focused(words(text[line[0]:line[1]])) * (1.0 - LABEL_EXTRA_WORDS * (1.0 - exact))
+    return focused(held) * (1.0 - LABEL_EXTRA_WORDS * (1.0 - exact))
+
+
+def _headings(text: str, line: tuple[int, int],
+              words: Callable[[str], frozenset[str]]) -> frozenset[str]:
+    """The words of a table row's column header and its table's caption
+    (`qa_service.answer.short.row_headings`); none for a line that is no row."""
+    if CELL_SEPARATOR in text[line[0]:line[1]] or not is_table_row(text, *line):
+        return frozenset()
+    return frozenset().union(*(words(text[a:b]) for a, b in row_headings(text, line)))
 
 
 def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:

@@ -32,7 +32,8 @@ from enum import StrEnum
 from qa_service.tokens import has_hangul
 
 __all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
-           "header_lines", "is_table_row", "lines_of", "short_span", "stacked_value", "table_cells"]
+           "header_lines", "is_table_row", "lines_of", "row_headings", "short_span",
+           "stacked_value", "table_cells"]
 
 
 class AnswerType(StrEnum):
@@ -68,9 +69,10 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
-# A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", nor the "1588" or the
-# "3366" of the phone number "1588-3366" (also when a line break follows the hyphen)
-_NUMBER = (r"(?<![\w.,\-])(?<!\d/)(?<!\d-\s)"
+# A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
+# "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
+# "1588-3366" (also when a line break follows the hyphen)
+_NUMBER = (r"(?<![\w.,\-])(?<!\d/)(?<!\d-\s)(?<!\d\u2013)"
            r"(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)(?![\d,.]*-\d)")
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
@@ -145,8 +147,38 @@ _TEXT_ROW_VALUE = re.compile(
     r"[$₩€£¥]?\(?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\)?%?|[\u2014\u2013-]")
 _CURRENCY = frozenset("$₩€£¥")
 TEXT_ROW_MIN_VALUES = 2
+# A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
+# amount or count
+_FULL_DATE = re.compile(
+    r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+    rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}", re.IGNORECASE)
+# What a Korean counter counts, in the words an English text uses for it ("몇 명" ->
+# "189 fatalities"); the counter itself is always one
+_COUNTED: dict[str, str] = {
+    "명": "people|persons|fatalities|deaths|employees|workers|passengers|members|students"
+         "|participants|respondents|residents|individuals|victims|men|women|children|staff",
+    "건": "cases|checks|reports|incidents|applications|complaints",
+    "톤": "tons?|tonnes?",
+    "편": "flights",
+    "세": "years? old|years",
+    "살": "years? old|years",
+    "점": "points?",
+    "대": "units|vehicles|cars|aircraft|airplanes|machines",
+    "곳": "locations|sites|places|branches|stores",
+    "회": "times",
+    "시간": "hours?|hrs?",
+    "개월": "months?",
+    "분": "minutes?|mins?",
+}
+_KOREAN_COUNTER = re.compile(r"몇\s*(개월|시간|[명건톤편세살점대곳회분])")
+_ENGLISH_COUNTED = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s+){0,2}[A-Za-z-]+)",
+                              re.IGNORECASE)
+_VERBS = frozenset("are were is was did do does have has had can could will would may "
+                   "might must should shall".split())
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
+CAPTION_CHARS = 60  # a table's caption is a line this short at most
 
 
 def answer_type(question: str) -> AnswerType:
@@ -263,9 +295,21 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
 
 def header_lines(text: str, line_start: int) -> list[tuple[int, int]]:
     """The table header lines among the `HEADER_LINES_ABOVE` lines above the row that
-    starts at `line_start`, nearest first: two cells or more, mostly not figures (a year
-    is a column's name)."""
+    starts at `line_start`, nearest first (`_headers`)."""
+    return [line for line, _ in _headers(text, line_start)]
+
+
+def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
+    """The header lines above the row that starts at `line_start`, nearest first, with
+    their cells: lines of two cells or more, mostly not figures (a year is a column's
+    name); and, right above a block of rows laid out with spaces (`text_row_cells`), a
+    line of words only with one word per value ("학습 검증 평가 합계" over "질문 83,486
+    10,165 9,309 102,960")."""
     found = []
+    row_end = text.find("\n", line_start)
+    row = text_row_cells(text, line_start, len(text) if row_end < 0 else row_end)
+    values = len(row) - 1 if row is not None else 0  # a text row's values (its label first)
+    in_block = row is not None  # still among the text rows above this one
     end = line_start - 1
     for _ in range(HEADER_LINES_ABOVE):
         if end <= 0:
@@ -274,7 +318,13 @@ def header_lines(text: str, line_start: int) -> list[tuple[int, int]]:
         cells = table_cells(text, start, end)
         if len(cells) >= 2 and sum(1 for a, b in cells if _PURE_VALUE.match(text[a:b])
                                    and not _YEAR.match(text[a:b])) * 3 <= len(cells):
-            found.append((start, end))
+            found.append(((start, end), cells))
+        elif in_block and text_row_cells(text, start, end) is None:
+            words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+            if len(words) == values and not any(ch.isdigit() for ch in text[start:end]) \
+                    and not text[start:end].rstrip().endswith("."):
+                found.append(((start, end), words))
+        in_block = in_block and text_row_cells(text, start, end) is not None
         end = start - 1
     return found
 
@@ -284,11 +334,33 @@ def column_header(text: str, row: tuple[int, int]) -> tuple[int, int] | None:
     nearest header line above it with about as many cells (one fewer at least: a row
     label may span two header cells), else the nearest; None when there is none. A
     section's heading inside a table ("자 | 산") names no column."""
-    headers = header_lines(text, row[0])
+    headers = _headers(text, row[0])
     width = len(table_cells(text, *row))
-    wide = [(a, b) for a, b in headers if len(table_cells(text, a, b)) >= width - 1]
-    found = wide or headers
+    wide = [line for line, cells in headers if len(cells) >= width - 1]
+    found = wide or [line for line, _ in headers]
     return found[0] if found else None
+
+
+def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
+    """What names the row `text[row[0]:row[1]]` besides its label: its column header
+    (`column_header`) and the table's caption, a short line right above the header (or
+    above the block of rows when there is none) that is no row ("[표 1] 문서 및 질문
+    개수")."""
+    header = column_header(text, row)
+    found = [header] if header is not None else []
+    end = (header or row)[0] - 1
+    while header is None and end > 0:  # up through the block of rows
+        start = text.rfind("\n", 0, end) + 1
+        if not is_table_row(text, start, end):
+            break
+        end = start - 1
+    if end > 0:
+        start = text.rfind("\n", 0, end) + 1
+        line = text[start:end].strip()
+        if line and len(line) <= CAPTION_CHARS and not is_table_row(text, start, end) \
+                and not line.endswith("."):
+            found.append((start, end))
+    return found
 
 
 def _named_column(question: str, text: str, line_start: int, width: int
@@ -299,15 +371,15 @@ def _named_column(question: str, text: str, line_start: int, width: int
     asked_numbers = {n.lstrip("0") or "0" for n in _DIGITS.findall(question)}
     asked_words = {w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
     best: tuple[int, int, tuple[int, int]] | None = None  # (matches, column, header)
-    for start, end in header_lines(text, line_start):
-        names = [text[a:b] for a, b in table_cells(text, start, end)]
+    for line, cells in _headers(text, line_start):
+        names = [text[a:b] for a, b in cells]
         scores = [_header_match(name, asked_numbers, asked_words) for name in names]
         top = max(scores)
         if top <= 0 or scores.count(top) > 1:
             continue  # nothing named, or every column says it ("2023" in each)
         column = width - (len(names) - scores.index(top))  # right-aligned
         if 0 <= column < width and (best is None or top > best[0]):
-            best = (top, column, (start, end))
+            best = (top, column, line)
     return (best[1], best[2]) if best else None
 
 
@@ -343,7 +415,10 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
             text, first, last):
         last -= 1
     if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
-        last = (_with_unit(text, last, end) if text[last - 1:last].isdigit()
+        counted = _counted(question) if kind is AnswerType.COUNT else None
+        unit = counted.match(text, last, end) if counted is not None else None
+        last = (_qualified(text, unit.end(), end) if unit is not None
+                else _with_unit(text, last, end) if text[last - 1:last].isdigit()
                 else _qualified(text, last, end))
     return LineSpan(first, last, False)
 
@@ -361,6 +436,13 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
     if kind in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
         spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
                                                   and not _UNIT_AFTER.match(text, b, line[1]))]
+        dates = [m.span() for m in _FULL_DATE.finditer(text, *line)]
+        spans = [(a, b) for a, b in spans if not any(s <= a and b <= e for s, e in dates)]
+    if kind is AnswerType.COUNT:
+        counted = _counted(question)
+        if counted is not None:
+            spans = [(a, b) for a, b in spans if counted.search(text[a:b])
+                     or counted.match(text, b, line[1])] or spans
     if kind is AnswerType.NAME:
         if has_hangul(text[line[0]:line[1]]):
             return []
@@ -369,6 +451,32 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
                  if span is not None and not asked & {
                      w.casefold() for w in _WORD.findall(text[span[0]:span[1]])} - _NOT_NAMES]
     return spans
+
+
+def _counted(question: str) -> re.Pattern[str] | None:
+    """What the question counts, as a pattern for the unit after a figure ("몇 명" ->
+    명, people, fatalities...; "how many background checks" -> background, checks), or
+    None when it names nothing."""
+    korean = _KOREAN_COUNTER.search(question)
+    if korean is not None:
+        counter = korean.group(1)
+        return re.compile(rf"\s?(?:{re.escape(counter)}(?![가-힣])|(?:{_COUNTED[counter]})\b)",
+                          re.IGNORECASE)
+    english = _ENGLISH_COUNTED.search(question)
+    if english is None:
+        return None
+    words: list[str] = []
+    for word in english.group(1).split():
+        if word.casefold() in _VERBS or word.casefold() in _NOT_NAMES or (
+                word.endswith("ed") and words):
+            break  # the counted thing ends at a verb or a preposition
+        words.append(word)
+    stems = [word[:max(3, len(word) - 2)] for word in words
+             if len(word) >= 3 and word.casefold() not in _NOT_NAMES]
+    if not stems:
+        return None
+    word = rf"(?:{'|'.join(map(re.escape, stems))})[A-Za-z]*"
+    return re.compile(rf"\s?{word}(?:\s{word})*", re.IGNORECASE)
 
 
 def _name_only(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -771,3 +771,26 @@ def test_the_words_that_say_where_to_look_do_not_pick_the_sentence(
     evidence = evidence_of(question, [passage], TermStatistics(chunks=50, frequencies={}))
     answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(evidence)
     assert answer.citations[0].quote.startswith("The Medical Examiner's Office")
+
+
+SPLITS = ("학습, 검증, 평가 데이터를 포함해 총 21,421\n개의 질문-답변 쌍이 변환되었고 나머지는\n"
+          "새로 크롤링 한 문서에서 찾을 수 없는 경우들이다.\n"
+          "[표 1] 문서 및 질문 개수\n"
+          "학습 검증 평가 합계\n"
+          "문서 38,496 4,736 4,725 47,957\n"
+          "질문 83,486 10,165 9,309 102,960\n")
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("학습 데이터의 질문 개수는 몇 개인가요?", "83,486"),
+    ("평가 데이터의 질문 개수는 몇 개인가요?", "9,309"),
+])
+def test_a_row_laid_out_with_spaces_is_read_with_its_caption_and_header(
+        tokenizer: Tokenizer, question: str, value: str) -> None:
+    """The prose sentence holds more of the question's words than the row "질문 ..."; the
+    table's caption ("문서 및 질문 개수") and its header of words ("학습 검증 평가 합계")
+    name the row's value as the question asks for it."""
+    answer = answer_over(tokenizer, SPLITS, question, {"질문": 5, "개수": 3, "데이터": 20})
+    assert answer.short_answer is not None and answer.short_answer.text == value
+    assert answer.citations[0].quote.startswith("질문 83,486")
+    assert "학습 검증 평가 합계" in [c.quote for c in answer.citations]

@@ -11,6 +11,7 @@ from qa_service.answer.short import (
     answer_type,
     column_header,
     lines_of,
+    row_headings,
     short_span,
     stacked_value,
     table_cells,
@@ -216,7 +217,7 @@ def test_the_column_header_has_about_as_many_cells_as_the_row() -> None:
 
 @pytest.mark.parametrize(("question", "line", "span"), [
     ("How many seasons did The Love Boat run for?",
-     "The Love Boat ran from 1977 to 1986 for nine seasons.", "nine"),
+     "The Love Boat ran from 1977 to 1986 for nine seasons.", "nine seasons"),
     ("How much did the network pay for the rights?",
      "In 1954 the network paid $5 million for the rights.", "$5 million"),
 ])
@@ -247,3 +248,56 @@ def test_a_korean_line_gives_no_name() -> None:
     """Names in Korean text are in Hangul: a Latin capitalised run there is a term."""
     assert span_of("이 회사를 세운 사람은 누구인가?",
                    "이 회사는 1998년 Search Engine 기술로 이 사람이 세웠다.", 0) is None
+
+
+@pytest.mark.parametrize(("question", "line", "anchored", "span"), [
+    # a Korean counter picks the figure of what it counts, in either language
+    ("Lion Air 610편 사고로 몇 명이 사망했나요?",
+     "On October 29, 2018, a Boeing Model 737-8 airplane operated by Lion Air (Lion Air "
+     "Flight 610) crashed after takeoff, resulting in 189 fatalities.", False, "189 fatalities"),
+    ("설문조사에는 몇 명이 참여했나요?", "설문조사: 5개 기관, 1,849명 참여", True, "1,849명"),
+    # so does the noun after "how many"
+    ("How many people died in the accident?",
+     "The crash took 12 minutes to unfold; 189 people died in the accident.", True,
+     "189 people"),
+    ("How many background checks did the state run?",
+     "The state, with 3 offices, ran 12,155 background checks.", True,
+     "12,155 background checks"),
+    # nothing that fits the counter: the nearest figure, as before
+    ("몇 명이 참여했나요?", "참여 기관 5개", False, "5개"),
+])
+def test_a_count_is_of_what_the_question_counts(question: str, line: str, anchored: bool,
+                                                span: str) -> None:
+    assert span_of(question, line, 0, anchored=anchored) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("How many people were hurt?", "On October 29, 2018, 14 people were hurt.", "14 people"),
+    ("몇 건이 접수되었나요?", "2023년 07월 31일 기준 접수 215건", "215건"),
+    ("How many visitors did the museum count?", "As of 2023-07-31 the museum counted 42.",
+     "42"),
+])
+def test_a_dates_day_is_no_count(question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
+
+
+SPLITS = ("[표 1] 문서 및 질문 개수\n학습 검증 평가 합계\n문서 38,496 4,736 4,725 47,957\n"
+          "질문 83,486 10,165 9,309 102,960\n")
+
+
+def test_a_line_of_words_over_rows_laid_out_with_spaces_names_their_columns() -> None:
+    assert span_of("평가 데이터의 질문은 몇 개인가요?", SPLITS, 3) == "9,309"
+    assert span_of("학습 데이터의 질문은 몇 개인가요?", SPLITS, 3) == "83,486"
+    row = lines_of(SPLITS, 0, len(SPLITS))[3]
+    assert [SPLITS[a:b] for a, b in row_headings(SPLITS, row)] == [
+        "학습 검증 평가 합계", "[표 1] 문서 및 질문 개수"]
+
+
+def test_a_line_of_words_names_columns_only_right_above_rows_with_as_many_values() -> None:
+    # a line of prose above the rows, or one with another number of words, is no header
+    text = "Ages in months\nWalks well 12.1 14.3\n"
+    assert span_of("By what month do infants walk well?", text, 1) == "12.1"
+    prose = "The norms are given below\nWalks well 12.1 14.3\n"
+    row = lines_of(prose, 0, len(prose))[1]
+    assert column_header(prose, row) is None
+    assert [prose[a:b] for a, b in row_headings(prose, row)] == ["The norms are given below"]
