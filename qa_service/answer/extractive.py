@@ -117,6 +117,7 @@ _NUMBER = re.compile(
     r"|thousand|million|billion|dozen)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
+_CENTURY = re.compile(r"20\d{2}")  # a year a table may write as "'23"
 NUMBER_PASSAGES = 3  # where the question's figures are looked for
 _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
@@ -287,7 +288,8 @@ class ExtractiveAnswerer:
         figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
                         [:NUMBER_PASSAGES]).replace(",", "")
-        found = {n for n in figures if re.search(rf"(?<!\d){n}(?!\d)", shown)}
+        found = {n for n in figures if re.search(rf"(?<!\d){n}(?!\d)", shown) or (
+            _CENTURY.fullmatch(n) and re.search(rf"['\u2018\u2019]{n[2:]}(?!\d)", shown))}
         features = AnswerabilityFeatures(
             coverage=coverage, context_coverage=context_coverage, line_share=line_share,
             unseen=unseen, similarity=max(similarity, 0.0),

@@ -133,6 +133,7 @@ _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
 _MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
+_SHORT_YEAR = re.compile(r"['\u2018\u2019](\d{2})(?!\d)")  # a year as "'21" (or with a curly quote)
 _BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 # Capitalised words that open a sentence or name a time, not a person or an organisation
 _NOT_NAMES = frozenset(
@@ -384,7 +385,8 @@ def _named_column(question: str, text: str, line_start: int, width: int
 
 
 def _header_match(header: str, numbers: set[str], words: set[str]) -> int:
-    found = {n.lstrip("0") or "0" for n in _DIGITS.findall(header)} & numbers
+    years = {f"20{n}" for n in _SHORT_YEAR.findall(header)}  # "'23" is 2023
+    found = ({n.lstrip("0") or "0" for n in _DIGITS.findall(header)} | years) & numbers
     named = {w.casefold() for w in _WORD.findall(header) if not w.isdigit()} & words
     return 2 * len(found) + len(named)
 

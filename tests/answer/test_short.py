@@ -301,3 +301,10 @@ def test_a_line_of_words_names_columns_only_right_above_rows_with_as_many_values
     row = lines_of(prose, 0, len(prose))[1]
     assert column_header(prose, row) is None
     assert [prose[a:b] for a, b in row_headings(prose, row)] == ["The norms are given below"]
+
+
+def test_a_year_written_with_an_apostrophe_names_its_column() -> None:
+    text = ("성과지표 | (KPI) | \u201821 | \u201822 | \u201823 | \u201824 | \u201825 | 비고\n"
+            "챗봇 서울톡 행정정보 수 | 300 | 400 | 550 | 700 | 900 | -\n")
+    assert span_of("챗봇 '서울톡' 행정정보 수의 2023년 목표치는?", text, 1) == "550"
+    assert span_of("챗봇 '서울톡' 행정정보 수의 2025년 목표치는?", text, 1) == "900"
