@@ -71,9 +71,12 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
 
 # A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
 # "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
-# "1588-3366" (also when a line break follows the hyphen)
-_NUMBER = (r"(?<![\w.,\-])(?<!\d/)(?<!\d-\s)(?<!\d\u2013)"
-           r"(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)(?![\d,.]*-\d)")
+# "1588-3366" (also when a line break follows the hyphen or the en dash of a code such as
+# "737-00-1028"), nor the "2120" of "RIN 2120-AA64")
+_NUMBER = (r"(?<![\w.,\-\u2013])(?<!\d/)(?<!\d[-\u2013]\s)"
+           r"(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
+           r"(?![\d,.]*-\d)(?![\d,.]*\u2013\d{4})(?![\d,.]*[-\u2013]\n\d)"
+           r"(?![\d,.]*[-\u2013][A-Z]+\d)")
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {

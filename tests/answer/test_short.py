@@ -308,3 +308,15 @@ def test_a_year_written_with_an_apostrophe_names_its_column() -> None:
             "챗봇 서울톡 행정정보 수 | 300 | 400 | 550 | 700 | 900 | -\n")
     assert span_of("챗봇 '서울톡' 행정정보 수의 2023년 목표치는?", text, 1) == "550"
     assert span_of("챗봇 '서울톡' 행정정보 수의 2025년 목표치는?", text, 1) == "900"
+
+
+def test_a_part_of_a_code_with_en_dashes_is_no_amount() -> None:
+    question = "What is the estimated total cost of the sensor system test?"
+    line = ("Performing a sensor system test per Service Bulletin 737\u2013\n00\u20131028, "
+            "dated 2020.")
+    found = short_span(question, line, (0, len(line)), matcher(question))
+    assert found is None
+    assert span_of("How many airplanes would the rule affect?", "Docket No. FAA\u20132020\u2013"
+                   "0686; Identifier 2019\u2013NM\u2013035\u2013AD] RIN 2120\u2013AA64", 0) is None
+    assert span_of("How many people were hired, aged 18\u201324?", "They hired 120 people "
+                   "aged 18\u201324.", 0) == "120 people"
