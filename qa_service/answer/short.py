@@ -79,12 +79,15 @@ _NUMBER = (r"(?<![\w.,\-\u2013])(?<!\d/)(?<!\d[-\u2013]\s)"
            r"(?![\d,.]*[-\u2013][A-Z]+\d)")
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+# A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
+# amount or count
+_WHOLE_DATE = (r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+               rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+               rf"|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.DATE: re.compile(
-        r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?|\d{1,2}\s*월\s*\d{1,2}\s*일"
-        r"|\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}"
-        rf"|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}"
-        rf"|{_MONTHS}\s+\d{{4}}|\b(?:1[5-9]|20)\d{{2}}\b(?:\s*년)?", re.IGNORECASE),
+        rf"{_WHOLE_DATE}|\d{{1,2}}\s*월\s*\d{{1,2}}\s*일|{_MONTHS}\s+\d{{4}}"
+        rf"|\b(?:1[5-9]|20)\d{{2}}\b(?:\s*년)?", re.IGNORECASE),
     AnswerType.TIME: re.compile(
         r"\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?(?:\s*[-\u2013~\u223c]\s*\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?)?"
         r"|\d{1,2}\s*[ap]\.m\.|\d{1,2}\s*시(?:\s*\d{1,2}\s*분)?(?:\s*[-\u2013~\u223c부터]+\s*\d{1,2}\s*시)?",
@@ -151,12 +154,7 @@ _TEXT_ROW_VALUE = re.compile(
     r"[$₩€£¥]?\(?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\)?%?|[\u2014\u2013-]")
 _CURRENCY = frozenset("$₩€£¥")
 TEXT_ROW_MIN_VALUES = 2
-# A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
-# amount or count
-_FULL_DATE = re.compile(
-    r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
-    rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}", re.IGNORECASE)
+_FULL_DATE = re.compile(_WHOLE_DATE, re.IGNORECASE)
 # What a Korean counter counts, in the words an English text uses for it ("몇 명" ->
 # "189 fatalities"); the counter itself is always one
 _COUNTED: dict[str, str] = {
@@ -320,15 +318,16 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
             break
         start = text.rfind("\n", 0, end) + 1
         cells = table_cells(text, start, end)
+        text_row = in_block and text_row_cells(text, start, end) is not None
         if len(cells) >= 2 and sum(1 for a, b in cells if _PURE_VALUE.match(text[a:b])
                                    and not _YEAR.match(text[a:b])) * 3 <= len(cells):
             found.append(((start, end), cells))
-        elif in_block and text_row_cells(text, start, end) is None:
+        elif in_block and not text_row:
             words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
             if len(words) == values and not any(ch.isdigit() for ch in text[start:end]) \
                     and not text[start:end].rstrip().endswith("."):
                 found.append(((start, end), words))
-        in_block = in_block and text_row_cells(text, start, end) is not None
+        in_block = text_row
         end = start - 1
     return found
 
