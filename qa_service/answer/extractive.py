@@ -635,7 +635,9 @@ class ExtractiveAnswerer:
         text = " ".join(parts)
         if short is None:
             return text, citations, None
-        return head.translate(_LINE_BREAKS) + LEAD_SEPARATOR + text, citations, short
+        # shown on one line, as quotes are, and as one value across table cells
+        shown = head.translate(_LINE_BREAKS).replace(CELL_SEPARATOR, " ")
+        return shown + LEAD_SEPARATOR + text, citations, short
 
     def _window(self, text: str, start: int, end: int, size: int,
                 weights: dict[str, float]) -> tuple[int, int]:

@@ -81,7 +81,10 @@ _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 # A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
 # amount or count
-_WHOLE_DATE = (r"\d{4}\s*년\s*\d{1,2}\s*월(?:\s*\d{1,2}\s*일)?|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+# (a Korean date's parts may lie in cells of their own: "2023년 | 07월 31일")
+_CELL_GAP = r"\s*(?:\|\s*)?"
+_WHOLE_DATE = (rf"\d{{4}}\s*년{_CELL_GAP}\d{{1,2}}\s*월(?:{_CELL_GAP}\d{{1,2}}\s*일)?"
+               r"|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
                rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
                rf"|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {
@@ -93,7 +96,9 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         r"|\d{1,2}\s*[ap]\.m\.|\d{1,2}\s*시(?:\s*\d{1,2}\s*분)?(?:\s*[-\u2013~\u223c부터]+\s*\d{1,2}\s*시)?",
         re.IGNORECASE),
     AnswerType.MONEY: re.compile(
-        rf"(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{_NUMBER})(?:\s?(?:million|billion|thousand|[MBK]"
+        # trillions and hundreds of millions, also in cells of their own: "1조 | 4,692억원"
+        rf"(?:{_NUMBER})\s?조{_CELL_GAP}(?:{_NUMBER})\s?억\s?원?"
+        rf"|(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{_NUMBER})(?:\s?(?:million|billion|thousand|[MBK]"
         rf"|만|억|조)\b)?|(?:{_NUMBER})\s?(?:원|만원|억원|천원|백만원|조원|달러|dollars?|euros?"
         rf"|won)|(?:{_NUMBER})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
     AnswerType.PERCENT: re.compile(

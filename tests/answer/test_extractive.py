@@ -794,3 +794,14 @@ def test_a_row_laid_out_with_spaces_is_read_with_its_caption_and_header(
     assert answer.short_answer is not None and answer.short_answer.text == value
     assert answer.citations[0].quote.startswith("질문 83,486")
     assert "학습 검증 평가 합계" in [c.quote for c in answer.citations]
+
+
+def test_a_short_answer_across_table_cells_is_shown_as_one_value(tokenizer: Tokenizer) -> None:
+    """A date whose year has a cell of its own is the short answer whole; the answer shows
+    it without the cell separator, `short_answer.text` is the page's exact text."""
+    invoice = "청구서\n지불 기한 : | 2023년 | 07월 31일\n청구 금액 | ₩2,275,000"
+    answer = answer_over(tokenizer, invoice, "청구서의 지불 기한은 언제인가요?",
+                         {"지불": 3, "기한": 3, "청구서": 20})
+    assert answer.short_answer is not None
+    assert answer.short_answer.text == "2023년 | 07월 31일"
+    assert answer.answer.startswith("2023년 07월 31일" + LEAD_SEPARATOR)

@@ -320,3 +320,15 @@ def test_a_part_of_a_code_with_en_dashes_is_no_amount() -> None:
                    "0686; Identifier 2019\u2013NM\u2013035\u2013AD] RIN 2120\u2013AA64", 0) is None
     assert span_of("How many people were hired, aged 18\u201324?", "They hired 120 people "
                    "aged 18\u201324.", 0) == "120 people"
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("지불 기한은 언제인가요?", "지불 기한 : | 2023년 | 07월 31일",
+     "2023년 | 07월 31일"),
+    ("청구서 날짜는 언제인가요?", "청구서 2023년 11월 | 10일 /No. 20231110-001",
+     "2023년 11월 | 10일"),
+    ("총투자액은 얼마인가요?", "총투자액은 1조 4,692억원이다.", "1조 4,692억원"),
+])
+def test_a_korean_date_or_amount_is_read_whole_across_its_parts(question: str, line: str,
+                                                                 span: str) -> None:
+    assert span_of(question, line, 0) == span
