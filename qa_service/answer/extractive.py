@@ -92,6 +92,7 @@ from qa_service.answer.short import (
     lines_of,
     row_headings,
     short_span,
+    short_years,
     stacked_value,
     table_cells,
 )
@@ -117,7 +118,6 @@ _NUMBER = re.compile(
     r"|thousand|million|billion|dozen)\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+")
 _FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
-_CENTURY = re.compile(r"20\d{2}")  # a year a table may write as "'23"
 NUMBER_PASSAGES = 3  # where the question's figures are looked for
 _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
@@ -288,8 +288,8 @@ class ExtractiveAnswerer:
         figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
                         [:NUMBER_PASSAGES]).replace(",", "")
-        found = {n for n in figures if re.search(rf"(?<!\d){n}(?!\d)", shown) or (
-            _CENTURY.fullmatch(n) and re.search(rf"['\u2018\u2019]{n[2:]}(?!\d)", shown))}
+        found = {n for n in figures if re.search(rf"(?<!\d){n}(?!\d)", shown)}
+        found |= figures & short_years(shown)  # "'23" in a table's header is 2023
         features = AnswerabilityFeatures(
             coverage=coverage, context_coverage=context_coverage, line_share=line_share,
             unseen=unseen, similarity=max(similarity, 0.0),
@@ -726,8 +726,10 @@ def _named(text: str, line: tuple[int, int], words: Callable[[str], frozenset[st
 
 def _headings(text: str, line: tuple[int, int],
               words: Callable[[str], frozenset[str]]) -> frozenset[str]:
-    """The words of a table row's column header and its table's caption
-    (`qa_service.answer.short.row_headings`); none for a line that is no row."""
+    """The words of the column header and the caption of a row laid out with spaces
+    (`qa_service.answer.short.row_headings`); none for any other line, a row of a table
+    the parser found (cells joined by ` | `) included: weighing those by their headers
+    lost answers (README "Real documents: the answers")."""
     if CELL_SEPARATOR in text[line[0]:line[1]] or not is_table_row(text, *line):
         return frozenset()
     return frozenset().union(*(words(text[a:b]) for a, b in row_headings(text, line)))

@@ -32,7 +32,7 @@ from enum import StrEnum
 from qa_service.tokens import has_hangul
 
 __all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
-           "header_lines", "is_table_row", "lines_of", "row_headings", "short_span",
+           "is_table_row", "lines_of", "row_headings", "short_span", "short_years",
            "stacked_value", "table_cells"]
 
 
@@ -300,18 +300,12 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
     return (longer or values)[0]
 
 
-def header_lines(text: str, line_start: int) -> list[tuple[int, int]]:
-    """The table header lines among the `HEADER_LINES_ABOVE` lines above the row that
-    starts at `line_start`, nearest first (`_headers`)."""
-    return [line for line, _ in _headers(text, line_start)]
-
-
 def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
-    """The header lines above the row that starts at `line_start`, nearest first, with
-    their cells: lines of two cells or more, mostly not figures (a year is a column's
-    name); and, right above a block of rows laid out with spaces (`text_row_cells`), a
-    line of words only with one word per value ("학습 검증 평가 합계" over "질문 83,486
-    10,165 9,309 102,960")."""
+    """The table header lines among the `HEADER_LINES_ABOVE` lines above the row that
+    starts at `line_start`, nearest first, with their cells: lines of two cells or more,
+    mostly not figures (a year is a column's name); and, right above a block of rows laid
+    out with spaces (`text_row_cells`), a line of words only with one word per value
+    ("학습 검증 평가 합계" over "질문 83,486 10,165 9,309 102,960")."""
     found = []
     row_end = text.find("\n", line_start)
     row = text_row_cells(text, line_start, len(text) if row_end < 0 else row_end)
@@ -391,9 +385,15 @@ def _named_column(question: str, text: str, line_start: int, width: int
     return (best[1], best[2]) if best else None
 
 
+def short_years(text: str) -> frozenset[str]:
+    """The years `text` writes with two digits after an apostrophe: "'23" (or with a
+    curly quote) is 2023."""
+    return frozenset(f"20{n}" for n in _SHORT_YEAR.findall(text))
+
+
 def _header_match(header: str, numbers: set[str], words: set[str]) -> int:
-    years = {f"20{n}" for n in _SHORT_YEAR.findall(header)}  # "'23" is 2023
-    found = ({n.lstrip("0") or "0" for n in _DIGITS.findall(header)} | years) & numbers
+    found = ({n.lstrip("0") or "0" for n in _DIGITS.findall(header)} | short_years(header)
+             ) & numbers
     named = {w.casefold() for w in _WORD.findall(header) if not w.isdigit()} & words
     return 2 * len(found) + len(named)
 
@@ -407,7 +407,8 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
              and not _bracketed(text, m.start(), m.end())]
     spans = [(a, b) for a, b in spans if not _SECTION_NUMBER.match(text, a)
              or text.rfind("\n", 0, a) + 1 < a]
-    spans = _of_kind(question, text, (start, end), spans, kind)
+    counted = _counted(question) if kind is AnswerType.COUNT else None
+    spans = _of_kind(question, text, (start, end), spans, kind, counted)
     anchors = [m.start() for m in _WORD.finditer(text, start, end) if matched(m.group()) > 0]
     if not spans or (anchored and not anchors):
         return None
@@ -424,7 +425,6 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
             text, first, last):
         last -= 1
     if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
-        counted = _counted(question) if kind is AnswerType.COUNT else None
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
                 else _with_unit(text, last, end) if text[last - 1:last].isdigit()
@@ -433,10 +433,12 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
 
 
 def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[int, int]],
-             kind: AnswerType) -> list[tuple[int, int]]:
+             kind: AnswerType, counted: re.Pattern[str] | None) -> list[tuple[int, int]]:
     """The spans a question of `kind` can be answered with: an amount that is no date's
     figure (marked ones first), no bare year for an amount, count or share ("How many
-    seasons ...?" is not "1986"), a name that is one (`_name_only`), in a line without
+    seasons ...?" is not "1986") nor a figure of a whole date, a count of what the
+    question counts (`counted`: `_counted`) when the line has one, a name that is one
+    (`_name_only`), in a line without
     Hangul (a name in Korean text is in Hangul, which no pattern tells from other words),
     and that shares no word with the question (it would be its subject)."""
     if kind is AnswerType.MONEY:
@@ -447,11 +449,9 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
                                                   and not _UNIT_AFTER.match(text, b, line[1]))]
         dates = [m.span() for m in _FULL_DATE.finditer(text, *line)]
         spans = [(a, b) for a, b in spans if not any(s <= a and b <= e for s, e in dates)]
-    if kind is AnswerType.COUNT:
-        counted = _counted(question)
-        if counted is not None:
-            spans = [(a, b) for a, b in spans if counted.search(text[a:b])
-                     or counted.match(text, b, line[1])] or spans
+    if counted is not None:
+        spans = [(a, b) for a, b in spans if counted.search(text[a:b])
+                 or counted.match(text, b, line[1])] or spans
     if kind is AnswerType.NAME:
         if has_hangul(text[line[0]:line[1]]):
             return []
@@ -480,8 +480,7 @@ def _counted(question: str) -> re.Pattern[str] | None:
                 word.endswith("ed") and words):
             break  # the counted thing ends at a verb or a preposition
         words.append(word)
-    stems = [word[:max(3, len(word) - 2)] for word in words
-             if len(word) >= 3 and word.casefold() not in _NOT_NAMES]
+    stems = [word[:max(3, len(word) - 2)] for word in words if len(word) >= 3]
     if not stems:
         return None
     word = rf"(?:{'|'.join(map(re.escape, stems))})[A-Za-z]*"
