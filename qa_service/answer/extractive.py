@@ -281,9 +281,9 @@ class ExtractiveAnswerer:
                                               other_language)
         # as typed: a misspelled word still counts as one the knowledge base never saw
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
-        total = sum(typed.values())
+        total = math.fsum(typed.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
-        unseen = (sum(w for t, w in typed.items() if not evidence.terms.frequencies.get(t)
+        unseen = (math.fsum(w for t, w in typed.items() if not evidence.terms.frequencies.get(t)
                       and not _COMPOUND.search(t)) / total) if total else 1.0
         figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
@@ -385,7 +385,7 @@ class ExtractiveAnswerer:
         count = len(candidates)
         spread = {t: sum(1 for c in candidates if t in c.tokens) for t in question_tokens}
         local = {t: idf[t] * math.log(1 + count / (1 + spread[t])) for t in question_tokens}
-        total_idf, total_local = sum(idf.values()) or 1.0, sum(local.values()) or 1.0
+        total_idf, total_local = math.fsum(idf.values()) or 1.0, math.fsum(local.values()) or 1.0
         wants_date = _DATE_QUESTION.search(question) is not None
         wants_number = not wants_date and _NUMBER_QUESTION.search(question) is not None
         w = self.weights
@@ -400,9 +400,9 @@ class ExtractiveAnswerer:
             before = c.tokens | (candidates[i - 1].tokens
                                  if i > 0 and candidates[i - 1].passage == c.passage
                                  else frozenset())
-            c.window_overlap = sum(idf[t] for t in neighbourhood if t in idf) / total_idf
+            c.window_overlap = math.fsum(idf[t] for t in neighbourhood if t in idf) / total_idf
             known = contexts[c.passage] if c.passage < len(contexts) else frozenset()
-            with_context = max(with_context, sum(
+            with_context = max(with_context, math.fsum(
                 idf[t] for t in neighbourhood | known if t in idf) / total_idf)
             text = passages[c.passage].text[c.start:c.end]
             typed = ((wants_date and _DATE.search(text) is not None)
@@ -410,11 +410,11 @@ class ExtractiveAnswerer:
             # a word its passage's context holds counts `context_words` in every overlap
             where = {t: w.context_words if t in known or t in located else 1.0 for t in idf}
             c.score = (
-                w.local_overlap * sum(local[t] * where[t] for t in c.tokens if t in local)
+                w.local_overlap * math.fsum(local[t] * where[t] for t in c.tokens if t in local)
                 / total_local
-                + w.window_overlap * sum(idf[t] * where[t] for t in neighbourhood if t in idf)
+                + w.window_overlap * math.fsum(idf[t] * where[t] for t in neighbourhood if t in idf)
                 / total_idf
-                + w.previous_overlap * sum(local[t] * where[t] for t in before if t in local)
+                + w.previous_overlap * math.fsum(local[t] * where[t] for t in before if t in local)
                 / total_local
                 + w.bigrams * (len(pairs & c.bigrams) / len(pairs) if pairs else 0.0)
                 + w.answer_type * typed
@@ -467,7 +467,7 @@ class ExtractiveAnswerer:
             return cache[text]
 
         def matched(text: str) -> float:
-            return sum(idf.get(t, 0.0) for t in words(text))
+            return math.fsum(idf.get(t, 0.0) for t in words(text))
 
         focus = {t: idf.get(t, 0.0) for t in self.tokenizer.tokens(
             question_focus(question, self.tokenizer))}
@@ -502,8 +502,8 @@ class ExtractiveAnswerer:
         question's (embedded now, when the evidence can). `contexts`: each passage's
         context tokens, by rank."""
         passages = evidence.passages
-        total = sum(idf.values()) or 1.0
-        focus_total = sum(focus.values())
+        total = math.fsum(idf.values()) or 1.0
+        focus_total = math.fsum(focus.values())
         # the question's words that a passage's context (its document's identity and
         # section) holds say which document, not which line (unless it holds them all)
         located = [frozenset(t for t in idf if t in context) for context in contexts]
@@ -512,19 +512,19 @@ class ExtractiveAnswerer:
         readable = [_readable(idf, is_korean(evidence.question), other,
                               evidence.translations)
                     for other in other_language]
-        readable_totals = [sum(weights.values()) or total for weights in readable]
-        rest = [sum(w for t, w in readable[rank].items() if t not in named)
+        readable_totals = [math.fsum(weights.values()) or total for weights in readable]
+        rest = [math.fsum(w for t, w in readable[rank].items() if t not in named)
                 or readable_totals[rank] for rank, named in enumerate(located)]
 
         def own(passage: int, held: frozenset[str]) -> float:
             """A line's share of the question's words its passage can hold and its
             passage's context does not."""
-            return sum(readable[passage].get(t, 0.0)
+            return math.fsum(readable[passage].get(t, 0.0)
                        for t in held - located[passage]) / rest[passage]
 
         def focused(held: frozenset[str]) -> float:
             """A line's share of the question's focus."""
-            return sum(w for t, w in focus.items() if t in held) / focus_total
+            return math.fsum(w for t, w in focus.items() if t in held) / focus_total
 
         lines: list[_Line] = []
         foreign: list[tuple[int, _Line]] = []  # (rank, line weighed 0)
@@ -535,8 +535,8 @@ class ExtractiveAnswerer:
             sentence_lines = lines_of(text, c.start, c.end)
             for start, end in sentence_lines:
                 held = words(text[start:end])
-                share = sum(idf.get(t, 0.0) for t in held) / total
-                best = max(best, sum(readable[c.passage].get(t, 0.0) for t in held)
+                share = math.fsum(idf.get(t, 0.0) for t in held) / total
+                best = max(best, math.fsum(readable[c.passage].get(t, 0.0) for t in held)
                            / readable_totals[c.passage])
                 headed = held | _headings(text, (start, end), words)
                 labels = (_named(text, (start, end), words, focused, focus, headed)
@@ -645,7 +645,7 @@ class ExtractiveAnswerer:
         `text[start:end]`, holding the most question weight, with the matched words
         as central as possible (the answer is usually next to them, on either side)."""
         words = [(m.start(), m.end(),
-                  sum(weights.get(t, 0.0) for t in set(self.tokenizer.tokens(m.group()))))
+                  math.fsum(weights.get(t, 0.0) for t in set(self.tokenizer.tokens(m.group()))))
                  for m in _WORD.finditer(text, start, end)]
         best, best_key = (start, min(end, start + size)), (-1.0, -1)
         for i, (first, _, _) in enumerate(words):

@@ -131,7 +131,7 @@ class _Evidence:
 
     def weight(self, tokens: frozenset[str]) -> float:
         n = len(self.passages)
-        return sum(1.0 + math.log((n + 1) / (self._df[t] + 1)) for t in tokens)
+        return math.fsum(1.0 + math.log((n + 1) / (self._df[t] + 1)) for t in tokens)
 
     def share(self, tokens: frozenset[str], hits: frozenset[str]) -> float:
         total = self.weight(tokens)
