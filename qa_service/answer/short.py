@@ -16,7 +16,8 @@ picks one span of one line:
   (`stacked_value`);
 - **prose**: a span of the type the question asks for (`AnswerType`: a date, a time, an
   amount of money, a percentage, a count, a name) nearest to the question's words in
-  the line.
+  the line; a figure with its unit ("9.1 million", "5 miles") and, when it opens or closes
+  a range, the whole range ("27 to 30 pounds", "30\u201375%" (en dash), "3년~5년").
 
 A span the question already holds ("2022" in "in 2022") is never the answer. Pure
 functions of text; no models.
@@ -105,9 +106,9 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         rf"(?:{_NUMBER})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{_NUMBER})",
         re.IGNORECASE),
     AnswerType.COUNT: re.compile(
-        rf"(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
+        rf"(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
         rf"|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?|employees"
-        rf"|rooms?|times?)?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+        rf"|rooms?|times?)(?![A-Za-z]))?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
         rf"|twenty|thirty|hundred)\b", re.IGNORECASE),
     AnswerType.NAME: re.compile(
         r"\b[A-Z][A-Za-z.'\u2019-]+(?:\s+(?:[A-Z][A-Za-z.'\u2019-]+|of|de|van|von|and|&))*\s+"
@@ -118,7 +119,21 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
 _UNIT_AFTER = re.compile(
     r"\s?(?:(?P<ko>[가-힣]{1,4})|(?P<en>(?:milli)?seconds?|ms|minutes?|hours?|days?|weeks?"
     r"|months?|years?|percent|people|persons|employees|times|pages?|words?|images?|GB|MB|KB"
-    r"|km|kg|cm|mm|m)(?![A-Za-z]))")
+    r"|thousand|million|billion|trillion|pounds?|lbs?|ounces?|oz|inches|feet|foot|ft|miles?|tons?|tonnes?|grams?|kilograms?"
+    r"|(?:kilo|centi|milli)?met(?:er|re)s?|lit(?:er|re)s?|km|kg|cm|mm|m|%|°\s?[CF]|℃)"
+    r"(?![A-Za-z]))")
+# The rest of a range after its first figure (and that figure's unit): "27 to 30 pounds",
+# "10\u201315%" (en dash), "3년~5년"; "and" only after "between" ("between 100 and 200 billion")
+_RANGE_FIGURE = r"\s?(?:[$₩€£¥]\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d,]\d)"
+_RANGE_REST = re.compile(rf"\s?(?:to|through|[\u2013~\u223c]){_RANGE_FIGURE}", re.IGNORECASE)
+_BETWEEN_REST = re.compile(rf"\s(?:and){_RANGE_FIGURE}", re.IGNORECASE)
+_BETWEEN = re.compile(r"\bbetween\s$", re.IGNORECASE)
+# ... and the start of a range whose last figure was found
+_RANGE_OPENING = re.compile(
+    r"(?<![\w.,])(?:[$₩€£¥]\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?(?:%|[가-힣]{1,2})?"
+    r"\s?(?:to|through|[\u2013~\u223c])\s?$|(?<=between\s)(?:[$₩€£¥]\s?)?"
+    r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s(?:and)\s$", re.IGNORECASE)
+RANGE_OPENING_CHARS = 30
 # What qualifies a figure after its unit: "85% 이상", "3년 미만"
 _QUALIFIER = re.compile(r"\s?(?:이상|이하|미만|초과|가량|정도)"
                         r"(?=[인은는이가을를의에도로]?(?:[^가-힣]|$))|\s(?:or more|or less)\b")
@@ -421,10 +436,11 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
     first, last = min(spans, key=distance)
     if anchored and distance((first, last)) > ANCHOR_CHARS:
         return None
-    while last > first and text[last - 1] in " .,;:" and not _ABBREVIATED.search(
+    while last > first and text[last - 1] in " .,;:\n\t" and not _ABBREVIATED.search(
             text, first, last):
         last -= 1
     if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
+        first, last = _range_start(text, first, start), _range_end(text, first, last, end)
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
                 else _with_unit(text, last, end) if text[last - 1:last].isdigit()
@@ -522,6 +538,32 @@ def _with_unit(text: str, end: int, limit: int) -> int:
             return _qualified(text, end, limit)
         end = found.start("ko") + len(word)
     return _qualified(text, end, limit)
+
+
+def _range_start(text: str, start: int, limit: int) -> int:
+    """`start` moved back to the first figure of the range whose last figure starts
+    there ("200" in "100 to 200 billion"), if one does; not before `limit`."""
+    found = _RANGE_OPENING.search(text, max(limit, start - RANGE_OPENING_CHARS), start)
+    if found is None or _opens_with_year(found.group()):
+        return start
+    return found.start()
+
+
+def _range_end(text: str, start: int, end: int, limit: int) -> int:
+    """`end` moved past the rest of the range that the figure `text[start:end]` opens
+    ("27" in "27 to 30 pounds", "3" in "3년~5년"), if it opens one."""
+    rest = _BETWEEN_REST if _BETWEEN.search(text, max(0, start - 8), start) else _RANGE_REST
+    for at in dict.fromkeys((end, _with_unit(text, end, limit))):
+        found = rest.match(text, at, limit)
+        if found is not None and not _BARE_YEAR.search(found.group()):
+            return found.end()
+    return end
+
+
+def _opens_with_year(opening: str) -> bool:
+    """Whether a range's opening figure is a year ("2004 to" in "from 90% in 2004 to 60%")."""
+    figure = _BARE_YEAR.match(opening.lstrip("$₩€£¥ "))
+    return figure is not None and not opening[figure.end():].strip()[:1].isdigit()
 
 
 def _qualified(text: str, end: int, limit: int) -> int:

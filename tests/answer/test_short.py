@@ -332,3 +332,38 @@ def test_a_part_of_a_code_with_en_dashes_is_no_amount() -> None:
 def test_a_korean_date_or_amount_is_read_whole_across_its_parts(question: str, line: str,
                                                                  span: str) -> None:
     assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("How much does a two-year-old weigh?", "At two, toddlers weigh 27 to 30 pounds.",
+     "27 to 30 pounds"),
+    ("What is the mortality rate of the plague?", "The plague kills 30\u201375% of the sick.",
+     "30\u201375%"),
+    ("보증 기간은 몇 년인가요?", "보증 기간은 3년~5년 입니다.", "3년~5년"),
+    ("How much does the plan cost?", "The plan costs $20 to $30 a month.", "$20 to $30"),
+    # found by its last figure, read from its first
+    ("How many neurons are formed?", "Of the 100 to 200 billion neurons, most are formed.",
+     "100 to 200 billion"),
+    ("How much will the temperature rise?", "The temperature will rise by between 1.4 and "
+     "5.8 °C.", "1.4 and 5.8 °C"),
+    # "and" is a range only after "between"; a year opens or closes none
+    ("How many people were there?", "There were 5 and 6 people.", "6 people"),
+    ("What percentage of students got honours in 2005?", "Honours fell from 90% in 2004 to "
+     "60% in 2005.", "60%"),
+])
+def test_a_range_is_read_whole(question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("How many UK viewers watched the film?", "The film was watched by 9.1 million UK viewers.",
+     "9.1 million"),
+    ("How far is the port from the station?", "The port is 5 miles from the station.",
+     "5 miles"),
+    # a unit is a whole word: not the "m" of "members", not a letter jammed onto the figure
+    ("How many people joined the club?", "The club counted 5 members when people joined.",
+     "5"),
+    ("How many votes did Brown receive?", "EDMUND G BROWN 69DEM", "69"),
+])
+def test_a_figure_takes_its_unit_whole(question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
