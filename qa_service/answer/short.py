@@ -101,7 +101,7 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         rf"(?:{_NUMBER})\s?조{_CELL_GAP}(?:{_NUMBER})\s?억\s?원?"
         rf"|(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{_NUMBER})(?:\s?(?:million|billion|thousand|[MBK]"
         rf"|만|억|조)\b)?|(?:{_NUMBER})\s?(?:원|만원|억원|천원|백만원|조원|달러|dollars?|euros?"
-        rf"|won)|(?:{_NUMBER})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
+        rf"|won)(?![A-Za-z])|(?:{_NUMBER})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
     AnswerType.PERCENT: re.compile(
         rf"(?:{_NUMBER})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{_NUMBER})",
         re.IGNORECASE),
@@ -443,7 +443,9 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         first, last = _range_start(text, first, start), _range_end(text, first, last, end)
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
+                # a figure in digits or in words ("three years")
                 else _with_unit(text, last, end) if text[last - 1:last].isdigit()
+                or text[first:last].isalpha()
                 else _qualified(text, last, end))
     return LineSpan(first, last, False)
 

@@ -367,3 +367,14 @@ def test_a_range_is_read_whole(question: str, line: str, span: str) -> None:
 ])
 def test_a_figure_takes_its_unit_whole(question: str, line: str, span: str) -> None:
     assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("How long is one term of the president?", "The president serves a term of three years.",
+     "three years"),
+    ("How much British military was in North America?", "There were 60,000 European settlers "
+     "and a few British military units in North America.", "60,000"),
+])
+def test_a_figure_in_words_takes_its_unit_and_a_currency_is_a_whole_word(
+        question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
