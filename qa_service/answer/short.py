@@ -88,6 +88,14 @@ _WHOLE_DATE = (rf"\d{{4}}\s*년{_CELL_GAP}\d{{1,2}}\s*월(?:{_CELL_GAP}\d{{1,2}}
                r"|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
                rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
                rf"|\d{{1,2}}\s+{_MONTHS},?\s+\d{{4}}")
+# A figure of several parts, each smaller than the last ("11조4000억원", "8만 1219명"); the
+# ones are no new figure's ("750" of "600억 750억")
+_KOREAN_PART = r"\d[\d,]*(?:\.\d+)?"
+_KOREAN_LAST = rf"(?:\s?{_KOREAN_PART}(?![\d,.])(?!\s?[조억만천]))?"
+_KOREAN_FIGURE = (
+    rf"(?:{_NUMBER})\s?(?:조(?=\s?\d)(?:\s?{_KOREAN_PART}\s?억)?(?:\s?{_KOREAN_PART}\s?만)?"
+    rf"|억(?=\s?\d)(?:\s?{_KOREAN_PART}\s?만)?|만(?=\s?\d))(?:\s?{_KOREAN_PART}\s?천)?"
+    rf"{_KOREAN_LAST}")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.DATE: re.compile(
         rf"{_WHOLE_DATE}|\d{{1,2}}\s*월\s*\d{{1,2}}\s*일|{_MONTHS}\s+\d{{4}}"
@@ -98,7 +106,7 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         re.IGNORECASE),
     AnswerType.MONEY: re.compile(
         # trillions and hundreds of millions, also in cells of their own: "1조 | 4,692억원"
-        rf"(?:{_NUMBER})\s?조{_CELL_GAP}(?:{_NUMBER})\s?억\s?원?"
+        rf"(?:{_NUMBER})\s?조{_CELL_GAP}{_KOREAN_PART}\s?억\s?원?|{_KOREAN_FIGURE}(?:\s?원)?"
         rf"|(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{_NUMBER})(?:\s?(?:million|billion|thousand|[MBK]"
         rf"|만|억|조)\b)?|(?:{_NUMBER})\s?(?:원|만원|억원|천원|백만원|조원|달러|dollars?|euros?"
         rf"|won)(?![A-Za-z])|(?:{_NUMBER})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
@@ -106,7 +114,7 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         rf"(?:{_NUMBER})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{_NUMBER})",
         re.IGNORECASE),
     AnswerType.COUNT: re.compile(
-        rf"(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
+        rf"{_KOREAN_FIGURE}|(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
         rf"|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?|employees"
         rf"|rooms?|times?)(?![A-Za-z]))?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
         rf"|twenty|thirty|hundred)\b", re.IGNORECASE),
@@ -146,6 +154,10 @@ _LABELLED = re.compile(r"(?:\b(?:Table|Fig\.?|Figure|Section|Chapter|Eq\.?|No\.?
                        r"|표|그림|제)\s*$", re.IGNORECASE)
 _ABBREVIATED = re.compile(r"\b[ap]\.m\.$|\b[A-Z]\.$", re.IGNORECASE)
 _PARTICLES = "은는이가을를의에도와과로만"
+# The particles and endings a unit may carry ("2번으로" -> 번, "1.25배에서" -> 배)
+_UNIT_ENDING = re.compile(rf"(?:에서|으로|에게|부터|까지|보다|처럼|이나|이며|이고|이다"
+                          rf"|에는|에도|로는|엔|[{_PARTICLES}])+$")
+_LARGE_NUMBER = "만억천조"
 UNIT_MAX_CHARS = 3
 _PURE_VALUE = re.compile(
     rf"^\s*\(?\s*(?:[$₩€£¥]\s?)?\(?(?:{_NUMBER})\)?\s*(?:%|원|만원|억원|백만원)?\s*\)?\s*$")
@@ -443,10 +455,7 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         first, last = _range_start(text, first, start), _range_end(text, first, last, end)
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
-                # a figure in digits or in words ("three years")
-                else _with_unit(text, last, end) if text[last - 1:last].isdigit()
-                or text[first:last].isalpha()
-                else _qualified(text, last, end))
+                else _unit_end(text, first, last, end))
     return LineSpan(first, last, False)
 
 
@@ -535,11 +544,36 @@ def _with_unit(text: str, end: int, limit: int) -> int:
     if found["en"]:
         end = found.end()
     else:
-        word = found["ko"].rstrip(_PARTICLES) if len(found["ko"]) > 1 else found["ko"]
+        word = _UNIT_ENDING.sub("", found["ko"]) if len(found["ko"]) > 1 else found["ko"]
         if not word or len(word) > UNIT_MAX_CHARS or word in ("이상", "이하", "미만", "초과"):
             return _qualified(text, end, limit)
         end = found.start("ko") + len(word)
+        if word in _LARGE_NUMBER:
+            return _after_large_number(text, end, limit)
     return _qualified(text, end, limit)
+
+
+def _after_large_number(text: str, end: int, limit: int) -> int:
+    """`end`, right after 만, 억, 천 or 조, moved past the unit that follows ("5만 달러"),
+    not past a particle ("400조를")."""
+    after = _with_unit(text, end, limit)
+    return end if text[end:after].strip() in _PARTICLES else after
+
+
+def _unit_end(text: str, first: int, last: int, limit: int) -> int:
+    """The end of the figure `text[first:last]` with its unit: the unit that follows a
+    figure in digits or in words ("three years"); a Korean unit that the span's pattern
+    took read again as the whole word less its particles ("20주" of "20주년"; after 만,
+    억, 천 or 조, the unit after it: "5만 달러"), never shorter than the span."""
+    if text[last - 1:last].isdigit() or text[first:last].isalpha():
+        return _with_unit(text, last, limit)
+    if not has_hangul(text[last - 1]):
+        return _qualified(text, last, limit)
+    figure = max(i for i in range(first, last) if text[i].isdigit()) + 1
+    large = re.match(rf"\s?[{_LARGE_NUMBER}]", text[figure:last])
+    if large is None:
+        return max(last, _with_unit(text, figure, limit))
+    return max(last, _after_large_number(text, figure + large.end(), limit))
 
 
 def _range_start(text: str, start: int, limit: int) -> int:

@@ -378,3 +378,23 @@ def test_a_figure_takes_its_unit_whole(question: str, line: str, span: str) -> N
 def test_a_figure_in_words_takes_its_unit_and_a_currency_is_a_whole_word(
         question: str, line: str, span: str) -> None:
     assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    # a Korean unit is the whole word, less its particles
+    ("한러수교는 몇 주년을 맞았나?", "2010년은 한러수교 20주년을 맞이하는 해이다.", "20주년"),
+    ("인증 횟수는 몇 번으로 늘렸나?", "인증 횟수를 2번으로 늘렸다.", "2번"),
+    # after 만, 억 or 조, the unit that follows; a figure of several parts, whole
+    ("의자에 몇 달러를 두고 나왔나?", "그는 의자에 5만 달러를 두고 나왔다.", "5만 달러"),
+    ("공무원의 숫자는 얼마나 늘렸나?", "공무원의 숫자를 8만 1219명 늘렸다.", "8만 1219명"),
+    ("2006년 이자 비용은 얼마였는가?", "2006년 이자 비용은 11조4000억원이었다.", "11조4000억원"),
+    ("정부의 채무는 얼마를 넘어섰는가?", "정부의 채무는 400조를 넘어섰다.", "400조"),
+])
+def test_a_korean_figure_is_read_with_its_whole_unit(question: str, line: str,
+                                                     span: str) -> None:
+    assert span_of(question, line, 0) == span
+
+
+def test_two_korean_figures_side_by_side_are_not_one() -> None:
+    assert span_of("2025년 목표는 얼마인가?", "목표 | 2023년 | 2025년\n누적 투자 600억 750억", 1,
+                   anchored=False) in ("600억", "750억")
