@@ -173,6 +173,8 @@ STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without f
 _MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
 _SHORT_YEAR = re.compile(r"['\u2018\u2019](\d{2})(?!\d)")  # a year as "'21" (or with a curly quote)
 _BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
+_YEAR_RANGE_REST = re.compile(r"\s?(?:to|[\u2013~\u223c-])\s?(?:1[5-9]|20)\d{2}(?!\d)",
+                              re.IGNORECASE)
 # Capitalised words that open a sentence or name a time, not a person or an organisation
 _NOT_NAMES = frozenset(
     "in on at the a an by for from to of after before during since until with when while as "
@@ -456,6 +458,9 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
                 else _unit_end(text, first, last, end))
+    elif kind is AnswerType.DATE and _BARE_YEAR.fullmatch(text, first, last):
+        years = _YEAR_RANGE_REST.match(text, last, end)  # "1939 to 1945", "1754-1763"
+        last = years.end() if years is not None else last
     return LineSpan(first, last, False)
 
 

@@ -398,3 +398,13 @@ def test_a_korean_figure_is_read_with_its_whole_unit(question: str, line: str,
 def test_two_korean_figures_side_by_side_are_not_one() -> None:
     assert span_of("2025년 목표는 얼마인가?", "목표 | 2023년 | 2025년\n누적 투자 600억 750억", 1,
                    anchored=False) in ("600억", "750억")
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("When was the French and Indian War?", "The French and Indian War (1754\u20131763) was "
+     "fought in North America.", "1754\u20131763"),
+    ("When was the war fought?", "The war was fought from 1939 to 1945.", "1939 to 1945"),
+    ("When was the bridge opened?", "The bridge was opened in 1932 to traffic.", "1932"),
+])
+def test_a_range_of_years_answers_when(question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
