@@ -56,6 +56,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"month)\b|\bdeadline\b|\bdue date\b|언제|며칠|날짜|기한|일자|몇\s*년도"
                           r"|몇\s*년에"),
         (AnswerType.PERCENT, r"\bpercent(?:age)?\b|%|\brate\b|\bratio\b|\bmargin\b|\byield\b"
+                             r"|\bshare of\b"
                              r"|퍼센트|비율|[률율]\b|[률율][은는이가을]"),
         (AnswerType.MONEY, r"\bhow much\b|\bcost|\bprice|\bfee\b|\bfees\b|\bamount\b|\btotal\b"
                            r"|\bpaid\b|\bpay\b|\bcharged?\b|\bbudget|\bvalue\b|\brevenue|\bsales\b"
@@ -145,6 +146,11 @@ RANGE_OPENING_CHARS = 30
 # What qualifies a figure after its unit: "85% 이상", "3년 미만"
 _QUALIFIER = re.compile(r"\s?(?:이상|이하|미만|초과|가량|정도)"
                         r"(?=[인은는이가을를의에도로]?(?:[^가-힣]|$))|\s(?:or more|or less)\b")
+# ... and the word before it: "over 70%", "약 940만 명"
+_QUALIFIER_BEFORE = re.compile(
+    r"(?<![\w-])(?:over|about|around|nearly|almost|approximately|roughly|some|more than"
+    r"|less than|fewer than|at least|at most|up to|under|약|최대|최소)\s$", re.IGNORECASE)
+QUALIFIER_BEFORE_CHARS = 14
 # A figure that dates rather than amounts ("12월", "31일"), and a section's number
 _DATE_UNIT = re.compile(r"\s?(?:년|월|일|시|분|초)(?![가-힣])")
 _SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\s+[^\W\d_]")
@@ -455,6 +461,7 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         last -= 1
     if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
         first, last = _range_start(text, first, start), _range_end(text, first, last, end)
+        first = _with_qualifier_before(text, first, start)
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
                 else _unit_end(text, first, last, end))
@@ -579,6 +586,13 @@ def _unit_end(text: str, first: int, last: int, limit: int) -> int:
     if large is None:
         return max(last, _with_unit(text, figure, limit))
     return max(last, _after_large_number(text, figure + large.end(), limit))
+
+
+def _with_qualifier_before(text: str, start: int, limit: int) -> int:
+    """`start` moved back over the word that qualifies the figure there ("over 70%",
+    "약 940만 명"), if one does; not before `limit`."""
+    found = _QUALIFIER_BEFORE.search(text, max(limit, start - QUALIFIER_BEFORE_CHARS), start)
+    return found.start() if found is not None else start
 
 
 def _range_start(text: str, start: int, limit: int) -> int:

@@ -408,3 +408,14 @@ def test_two_korean_figures_side_by_side_are_not_one() -> None:
 ])
 def test_a_range_of_years_answers_when(question: str, line: str, span: str) -> None:
     assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("What share of PDFs are untagged?", "Today, over 70% of PDFs are untagged.", "over 70%"),
+    ("서울의 인구는 몇 명인가?", "서울의 인구는 약 940만 명이다.", "약 940만 명"),
+    ("How many victims did the plague kill?", "The plague killed some 1.7 million victims.",
+     "some 1.7 million"),
+    ("How much were the earnings per share?", "Earnings per share were $2.10.", "$2.10"),
+])
+def test_a_figure_keeps_the_word_that_qualifies_it(question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
