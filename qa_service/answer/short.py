@@ -115,10 +115,10 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         rf"(?:{_NUMBER})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{_NUMBER})",
         re.IGNORECASE),
     AnswerType.COUNT: re.compile(
-        rf"{_KOREAN_FIGURE}|(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권|년|시간|분|일|주"
-        rf"|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?|employees"
-        rf"|rooms?|times?)(?![A-Za-z]))?|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
-        rf"|twenty|thirty|hundred)\b", re.IGNORECASE),
+        rf"{_KOREAN_FIGURE}|(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권"
+        rf"|년|시간|분|일|주|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?"
+        rf"|employees|rooms?|times?)(?![A-Za-z]))?|\b(?:two|three|four|five|six|seven|eight|nine"
+        rf"|ten|eleven|twelve|twenty|thirty|hundred)\b", re.IGNORECASE),
     AnswerType.NAME: re.compile(
         r"\b[A-Z][A-Za-z.'\u2019-]+(?:\s+(?:[A-Z][A-Za-z.'\u2019-]+|of|de|van|von|and|&))*\s+"
         r"[A-Z][A-Za-z.'\u2019-]+\b|\b[A-Z]{2,}(?:[ .-][A-Z]{2,})+\b"),
@@ -128,12 +128,14 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
 _UNIT_AFTER = re.compile(
     r"\s?(?:(?P<ko>[가-힣]{1,4})|(?P<en>(?:milli)?seconds?|ms|minutes?|hours?|days?|weeks?"
     r"|months?|years?|percent|people|persons|employees|times|pages?|words?|images?|GB|MB|KB"
-    r"|thousand|million|billion|trillion|pounds?|lbs?|ounces?|oz|inches|feet|foot|ft|miles?|tons?|tonnes?|grams?|kilograms?"
+    r"|thousand|million|billion|trillion|pounds?|lbs?|ounces?|oz|inches|feet|foot|ft|miles?"
+    r"|tons?|tonnes?|grams?|kilograms?"
     r"|(?:kilo|centi|milli)?met(?:er|re)s?|lit(?:er|re)s?|km|kg|cm|mm|m|%|°\s?[CF]|℃)"
     r"(?![A-Za-z]))")
 # The rest of a range after its first figure (and that figure's unit): "27 to 30 pounds",
 # "10\u201315%" (en dash), "3년~5년"; "and" only after "between" ("between 100 and 200 billion")
-_RANGE_FIGURE = r"\s?(?:[$₩€£¥]\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d,]\d)"
+_RANGE_FIGURE = (r"\s?(?:[$₩€£¥]\s?)?(?P<figure>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
+                 r"(?![\d,]\d)")
 _RANGE_REST = re.compile(rf"\s?(?:to|through|[\u2013~\u223c]){_RANGE_FIGURE}", re.IGNORECASE)
 _BETWEEN_REST = re.compile(rf"\s(?:and){_RANGE_FIGURE}", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s$", re.IGNORECASE)
@@ -461,10 +463,10 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
         last -= 1
     if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
         first, last = _range_start(text, first, start), _range_end(text, first, last, end)
-        first = _with_qualifier_before(text, first, start)
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
                 else _unit_end(text, first, last, end))
+        first = _with_qualifier_before(text, first, start)
     elif kind is AnswerType.DATE and _BARE_YEAR.fullmatch(text, first, last):
         years = _YEAR_RANGE_REST.match(text, last, end)  # "1939 to 1945", "1754-1763"
         last = years.end() if years is not None else last
@@ -581,7 +583,10 @@ def _unit_end(text: str, first: int, last: int, limit: int) -> int:
         return _with_unit(text, last, limit)
     if not has_hangul(text[last - 1]):
         return _qualified(text, last, limit)
-    figure = max(i for i in range(first, last) if text[i].isdigit()) + 1
+    digit = next((i for i in range(last - 1, first - 1, -1) if text[i].isdigit()), None)
+    if digit is None:
+        return _qualified(text, last, limit)
+    figure = digit + 1
     large = re.match(rf"\s?[{_LARGE_NUMBER}]", text[figure:last])
     if large is None:
         return max(last, _with_unit(text, figure, limit))
@@ -610,7 +615,7 @@ def _range_end(text: str, start: int, end: int, limit: int) -> int:
     rest = _BETWEEN_REST if _BETWEEN.search(text, max(0, start - 8), start) else _RANGE_REST
     for at in dict.fromkeys((end, _with_unit(text, end, limit))):
         found = rest.match(text, at, limit)
-        if found is not None and not _BARE_YEAR.search(found.group()):
+        if found is not None and not _BARE_YEAR.fullmatch(found["figure"]):
             return found.end()
     return end
 

@@ -419,3 +419,14 @@ def test_a_range_of_years_answers_when(question: str, line: str, span: str) -> N
 ])
 def test_a_figure_keeps_the_word_that_qualifies_it(question: str, line: str, span: str) -> None:
     assert span_of(question, line, 0) == span
+
+
+@pytest.mark.parametrize(("question", "line", "span"), [
+    ("How long is the term?", "The term lasts about three years.", "about three years"),
+    # a year closes no range, a larger figure that holds four digits like a year's does
+    ("How many visitors came?", "Visitors rose from 12,000 to 150000 in a decade.",
+     "12,000 to 150000"),
+])
+def test_a_qualified_figure_keeps_its_unit_and_only_a_year_closes_no_range(
+        question: str, line: str, span: str) -> None:
+    assert span_of(question, line, 0) == span
