@@ -283,8 +283,9 @@ class ExtractiveAnswerer:
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
         total = math.fsum(typed.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen
-        unseen = (math.fsum(w for t, w in typed.items() if not evidence.terms.frequencies.get(t)
-                      and not _COMPOUND.search(t)) / total) if total else 1.0
+        unseen = (math.fsum(w for t, w in typed.items()
+                            if not evidence.terms.frequencies.get(t) and not _COMPOUND.search(t))
+                  / total) if total else 1.0
         figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items
                         [:NUMBER_PASSAGES]).replace(",", "")
@@ -520,7 +521,7 @@ class ExtractiveAnswerer:
             """A line's share of the question's words its passage can hold and its
             passage's context does not."""
             return math.fsum(readable[passage].get(t, 0.0)
-                       for t in held - located[passage]) / rest[passage]
+                             for t in held - located[passage]) / rest[passage]
 
         def focused(held: frozenset[str]) -> float:
             """A line's share of the question's focus."""

@@ -132,18 +132,21 @@ _UNIT_AFTER = re.compile(
     r"|tons?|tonnes?|grams?|kilograms?"
     r"|(?:kilo|centi|milli)?met(?:er|re)s?|lit(?:er|re)s?|km|kg|cm|mm|m|%|°\s?[CF]|℃)"
     r"(?![A-Za-z]))")
+# A figure as printed (with thousands separators or decimals), a currency sign that may
+# come before it, and what joins the two ends of a range
+_PLAIN_FIGURE = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_CURRENCY_SIGN = r"(?:[$₩€£¥]\s?)?"
+_RANGE_JOINER = r"(?:to|through|[\u2013~\u223c])"
 # The rest of a range after its first figure (and that figure's unit): "27 to 30 pounds",
 # "10\u201315%" (en dash), "3년~5년"; "and" only after "between" ("between 100 and 200 billion")
-_RANGE_FIGURE = (r"\s?(?:[$₩€£¥]\s?)?(?P<figure>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
-                 r"(?![\d,]\d)")
-_RANGE_REST = re.compile(rf"\s?(?:to|through|[\u2013~\u223c]){_RANGE_FIGURE}", re.IGNORECASE)
+_RANGE_FIGURE = rf"\s?{_CURRENCY_SIGN}(?P<figure>{_PLAIN_FIGURE})(?![\d,]\d)"
+_RANGE_REST = re.compile(rf"\s?{_RANGE_JOINER}{_RANGE_FIGURE}", re.IGNORECASE)
 _BETWEEN_REST = re.compile(rf"\s(?:and){_RANGE_FIGURE}", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s$", re.IGNORECASE)
 # ... and the start of a range whose last figure was found
 _RANGE_OPENING = re.compile(
-    r"(?<![\w.,])(?:[$₩€£¥]\s?)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s?(?:%|[가-힣]{1,2})?"
-    r"\s?(?:to|through|[\u2013~\u223c])\s?$|(?<=between\s)(?:[$₩€£¥]\s?)?"
-    r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s(?:and)\s$", re.IGNORECASE)
+    rf"(?<![\w.,]){_CURRENCY_SIGN}{_PLAIN_FIGURE}\s?(?:%|[가-힣]{{1,2}})?\s?{_RANGE_JOINER}\s?$"
+    rf"|(?<=between\s){_CURRENCY_SIGN}{_PLAIN_FIGURE}\s(?:and)\s$", re.IGNORECASE)
 RANGE_OPENING_CHARS = 30
 # What qualifies a figure after its unit: "85% 이상", "3년 미만"
 _QUALIFIER = re.compile(r"\s?(?:이상|이하|미만|초과|가량|정도)"
@@ -192,8 +195,7 @@ _NOT_NAMES = frozenset(
 CELL_SEPARATOR = " | "
 # A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
 # percent sign), or a dash for an empty cell
-_TEXT_ROW_VALUE = re.compile(
-    r"[$₩€£¥]?\(?[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\)?%?|[\u2014\u2013-]")
+_TEXT_ROW_VALUE = re.compile(rf"[$₩€£¥]?\(?[-+]?{_PLAIN_FIGURE}\)?%?|[\u2014\u2013-]")
 _CURRENCY = frozenset("$₩€£¥")
 TEXT_ROW_MIN_VALUES = 2
 _FULL_DATE = re.compile(_WHOLE_DATE, re.IGNORECASE)
