@@ -22,10 +22,12 @@ __all__ = [
     "attack_flate_bomb",
     "attack_font_bomb",
     "attack_garbage_body",
+    "attack_huge_page",
     "attack_many_pages",
     "attack_object_stream_bomb",
     "attack_pages_cycle",
     "attack_pages_self_kid",
+    "attack_scan_bomb",
     "attack_slow_pages",
     "attack_text_flood",
     "attack_truncated",
@@ -132,14 +134,15 @@ def page_with_content(content: bytes, entries: bytes = b"") -> bytes:
 
 def _one_page(content: bytes, *, content_entries: bytes = b"", font: bytes = _FONT,
               resources: bytes = b"<< /Font << /F1 5 0 R >> >>", count: int = 1,
-              extra: Iterable[tuple[int, bytes]] = ()) -> _Writer:
+              extra: Iterable[tuple[int, bytes]] = (), media_box: bytes = b"0 0 612 792",
+              ) -> _Writer:
     """Catalog 1, pages 2 (claiming `count` pages), page 3 with content 4, font 5, `extra`."""
     writer = _Writer()
     writer.add_all([
         (1, b"<< /Type /Catalog /Pages 2 0 R >>"),
         (2, b"<< /Type /Pages /Kids [3 0 R] /Count %d >>" % count),
-        (3, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            b"/Resources %s >>" % resources),
+        (3, b"<< /Type /Page /Parent 2 0 R /MediaBox [%s] /Contents 4 0 R "
+            b"/Resources %s >>" % (media_box, resources)),
         (4, _stream(content_entries, content)),
         (5, font),
         *extra,
@@ -388,6 +391,28 @@ def attack_text_flood(pages: int = 40, chars_per_page: int = 2_000_000) -> bytes
     return _shared_content_pages(b"BT /F1 1 Tf 2 TL 0 780 Td " + line * count + b"ET", pages)
 
 
+def attack_scan_bomb(side: int = 100_000) -> bytes:
+    """A page with no text that shows one `side` x `side` pixel image (ten billion pixels by
+    default; one bit a pixel, compressed to about a megabyte per 1.2 GB of pixels): what
+    looks like a scan to OCR, and decodes to more memory than the machine has."""
+    bits = (side + 7) // 8 * side
+    data = deflate_spaces(max(_BLOCK, bits // _BLOCK * _BLOCK)) if bits > _BLOCK else (
+        zlib.compress(b"\0" * bits, 9))
+    image = _stream(b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace "
+                    b"/DeviceGray /BitsPerComponent 1 /Filter /FlateDecode" % (side, side),
+                    data)
+    return _one_page(b"q 612 0 0 792 0 0 cm /Im1 Do Q",
+                     resources=b"<< /XObject << /Im1 6 0 R >> >>", extra=[(6, image)]).simple()
+
+
+def attack_huge_page(points: int = 14_400) -> bytes:
+    """A page `points` points square (200 inches, the largest the PDF format allows) with
+    no text and a drawing on it: rendered for OCR at 200 dpi it would be 1.6 billion
+    pixels."""
+    return _one_page(b"0 0 m %d %d l S 10 10 200 200 re f" % (points, points),
+                     media_box=b"0 0 %d %d" % (points, points)).simple()
+
+
 def attack_count_lie(claimed: int = 1_000_000_000) -> bytes:
     """The page tree's /Count claims `claimed` pages (a billion) and holds one: a reader
     that sizes anything from /Count allocates for a billion."""
@@ -439,6 +464,8 @@ ATTACKS: dict[str, Callable[[], bytes]] = {
     "slow_pages": attack_slow_pages,
     "text_flood": attack_text_flood,
     "count_lie": attack_count_lie,
+    "scan_bomb": attack_scan_bomb,
+    "huge_page": attack_huge_page,
     "truncated": attack_truncated,
     "garbage_body": attack_garbage_body,
 }

@@ -2,7 +2,8 @@
 
 A `PdfParser` turns one PDF's bytes into a `ParseResult` and never raises for a bad
 document: it classifies it (`ParseResult.status`) and says why in words a person can act
-on. `PARSERS` names the implementations (OCR will be another); the one a service uses runs
+on. `PARSERS` names the implementations (`pypdf`: the text layer; `ocr`: the text layer,
+and Tesseract for pages without one, `ingest.ocr`); the one a service uses runs
 inside parser worker processes (`ingest.parser_pool`), which bound its memory and time.
 Every implementation passes the same contract (`tests/ingest/test_parse.py`).
 """
@@ -12,15 +13,16 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from qa_service.errors import describe
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "ParseResult", "PdfParser", "PypdfParser",
-           "find_pdf_header", "missing_decoder", "parse_pdf"]
+__all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "FilledPages", "PageFiller", "ParseResult",
+           "PdfParser", "PypdfParser", "clean_page_text", "find_pdf_header", "missing_decoder",
+           "parse_pdf", "parser_named"]
 
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024
@@ -36,18 +38,38 @@ class ParseResult:
     pages: list[Page] = field(default_factory=list)
     page_count: int = 0
     title: str = ""  # the document's own title (PDF metadata), when it has a usable one
+    ocr_pages: int = 0  # pages whose text comes from OCR
 
 
 class PdfParser(Protocol):
     """One PDF's bytes -> its pages' text, classified; never raises for a bad document.
 
     `on_page_count` hears the page count before extraction starts (the worker pool sets
-    its time budget from it); a document whose text passes `max_chars` ends `too_large`."""
+    its time budget from it), `on_ocr_page` the number of each page just before it is
+    OCR'd (each such page adds its own budget); a document whose text passes `max_chars`
+    ends `too_large`."""
 
     name: str
 
     def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
-              on_page_count: Callable[[int], None] | None = None) -> ParseResult: ...
+              on_page_count: Callable[[int], None] | None = None,
+              on_ocr_page: Callable[[int], None] | None = None) -> ParseResult: ...
+
+
+@dataclass(frozen=True)
+class FilledPages:
+    """What a `PageFiller` made of the pages the text layer left empty or unusable."""
+
+    pages: list[Page]  # every page, the filled ones with their new text (and positions)
+    filled: list[int]  # numbers of the pages whose text now comes from OCR
+    problem: str = ""  # why the first page that could not be read was not (in words)
+
+
+class PageFiller(Protocol):
+    """Reads pages another way (OCR) where the text layer has no usable text."""
+
+    def fill(self, data: bytes, pages: list[Page],
+             on_page: Callable[[int], None] | None = None) -> FilledPages: ...
 
 
 class PypdfParser:
@@ -56,12 +78,27 @@ class PypdfParser:
     name = "pypdf"
 
     def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
-              on_page_count: Callable[[int], None] | None = None) -> ParseResult:
+              on_page_count: Callable[[int], None] | None = None,
+              on_ocr_page: Callable[[int], None] | None = None) -> ParseResult:
         return parse_pdf(data, max_pages=max_pages, max_chars=max_chars,
                          on_page_count=on_page_count)
 
 
-PARSERS: dict[str, Callable[[], PdfParser]] = {PypdfParser.name: PypdfParser}
+def _ocr_parser(options: Mapping[str, Any] | None = None) -> PdfParser:
+    from ingest.ocr import OcrOptions, OcrParser  # loads only where OCR runs
+
+    return OcrParser(OcrOptions(**(options or {})))
+
+
+def parser_named(name: str, ocr_options: Mapping[str, Any] | None = None) -> PdfParser:
+    """The parser `name` of `PARSERS`; `ocr_options` are `ingest.ocr.OcrOptions` fields."""
+    if name == "ocr":
+        return _ocr_parser(ocr_options)
+    return PARSERS[name]()
+
+
+PARSERS: dict[str, Callable[[], PdfParser]] = {PypdfParser.name: PypdfParser,
+                                               "ocr": _ocr_parser}
 
 
 def find_pdf_header(head: bytes) -> int:
@@ -83,12 +120,17 @@ def parse_pdf(
     max_pages: int,
     max_chars: int | None = None,
     on_page_count: Callable[[int], None] | None = None,
+    filler: PageFiller | None = None,
+    on_ocr_page: Callable[[int], None] | None = None,
 ) -> ParseResult:
-    """Extract every page's text. `on_page_count` hears the page count before extraction.
+    """Extract every page's text. `on_page_count` hears the page count before extraction;
+    `filler` (OCR) reads the pages the text layer leaves without usable text, telling
+    `on_ocr_page` each page it starts.
 
     A document whose text passes `max_chars` characters ends `too_large` as soon as it
     does: chunking and embedding cost in proportion to the text, outside the time budget
-    of parsing, and a tiny file can show the same huge text on every page."""
+    of parsing, and a tiny file can show the same huge text on every page. Pages that end
+    without text are named in the reason: they are never indexed silently."""
     offset = find_pdf_header(data)
     if offset < 0:
         return ParseResult(
@@ -114,9 +156,17 @@ def parse_pdf(
         )
     if on_page_count is not None:
         on_page_count(count)
-    result = _extract(reader, count, max_chars)
+    read = _extract(reader, count, max_chars)
+    if isinstance(read, ParseResult):
+        return read
+    filled = FilledPages(read.pages, [])
+    if filler is not None:
+        filled = filler.fill(data[offset:], read.pages, on_ocr_page)
+        if (too_large := _over_chars(filled.pages, max_chars, count)) is not None:
+            return too_large
+    result = _classify(read, filled, count, ocr=filler is not None)
     return ParseResult(result.status, result.reason, result.pages, result.page_count,
-                       _title(reader))
+                       _title(reader), len(filled.filled))
 
 
 class _Classified(Exception):
@@ -175,8 +225,15 @@ def _open_reader(data: bytes):  # type: ignore[no-untyped-def]
     return reader
 
 
+@dataclass(frozen=True)
+class _TextLayer:
+    pages: list[Page]
+    broken: list[int]  # pages pypdf could not read
+    problem: str  # why the first of them could not be read
+
+
 def _extract(reader, count: int,  # type: ignore[no-untyped-def]
-             max_chars: int | None) -> ParseResult:
+             max_chars: int | None) -> _TextLayer | ParseResult:
     pages: list[Page] = []
     broken: list[int] = []
     problem, chars = "", 0  # why the first broken page could not be read
@@ -189,12 +246,35 @@ def _extract(reader, count: int,  # type: ignore[no-untyped-def]
         pages.append(Page(number=number, text=clean_page_text(raw)))
         chars += len(pages[-1].text)
         if max_chars is not None and chars > max_chars:
-            return ParseResult(
-                DocumentStatus.TOO_LARGE,
-                f"the text passes the limit of {max_chars:,} characters at page {number:,} "
-                f"of {count:,} (real pages hold a few thousand); split the document",
-                page_count=count,
-            )
+            return _too_large(max_chars, number, count)
+    return _TextLayer(pages, broken, problem)
+
+
+def _too_large(max_chars: int, number: int, count: int) -> ParseResult:
+    return ParseResult(
+        DocumentStatus.TOO_LARGE,
+        f"the text passes the limit of {max_chars:,} characters at page {number:,} "
+        f"of {count:,} (real pages hold a few thousand); split the document",
+        page_count=count,
+    )
+
+
+def _over_chars(pages: list[Page], max_chars: int | None, count: int) -> ParseResult | None:
+    chars = 0
+    for page in pages:
+        chars += len(page.text)
+        if max_chars is not None and chars > max_chars:
+            return _too_large(max_chars, page.number, count)
+    return None
+
+
+def _classify(layer: _TextLayer, filled: FilledPages, count: int, ocr: bool) -> ParseResult:
+    """The document's status from its pages: `indexed` when any page has text (the pages
+    left without it named in the reason), else `no_text`, or `invalid` / `failed` when no
+    page could be read at all."""
+    pages = filled.pages
+    broken = [n for n in layer.broken if n not in set(filled.filled)]
+    problem = layer.problem if broken else ""
     if not any(page.text for page in pages):
         if len(broken) == count:
             return ParseResult(
@@ -202,14 +282,28 @@ def _extract(reader, count: int,  # type: ignore[no-untyped-def]
                 f"no page could be read: {problem}",
                 page_count=count,
             )
+        found = (f"OCR found no text on {'it' if count == 1 else 'them'}"
+                 + (f"; {filled.problem}" if filled.problem else "")) if ocr else (
+            "run OCR (for example ocrmypdf) and upload the result, or turn OCR on "
+            "(QA_INGEST__OCR=auto)")
         return ParseResult(
             DocumentStatus.NO_TEXT,
-            "no text layer: the pages look scanned or image-only; run OCR "
-            "(for example ocrmypdf) and upload the result",
+            f"no text layer: the pages look scanned or image-only; {found}",
             page_count=count,
         )
-    reason = f"pages {_ranges(broken)} could not be read and are empty; {problem}" if broken else ""
-    return ParseResult(DocumentStatus.INDEXED, reason, pages=pages, page_count=count)
+    notes = []
+    if broken:
+        notes.append(f"pages {_ranges(broken)} could not be read and are empty; {problem}")
+    empty = [page.number for page in pages if not page.text and page.number not in broken]
+    if empty:
+        why = (f"OCR found none{f'; {filled.problem}' if filled.problem else ''}" if ocr
+               else "scanned or image-only pages need OCR (QA_INGEST__OCR=auto)")
+        notes.append(f"{_pages(empty)} {'has' if len(empty) == 1 else 'have'} no text ({why})")
+    return ParseResult(DocumentStatus.INDEXED, "; ".join(notes), pages=pages, page_count=count)
+
+
+def _pages(numbers: list[int]) -> str:
+    return ("page " if len(numbers) == 1 else "pages ") + _ranges(numbers)
 
 
 _CELL_GAP = re.compile(r" {3,}")

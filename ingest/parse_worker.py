@@ -3,15 +3,18 @@
 It limits its own address space, then answers requests on stdin/stdout, one at a time.
 Frames are a 4-byte big-endian length followed by UTF-8 JSON (no pickle):
 
-    request   {"path": "...", "max_pages": 2000, "max_chars": 20000000, "positions": true}
+    request   {"path": "...", "max_pages": 2000, "max_chars": 20000000, "positions": true,
+               "parser": "ocr", "ocr": {"languages": "kor+eng", ...}}
     progress  {"type": "pages", "count": 12}          (once the page count is known)
+              {"type": "ocr", "page": 3}              (as OCR starts on a page)
     answer    {"type": "result", "status": "indexed", "reason": "", "page_count": 12,
-               "pages": ["text of page 1", ...], "positions": "next"}
+               "pages": ["text of page 1", ...], "ocr_pages": 1, "positions": "next"}
     then      {"type": "positions", "pages": [{...PagePositions.to_json()}, null, ...]}
 
-The text is sent first and where each character is drawn (`ingest.positions`) after it,
-only for an indexed document when the request asks: if that second step crashes the
-worker or runs past the budget, the pool keeps the text and the pages have no positions.
+The text is sent first and where each character is drawn (`ingest.positions`; for an OCR'd
+page, its OCR boxes) after it, only for an indexed document when the request asks: if that
+second step crashes the worker or runs past the budget, the pool keeps the text and the
+pages have no positions.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def _serve(memory_mb: int) -> None:
-    from ingest.parse import PARSERS
+    from ingest.parse import parser_named
     from qa_service.errors import describe
     from qa_service.schemas import DocumentStatus
 
@@ -62,12 +65,13 @@ def _serve(memory_mb: int) -> None:
         try:
             with open(request["path"], "rb") as handle:
                 data = handle.read()
-            parser = PARSERS[str(request.get("parser", "pypdf"))]()
+            parser = parser_named(str(request.get("parser", "pypdf")), request.get("ocr"))
             result = parser.parse(
                 data,
                 max_pages=int(request["max_pages"]),
                 max_chars=int(request["max_chars"]) if "max_chars" in request else None,
                 on_page_count=lambda n: write_frame(stdout, {"type": "pages", "count": n}),
+                on_ocr_page=lambda n: write_frame(stdout, {"type": "ocr", "page": n}),
             )
             answer: dict[str, Any] = {
                 "type": "result",
@@ -76,11 +80,11 @@ def _serve(memory_mb: int) -> None:
                 "page_count": result.page_count,
                 "title": result.title,
                 "pages": [page.text for page in result.pages],
+                "ocr_pages": result.ocr_pages,
             }
             if request.get("positions") and result.status is DocumentStatus.INDEXED:
                 write_frame(stdout, {**answer, "positions": "next"})
-                answer = {"type": "positions", "pages": positions_of(
-                    data, [page.text for page in result.pages])}
+                answer = {"type": "positions", "pages": _positions(data, result.pages)}
         except MemoryError:
             answer = _failure(
                 DocumentStatus.FAILED,
@@ -89,6 +93,14 @@ def _serve(memory_mb: int) -> None:
         except Exception as exc:  # noqa: BLE001 - report every failure, never die silently
             answer = _failure(DocumentStatus.FAILED, f"parser error: {describe(exc)}")
         write_frame(stdout, answer)
+
+
+def _positions(data: bytes, pages: list[Any]) -> list[dict[str, Any] | None]:
+    """Each page's positions: an OCR'd page's own boxes, pdfium's glyphs for the others."""
+    located = positions_of(data, ["" if page.positions is not None else page.text
+                                  for page in pages])
+    return [page.positions.to_json() if page.positions is not None else found
+            for page, found in zip(pages, located, strict=True)]
 
 
 def positions_of(data: bytes, texts: list[str]) -> list[dict[str, Any] | None]:

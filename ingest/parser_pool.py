@@ -2,8 +2,9 @@
 
 Each worker is `python -m ingest.parse_worker` with an address-space limit. A parse gets a
 time budget of `base + per_page * pages` seconds (capped), extended once the worker has
-counted the pages. A worker that overruns is killed; one that dies (out of memory, a crash
-in a C extension) is replaced. Either way the document ends `failed` with the reason.
+counted the pages, and again for each page OCR starts on. A worker that overruns is killed;
+one that dies (out of memory, a crash in a C extension) is replaced. Either way the
+document ends `failed` with the reason.
 Once the pool is closed no worker starts again, and a parse it interrupted raises
 `ParserPoolClosed`: that file was not judged, and its job resumes on the next start.
 """
@@ -25,7 +26,9 @@ from typing import Any
 
 from ingest.parse import ParseResult
 from ingest.parse_worker import FRAME_HEADER, write_frame
+from ingest.tesseract import DEFAULT_LANGUAGES
 from qa_service.page_positions import PagePositions
+from qa_service.parser_identity import DEFAULT_DPI, DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import DocumentStatus, Page
 
 __all__ = ["ParserLimits", "ParserPool", "ParserPoolClosed", "with_positions"]
@@ -44,11 +47,25 @@ class ParserLimits:
     # 10,000 characters a page over 2,000 pages, where real pages hold a few thousand.
     max_text_chars: int = 20_000_000
     parser: str = "pypdf"  # which of `ingest.parse.PARSERS` the workers run
+    # `ingest.ocr.OcrOptions` fields, for the `ocr` parser. Each page OCR starts on gets
+    # its own budget (Tesseract's limit and the time to draw the page) on top of the rest.
+    ocr: tuple[tuple[str, Any], ...] = ()
+    ocr_page_budget_s: float = 90.0
     positions: bool = True  # where each character is drawn (`ingest.positions`), per page
     # Locating characters takes milliseconds a page; a page pdfium cannot finish (a form
     # drawn a billion times) costs its positions after this, not the rest of the budget.
     positions_base_s: float = 5.0
     positions_per_page_s: float = 0.5
+
+    def identity(self) -> dict[str, Any]:
+        """What the workers read pages with, for `IndexIdentity.parser`: the text layer's
+        identity, and OCR's (engine, languages, resolution) where it runs."""
+        base = dict(DEFAULT_PARSER_IDENTITY)
+        if self.parser != "ocr":
+            return base
+        options = dict(self.ocr)
+        return {**base, "ocr": f"tesseract-v1:{options.get('languages', DEFAULT_LANGUAGES)}:"
+                               f"{float(options.get('dpi', DEFAULT_DPI)):g}dpi"}
 
     def budget(self, pages: int) -> float:
         return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)
@@ -183,17 +200,24 @@ class ParserPool:
         """(result, keep the worker); (None, False) when a reused worker was already dead."""
         started = time.monotonic()
         deadline = started + self.limits.timeout_base_s
-        pages, heard = 0, False
+        pages, heard, ocr_pages = 0, False, 0
+        request = {"path": str(path), "max_pages": self.limits.max_pages,
+                   "max_chars": self.limits.max_text_chars, "parser": self.limits.parser,
+                   "positions": self.limits.positions}
+        if self.limits.parser == "ocr":
+            request["ocr"] = dict(self.limits.ocr)
         try:
-            worker.send({"path": str(path), "max_pages": self.limits.max_pages,
-                         "max_chars": self.limits.max_text_chars,
-                         "parser": self.limits.parser, "positions": self.limits.positions})
+            worker.send(request)
             while True:
                 message = worker.receive(deadline)
                 heard = True
                 if message.get("type") == "pages":
                     pages = int(message["count"])
                     deadline = started + self.limits.budget(pages)
+                    continue
+                if message.get("type") == "ocr":
+                    ocr_pages += 1
+                    deadline = max(deadline, time.monotonic() + self.limits.ocr_page_budget_s)
                     continue
                 if message.get("positions") == "next":
                     result = _result_from(message)
@@ -207,6 +231,8 @@ class ParserPool:
                 DocumentStatus.FAILED,
                 f"parsing took longer than its budget of {budget:g} s"
                 + (f" for {pages:,} pages" if pages else "")
+                + (f" (and {self.limits.ocr_page_budget_s:g} s for each of the {ocr_pages:,}"
+                   " pages OCR started on)" if ocr_pages else "")
                 + "; the file may be malformed or hostile",
                 page_count=pages,
             ), False
@@ -298,4 +324,5 @@ def _result_from(message: dict[str, Any]) -> ParseResult:
         pages=[Page(number=i + 1, text=text) for i, text in enumerate(texts)],
         page_count=int(message.get("page_count", 0)),
         title=str(message.get("title", "")),
+        ocr_pages=int(message.get("ocr_pages", 0)),
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.chunk import ChunkerConfig
 from ingest.parse import HEADER_WINDOW, ParseResult, find_pdf_header
@@ -19,6 +20,7 @@ from ingest.parser_pool import ParserPool
 from ingest.prepare import DocumentSource, prepare_document
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
+from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase, PublishHook
 
@@ -63,6 +65,8 @@ class IngestPipeline:
     chunker: ChunkerConfig
     max_file_bytes: int
     embed_batch_size: int = 64
+    # what `parsers` read pages with (`ParserLimits.identity`), part of the pipeline version
+    parser_identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
 
     def ingest_file(
         self,
@@ -148,7 +152,7 @@ class IngestPipeline:
         prepared = self.prepare(kb, DocumentSource(doc_id, filename, path, size), parsed,
                                 report)
         outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
-                              parsed.page_count, len(prepared.chunks))
+                              parsed.page_count, len(prepared.chunks), parsed.ocr_pages)
         if not kb.publish(prepared, hook=hook(outcome) if hook else None):
             unchanged = FileOutcome(filename, DocumentStatus.UNCHANGED,
                                     "the same file is already indexed", doc_id)
@@ -161,7 +165,8 @@ class IngestPipeline:
         analyser, and the chunker settings `kb` was created with (a knowledge base keeps
         them, recorded in its manifest, so all its documents are chunked alike)."""
         chunker = ChunkerConfig.from_description(kb.manifest.get("chunker") or {})
-        return IndexIdentity(self.embedder.name, self.embedder.dimension, chunker.describe())
+        return IndexIdentity(self.embedder.name, self.embedder.dimension, chunker.describe(),
+                             dict(self.parser_identity))
 
     def prepare(self, kb: KnowledgeBase, source: DocumentSource, parsed: ParseResult,
                 report: Progress, rebuilt: bool = False) -> PreparedDocument:

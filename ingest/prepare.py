@@ -60,7 +60,8 @@ def prepare_document(
     tokens = lexical.chunk_fields([c.text for c in chunks], sections, identity)
     stamp = now()
     info = DocumentInfo(source.doc_id, source.filename, DocumentStatus.INDEXED, parsed.reason,
-                        parsed.page_count, len(chunks), source.size, stamp, stamp)
+                        parsed.page_count, len(chunks), source.size, stamp, stamp,
+                        parsed.ocr_pages)
     return PreparedDocument(info, source.path, tuple(pages), tuple(chunks), vector_ids,
                             vectors, tuple(tokens), tokens[0].identity if tokens else "",
                             version)

@@ -5,7 +5,8 @@ context, embedder; the chunker settings stay the knowledge base's), one at a tim
 Each document is replaced in one commit (`KnowledgeBase.republish`): searches see its old
 version, complete, until then, and the new one, complete, after. A document that does not
 parse now (a lower limit, a parser that refuses it) keeps its indexed version and is
-reported with the reason: a rebuild never deletes a document. Every document records the
+reported with the reason: a rebuild never deletes a document, nor loses the text OCR read
+(a server without OCR keeps such a document as it is). Every document records the
 pipeline version that built it, so a rebuild that was interrupted (Ctrl-C, a crash,
 kill -9) continues where it stopped when run again, and documents ingested since with
 this pipeline are left as they are. Once every document is current, the manifest records
@@ -116,6 +117,10 @@ def _rebuild_document(pipeline: IngestPipeline, kb: KnowledgeBase, document: Doc
         report("pages", parsed.page_count)
         if parsed.status is not DocumentStatus.INDEXED:
             return kept(f"{parsed.status.value}: {parsed.reason}")
+        if parsed.ocr_pages < document.ocr_pages:
+            return kept(f"{document.ocr_pages:,} of its pages were read by OCR, and this "
+                        f"server read {parsed.ocr_pages:,} (is OCR off, or Tesseract "
+                        "missing? see /health)")
         source = DocumentSource(document.id, document.filename, path, path.stat().st_size)
         prepared = pipeline.prepare(kb, source, parsed, report, rebuilt=True)
         published = kb.republish(prepared)

@@ -257,12 +257,12 @@ def ingest(
 
 
 def _print_job(job: dict[str, Any]) -> None:
-    table = Table("file", "status", "pages", "chunks", "reason")
+    table = Table("file", "status", "pages", "OCR'd", "chunks", "reason")
     colours = {"indexed": "green", "unchanged": "cyan", "failed": "red", "invalid": "red"}
     for f in job["files"]:
         colour = colours.get(f["status"], "yellow")
         table.add_row(f["filename"], f"[{colour}]{f['status']}[/{colour}]", str(f["pages"]),
-                      str(f["chunks"]), f["reason"])
+                      str(f["ocr_pages"]), str(f["chunks"]), f["reason"])
     console.print(table)
     console.print(f"{job['files_done']}/{job['files_total']} files, {job['pages_parsed']} pages,"
                   f" {job['chunks_embedded']} chunks embedded")
@@ -437,10 +437,15 @@ JsonOut = Annotated[Path | None, typer.Option("--json", help="Also write the rep
 KeepOpt = Annotated[Path | None, typer.Option(help="Keep the knowledge base in this data dir.")]
 
 
+ScannedOpt = Annotated[float | None, typer.Option(
+    "--scanned", min=50, max=600, metavar="DPI",
+    help="Ingest the PDFs as scans: page images at this resolution, no text layer (OCR).")]
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(datasets: Datasets, articles: ArticlesOpt = None,
                    questions: QuestionsOpt = None, json_out: JsonOut = None,
-                   keep: KeepOpt = None) -> None:
+                   keep: KeepOpt = None, scanned: ScannedOpt = None) -> None:
     """Render articles to PDFs, ingest them into one fresh knowledge base, score search."""
     from qa_service.eval.datasets import load_dataset, sample_evenly
     from qa_service.eval.retrieval_eval import build_corpus, evaluate_retrieval
@@ -452,11 +457,13 @@ def eval_retrieval(datasets: Datasets, articles: ArticlesOpt = None,
         data_dir = keep or Path(scratch) / "data"
         settings = Settings().model_copy(update={"data_dir": data_dir})
         with _services(settings) as services:
-            corpus = build_corpus(services, loaded, Path(scratch), progress=errors.print)
+            corpus = build_corpus(services, loaded, Path(scratch), progress=errors.print,
+                                  scanned_dpi=scanned)
             with _progress() as bar:
                 task = bar.add_task("searching", total=total)
                 report = evaluate_retrieval(services, corpus, loaded, questions,
                                             progress=lambda n: bar.advance(task, n))
+    report["scanned_dpi"] = scanned
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_json(report)

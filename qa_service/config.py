@@ -79,6 +79,31 @@ class IngestSettings(BaseModel):
     embed_batch_size: int = Field(
         default=64, ge=1, description="Chunks embedded per model call during ingestion."
     )
+    ocr: Literal["auto", "off"] = Field(
+        default="auto",
+        description="`auto`: pages whose text layer is empty or unusable are read by OCR "
+        "(Tesseract), where it is installed; `off`: never.",
+    )
+    ocr_languages: str = Field(
+        default="kor+eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract languages for OCR, joined by '+' (each needs its "
+        "tesseract-ocr-<lang> package).",
+    )
+    ocr_dpi: float = Field(
+        default=200.0, ge=72, le=600, description="Resolution pages are drawn at for OCR."
+    )
+    ocr_page_timeout_s: float = Field(
+        default=60.0, gt=0, description="OCR of one page stops after this many seconds (the "
+        "page is reported, the rest of the document goes on).",
+    )
+    ocr_max_megapixels: float = Field(
+        default=40.0, gt=0, description="A page larger than this at `ocr_dpi` is drawn at a "
+        "lower resolution (never under 50 dpi).",
+    )
+    ocr_max_image_megapixels: float = Field(
+        default=150.0, gt=0, description="A page whose images hold more pixels is not OCR'd "
+        "(a scan bomb); it is reported.",
+    )
     page_positions: bool = Field(
         default=True,
         description="Record where each character of a page's text is drawn (pdfium), so "

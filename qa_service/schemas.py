@@ -114,6 +114,7 @@ class DocumentInfo:
     size_bytes: int
     created_at: str
     updated_at: str
+    ocr_pages: int = 0  # pages whose text comes from OCR
 
     def to_json(self) -> dict[str, Any]:
         return fields_of(self)
@@ -185,6 +186,7 @@ class FileOutcome:
     document_id: str | None = None
     pages: int = 0
     chunks: int = 0
+    ocr_pages: int = 0  # pages whose text comes from OCR
 
     def to_json(self) -> dict[str, Any]:
         return fields_of(self)

@@ -6,11 +6,13 @@ constructs models, pools or registries. Heavy objects load lazily or in `warm_up
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ingest.chunk import ChunkerConfig
 from ingest.jobs import JobRunner
+from ingest.ocr import OcrOptions, OcrStatus, ocr_status
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
 from qa_service.access.control import AccessControl
@@ -28,6 +30,10 @@ from qa_service.tokens import Tokenizer
 
 __all__ = ["Services"]
 
+log = logging.getLogger(__name__)
+
+OCR_DRAW_BUDGET_S = 30.0  # drawing one page for OCR, on top of Tesseract's own limit
+
 
 @dataclass
 class Services:
@@ -41,12 +47,16 @@ class Services:
     runner: JobRunner
     asker: AskService
     access: AccessControl
+    ocr: OcrStatus
 
     @classmethod
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> Services:
         embedder = embedder or load_embedder(settings.embedding_model, settings.embedding_threads)
         lexical = LexicalIndex(Tokenizer())
         ingest = settings.ingest
+        ocr = ocr_status(ingest.ocr, ingest.ocr_languages)
+        if not ocr.enabled and ingest.ocr != "off":
+            log.warning("OCR is off: %s; scanned pages end without text", ocr.reason)
         parsers = ParserPool(
             ParserLimits(
                 memory_mb=ingest.worker_memory_mb,
@@ -56,6 +66,13 @@ class Services:
                 max_pages=ingest.max_pages,
                 max_text_chars=ingest.max_text_chars,
                 positions=ingest.page_positions,
+                parser="ocr" if ocr.enabled else "pypdf",
+                ocr=tuple(asdict(OcrOptions(
+                    languages=ingest.ocr_languages, dpi=ingest.ocr_dpi,
+                    page_timeout_s=ingest.ocr_page_timeout_s,
+                    max_megapixels=ingest.ocr_max_megapixels,
+                    max_image_megapixels=ingest.ocr_max_image_megapixels)).items()),
+                ocr_page_budget_s=ingest.ocr_page_timeout_s + OCR_DRAW_BUDGET_S,
             ),
             size=ingest.workers,
         )
@@ -66,8 +83,9 @@ class Services:
             chunker=ChunkerConfig(**settings.chunking.model_dump()),
             max_file_bytes=ingest.max_file_bytes,
             embed_batch_size=ingest.embed_batch_size,
+            parser_identity=parsers.limits.identity(),
         )
-        registry = KnowledgeBaseRegistry(settings.data_dir)
+        registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity())
         retriever = HybridRetriever(embedder, lexical, settings.retrieval)
         llm = LLMAnswerer(settings, lexical.tokenizer) if settings.llm_base_url else None
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
@@ -84,6 +102,7 @@ class Services:
             asker=AskService(settings, retriever,
                              ExtractiveAnswerer(lexical.tokenizer, settings.answer), llm),
             access=AccessControl(keys, settings),
+            ocr=ocr,
         )
 
     def identity(self) -> IndexIdentity:
@@ -91,6 +110,7 @@ class Services:
             embedding_model=self.embedder.name,
             dimension=self.embedder.dimension,
             chunker=self.pipeline.chunker.describe(),
+            parser=dict(self.pipeline.parser_identity),
         )
 
     def create_kb(self, name: str) -> KnowledgeBase:

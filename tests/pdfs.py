@@ -12,7 +12,7 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from qa_service.eval.render import find_font, render_article
+from qa_service.eval.render import find_font, rasterized, render_article
 
 __all__ = [
     "HANGUL_FONT",
@@ -55,6 +55,22 @@ def image_only_pdf(pages: int = 1) -> bytes:
         pdf.line(50, 50, 500, 780)
         pdf.showPage()
     pdf.save()
+    return buffer.getvalue()
+
+
+def scanned_pdf(pages: Sequence[str], dpi: float = 200.0, wrap: int = 80) -> bytes:
+    """`text_pdf(pages)` as a scanner would give it back: page images, no text layer."""
+    return rasterized(text_pdf(pages, wrap), dpi)
+
+
+def joined_pdf(*documents: bytes) -> bytes:
+    """One PDF with the pages of each document in turn."""
+    writer = PdfWriter()
+    for data in documents:
+        for page in PdfReader(io.BytesIO(data)).pages:
+            writer.add_page(page)
+    buffer = io.BytesIO()
+    writer.write(buffer)
     return buffer.getvalue()
 
 

@@ -12,13 +12,15 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from ingest.parser_pool import ParserLimits
 from ingest.pipeline import IngestPipeline
+from ingest.tesseract import tesseract_problem
 from qa_service.api.models import JobOut, PassageOut
 from qa_service.cli import app
 from qa_service.embedding import Embedder
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from tests.api.helpers import create_kb, running_app, search
-from tests.pdfs import text_pdf
+from tests.pdfs import joined_pdf, scanned_pdf, text_pdf
 
 Qa = Callable[..., Result]
 
@@ -259,7 +261,8 @@ def test_kb_rebuild_reports_each_document_and_finishes_when_run_again(
     assert (info["rebuild_needed"], info["documents"]) == (False, 2)
     assert "qa kb rebuild" not in qa("kb", "list").stdout
     manifest = json.loads((tmp_path / "data" / "lib" / "manifest.json").read_text("utf-8"))
-    assert manifest["parser"] == IndexIdentity("any", 1).parser
+    reads = ParserLimits(parser="ocr" if tesseract_problem() is None else "pypdf")
+    assert manifest["parser"] == reads.identity()  # the text layer's, and OCR's where it runs
     answer = qa("search", "lib", "What are Saturn's rings made of?", "--json", "-k", "1")
     assert json.loads(answer.stdout)["passages"][0]["filename"] == str(planets)
 
@@ -273,3 +276,44 @@ def test_kb_rebuild_refuses_another_embedding_model(qa: Qa, tmp_path: Path,
     assert refused.exit_code == 2
     message = " ".join(refused.stderr.split())
     assert "use-multilingual-v3" in message and "qa kb reindex lib" in message
+
+
+@pytest.mark.skipif(tesseract_problem() is not None,
+                    reason=f"OCR cannot run here: {tesseract_problem()}")
+def test_ingest_shows_ocr_pages_and_rebuild_reads_pages_an_earlier_build_left_empty(
+        qa: Qa, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scanned = "The lift maintenance fee is 48,000 euros a year, invoiced every quarter."
+    path = tmp_path / "contract.pdf"
+    path.write_bytes(joined_pdf(text_pdf(PLANETS[:1]), scanned_pdf([scanned])))
+    monkeypatch.setenv("QA_INGEST__OCR", "off")
+    before = qa("ingest", "lib", str(path), "--create", "--json")
+    assert before.exit_code == 0, before.output
+    (outcome,) = json.loads(before.stdout)["files"]
+    assert (outcome["status"], outcome["ocr_pages"]) == ("indexed", 0)
+    assert outcome["reason"] == ("page 2 has no text (scanned or image-only pages need OCR "
+                                 "(QA_INGEST__OCR=auto))")
+    assert not json.loads(qa("search", "lib", "maintenance fee", "--json").stdout)[
+        "passages"][0]["text"].count("48,000")
+
+    monkeypatch.setenv("QA_INGEST__OCR", "auto")  # a server that reads scans: rebuild
+    assert "run `qa kb rebuild lib`" in " ".join(qa("kb", "list").stdout.split())
+    rebuilt = qa("kb", "rebuild", "lib", "--json")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert json.loads(rebuilt.stdout)["rebuilt"] == 1
+    (document,) = KnowledgeBase.open(tmp_path / "data" / "lib", "lib").catalog.documents()
+    assert (document.ocr_pages, document.reason) == (1, "")
+    (top, *_) = json.loads(qa("search", "lib", "maintenance fee", "--json").stdout)["passages"]
+    assert (top["page"], "48,000" in top["text"]) == (2, True)
+
+    shown = qa("ingest", "lib", str(write_pdf(tmp_path / "more.pdf", PLANETS[1:])))
+    assert "OCR'd" in shown.stdout
+
+    monkeypatch.setenv("QA_INGEST__OCR", "off")  # a server without OCR loses nothing
+    assert "qa kb rebuild" not in qa("kb", "list").stdout
+    kept = qa("kb", "rebuild", "lib", "--json")
+    outcomes = {d["filename"]: d for d in json.loads(kept.stdout)["documents"]}
+    assert outcomes[str(path)]["status"] == "failed"
+    assert "1 of its pages were read by OCR, and this server read 0" in (
+        outcomes[str(path)]["reason"])
+    (top, *_) = json.loads(qa("search", "lib", "maintenance fee", "--json").stdout)["passages"]
+    assert (top["page"], "48,000" in top["text"]) == (2, True)

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSITION_ROOTS = ("qa_service/api/", "qa_service/cli.py", "qa_service/services.py",
                      "qa_service/eval/")
 PDF_LIBRARIES = ("pypdf", "pypdfium2", "pdfplumber", "pdfminer", "fitz")
-PARSING_MODULES = ("ingest/parse.py", "ingest/positions.py")
+PARSING_MODULES = ("ingest/parse.py", "ingest/positions.py", "ingest/render.py",
+                   "qa_service/eval/render.py")  # the last turns PDFs into scans for evals
 
 
 def modules(package: str) -> list[Path]:

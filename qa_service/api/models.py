@@ -68,6 +68,7 @@ class DocumentOut(BaseModel):
     reason: str = Field(description="Why it ended this way, when that needs saying")
     pages: int
     chunks: int
+    ocr_pages: int = Field(description="Pages whose text was read by OCR (scanned pages)")
     size_bytes: int
     created_at: str
     updated_at: str
@@ -121,6 +122,7 @@ class FileOutcomeOut(BaseModel):
     document_id: str | None
     pages: int
     chunks: int
+    ocr_pages: int = Field(default=0, description="Pages whose text was read by OCR")
 
 
 class JobAccepted(BaseModel):
@@ -223,11 +225,20 @@ class AskResponse(BaseModel):
     timings_ms: dict[str, float]
 
 
+class OcrHealth(BaseModel):
+    enabled: bool = Field(description="Whether pages without a usable text layer are OCR'd")
+    languages: str = Field(description="Tesseract languages, e.g. kor+eng")
+    engine: str = Field(description="The OCR engine and its version, when enabled")
+    reason: str = Field(description="Why OCR is off, in words ('' when it is on)")
+
+
 class Health(BaseModel):
-    """Open to anyone (no key): says only that the service runs, and with which model."""
+    """Open to anyone (no key): says only that the service runs, with which model, and
+    whether it reads scanned pages."""
 
     status: str
     embedding_model: str
+    ocr: OcrHealth
 
 
 class CreateKey(BaseModel):

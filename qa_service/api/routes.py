@@ -33,6 +33,7 @@ from qa_service.api.models import (
     JobOut,
     KnowledgeBaseList,
     KnowledgeBaseOut,
+    OcrHealth,
     PageBoxesOut,
     PageOut,
     SearchRequest,
@@ -75,7 +76,8 @@ router = APIRouter(responses=ERRORS)
 @router.get("/health", response_model=Health, tags=["service"])
 def health(services: ServicesDep) -> Health:
     """No key needed; says nothing about the knowledge bases."""
-    return Health(status="ok", embedding_model=services.embedder.name)
+    return Health(status="ok", embedding_model=services.embedder.name,
+                  ocr=OcrHealth(**services.ocr.to_json()))
 
 
 @router.post("/kbs", status_code=status.HTTP_201_CREATED, response_model=KnowledgeBaseOut,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-__all__ = ["FONT_CANDIDATES", "find_font", "render_article"]
+__all__ = ["FONT_CANDIDATES", "find_font", "image_only", "rasterized", "render_article"]
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
@@ -62,3 +62,27 @@ def render_article(path: Path, title: str, paragraphs: Sequence[str],
                                  leftMargin=2 * cm, rightMargin=2 * cm,
                                  topMargin=2 * cm, bottomMargin=2 * cm)
     document.build(story)
+
+
+def image_only(path: Path, dpi: float = 200.0) -> None:
+    """Replace the PDF at `path` by a scan of it (`rasterized`)."""
+    path.write_bytes(rasterized(path.read_bytes(), dpi))
+
+
+def rasterized(data: bytes, dpi: float = 200.0) -> bytes:
+    """A scan of a PDF: each page drawn by pdfium at `dpi` in grayscale, and a PDF of those
+    images (Pillow), with no text layer: what a scanner makes of a printed page."""
+    import io
+
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    document = pdfium.PdfDocument(data)
+    try:
+        images = [Image.fromarray(page.render(scale=dpi / 72, grayscale=True).to_numpy()
+                                  .squeeze()) for page in document]
+    finally:
+        document.close()
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return buffer.getvalue()

@@ -19,7 +19,7 @@ import numpy as np
 from ingest.jobs import run_job
 from ingest.uploads import queue_local_files
 from qa_service.eval.datasets import Dataset, Question, normalize_answer, sample_evenly
-from qa_service.eval.render import render_article
+from qa_service.eval.render import image_only, render_article
 from qa_service.schemas import DocumentStatus, FileOutcome, Passage
 from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
@@ -36,6 +36,7 @@ class EvalCorpus:
     documents: dict[tuple[str, int], str] = field(default_factory=dict)  # (file, article) -> id
     ingest_seconds: dict[str, float] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)
+    ocr_pages: dict[str, int] = field(default_factory=dict)
     failures: list[FileOutcome] = field(default_factory=list)
     _page_texts: dict[str, list[str]] = field(default_factory=dict)
 
@@ -62,8 +63,11 @@ class EvalCorpus:
 
 
 def build_corpus(services: Services, datasets: Sequence[Dataset], work: Path,
-                 progress: Callable[[str], None] | None = None) -> EvalCorpus:
-    """Render every article to a PDF and ingest each file's PDFs as one job."""
+                 progress: Callable[[str], None] | None = None,
+                 scanned_dpi: float | None = None) -> EvalCorpus:
+    """Render every article to a PDF and ingest each file's PDFs as one job; with
+    `scanned_dpi`, each PDF is first turned into page images at that resolution with no
+    text layer (`render.image_only`), as a scanner would give it back."""
     say = progress or (lambda _message: None)
     if KB_NAME in services.registry.names():
         services.registry.delete(KB_NAME)
@@ -75,13 +79,18 @@ def build_corpus(services: Services, datasets: Sequence[Dataset], work: Path,
         for index, article in enumerate(dataset.articles):
             path = folder / f"{index:03d}-{_UNSAFE.sub('_', article.title)[:60]}.pdf"
             render_article(path, article.title, article.paragraphs)
+            if scanned_dpi is not None:
+                image_only(path, scanned_dpi)
             paths.append(path)
-        say(f"{dataset.name}: rendered {len(paths)} PDFs; ingesting")
+        say(f"{dataset.name}: rendered {len(paths)} PDFs"
+            + (f" as scans at {scanned_dpi:g} dpi" if scanned_dpi is not None else "")
+            + "; ingesting")
         started = time.perf_counter()
         job = run_job(services.pipeline, corpus.kb, queue_local_files(corpus.kb, paths))
         corpus.ingest_seconds[dataset.name] = time.perf_counter() - started
         outcomes = job.files if job else []
         corpus.pages[dataset.name] = sum(o.pages for o in outcomes)
+        corpus.ocr_pages[dataset.name] = sum(o.ocr_pages for o in outcomes)
         for index, outcome in enumerate(outcomes):
             if outcome.status in (DocumentStatus.INDEXED, DocumentStatus.UNCHANGED):
                 assert outcome.document_id is not None
@@ -152,8 +161,10 @@ def evaluate_retrieval(services: Services, corpus: EvalCorpus, datasets: Sequenc
                 progress(1)
         per_file[dataset.name] = _summary(scored, corpus.pages.get(dataset.name, 0),
                                           corpus.ingest_seconds.get(dataset.name, 0.0))
+        per_file[dataset.name]["ocr_pages"] = corpus.ocr_pages.get(dataset.name, 0)
         everything.extend(scored)
     report = _summary(everything, sum(corpus.pages.values()), sum(corpus.ingest_seconds.values()))
+    report["ocr_pages"] = sum(corpus.ocr_pages.values())
     report["per_file"] = per_file
     report["documents"] = len(corpus.documents)
     report["ingest_failures"] = [o.to_json() for o in corpus.failures]

@@ -109,12 +109,16 @@ CREATE TABLE IF NOT EXISTS job_files (
 ) WITHOUT ROWID;
 """
 
-# (table, column) added after the first release, as TEXT NOT NULL DEFAULT '': chunk
-# contexts, and the pipeline version of each document ('' = built before it was recorded)
-_ADDED_COLUMNS = (("chunks", "context"), ("documents", "pipeline_version"))
+# (table, column, declaration) added after the first release: chunk contexts, the pipeline
+# version of each document ('' = built before it was recorded), and how many pages of a
+# document (and of a job's file) were read by OCR
+_ADDED_COLUMNS = (("chunks", "context", "TEXT NOT NULL DEFAULT ''"),
+                  ("documents", "pipeline_version", "TEXT NOT NULL DEFAULT ''"),
+                  ("documents", "ocr_pages", "INTEGER NOT NULL DEFAULT 0"),
+                  ("job_files", "ocr_pages", "INTEGER NOT NULL DEFAULT 0"))
 
 _DOCUMENT_COLUMNS = (
-    "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at"
+    "id, filename, status, reason, pages, chunks, size_bytes, created_at, updated_at, ocr_pages"
 )
 
 
@@ -172,11 +176,10 @@ class Catalog:
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "CREATE "
                            + _CHUNKS_FTS.format(exists="IF NOT EXISTS ") + ";COMMIT;")
         with self.transaction() as conn:  # columns added since: one process adds each
-            for table, column in _ADDED_COLUMNS:
+            for table, column, declaration in _ADDED_COLUMNS:
                 columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                 if column not in columns:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT NOT NULL "
-                                 "DEFAULT ''")
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             _add_lexical_fields(conn)
 
     def connection(self) -> sqlite3.Connection:
@@ -363,7 +366,7 @@ class Catalog:
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)"
             " ON CONFLICT(id) DO UPDATE SET filename = excluded.filename,"
             " status = excluded.status, reason = excluded.reason, pages = excluded.pages,"
-            " chunks = 0, updated_at = excluded.updated_at",
+            " chunks = 0, ocr_pages = 0, updated_at = excluded.updated_at",
             (doc_id, filename, status.value, reason, pages, size_bytes, stamp, stamp),
         )
 
@@ -379,9 +382,10 @@ class Catalog:
     ) -> None:
         conn.execute(
             f"INSERT INTO documents ({_DOCUMENT_COLUMNS}, pipeline_version)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (info.id, info.filename, info.status.value, info.reason, info.pages, info.chunks,
-             info.size_bytes, info.created_at, info.updated_at, pipeline_version),
+             info.size_bytes, info.created_at, info.updated_at, info.ocr_pages,
+             pipeline_version),
         )
         conn.executemany(
             "INSERT INTO pages (document_id, number, text) VALUES (?, ?, ?)",
@@ -474,14 +478,14 @@ class Catalog:
             if row is None:
                 return None
             files = conn.execute(
-                "SELECT filename, status, reason, document_id, pages, chunks FROM job_files"
-                " WHERE job_id = ? ORDER BY position", (job_id,)
+                "SELECT filename, status, reason, document_id, pages, chunks, ocr_pages"
+                " FROM job_files WHERE job_id = ? ORDER BY position", (job_id,)
             ).fetchall()
         return JobInfo(
             id=row[0], state=JobState(row[1]), files_total=row[2], files_done=row[3],
             pages_parsed=row[4], chunks_embedded=row[5], created_at=row[6], updated_at=row[7],
             error=row[8],
-            files=[FileOutcome(f[0], DocumentStatus(f[1]), f[2], f[3], f[4], f[5])
+            files=[FileOutcome(f[0], DocumentStatus(f[1]), f[2], f[3], f[4], f[5], f[6])
                    for f in files],
         )
 
@@ -518,10 +522,10 @@ class Catalog:
         self, conn: sqlite3.Connection, job_id: str, position: int, outcome: FileOutcome
     ) -> None:
         conn.execute(
-            "UPDATE job_files SET status = ?, reason = ?, document_id = ?, pages = ?, chunks = ?"
-            " WHERE job_id = ? AND position = ?",
+            "UPDATE job_files SET status = ?, reason = ?, document_id = ?, pages = ?, chunks = ?,"
+            " ocr_pages = ? WHERE job_id = ? AND position = ?",
             (outcome.status.value, outcome.reason, outcome.document_id, outcome.pages,
-             outcome.chunks, job_id, position),
+             outcome.chunks, outcome.ocr_pages, job_id, position),
         )
         conn.execute(
             "UPDATE jobs SET files_done = (SELECT COUNT(*) FROM job_files WHERE job_id = ?"
@@ -535,4 +539,5 @@ def _document(row: Sequence[object]) -> DocumentInfo:
         id=str(row[0]), filename=str(row[1]), status=DocumentStatus(str(row[2])),
         reason=str(row[3]), pages=int(row[4]), chunks=int(row[5]),  # type: ignore[call-overload]
         size_bytes=int(row[6]), created_at=str(row[7]), updated_at=str(row[8]),  # type: ignore[call-overload]
+        ocr_pages=int(row[9]),  # type: ignore[call-overload]
     )

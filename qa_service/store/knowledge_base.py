@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa_service.errors import IndexMismatch, StorageError, describe
+from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import Chunk, DocumentStatus, KnowledgeBaseInfo, PreparedDocument
 from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
@@ -67,9 +68,7 @@ class IndexIdentity:
     embedding_model: str
     dimension: int
     chunker: dict[str, Any] = field(default_factory=dict)
-    parser: dict[str, Any] = field(
-        default_factory=lambda: {"name": "pypdf", "text": "nfc-v1", "tables": "layout-rows-v2",
-                                 "running_lines": "edges-v1", "positions": "pdfium-v1"})
+    parser: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
     lexical: dict[str, Any] = field(
         default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v4",
                                  "context": "identity-sections-v5",
@@ -88,10 +87,13 @@ class IndexIdentity:
 
 
 class KnowledgeBase:
-    def __init__(self, name: str, root: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, name: str, root: Path, manifest: dict[str, Any],
+                 parser_identity: dict[str, Any] | None = None) -> None:
         self.name = name
         self.root = root
         self.manifest = manifest
+        # what the server that opened it reads pages with (`rebuild_needed` compares)
+        self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
         self.catalog = Catalog(root / "catalog.sqlite")
         self.vectors = FaissSegmentStore(root / self.vectors_dir, self.dimension)
         self._thread_lock = threading.Lock()
@@ -119,7 +121,8 @@ class KnowledgeBase:
         return kb
 
     @classmethod
-    def open(cls, root: Path, name: str) -> KnowledgeBase:
+    def open(cls, root: Path, name: str,
+             parser_identity: dict[str, Any] | None = None) -> KnowledgeBase:
         manifest = read_manifest(root)
         version = manifest.get("format_version")
         if version != FORMAT_VERSION:
@@ -127,7 +130,7 @@ class KnowledgeBase:
                 f"knowledge base '{name}' uses on-disk format {version}; this version of the "
                 f"service reads format {FORMAT_VERSION}"
             )
-        kb = cls(name, root, manifest)
+        kb = cls(name, root, manifest, parser_identity)
         kb.catalog.initialize()
         return kb
 
@@ -171,11 +174,17 @@ class KnowledgeBase:
     @property
     def rebuild_needed(self) -> bool:
         """Whether the manifest records another parser or lexical identity than this
-        version of the service builds with (`qa kb rebuild` re-parses the documents). The
-        chunker is not judged here: its current version is the ingest package's."""
-        current = IndexIdentity(self.embedding_model, self.dimension)
-        return (self.manifest.get("parser"), self.manifest.get("lexical")) != (
-            current.parser, current.lexical)
+        version of the service builds with (`qa kb rebuild` re-parses the documents): the
+        text layer's or the lexical analyser's, or OCR where this server runs OCR another
+        way than the knowledge base was built (a server without OCR cannot improve on a
+        build with it). The chunker is not judged here: its current version is the ingest
+        package's."""
+        current = IndexIdentity(self.embedding_model, self.dimension,
+                                parser=dict(self.parser_identity))
+        recorded = dict(self.manifest.get("parser") or {})
+        recorded_ocr, current_ocr = recorded.pop("ocr", None), current.parser.pop("ocr", None)
+        return ((recorded, self.manifest.get("lexical")) != (current.parser, current.lexical)
+                or (current_ocr is not None and recorded_ocr != current_ocr))
 
     def exists(self) -> bool:
         """Whether this knowledge base is still in place: not deleted (its folder renamed

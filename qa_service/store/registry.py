@@ -16,8 +16,10 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from qa_service.errors import AlreadyExists, InvalidName, KnowledgeBaseNotFound
+from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.store.atomic import fsync_directory
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 
@@ -38,8 +40,11 @@ def validate_name(name: str) -> str:
 
 
 class KnowledgeBaseRegistry:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, parser_identity: dict[str, Any] | None = None) -> None:
+        """`parser_identity`: what this server reads pages with (`IndexIdentity.parser`),
+        which decides whether a knowledge base needs `qa kb rebuild`."""
         self.data_dir = data_dir
+        self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
         self._open: dict[str, tuple[KnowledgeBase, tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
@@ -84,7 +89,7 @@ class KnowledgeBaseRegistry:
                 return cached[0]
             if cached is not None:
                 cached[0].close()
-            kb = KnowledgeBase.open(folder, name)
+            kb = KnowledgeBase.open(folder, name, self.parser_identity)
             self._open[name] = (kb, stamp)
             return kb
 

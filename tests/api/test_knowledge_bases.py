@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from ingest.ocr import ocr_status
 from qa_service.store.knowledge_base import IndexIdentity
 from qa_service.store.registry import KnowledgeBaseRegistry
 from tests.api.helpers import assert_error, create_kb, ingest, upload
@@ -91,7 +92,8 @@ def test_health_needs_no_key_and_tells_nothing_about_knowledge_bases(
         client: TestClient, embedder) -> None:  # type: ignore[no-untyped-def]
     create_kb(client, "one")
     response = client.get("/health", headers={"Authorization": ""})
-    assert response.json() == {"status": "ok", "embedding_model": embedder.name}
+    assert response.json() == {"status": "ok", "embedding_model": embedder.name,
+                               "ocr": ocr_status("auto", "kor+eng").to_json()}
 
 
 def test_openapi_lists_the_routes(client: TestClient) -> None:

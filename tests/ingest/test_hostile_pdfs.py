@@ -60,6 +60,14 @@ READABLE: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
+# pages without text that OCR must not draw: the pixel limits refuse them before decoding
+SCANS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "scan bomb": (attacks.attack_scan_bomb,
+                  "page 1: its images hold 10,000 million pixels, over the OCR limit"),
+    "huge page": (attacks.attack_huge_page, "page 1: the page is 200 x 200 inches, too large"),
+}
+
+
 @pytest.fixture(scope="module")
 def hostile_pool() -> Iterator[ParserPool]:
     limits = ParserLimits(max_pages=MAX_PAGES, max_text_chars=MAX_TEXT_CHARS)
@@ -96,6 +104,20 @@ def test_a_trap_that_pypdf_survives_gives_the_real_text(
     assert result.status is DocumentStatus.INDEXED, result.reason
     assert result.page_count == 1
     assert text in result.pages[0].text
+
+
+@pytest.mark.parametrize("name", SCANS)
+def test_a_page_too_large_to_ocr_is_refused_by_the_budget_not_the_kernel(
+        name: str, tmp_path: Path) -> None:
+    build, words = SCANS[name]
+    limits = ParserLimits(max_pages=MAX_PAGES, max_text_chars=MAX_TEXT_CHARS, parser="ocr")
+    with ParserPool(limits, size=1) as pool:
+        started = time.monotonic()
+        result = pool.parse(write(tmp_path, name, build()))
+        assert time.monotonic() - started < 10
+        assert len(pool.worker_pids()) == 1  # the worker lives on
+    assert result.status is DocumentStatus.NO_TEXT, result.reason
+    assert words in result.reason
 
 
 def test_a_file_slower_than_its_budget_is_stopped_at_it(tmp_path: Path) -> None:

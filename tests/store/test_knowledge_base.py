@@ -322,3 +322,36 @@ def test_compaction_after_many_deletions_keeps_search_right(  # type: ignore[no-
     top = dense_ids(kb, fake_embedder, "Document 5 talks about topic5 in depth.", 1)
     assert top[0] in docs[5].chunk_ids
     assert np.isin(dense_ids(kb, fake_embedder, "topic1"), list(live)).all()
+
+
+def test_a_catalog_from_before_ocr_gets_its_ocr_page_counts(kb: KnowledgeBase, doc) -> None:  # type: ignore[no-untyped-def]
+    manual = doc("manual.pdf", FILLER * 3)
+    publish(kb, dataclasses.replace(manual, info=dataclasses.replace(manual.info, ocr_pages=1)))
+    assert kb.catalog.document(manual.info.id).ocr_pages == 1  # type: ignore[union-attr]
+    with kb.catalog.transaction() as conn:
+        conn.execute("ALTER TABLE documents DROP COLUMN ocr_pages")
+        conn.execute("ALTER TABLE job_files DROP COLUMN ocr_pages")
+    kb.close()
+    old = KnowledgeBase.open(kb.root, "kb")
+    try:
+        (document,) = old.catalog.documents()
+        assert document.ocr_pages == 0  # documents from before were never OCR'd
+        columns = {row[1] for row in old.catalog.connection().execute(
+            "PRAGMA table_info(job_files)")}
+        assert "ocr_pages" in columns
+    finally:
+        old.close()
+
+
+def test_rebuild_is_needed_where_this_server_reads_scans_another_way(
+        kb: KnowledgeBase) -> None:
+    plain = dict(kb.manifest["parser"])
+    ocr = {**plain, "ocr": "tesseract-v1:kor+eng:200dpi"}
+    assert not KnowledgeBase(kb.name, kb.root, kb.manifest, plain).rebuild_needed
+    assert KnowledgeBase(kb.name, kb.root, kb.manifest, ocr).rebuild_needed
+    built_with_ocr = {**kb.manifest, "parser": ocr}
+    assert not KnowledgeBase(kb.name, kb.root, built_with_ocr, ocr).rebuild_needed
+    assert KnowledgeBase(kb.name, kb.root, built_with_ocr,
+                         {**ocr, "ocr": "tesseract-v1:eng:300dpi"}).rebuild_needed
+    # a server without OCR cannot improve on a build with it
+    assert not KnowledgeBase(kb.name, kb.root, built_with_ocr, plain).rebuild_needed

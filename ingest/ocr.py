@@ -1,0 +1,149 @@
+"""OCR for pages without a usable text layer: the `ocr` implementation of `PdfParser`.
+
+It reads the text layer as `pypdf` does (`ingest.parse.parse_pdf`), then, page by page,
+renders each page whose text layer is empty or unusable (`needs_ocr`) with pdfium
+(`ingest.render`) and reads it with Tesseract (`ingest.tesseract`). A page keeps the OCR
+text when it holds more readable characters than its text layer, with a box for each
+character (`PagePositions`, as the text layer's glyphs have), so that a quote from a
+scanned page can be shown on it. Each page has its own time limit and the renderer's
+pixel limits; a page over one keeps its text layer and is named in the document's reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.parse import FilledPages, ParseResult, clean_page_text, parse_pdf
+from ingest.render import PdfPages, RenderRefused
+from ingest.tesseract import (
+    DEFAULT_LANGUAGES,
+    OcrError,
+    recognize,
+    tesseract_problem,
+    tesseract_version,
+)
+from qa_service.page_positions import PagePositions
+from qa_service.parser_identity import DEFAULT_DPI
+from qa_service.schemas import Page
+
+__all__ = ["OcrOptions", "OcrParser", "OcrStatus", "TesseractPages", "needs_ocr", "ocr_status",
+           "readable_characters"]
+
+MIN_READABLE = 20  # a page whose text layer has fewer letters and digits is read by OCR
+MAX_UNREADABLE_SHARE = 0.3  # ... or whose characters are this often unmapped glyphs
+_READABLE = re.compile(r"[^\W_]")
+_UNMAPPED = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """How pages are read (`QA_INGEST__OCR_*` settings)."""
+
+    languages: str = DEFAULT_LANGUAGES
+    dpi: float = DEFAULT_DPI
+    page_timeout_s: float = 60.0
+    max_megapixels: float = 40.0  # of the rendered page (A4 at 200 dpi: 3.9)
+    max_image_megapixels: float = 150.0  # held by the page's images, before decoding
+
+
+@dataclass(frozen=True)
+class OcrStatus:
+    """Whether this server OCRs pages, with what, and if not, why (for `/health`)."""
+
+    enabled: bool
+    languages: str
+    engine: str = ""  # "tesseract 5.3.0"
+    reason: str = ""  # why OCR is off, in words
+
+    def to_json(self) -> dict[str, object]:
+        return {"enabled": self.enabled, "languages": self.languages, "engine": self.engine,
+                "reason": self.reason}
+
+
+def ocr_status(mode: str, languages: str) -> OcrStatus:
+    """`mode` "auto" turns OCR on where Tesseract and its `languages` are installed; "off"
+    turns it off."""
+    if mode == "off":
+        return OcrStatus(False, languages, reason="turned off (QA_INGEST__OCR=off)")
+    problem = tesseract_problem(languages)
+    if problem is not None:
+        return OcrStatus(False, languages, reason=problem)
+    return OcrStatus(True, languages, tesseract_version())
+
+
+def readable_characters(text: str) -> int:
+    return len(_READABLE.findall(text))
+
+
+def needs_ocr(text: str) -> bool:
+    """Whether a page's text layer is empty or unusable: under `MIN_READABLE` letters and
+    digits, or mostly glyphs that map to no character (a font without a Unicode map)."""
+    if readable_characters(text) < MIN_READABLE:
+        return True
+    visible = len(text) - text.count(" ") - text.count("\n")
+    return len(_UNMAPPED.findall(text)) > MAX_UNREADABLE_SHARE * max(1, visible)
+
+
+@dataclass
+class TesseractPages:
+    """The `PageFiller` that reads pages with Tesseract."""
+
+    options: OcrOptions = field(default_factory=OcrOptions)
+
+    def fill(self, data: bytes, pages: list[Page],
+             on_page: Callable[[int], None] | None = None) -> FilledPages:
+        wanted = [page.number for page in pages if needs_ocr(page.text)]
+        if not wanted:
+            return FilledPages(pages, [])
+        try:
+            document = PdfPages(data)
+        except RenderRefused as exc:  # the text layer stands without OCR
+            return FilledPages(pages, [], str(exc))
+        out, filled, problem = list(pages), [], ""
+        with document:
+            for number in wanted:
+                if on_page is not None:
+                    on_page(number)
+                try:
+                    read = self._read(document, number)
+                except (RenderRefused, OcrError) as exc:
+                    problem = problem or f"page {number}: {exc}"
+                    continue
+                if readable_characters(read.text) > readable_characters(out[number - 1].text):
+                    out[number - 1] = read
+                    filled.append(number)
+        return FilledPages(out, filled, problem)
+
+    def _read(self, document: PdfPages, number: int) -> Page:
+        options = self.options
+        image = document.draw(number, options.dpi, int(options.max_megapixels * 1e6),
+                              int(options.max_image_megapixels * 1e6))
+        recognized = recognize(image.pixels, options.languages, options.page_timeout_s)
+        text = recognized.text
+        positions = None
+        if recognized.boxes is not None and clean_page_text(text) == text and text:
+            rows, columns = image.pixels.shape
+            positions = PagePositions.encode(
+                text, columns / image.scale, rows / image.scale,
+                (recognized.boxes / np.float32(image.scale)).astype(np.float32))
+        return Page(number, clean_page_text(text), positions)
+
+
+class OcrParser:
+    """The text layer (pypdf), and Tesseract for the pages without a usable one."""
+
+    name = "ocr"
+
+    def __init__(self, options: OcrOptions | None = None) -> None:
+        self.options = options or OcrOptions()
+
+    def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
+              on_page_count: Callable[[int], None] | None = None,
+              on_ocr_page: Callable[[int], None] | None = None) -> ParseResult:
+        return parse_pdf(data, max_pages=max_pages, max_chars=max_chars,
+                         on_page_count=on_page_count, filler=TesseractPages(self.options),
+                         on_ocr_page=on_ocr_page)
