@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,12 @@ __all__ = ["DEFAULT_LANGUAGES", "MIN_CONFIDENCE", "OcrError", "OcrText", "OcrTim
 DEFAULT_LANGUAGES = "kor+eng"
 MIN_CONFIDENCE = 10.0  # Tesseract's word confidence (0-100) below which a "word" is noise
 MARGIN = 16  # white pixels around a region: Tesseract misreads text at an image's edge
+_ODD = re.compile(r"[\u300c-\u300f\\|¦{}]")  # 「」『』 and the like: rarely printed, often misread
+# The Korean model writes the "m" of a unit after a figure as the letter ㅁ ("2.43ㅁ", "5kㅁ")
+_UNIT_JAMO = re.compile(r"(?<=[0-9ckm])\u3141")
+_DOUBTFUL = re.compile(r"[A-Za-z\u300c-\u300f\\|¦{}]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+_LETTER = re.compile(r"[^\W\d_]")
 _LANGUAGES = re.compile(r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
 _PROGRAM = "tesseract"
 
@@ -117,7 +123,7 @@ def recognize(image: npt.NDArray[np.uint8], languages: str, timeout_s: float) ->
     for region in reading_regions(image):
         crop = np.pad(image[region.y0:region.y1, region.x0:region.x1], MARGIN,
                       constant_values=255)
-        read = _recognize_region(crop, languages, deadline - time.monotonic(), timeout_s)
+        read = _recognize_region(crop, languages, deadline, timeout_s)
         if read.text:
             x, y = region.x0 - MARGIN, region.y0 - MARGIN
             offset = np.array([x, y, x, y], dtype=np.float32)
@@ -140,9 +146,22 @@ def _concatenated(parts: list[OcrText]) -> OcrText:
     return OcrText(text, boxes.astype(np.float32))
 
 
-def _recognize_region(image: npt.NDArray[np.uint8], languages: str, remaining_s: float,
+def _recognize_region(image: npt.NDArray[np.uint8], languages: str, deadline: float,
                       timeout_s: float) -> OcrText:
-    if remaining_s <= 0:
+    plain, table = _run(image, languages, "4", ("txt", "tsv"), deadline, timeout_s)
+    words = words_of(table)
+    layout = layout_of(plain, words)
+    if layout is None:
+        return OcrText(_tidy_lines([line.split() for line in plain.splitlines()]), None)
+    return text_of(layout, _reread_doubtful(image, words, languages, deadline, timeout_s))
+
+
+def _run(image: npt.NDArray[np.uint8], languages: str, psm: str, outputs: tuple[str, ...],
+         deadline: float, timeout_s: float) -> list[str]:
+    """Tesseract's `outputs` ("txt", "tsv") for `image`, read in page segmentation mode
+    `psm`, within `deadline` (a `time.monotonic()` value)."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
         raise OcrTimeout(f"OCR ran past its limit of {timeout_s:g} s")
     height, width = image.shape
     portable_graymap = b"P5 %d %d 255\n" % (width, height) + np.ascontiguousarray(image).tobytes()
@@ -150,8 +169,8 @@ def _recognize_region(image: npt.NDArray[np.uint8], languages: str, remaining_s:
         base = Path(folder) / "page"
         try:
             run = subprocess.run(  # noqa: S603 - fixed program, checked language list
-                [_PROGRAM, "stdin", str(base), "-l", languages, "--psm", "4", "txt", "tsv"],
-                input=portable_graymap, capture_output=True, timeout=remaining_s, check=False,
+                [_PROGRAM, "stdin", str(base), "-l", languages, "--psm", psm, *outputs],
+                input=portable_graymap, capture_output=True, timeout=remaining, check=False,
                 env=_environment())
         except subprocess.TimeoutExpired as exc:
             raise OcrTimeout(f"OCR ran past its limit of {timeout_s:g} s") from exc
@@ -162,11 +181,69 @@ def _recognize_region(image: npt.NDArray[np.uint8], languages: str, remaining_s:
             raise OcrError("tesseract failed"
                            + (f": {said[-1][:200]}" if said else f" (exit code {run.returncode})"))
         try:
-            plain = (base.with_suffix(".txt")).read_text("utf-8", errors="replace")
-            table = (base.with_suffix(".tsv")).read_text("utf-8", errors="replace")
+            return [base.with_suffix(f".{kind}").read_text("utf-8", errors="replace")
+                    for kind in outputs]
         except OSError as exc:
             raise OcrError(f"tesseract wrote no result ({exc})") from exc
-    return assemble(plain, words_of(table))
+
+
+def _reread_doubtful(image: npt.NDArray[np.uint8], words: list[Word], languages: str,
+                     deadline: float, timeout_s: float) -> list[Word]:
+    """`words`, where Tesseract misread words of a page in another script, read again.
+
+    With several languages (`kor+eng`), Tesseract takes a Korean word for Latin letters
+    now and then ("홍문종" as "SES", at confidence 91), and an English word in Korean text
+    for symbols ("BTV" as "81\\"). On a page whose letters are mostly not Latin, every word
+    with a Latin letter or such a symbol is read again with each language alone, all such
+    words in one image a language, and the reading Tesseract is surest of is kept (the
+    first reading on a tie; a reading with such a symbol counts as unsure)."""
+    alone = languages.split("+")
+    if len(alone) < 2:
+        return words
+    letters = sum(len(_LETTER.findall(word.text)) for word in words)
+    latin = sum(len(_LATIN_LETTER.findall(word.text)) for word in words)
+    doubtful = [i for i, word in enumerate(words) if _DOUBTFUL.search(word.text)]
+    if not doubtful or latin > letters / 2:
+        return words
+    sheet, spans = _word_sheet(image, [words[i] for i in doubtful])
+    best = {index: words[index] if not _ODD.search(words[index].text)
+            else replace(words[index], confidence=0.0) for index in doubtful}
+    for language in alone:
+        (table,) = _run(sheet, language, "6", ("tsv",), deadline, timeout_s)
+        read: list[list[Word]] = [[] for _ in doubtful]
+        for word in words_of(table):
+            middle = word.top + word.height / 2
+            for slot, (top, bottom) in enumerate(spans):
+                if top <= middle < bottom:
+                    read[slot].append(word)
+        for index, found in zip(doubtful, read, strict=True):
+            text = "".join(word.text for word in sorted(found, key=lambda w: w.left))
+            if not found or not _LETTER.search(text) or _ODD.search(text):
+                continue
+            confidence = min(word.confidence for word in found)
+            if confidence > best[index].confidence:
+                old = words[index]
+                best[index] = Word(text, old.left, old.top, old.width, old.height, confidence)
+    return [best.get(index, word) for index, word in enumerate(words)]
+
+
+def _word_sheet(image: npt.NDArray[np.uint8], words: list[Word]
+                ) -> tuple[npt.NDArray[np.uint8], list[tuple[int, int]]]:
+    """The words' boxes cut out of `image`, one under the other on a white sheet, and the
+    rows each one spans on it."""
+    pad = 6
+    crops = [image[max(0, w.top - pad):w.top + w.height + pad,
+                   max(0, w.left - pad):w.left + w.width + pad] for w in words]
+    gap = max(crop.shape[0] for crop in crops)
+    width = max(crop.shape[1] for crop in crops) + 2 * MARGIN
+    sheet = np.full((MARGIN * 2 + sum(c.shape[0] + gap for c in crops), width), 255,
+                    dtype=np.uint8)
+    spans, top = [], MARGIN
+    for crop in crops:
+        sheet[top:top + crop.shape[0], MARGIN:MARGIN + crop.shape[1]] = crop
+        spans.append((top - gap // 2, top + crop.shape[0] + gap // 2))
+        top += crop.shape[0] + gap
+    return sheet, spans
 
 
 def words_of(table: str) -> list[Word]:
@@ -190,22 +267,48 @@ def assemble(plain: str, words: list[Word]) -> OcrText:
     whose confidence is under `MIN_CONFIDENCE`, whitespace tidied as the text layer's is
     (single spaces, one line a printed line); each character with its word's box. When the
     plain text and the table do not hold the same characters, the text alone (no boxes)."""
+    layout = layout_of(plain, words)
+    if layout is None:
+        return OcrText(_tidy_lines([line.split() for line in plain.splitlines()]), None)
+    return text_of(layout, words)
+
+
+Layout = list[list[list[int]]]  # lines -> tokens -> the indices of the words they hold
+
+
+def layout_of(plain: str, words: list[Word]) -> Layout | None:
+    """Which words each space-separated token of each line of the plain text holds; None
+    when the plain text and the table do not hold the same characters."""
     owners = [index for index, word in enumerate(words) for _ in word.text]
     if "".join(plain.split()) != "".join(word.text for word in words):
-        return OcrText(_tidy_lines([line.split() for line in plain.splitlines()]), None)
-    first: dict[int, int] = {}
-    for position, owner in enumerate(owners):
-        first.setdefault(owner, position)
-    lines: list[list[list[tuple[str, Box]]]] = []  # line -> kept token -> (character, box)
+        return None
+    lines: Layout = []
     cursor = 0
     for line in plain.splitlines():
         tokens = []
         for token in line.split():
-            kept = [(char, _char_box(words[owner], position - first[owner]))
-                    for char, position in zip(token, range(cursor, cursor + len(token)),
-                                              strict=True)
-                    if words[owner := owners[position]].confidence >= MIN_CONFIDENCE]
+            held: list[int] = []
+            for owner in owners[cursor:cursor + len(token)]:
+                if not held or held[-1] != owner:
+                    held.append(owner)
             cursor += len(token)
+            tokens.append(held)
+        lines.append(tokens)
+    return lines
+
+
+def text_of(layout: Layout, words: list[Word]) -> OcrText:
+    """The text of `layout` with the words' (possibly re-read) texts and boxes; a word
+    under `MIN_CONFIDENCE` is left out, a token with no word left is dropped."""
+    lines: list[list[list[tuple[str, Box]]]] = []
+    done: set[int] = set()
+    for line in layout:
+        tokens = []
+        for held in line:
+            kept = [(char, _char_box(words[index], k)) for index in held
+                    if index not in done and words[index].confidence >= MIN_CONFIDENCE
+                    for k, char in enumerate(words[index].text)]
+            done.update(held)
             if kept:
                 tokens.append(kept)
         lines.append(tokens)
@@ -226,7 +329,7 @@ def _joined(lines: list[list[list[tuple[str, Box]]]]) -> OcrText:
             characters += [(char, _NO_BOX) for char in separator]
             characters += token
             separator = " "
-    text = "".join(char for char, _ in characters)
+    text = _UNIT_JAMO.sub("m", "".join(char for char, _ in characters))
     normalized = unicodedata.normalize("NFC", text)
     if normalized != text:  # composing characters moves offsets: keep the text only
         return OcrText(normalized, None)

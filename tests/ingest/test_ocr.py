@@ -210,3 +210,50 @@ def test_ocr_status_says_why_it_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     gone = ocr_status("auto", "kor+eng")
     assert not gone.enabled
     assert "tesseract program is not installed" in gone.reason
+
+
+def tsv_of(*words: tuple[str, int, float]) -> str:
+    """A TSV table of words, each (text, top, confidence) at x = 10 * its place."""
+    rows = ["level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\t"
+            "height\tconf\ttext"]
+    rows += [f"5\t1\t1\t1\t1\t{n}\t{10 * n}\t{top}\t8\t20\t{confidence}\t{text}"
+             for n, (text, top, confidence) in enumerate(words, start=1)]
+    return "\n".join(rows) + "\n"
+
+
+def test_words_misread_across_scripts_are_read_again_with_each_language(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.tesseract as tesseract
+
+    page = [Word("친박계", 0, 0, 60, 20, 95.0), Word("SES", 70, 0, 40, 20, 91.0),
+            Word("의원은", 120, 0, 60, 20, 96.0), Word("중국", 0, 30, 40, 20, 95.0),
+            Word("81\\", 50, 30, 40, 20, 88.0), Word("UN", 100, 30, 30, 20, 96.0),
+            Word("라디오에", 140, 30, 80, 20, 94.0)]
+    asked: list[str] = []
+
+    def run(sheet: np.ndarray, language: str, *args: object) -> list[str]:
+        asked.append(language)
+        _, spans = tesseract._word_sheet(sheet, [page[1], page[4], page[5]])
+        middles = [(top + bottom) // 2 - 10 for top, bottom in spans]
+        readings = {"kor": [("홍", 94.0), ("81", 60.0), ("유엔", 70.0)],
+                    "eng": [("SES", 91.0), ("BTV", 90.0), ("UN", 96.0)]}[language]
+        return [tsv_of(*[(text, middle, confidence) for (text, confidence), middle
+                         in zip(readings, middles, strict=True)])]
+
+    monkeypatch.setattr(tesseract, "_run", run)
+    image = np.full((80, 240), 255, dtype=np.uint8)
+    read = tesseract._reread_doubtful(image, page, "kor+eng", 0.0, 1.0)
+    assert asked == ["kor", "eng"]
+    assert [w.text for w in read] == ["친박계", "홍", "의원은", "중국", "BTV", "UN", "라디오에"]
+    assert (read[1].left, read[1].width) == (70, 40)  # the box stays the word's
+    asked.clear()  # a page mostly in Latin letters, or one language: nothing read again
+    english = [Word("The", 0, 0, 30, 20, 96.0), Word("SES", 40, 0, 30, 20, 91.0)]
+    assert tesseract._reread_doubtful(image, english, "kor+eng", 0.0, 1.0) == english
+    assert tesseract._reread_doubtful(image, page, "kor", 0.0, 1.0) == page
+    assert asked == []
+
+
+def test_a_unit_written_as_a_korean_letter_is_read_as_m() -> None:
+    words = [Word("2.43ㅁ를", 0, 0, 70, 20, 90.0), Word("5ㅁ", 80, 0, 20, 20, 90.0),
+             Word("ㅁ자", 110, 0, 20, 20, 90.0)]
+    assert assemble("2.43ㅁ를 5ㅁ ㅁ자", words).text == "2.43m를 5m ㅁ자"
