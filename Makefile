@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
+TESSDATA := /usr/share/tesseract-ocr/5/tessdata/kor.traineddata
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers eval-real calibrate bench concurrency hostile hardening positions clean
+.PHONY: install run test test-fast lint eval eval-answers eval-real eval-scanned calibrate bench concurrency hostile hardening positions clean
 
-install: $(STAMP) $(FONT)
+install: $(STAMP) $(FONT) $(TESSDATA)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,14 @@ $(STAMP): pyproject.toml
 $(FONT):
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-nanum >/dev/null
+
+# OCR for scanned pages: Tesseract with Korean and English (Debian's packages). Where they
+# cannot be installed the service still runs, with OCR off (it says so in /health and its log).
+$(TESSDATA):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	  tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng >/dev/null; } \
+	|| echo "warning: Tesseract could not be installed; the service runs with OCR off"
 
 run: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/qa serve
@@ -65,6 +74,20 @@ eval-real: install
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --answers --json .eval/pages-team.json
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-cross.jsonl --answers --json .eval/pages-team-cross.json
 	$(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-none.jsonl --answers --json .eval/pages-team-none.json
+
+# Scans (see README "Scanned PDFs"): the first 10 articles of the SQuAD and KorQuAD dev files
+# as text PDFs, then as page images at $(SCAN_DPI) dpi with no text layer (read by OCR);
+# recall@5 of both and OCR's ingestion speed (bench/scanned_report.py; exits 1 when a scanned
+# recall@5 is more than 0.05 under the text one).
+SCAN_DPI ?= 200
+eval-scanned: install
+	mkdir -p .eval
+	for set in squad-v1.1 korquad-v1.0; do \
+	  $(BIN)/qa eval retrieval $(DATA)/qa/$$set.dev.json --articles 10 --json .eval/text-$$set.json && \
+	  $(BIN)/qa eval retrieval $(DATA)/qa/$$set.dev.json --articles 10 --scanned $(SCAN_DPI) \
+	    --json .eval/scanned-$$set.json || exit 1; \
+	done
+	$(BIN)/python -m bench.scanned_report --eval .eval
 
 # Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
 # the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.

@@ -8,7 +8,8 @@ key sent on every request), creates a knowledge base and uploads every PDF under
 (recursively) and the generated attacks of `bench.attack_pdfs`, one file per upload
 request, one at a time, each followed to the end of its job. Meanwhile a thread calls
 `GET /health` and `POST /kbs/{kb}/search` every half second. Reported: counts by status,
-each attack's outcome, files over their parsing budget (`base + per_page * pages`, capped;
+each attack's outcome, files over their parsing budget (`base + per_page * pages`, capped,
+and OCR's per-page budget for the pages of a file that was OCR'd or ended `no_text`;
 the time measured runs from the upload's answer to the job's end, so it also covers
 queueing, chunking and embedding, and a file counts as over only past `SLACK_S` more),
 health and search failures and latencies, and the
@@ -43,6 +44,7 @@ import httpx
 
 from bench.attack_pdfs import ATTACKS, attack_slow_pages, write_attacks
 from qa_service.config import IngestSettings, Settings
+from qa_service.services import OCR_DRAW_BUDGET_S
 
 KB = "hostile"
 # What the measured time holds besides parsing: staging the upload, starting a worker
@@ -78,9 +80,11 @@ class FileRun:
         return not ended or (self.status not in ("indexed", "unchanged") and not self.reason)
 
 
-def budget(ingest: IngestSettings, pages: int) -> float:
-    return min(ingest.parse_timeout_max_s,
-               ingest.parse_timeout_base_s + ingest.parse_timeout_per_page_s * pages)
+def budget(ingest: IngestSettings, pages: int, ocr_pages: int = 0) -> float:
+    """The parsing budget, and OCR's own for each page OCR may have started on."""
+    return (min(ingest.parse_timeout_max_s,
+                ingest.parse_timeout_base_s + ingest.parse_timeout_per_page_s * pages)
+            + ocr_pages * (ingest.ocr_page_timeout_s + OCR_DRAW_BUDGET_S))
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -252,7 +256,9 @@ def upload_and_wait(client: httpx.Client, path: Path, source: str, ingest: Inges
     run.reason = str(outcome.get("reason", "")) or str(job.get("error", ""))
     run.pages = int(outcome.get("pages") or 0)
     run.chunks = int(outcome.get("chunks") or 0)
-    run.budget_s = budget(ingest, run.pages)
+    # OCR starts on the pages without text: every page of a scan, some of a mixed file
+    ocr_started = run.pages if run.status == "no_text" or outcome.get("ocr_pages") else 0
+    run.budget_s = budget(ingest, run.pages, ocr_started)
     return run
 
 

@@ -3,7 +3,7 @@
 It reads the text layer as `pypdf` does (`ingest.parse.parse_pdf`), then, page by page,
 renders each page whose text layer is empty or unusable (`needs_ocr`) with pdfium
 (`ingest.render`) and reads it with Tesseract (`ingest.tesseract`). A page keeps the OCR
-text when it holds more readable characters than its text layer, with a box for each
+text when it holds more letters and digits in words than its text layer, with a box for each
 character (`PagePositions`, as the text layer's glyphs have), so that a quote from a
 scanned page can be shown on it. Each page has its own time limit and the renderer's
 pixel limits; a page over one keeps its text layer and is named in the document's reason.
@@ -31,12 +31,16 @@ from qa_service.parser_identity import DEFAULT_DPI
 from qa_service.schemas import Page
 
 __all__ = ["OcrOptions", "OcrParser", "OcrStatus", "TesseractPages", "needs_ocr", "ocr_status",
-           "readable_characters"]
+           "readable_characters", "word_characters"]
 
 MIN_READABLE = 20  # a page whose text layer has fewer letters and digits is read by OCR
 MAX_UNREADABLE_SHARE = 0.3  # ... or whose characters are this often unmapped glyphs
+MAX_LONE_SHARE = 0.6  # ... or whose words (10 or more) are this often one Latin letter
 _READABLE = re.compile(r"[^\W_]")
 _UNMAPPED = re.compile(r"[\ufffd\ue000-\uf8ff]")  # replacement and private-use characters
+# what pypdf writes for glyphs of a font with no Unicode map: "/g437", "(cid:12)", "/uni0041"
+_GLYPH_NAMES = re.compile(r"/g\d+|\(cid:\d+\)|/uni[0-9A-Fa-f]{4,}")
+_LONE = re.compile(r"[A-Za-z]")  # one Latin letter
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class OcrOptions:
     dpi: float = DEFAULT_DPI
     page_timeout_s: float = 60.0
     max_megapixels: float = 40.0  # of the rendered page (A4 at 200 dpi: 3.9)
-    max_image_megapixels: float = 150.0  # held by the page's images, before decoding
+    max_image_mb: float = 300.0  # the page's images, decoded (read before decoding)
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,31 @@ def ocr_status(mode: str, languages: str) -> OcrStatus:
 
 
 def readable_characters(text: str) -> int:
-    return len(_READABLE.findall(text))
+    """Letters and digits, glyph names ("/g437") left out."""
+    return len(_READABLE.findall(_GLYPH_NAMES.sub(" ", text)))
+
+
+def word_characters(text: str) -> int:
+    """The letters and digits of words of two or more of them: what a text layer or an OCR
+    reading of the same page is compared by (a layer of lone shifted characters, "F n e m
+    b", holds as many letters as the page but no words)."""
+    return sum(count for token in _GLYPH_NAMES.sub(" ", text).split()
+               if (count := len(_READABLE.findall(token))) >= 2)
 
 
 def needs_ocr(text: str) -> bool:
     """Whether a page's text layer is empty or unusable: under `MIN_READABLE` letters and
-    digits, or mostly glyphs that map to no character (a font without a Unicode map)."""
+    digits; mostly glyphs that map to no character, or glyph names (a font without a
+    Unicode map); or mostly lone Latin letters (a font whose map is shifted)."""
     if readable_characters(text) < MIN_READABLE:
         return True
     visible = len(text) - text.count(" ") - text.count("\n")
-    return len(_UNMAPPED.findall(text)) > MAX_UNREADABLE_SHARE * max(1, visible)
+    unmapped = len(_UNMAPPED.findall(text)) + sum(len(m) for m in _GLYPH_NAMES.findall(text))
+    if unmapped > MAX_UNREADABLE_SHARE * max(1, visible):
+        return True
+    tokens = text.split()
+    lone = sum(1 for token in tokens if len(token) == 1 and _LONE.fullmatch(token))
+    return len(tokens) >= 10 and lone >= MAX_LONE_SHARE * len(tokens)
 
 
 @dataclass
@@ -113,7 +132,7 @@ class TesseractPages:
                 except (RenderRefused, OcrError) as exc:
                     problem = problem or f"page {number}: {exc}"
                     continue
-                if readable_characters(read.text) > readable_characters(out[number - 1].text):
+                if word_characters(read.text) > word_characters(out[number - 1].text):
                     out[number - 1] = read
                     filled.append(number)
         return FilledPages(out, filled, problem)
@@ -121,7 +140,7 @@ class TesseractPages:
     def _read(self, document: PdfPages, number: int) -> Page:
         options = self.options
         image = document.draw(number, options.dpi, int(options.max_megapixels * 1e6),
-                              int(options.max_image_megapixels * 1e6))
+                              int(options.max_image_mb * 1e6))
         recognized = recognize(image.pixels, options.languages, options.page_timeout_s)
         text = recognized.text
         positions = None

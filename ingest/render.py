@@ -1,8 +1,10 @@
 """Page images for OCR: a PDF page rendered in grayscale by pdfium (pypdfium2).
 
 Like `ingest.positions`, it speaks to pdfium, here to draw pages, within limits set before
-anything is decoded: a page whose images hold more pixels than `max_image_pixels` (a scan
-bomb: one 100,000 x 100,000 image is ten billion pixels) is refused, and a page larger
+anything is decoded: a page whose images decode to more than `max_image_bytes` (a scan
+bomb: one 100,000 x 100,000 image of one bit a pixel is 1,250 MB) is refused (pdfium draws
+a large image at the page's resolution without holding all of it: a 35,000 x 35,000 fax
+image, 153 MB decoded, draws in a second with 34 MB), and a page larger
 than `max_pixels` at the requested resolution is drawn at a lower one, so that neither
 the worker's memory limit nor the kernel has to stop it.
 
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PageImage", "PdfPages", "RenderRefused", "image_pixels", "render_page"]
+__all__ = ["PageImage", "PdfPages", "RenderRefused", "image_bytes", "render_page"]
 
 MIN_DPI = 50.0  # a page that only fits at a lower resolution is refused: OCR reads nothing
 
@@ -50,7 +52,7 @@ class PdfPages:
         except Exception as exc:  # pdfium's errors are plain exceptions
             raise RenderRefused(f"pdfium cannot open the file ({exc})") from exc
 
-    def draw(self, number: int, dpi: float, max_pixels: int, max_image_pixels: int
+    def draw(self, number: int, dpi: float, max_pixels: int, max_image_bytes: int
              ) -> PageImage:
         """Page `number` (1-based), as `render_page` draws it."""
         try:
@@ -58,7 +60,7 @@ class PdfPages:
         except Exception as exc:  # pdfium's errors are plain exceptions
             raise RenderRefused(f"pdfium cannot load the page ({exc})") from exc
         try:
-            return render_page(page, dpi, max_pixels, max_image_pixels)
+            return render_page(page, dpi, max_pixels, max_image_bytes)
         except RenderRefused:
             raise
         except MemoryError as exc:
@@ -78,29 +80,30 @@ class PdfPages:
         self.close()
 
 
-def image_pixels(page: Any) -> int:
-    """How many pixels the page's images hold, read from their dictionaries (nothing is
-    decoded), forms included."""
+def image_bytes(page: Any) -> int:
+    """How many bytes the page's images decode to (pixels times bits a pixel), read from
+    their dictionaries (nothing is decoded), forms included."""
     import pypdfium2.raw as pdfium_c
 
     total = 0
     for image in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
         try:
             width, height = image.get_px_size()
+            bits = max(1, int(image.get_metadata().bits_per_pixel))
         except Exception:  # noqa: BLE001, S112 - an image whose size cannot be read adds none
             continue
-        total += max(0, int(width)) * max(0, int(height))
+        total += max(0, int(width)) * max(0, int(height)) * bits // 8
     return total
 
 
-def render_page(page: Any, dpi: float, max_pixels: int, max_image_pixels: int) -> PageImage:
+def render_page(page: Any, dpi: float, max_pixels: int, max_image_bytes: int) -> PageImage:
     """The page (a `pypdfium2.PdfPage`) in grayscale at `dpi`, or lower when the page is too
     large for `max_pixels`. Raises `RenderRefused` for a page over the limits."""
-    held = image_pixels(page)
-    if held > max_image_pixels:
+    held = image_bytes(page)
+    if held > max_image_bytes:
         raise RenderRefused(
-            f"its images hold {held / 1e6:,.0f} million pixels, over the OCR limit of "
-            f"{max_image_pixels / 1e6:,.0f} million (QA_INGEST__OCR_MAX_IMAGE_MEGAPIXELS)")
+            f"its images decode to {held / 1e6:,.0f} MB, over the OCR limit of "
+            f"{max_image_bytes / 1e6:,.0f} MB (QA_INGEST__OCR_MAX_IMAGE_MB)")
     width_pt, height_pt = (float(v) for v in page.get_size())
     if width_pt <= 0 or height_pt <= 0:
         raise RenderRefused("the page has no area")

@@ -100,9 +100,9 @@ class IngestSettings(BaseModel):
         default=40.0, gt=0, description="A page larger than this at `ocr_dpi` is drawn at a "
         "lower resolution (never under 50 dpi).",
     )
-    ocr_max_image_megapixels: float = Field(
-        default=150.0, gt=0, description="A page whose images hold more pixels is not OCR'd "
-        "(a scan bomb); it is reported.",
+    ocr_max_image_mb: float = Field(
+        default=300.0, gt=0, description="A page whose images decode to more (megabytes, read "
+        "from their headers) is not OCR'd (a scan bomb); it is reported.",
     )
     page_positions: bool = Field(
         default=True,

@@ -71,7 +71,7 @@ class Services:
                     languages=ingest.ocr_languages, dpi=ingest.ocr_dpi,
                     page_timeout_s=ingest.ocr_page_timeout_s,
                     max_megapixels=ingest.ocr_max_megapixels,
-                    max_image_megapixels=ingest.ocr_max_image_megapixels)).items()),
+                    max_image_mb=ingest.ocr_max_image_mb)).items()),
                 ocr_page_budget_s=ingest.ocr_page_timeout_s + OCR_DRAW_BUDGET_S,
             ),
             size=ingest.workers,

@@ -63,7 +63,7 @@ READABLE: dict[str, tuple[Callable[[], bytes], str]] = {
 # pages without text that OCR must not draw: the pixel limits refuse them before decoding
 SCANS: dict[str, tuple[Callable[[], bytes], str]] = {
     "scan bomb": (attacks.attack_scan_bomb,
-                  "page 1: its images hold 10,000 million pixels, over the OCR limit"),
+                  "page 1: its images decode to 1,250 MB, over the OCR limit of 300 MB"),
     "huge page": (attacks.attack_huge_page, "page 1: the page is 200 x 200 inches, too large"),
 }
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.attack_pdfs import attack_huge_page, attack_scan_bomb
-from ingest.ocr import OcrOptions, OcrParser, needs_ocr, ocr_status
+from ingest.ocr import OcrOptions, OcrParser, needs_ocr, ocr_status, word_characters
 from ingest.parse import PypdfParser
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.positions import locate_pages
@@ -115,7 +115,7 @@ def test_ocr_boxes_are_where_the_words_are_printed() -> None:
 def test_a_scan_bomb_is_refused_by_the_pixel_limit_not_decoded() -> None:
     result = OcrParser().parse(attack_scan_bomb(), max_pages=5)
     assert result.status is DocumentStatus.NO_TEXT
-    assert "its images hold 10,000 million pixels, over the OCR limit of 150 million" in (
+    assert "its images decode to 1,250 MB, over the OCR limit of 300 MB" in (
         result.reason)
 
 
@@ -162,9 +162,18 @@ def test_the_worker_pool_gives_each_ocr_page_its_own_budget(tmp_path: Path) -> N
     ("A short caption of twelve words, and more than twenty letters.", False),
     ("\ue000\ue001\ue002 " * 10 + "abc", True),  # glyphs that map to no character
     ("Revenue in 2015: $12,400 thousand", False),
+    ("/g437/g258/g301/g302/g303/g304/g305/g306/g307/g308/g309/g310 Total", True),
+    ("F n e m b \\ h e h k ; e Z \\ d I n k ^ ; e Z \\ d ! D 6 * ) )", True),  # shifted map
+    ("Total | 5,466,312 | 4,586,657 | - | - | 12 | 7 | Net | 1 | 2", False),  # a table row
 ])
 def test_which_pages_need_ocr(text: str, needed: bool) -> None:
     assert needs_ocr(text) is needed
+
+
+def test_ocr_replaces_a_layer_only_with_more_letters_in_words() -> None:
+    assert word_characters("F n e m b h e h k e Z d I n k") == 0
+    assert word_characters("Multicolor Black (K = 100)") == len("MulticolorBlack100")
+    assert word_characters("/g437/g258 ua") == 2
 
 
 def test_the_text_keeps_tesseracts_spacing_and_drops_noise() -> None:
