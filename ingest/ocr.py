@@ -12,16 +12,19 @@ pixel limits; a page over one keeps its text layer and is named in the document'
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ingest.parse import FilledPages, ParseResult, clean_page_text, parse_pdf
-from ingest.render import PdfPages, RenderRefused
+from ingest.render import PageImage, PdfPages, RenderRefused
 from ingest.tesseract import (
     DEFAULT_LANGUAGES,
     OcrError,
+    OcrText,
     recognize,
     tesseract_problem,
     tesseract_version,
@@ -52,6 +55,7 @@ class OcrOptions:
     page_timeout_s: float = 60.0
     max_megapixels: float = 40.0  # of the rendered page (A4 at 200 dpi: 3.9)
     max_image_mb: float = 300.0  # the page's images, decoded (read before decoding)
+    threads: int = 2  # Tesseract processes at once (pages of one document in parallel)
 
 
 @dataclass(frozen=True)
@@ -114,42 +118,67 @@ class TesseractPages:
     options: OcrOptions = field(default_factory=OcrOptions)
 
     def fill(self, data: bytes, pages: list[Page],
-             on_page: Callable[[int], None] | None = None) -> FilledPages:
-        wanted = [page.number for page in pages if needs_ocr(page.text)]
+             on_page: Callable[[int], None] | None = None,
+             avoid: Collection[int] = ()) -> FilledPages:
+        """Pages are drawn one at a time (pdfium is not thread-safe) and read by up to
+        `options.threads` Tesseract processes at once."""
+        wanted = [page.number for page in pages
+                  if needs_ocr(page.text) and page.number not in avoid]
         if not wanted:
             return FilledPages(pages, [])
         try:
             document = PdfPages(data)
         except RenderRefused as exc:  # the text layer stands without OCR
             return FilledPages(pages, [], str(exc))
-        out, filled, problem = list(pages), [], ""
-        with document:
+        options = self.options
+        threads = max(1, options.threads)
+        reads: dict[int, Page] = {}
+        problems: dict[int, str] = {}
+        with document, ThreadPoolExecutor(threads, thread_name_prefix="ocr") as readers:
+            running: deque[tuple[int, PageImage, Future[OcrText]]] = deque()
             for number in wanted:
                 if on_page is not None:
                     on_page(number)
                 try:
-                    read = self._read(document, number)
-                except (RenderRefused, OcrError) as exc:
-                    problem = problem or f"page {number}: {exc}"
+                    image = document.draw(number, options.dpi,
+                                          int(options.max_megapixels * 1e6),
+                                          int(options.max_image_mb * 1e6))
+                except RenderRefused as exc:
+                    problems[number] = str(exc)
                     continue
-                if word_characters(read.text) > word_characters(out[number - 1].text):
-                    out[number - 1] = read
-                    filled.append(number)
+                running.append((number, image, readers.submit(
+                    recognize, image.pixels, options.languages, options.page_timeout_s)))
+                while len(running) >= threads:
+                    self._collect(*running.popleft(), reads, problems)
+            while running:
+                self._collect(*running.popleft(), reads, problems)
+        out = list(pages)
+        filled = [number for number, read in sorted(reads.items())
+                  if word_characters(read.text) > word_characters(out[number - 1].text)]
+        for number in filled:
+            out[number - 1] = reads[number]
+        problem = next((f"page {n}: {why}" for n, why in sorted(problems.items())), "")
         return FilledPages(out, filled, problem)
 
-    def _read(self, document: PdfPages, number: int) -> Page:
-        options = self.options
-        image = document.draw(number, options.dpi, int(options.max_megapixels * 1e6),
-                              int(options.max_image_mb * 1e6))
-        recognized = recognize(image.pixels, options.languages, options.page_timeout_s)
-        text = recognized.text
-        positions = None
-        if recognized.boxes is not None and clean_page_text(text) == text and text:
-            rows, columns = image.pixels.shape
-            positions = PagePositions.encode(
-                text, columns / image.scale, rows / image.scale,
-                (recognized.boxes / np.float32(image.scale)).astype(np.float32))
-        return Page(number, clean_page_text(text), positions)
+    @staticmethod
+    def _collect(number: int, image: PageImage, reading: Future[OcrText],
+                 reads: dict[int, Page], problems: dict[int, str]) -> None:
+        try:
+            reads[number] = _page_of(number, image, reading.result())
+        except OcrError as exc:
+            problems[number] = str(exc)
+
+
+def _page_of(number: int, image: PageImage, recognized: OcrText) -> Page:
+    """An OCR'd page: its text, and its characters' boxes in points."""
+    text = recognized.text
+    positions = None
+    if recognized.boxes is not None and clean_page_text(text) == text and text:
+        rows, columns = image.pixels.shape
+        positions = PagePositions.encode(
+            text, columns / image.scale, rows / image.scale,
+            (recognized.boxes / np.float32(image.scale)).astype(np.float32))
+    return Page(number, clean_page_text(text), positions)
 
 
 class OcrParser:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -69,7 +69,11 @@ class PageFiller(Protocol):
     """Reads pages another way (OCR) where the text layer has no usable text."""
 
     def fill(self, data: bytes, pages: list[Page],
-             on_page: Callable[[int], None] | None = None) -> FilledPages: ...
+             on_page: Callable[[int], None] | None = None,
+             avoid: Collection[int] = ()) -> FilledPages:
+        """`pages` with those it can read filled; `on_page` hears each page it starts on;
+        the pages in `avoid` are left as they are."""
+        ...
 
 
 class PypdfParser:
@@ -161,7 +165,7 @@ def parse_pdf(
         return read
     filled = FilledPages(read.pages, [])
     if filler is not None:
-        filled = filler.fill(data[offset:], read.pages, on_ocr_page)
+        filled = filler.fill(data[offset:], read.pages, on_ocr_page, avoid=read.hostile)
         if (too_large := _over_chars(filled.pages, max_chars, count)) is not None:
             return too_large
     result = _classify(read, filled, count, ocr=filler is not None)
@@ -230,12 +234,18 @@ class _TextLayer:
     pages: list[Page]
     broken: list[int]  # pages pypdf could not read
     problem: str  # why the first of them could not be read
+    # broken pages that went past a safety limit (a decompression bomb, nesting without
+    # end): not drawn for OCR either, whose renderer has no such limits
+    hostile: frozenset[int] = frozenset()
 
 
 def _extract(reader, count: int,  # type: ignore[no-untyped-def]
              max_chars: int | None) -> _TextLayer | ParseResult:
+    from pypdf.errors import LimitReachedError
+
     pages: list[Page] = []
     broken: list[int] = []
+    hostile: set[int] = set()
     problem, chars = "", 0  # why the first broken page could not be read
     for number in range(1, count + 1):
         try:
@@ -243,11 +253,13 @@ def _extract(reader, count: int,  # type: ignore[no-untyped-def]
         except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
             raw, broken = "", [*broken, number]
             problem = problem or f"page {number} {_problem(exc)}"
+            if isinstance(exc, LimitReachedError | MemoryError | RecursionError):
+                hostile.add(number)
         pages.append(Page(number=number, text=clean_page_text(raw)))
         chars += len(pages[-1].text)
         if max_chars is not None and chars > max_chars:
             return _too_large(max_chars, number, count)
-    return _TextLayer(pages, broken, problem)
+    return _TextLayer(pages, broken, problem, frozenset(hostile))
 
 
 def _too_large(max_chars: int, number: int, count: int) -> ParseResult:

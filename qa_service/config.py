@@ -92,6 +92,10 @@ class IngestSettings(BaseModel):
     ocr_dpi: float = Field(
         default=200.0, ge=72, le=600, description="Resolution pages are drawn at for OCR."
     )
+    ocr_threads: int = Field(
+        default=2, ge=1, le=16, description="Tesseract processes each parser worker runs at "
+        "once: the pages of one scanned document are read in parallel.",
+    )
     ocr_page_timeout_s: float = Field(
         default=60.0, gt=0, description="OCR of one page stops after this many seconds (the "
         "page is reported, the rest of the document goes on).",

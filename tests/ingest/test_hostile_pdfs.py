@@ -68,9 +68,11 @@ SCANS: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def hostile_pool() -> Iterator[ParserPool]:
-    limits = ParserLimits(max_pages=MAX_PAGES, max_text_chars=MAX_TEXT_CHARS)
+@pytest.fixture(scope="module", params=["pypdf", "ocr"])
+def hostile_pool(request: pytest.FixtureRequest) -> Iterator[ParserPool]:
+    """Both parsers: OCR must not draw what the text layer's safety limits refused."""
+    limits = ParserLimits(max_pages=MAX_PAGES, max_text_chars=MAX_TEXT_CHARS,
+                          parser=request.param)
     with ParserPool(limits, size=1) as pool:
         yield pool
 

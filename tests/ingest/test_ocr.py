@@ -266,3 +266,19 @@ def test_a_unit_written_as_a_korean_letter_is_read_as_m() -> None:
     words = [Word("2.43ㅁ를", 0, 0, 70, 20, 90.0), Word("5ㅁ", 80, 0, 20, 20, 90.0),
              Word("ㅁ자", 110, 0, 20, 20, 90.0)]
     assert assemble("2.43ㅁ를 5ㅁ ㅁ자", words).text == "2.43m를 5m ㅁ자"
+
+
+def test_pages_read_in_parallel_come_back_in_order_and_a_refused_last_page_loses_none(
+        ) -> None:
+    data = joined_pdf(scanned_pdf(ENGLISH), scanned_pdf([ENGLISH[0]]), attack_huge_page())
+    started: list[int] = []
+    one = OcrParser(OcrOptions(threads=1)).parse(data, max_pages=10)
+    three = OcrParser(OcrOptions(threads=3)).parse(data, max_pages=10,
+                                                   on_ocr_page=started.append)
+    assert started == [1, 2, 3, 4]
+    assert [p.text for p in three.pages] == [p.text for p in one.pages]
+    assert (three.ocr_pages, three.status) == (3, DocumentStatus.INDEXED)
+    assert similarity(three.pages[2].text, ENGLISH[0]) > 0.97
+    assert three.reason == ("page 4 has no text (OCR found none; page 4: the page is 200 x 200 "
+                            "inches, too large to read at 50 dpi or more within 40 million "
+                            "pixels)")
