@@ -285,7 +285,8 @@ def _classify(layer: _TextLayer, filled: FilledPages, count: int, ocr: bool) -> 
     left without it named in the reason), else `no_text`, or `invalid` / `failed` when no
     page could be read at all."""
     pages = filled.pages
-    broken = [n for n in layer.broken if n not in set(filled.filled)]
+    read_by_ocr = set(filled.filled)
+    broken = [n for n in layer.broken if n not in read_by_ocr]
     problem = layer.problem if broken else ""
     if not any(page.text for page in pages):
         if len(broken) == count:

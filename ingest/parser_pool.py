@@ -24,11 +24,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ingest.ocr import OcrOptions
 from ingest.parse import ParseResult
 from ingest.parse_worker import FRAME_HEADER, write_frame
-from ingest.tesseract import DEFAULT_LANGUAGES
 from qa_service.page_positions import PagePositions
-from qa_service.parser_identity import DEFAULT_DPI, DEFAULT_PARSER_IDENTITY
+from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import DocumentStatus, Page
 
 __all__ = ["ParserLimits", "ParserPool", "ParserPoolClosed", "with_positions"]
@@ -63,9 +63,8 @@ class ParserLimits:
         base = dict(DEFAULT_PARSER_IDENTITY)
         if self.parser != "ocr":
             return base
-        options = dict(self.ocr)
-        return {**base, "ocr": f"tesseract-v1:{options.get('languages', DEFAULT_LANGUAGES)}:"
-                               f"{float(options.get('dpi', DEFAULT_DPI)):g}dpi"}
+        options = OcrOptions(**dict(self.ocr))
+        return {**base, "ocr": f"tesseract-v1:{options.languages}:{float(options.dpi):g}dpi"}
 
     def budget(self, pages: int) -> float:
         return min(self.timeout_max_s, self.timeout_base_s + self.timeout_per_page_s * pages)

@@ -40,10 +40,11 @@ __all__ = ["DEFAULT_LANGUAGES", "MIN_CONFIDENCE", "OcrError", "OcrText", "OcrTim
 DEFAULT_LANGUAGES = "kor+eng"
 MIN_CONFIDENCE = 10.0  # Tesseract's word confidence (0-100) below which a "word" is noise
 MARGIN = 16  # white pixels around a region: Tesseract misreads text at an image's edge
-_ODD = re.compile(r"[\u300c-\u300f\\|¦{}]")  # 「」『』 and the like: rarely printed, often misread
+_ODD_SYMBOLS = r"\u300c-\u300f\\|¦{}"  # 「」『』 and the like: rarely printed, often misread
+_ODD = re.compile(f"[{_ODD_SYMBOLS}]")
 # The Korean model writes the "m" of a unit after a figure as the letter ㅁ ("2.43ㅁ", "5kㅁ")
 _UNIT_JAMO = re.compile(r"(?<=[0-9ckm])\u3141")
-_DOUBTFUL = re.compile(r"[A-Za-z\u300c-\u300f\\|¦{}]")
+_DOUBTFUL = re.compile(f"[A-Za-z{_ODD_SYMBOLS}]")
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 _LETTER = re.compile(r"[^\W\d_]")
 _LANGUAGES = re.compile(r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
@@ -152,7 +153,7 @@ def _recognize_region(image: npt.NDArray[np.uint8], languages: str, deadline: fl
     words = words_of(table)
     layout = layout_of(plain, words)
     if layout is None:
-        return OcrText(_tidy_lines([line.split() for line in plain.splitlines()]), None)
+        return _text_only(plain)
     return text_of(layout, _reread_doubtful(image, words, languages, deadline, timeout_s))
 
 
@@ -269,7 +270,7 @@ def assemble(plain: str, words: list[Word]) -> OcrText:
     plain text and the table do not hold the same characters, the text alone (no boxes)."""
     layout = layout_of(plain, words)
     if layout is None:
-        return OcrText(_tidy_lines([line.split() for line in plain.splitlines()]), None)
+        return _text_only(plain)
     return text_of(layout, words)
 
 
@@ -345,8 +346,10 @@ def _char_box(word: Word, index: int) -> Box:
     return (x0, float(word.top), x0 + step, float(word.top + word.height))
 
 
-def _tidy_lines(lines: list[list[str]]) -> str:
-    return unicodedata.normalize("NFC", "\n".join(" ".join(tokens) for tokens in lines if tokens))
+def _text_only(plain: str) -> OcrText:
+    """Tesseract's plain text, tidied, without boxes (when the table does not match it)."""
+    lines = (" ".join(line.split()) for line in plain.splitlines())
+    return OcrText(unicodedata.normalize("NFC", "\n".join(line for line in lines if line)), None)
 
 
 def _environment() -> dict[str, str]:
