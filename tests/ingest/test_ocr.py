@@ -152,12 +152,13 @@ def test_the_worker_pool_gives_each_ocr_page_its_own_budget(tmp_path: Path) -> N
     assert result.ocr_pages == 3
     assert all(page.positions is not None for page in result.pages)
     assert similarity(result.pages[2].text, ENGLISH[0]) > 0.97
+    # pages that get (next to) no budget of their own: the 1 s of the document ends it
     none = ParserLimits(timeout_base_s=1.0, timeout_per_page_s=0.0, parser="ocr",
-                        ocr_page_budget_s=0.5)
+                        ocr_page_budget_s=0.01)
     with ParserPool(none) as pool:
         result = pool.parse(path)
     assert result.status is DocumentStatus.FAILED
-    assert re.search(r"\(and 0\.5 s for each of the [123] pages OCR started on\)", result.reason)
+    assert re.search(r"\(and 0\.01 s for each of the [123] pages OCR started on\)", result.reason)
 
 
 @pytest.mark.parametrize(("text", "needed"), [
