@@ -10,10 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
+MIN_PROMPT_TOKENS = 512  # instructions, the question and a few sentences of passages
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
@@ -324,4 +332,31 @@ class Settings(BaseSettings):
         ),
     )
     llm_max_tokens: int = Field(default=800, ge=16, description="Longest LLM answer, in tokens.")
+    llm_context_tokens: int = Field(
+        default=4096, ge=1024,
+        description=(
+            "The LLM's context window, in tokens: the prompt plus `llm_max_tokens` never "
+            "exceed it (passages are cut to the sentences that matter for the question). Set "
+            "it to the context the server gives the model (Ollama: `num_ctx`, llama.cpp: "
+            "`--ctx-size`)."
+        ),
+    )
+    llm_passage_tokens: int = Field(
+        default=1200, ge=64,
+        description=(
+            "At most this many tokens of passage text in a prompt, best sentences first, "
+            "even when the context holds more: small local models answer better, and sooner, "
+            "from less text."
+        ),
+    )
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="LLM sampling temperature.")
+
+    @model_validator(mode="after")
+    def _reply_fits(self) -> Settings:
+        if self.llm_context_tokens < self.llm_max_tokens + MIN_PROMPT_TOKENS:
+            raise ValueError(
+                f"QA_LLM_CONTEXT_TOKENS ({self.llm_context_tokens}) leaves no room for a "
+                f"prompt after QA_LLM_MAX_TOKENS ({self.llm_max_tokens}): it must be at least "
+                f"QA_LLM_MAX_TOKENS + {MIN_PROMPT_TOKENS}"
+            )
+        return self

@@ -20,6 +20,7 @@
     ├── StorageError (500, storage_error)         the on-disk index is unreadable
     ├── EmbeddingError (500, embedding_error)     a model could not be loaded or run
     ├── LLMUnavailable (502, llm_unavailable)     the LLM API refused, failed or replied nonsense
+    │   └── LLMContextOverflow (502, llm_context_overflow)  the prompt does not fit its context
     └── LLMTimeout (504, llm_timeout)             the LLM API did not answer in QA_LLM_TIMEOUT
 
 Messages say what happened and what to do about it, and never hold a server file-system
@@ -48,6 +49,7 @@ __all__ = [
     "InvalidRequest",
     "JobNotFound",
     "KnowledgeBaseNotFound",
+    "LLMContextOverflow",
     "LLMTimeout",
     "LLMUnavailable",
     "NotFound",
@@ -187,6 +189,13 @@ class LLMUnavailable(QAError):
 
     http_status = 502
     code = "llm_unavailable"
+
+
+class LLMContextOverflow(LLMUnavailable):
+    """The prompt cannot fit the LLM's context (QA_LLM_CONTEXT_TOKENS), or the server
+    refused it as too long even with half the passage text."""
+
+    code = "llm_context_overflow"
 
 
 class LLMTimeout(QAError):

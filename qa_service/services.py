@@ -88,7 +88,9 @@ class Services:
         )
         registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity())
         retriever = HybridRetriever(embedder, lexical, settings.retrieval)
-        llm = LLMAnswerer(settings, lexical.tokenizer) if settings.llm_base_url else None
+        extractive = ExtractiveAnswerer(lexical.tokenizer, settings.answer)
+        llm = (LLMAnswerer(settings, lexical.tokenizer, ranker=extractive)
+               if settings.llm_base_url else None)
         admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
         keys = KeyStore(settings.data_dir / "access.sqlite", admin_key)
         return cls(
@@ -100,8 +102,7 @@ class Services:
             parsers=parsers,
             pipeline=pipeline,
             runner=JobRunner(registry, pipeline, retriever.prepare),
-            asker=AskService(settings, retriever,
-                             ExtractiveAnswerer(lexical.tokenizer, settings.answer), llm),
+            asker=AskService(settings, retriever, extractive, llm),
             access=AccessControl(keys, settings),
             ocr=ocr,
         )

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Reply", "ScriptedLLM"]
+__all__ = ["Reply", "ScriptedLLM", "sse"]
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 
@@ -220,3 +220,15 @@ def _chunk(delta: dict[str, Any], finish: str | None, model: str) -> dict[str, A
         "model": model or "scripted",
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
     }
+
+
+def sse(text: str, size: int) -> bytes:
+    """`text` as a chat completions event stream of `size`-character chunks (a body for
+    `Reply(raw=...)`): pieces that split words, URLs and citation markers."""
+    events = [{"id": "chatcmpl-split", "object": "chat.completion.chunk", "created": 0,
+               "model": "scripted",
+               "choices": [{"index": 0, "delta": {"content": text[i:i + size]},
+                            "finish_reason": None}]}
+              for i in range(0, len(text), size)]
+    return "".join(f"data: {json.dumps(event)}\n\n" for event in events).encode() + \
+        b"data: [DONE]\n\n"

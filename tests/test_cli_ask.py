@@ -183,5 +183,5 @@ def test_ask_falls_back_when_the_llm_is_down(qa: Qa, monkeypatch: pytest.MonkeyP
     body = json.loads(result.stdout)
     assert body["mode"] == "extractive-fallback" and FACT in body["answer"]
     assert "cannot be reached" in body["fallback_reason"]
-    assert "(the LLM failed, answered extractively:" in printed.stdout
+    assert "(answered extractively, without the LLM:" in printed.stdout
     assert refused.exit_code == 2 and "cannot be reached" in refused.stderr

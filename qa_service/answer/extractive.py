@@ -301,6 +301,19 @@ class ExtractiveAnswerer:
             numbers_found=len(found) / len(figures) if figures else 1.0)
         return _Assessment(idf, candidates, lead, features)
 
+    def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
+        """The passages' sentences best first, as (passage rank, start, end) in its text:
+        the short answer's line and its table header first, then by score (what an LLM is
+        shown when not every sentence fits its context)."""
+        assessed = self._assess(evidence)
+        ranked: list[tuple[int, int, int]] = []
+        if (lead := assessed.lead) is not None:
+            ranked.append((lead.passage, lead.line_start, lead.line_end))
+            if lead.header is not None:
+                ranked.append((lead.passage, *lead.header))
+        ordered = sorted(assessed.candidates, key=lambda c: (-c.score, c.passage, c.start))
+        return ranked + [(c.passage, c.start, c.end) for c in ordered]
+
     def stream(self, evidence: Evidence) -> Iterator[str | Answer]:
         """The finished answer's whole text as one piece, then the answer."""
         answer = self.answer(evidence)

@@ -1,7 +1,9 @@
 """Answers written by an LLM behind an OpenAI-compatible chat completions API, then checked.
 
-The model sees the passages as numbered, escaped data (`prompt.py`); its reply is
-checked sentence by sentence against them (`verify.py`) before it becomes an `Answer`.
+The model sees the passages as numbered, escaped data (`prompt.py`), cut to the sentences
+that matter so that the prompt and the reply fit the model's context (`context.py`); its
+reply is checked sentence by sentence against them (`verify.py`) before it becomes an
+`Answer`, and when streaming a sentence is released only once it has passed.
 The client is built on first use and never retries: a failure surfaces at once as
 `LLMUnavailable` (502) or `LLMTimeout` (504), and the caller decides about a fallback.
 `QA_LLM_TIMEOUT` bounds connecting and every read: the whole reply without streaming,
@@ -10,27 +12,34 @@ each silence between chunks when streaming.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from qa_service.answer.context import Excerpt, TooLong, estimate_tokens, fit_excerpts
 from qa_service.answer.models import Answer
 from qa_service.answer.prompt import build_prompt
-from qa_service.answer.verify import StreamGuard, abstention, check_reply
+from qa_service.answer.verify import ReplyChecker, abstention
 from qa_service.config import Settings
-from qa_service.errors import LLMTimeout, LLMUnavailable, QAError
+from qa_service.errors import LLMContextOverflow, LLMTimeout, LLMUnavailable, QAError
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
+from qa_service.sentences import split_sentences
 from qa_service.tokens import Tokenizer
 
 if TYPE_CHECKING:
     from openai import OpenAI
-    from openai.types.chat import ChatCompletionMessageParam
 
-__all__ = ["LLMAnswerer"]
+__all__ = ["LLMAnswerer", "SentenceRanker"]
+
+CHAT_TOKENS = 64  # the chat template's role markers, and a margin
+# how servers word a prompt over the context: llama.cpp ("exceed context window"),
+# OpenAI and vLLM ("maximum context length"), others ("too long", "context length")
+_TOO_LONG = re.compile(r"context|too long|too many tokens|maximum.*tokens", re.IGNORECASE)
 
 _HINTS = {
     401: "check QA_LLM_API_KEY",
@@ -40,10 +49,20 @@ _HINTS = {
 }
 
 
-class LLMAnswerer:
-    """Answers from passages through the configured LLM; thread-safe, one shared client."""
+class SentenceRanker(Protocol):
+    def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
+        """The passages' sentences best first, as (passage rank, start, end) in its text."""
+        ...
 
-    def __init__(self, settings: Settings, tokenizer: Tokenizer) -> None:
+
+class LLMAnswerer:
+    """Answers from passages through the configured LLM; thread-safe, one shared client.
+
+    `ranker` orders the sentences the prompt shows when not all fit (the extractive
+    answerer's ranking in production); without one they are taken in reading order."""
+
+    def __init__(self, settings: Settings, tokenizer: Tokenizer,
+                 ranker: SentenceRanker | None = None) -> None:
         if not settings.llm_base_url:
             raise QAError(
                 "QA_LLM_BASE_URL is not set; set it to an OpenAI-compatible API "
@@ -57,6 +76,7 @@ class LLMAnswerer:
         self._settings = settings
         self._base_url = settings.llm_base_url
         self._tokenizer = tokenizer
+        self._ranker = ranker
         self._client: OpenAI | None = None
         self._lock = threading.Lock()
 
@@ -64,47 +84,52 @@ class LLMAnswerer:
         """Ask the LLM once (no streaming) and return the checked answer."""
         question, passages = evidence.question, _passages(evidence)
         if not passages:
-            return _timed(abstention(question, passages), 0.0, 0.0)
+            return _timed(abstention(question, passages), {})
         started = time.perf_counter()
+        completion, shown = self._request(evidence, passages, stream=False)
         with self._mapped_errors():
-            completion = self._openai().chat.completions.create(
-                model=self._settings.llm_model, messages=_messages(question, passages),
-                temperature=self._settings.llm_temperature,
-                max_tokens=self._settings.llm_max_tokens, stream=False,
-            )
             text = self._completion_text(completion)
-        return self._checked(question, text, passages, started)
+        llm_ms = _since(started)
+        checker = self._checker(evidence, shown)
+        checker.feed(text)
+        answer = checker.finish()[1]
+        return _timed(answer, {"llm": llm_ms, "verify": _since(started) - llm_ms})
 
     def stream(self, evidence: Evidence) -> Iterator[str | Answer]:
-        """Yield the reply's text as it arrives, then the checked `Answer`.
+        """Yield the answer's text as its sentences pass the checks, then the `Answer`.
 
-        The streamed text has links and images removed (as the answer does) but is not
-        yet checked for support: show it as provisional and replace it with the final
-        `Answer.answer`, which alone is checked.
-        """
+        The model's reply is held back one sentence: a sentence is released once the next
+        one begins (or the reply ends) and only if the passages support it, so the text
+        yielded is always a prefix of the final `Answer.answer` (and, at the end, all of
+        it): nothing shown is ever taken back."""
         question, passages = evidence.question, _passages(evidence)
         if not passages:
-            yield _timed(abstention(question, passages), 0.0, 0.0)
+            yield _timed(abstention(question, passages), {})
             return
         started = time.perf_counter()
-        pieces: list[str] = []
-        guard = StreamGuard(passages)
-        with self._mapped_errors():
-            chunks = self._openai().chat.completions.create(
-                model=self._settings.llm_model, messages=_messages(question, passages),
-                temperature=self._settings.llm_temperature,
-                max_tokens=self._settings.llm_max_tokens, stream=True,
-            )
-            with chunks:
-                for chunk in chunks:
-                    delta = self._delta_text(chunk)
-                    if delta:
-                        pieces.append(delta)
-                        if safe := guard.feed(delta):
-                            yield safe
-        if rest := guard.flush():
+        first_token = first_text = None
+        chunks, shown = self._request(evidence, passages, stream=True)
+        checker = self._checker(evidence, shown)
+        with self._mapped_errors(), chunks:
+            for chunk in chunks:
+                delta = self._delta_text(chunk)
+                if not delta:
+                    continue
+                first_token = first_token or _since(started)
+                if released := checker.feed(delta):
+                    first_text = first_text or _since(started)
+                    yield released
+        llm_ms = _since(started)
+        rest, answer = checker.finish()
+        if rest:
+            first_text = first_text or _since(started)
             yield rest
-        yield self._checked(question, "".join(pieces), passages, started)
+        timings = {"llm": llm_ms, "verify": _since(started) - llm_ms}
+        if first_token is not None:
+            timings["llm_first_token"] = first_token
+        if first_text is not None:
+            timings["first_text"] = first_text
+        yield _timed(answer, timings)
 
     def close(self) -> None:
         """Release the HTTP connections (at shutdown); a later call opens new ones."""
@@ -113,13 +138,61 @@ class LLMAnswerer:
         if client is not None:
             client.close()
 
-    def _checked(self, question: str, text: str, passages: list[Passage], started: float
-                 ) -> Answer:
-        llm_ms = (time.perf_counter() - started) * 1000
-        checked = check_reply(question, text, passages, self._tokenizer,
-                              self._settings.answer.support_threshold)
-        verify_ms = (time.perf_counter() - started) * 1000 - llm_ms
-        return _timed(checked, llm_ms, verify_ms)
+    def _checker(self, evidence: Evidence, shown: list[Passage]) -> ReplyChecker:
+        return ReplyChecker(evidence.question, shown, self._tokenizer,
+                            self._settings.answer.support_threshold, evidence.encode)
+
+    def _request(self, evidence: Evidence, passages: list[Passage], stream: bool
+                 ) -> tuple[Any, list[Passage]]:
+        """Send the prompt; the response and the passages it showed. A server that
+        refuses the prompt as too long is asked once more with half the passage text."""
+        room = self._room(evidence.question, passages)
+        for attempt in range(2):
+            excerpts = self._excerpts(evidence, passages, room)
+            prompt = build_prompt(evidence.question, [e.passage for e in excerpts],
+                                  [e.text for e in excerpts])
+            try:
+                with self._mapped_errors():
+                    response = self._openai().chat.completions.create(
+                        model=self._settings.llm_model,
+                        messages=[{"role": "system", "content": prompt.system},
+                                  {"role": "user", "content": prompt.user}],
+                        temperature=self._settings.llm_temperature,
+                        max_tokens=self._settings.llm_max_tokens, stream=stream,
+                    )
+                return response, [e.passage for e in excerpts]
+            except LLMContextOverflow:
+                if attempt:
+                    raise
+                room //= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _room(self, question: str, passages: list[Passage]) -> int:
+        """Tokens of passage text that fit beside the instructions, the question, the
+        passages' headers and the reply."""
+        settings = self._settings
+        frame = build_prompt(question, passages, [""] * len(passages))
+        fixed = estimate_tokens(frame.system) + estimate_tokens(frame.user) + CHAT_TOKENS
+        free = settings.llm_context_tokens - settings.llm_max_tokens - fixed
+        return min(settings.llm_passage_tokens, free)
+
+    def _excerpts(self, evidence: Evidence, passages: list[Passage], room: int
+                  ) -> list[Excerpt]:
+        if evidence.overview or self._ranker is None:
+            ranked = [(i, a, b) for i, p in enumerate(passages)
+                      for a, b in split_sentences(p.text)]
+        else:
+            ranked = self._ranker.ranked_sentences(evidence)
+        try:
+            return fit_excerpts(passages, ranked, room)
+        except TooLong as err:
+            raise LLMContextOverflow(
+                f"the question and the instructions leave no room for passages in the LLM's "
+                f"context ({err}): QA_LLM_CONTEXT_TOKENS is "
+                f"{self._settings.llm_context_tokens} and QA_LLM_MAX_TOKENS "
+                f"{self._settings.llm_max_tokens}; raise the first (to the context the server "
+                "gives the model) or lower the second"
+            ) from err
 
     def _openai(self) -> OpenAI:
         with self._lock:
@@ -177,6 +250,12 @@ class LLMAnswerer:
                 "the server is running, or set QA_LLM_FALLBACK=true to answer extractively"
             ) from err
         except openai.APIStatusError as err:
+            if err.status_code in (400, 413) and _TOO_LONG.search(_server_message(err.body)):
+                raise LLMContextOverflow(
+                    f"{where} refused the prompt as too long for the model's context "
+                    f"({_server_message(err.body)}); set QA_LLM_CONTEXT_TOKENS to the context "
+                    "the server gives the model"
+                ) from err
             hint = _HINTS.get(err.status_code, "check the LLM server's log")
             raise LLMUnavailable(
                 f"{where} answered HTTP {err.status_code}: {_server_message(err.body)}; "
@@ -194,14 +273,12 @@ def _passages(evidence: Evidence) -> list[Passage]:
     return evidence.passages
 
 
-def _messages(question: str, passages: Sequence[Passage]) -> list[ChatCompletionMessageParam]:
-    prompt = build_prompt(question, passages)
-    return [{"role": "system", "content": prompt.system},
-            {"role": "user", "content": prompt.user}]
+def _timed(answer: Answer, timings: dict[str, float]) -> Answer:
+    return replace(answer, timings_ms={k: round(v, 1) for k, v in timings.items()})
 
 
-def _timed(answer: Answer, llm_ms: float, verify_ms: float) -> Answer:
-    return replace(answer, timings_ms={"llm": round(llm_ms, 1), "verify": round(verify_ms, 1)})
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _cause(err: BaseException) -> str:

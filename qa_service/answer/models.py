@@ -77,6 +77,7 @@ class Answer:
     unsupported_sentences: int = 0  # LLM path: sentences the passages do not support
     answerability: float | None = None  # extractive path: the score abstention compares
     fallback_reason: str = ""  # why the LLM was not used (mode extractive-fallback)
+    fallback_code: str = ""  # ... as the error's code: llm_unavailable, llm_timeout, ...
     timings_ms: dict[str, float] = field(default_factory=dict)
     short_answer: ShortAnswer | None = None  # the answer's lead, when a short span answers
 
@@ -92,6 +93,7 @@ class Answer:
             "unsupported_sentences": self.unsupported_sentences,
             "answerability": self.answerability,
             "fallback_reason": self.fallback_reason,
+            "fallback_code": self.fallback_code,
             "passages": [p.to_json() for p in self.passages],
             "timings_ms": self.timings_ms,
         }

@@ -91,7 +91,8 @@ class AskService:
             if not self.settings.llm_fallback:
                 raise
             answer = self._extractive(evidence, AnswerMode.EXTRACTIVE_FALLBACK, timings, started)
-            yield from _emitted(replace(answer, fallback_reason=exc.message), stream)
+            yield from _emitted(replace(answer, fallback_reason=exc.message,
+                                         fallback_code=exc.code), stream)
 
     def _extractive(self, evidence: Evidence, mode: AnswerMode, timings: dict[str, float],
                     started: float) -> Answer:

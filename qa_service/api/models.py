@@ -221,6 +221,8 @@ class AskResponse(BaseModel):
     answerability: float | None = Field(description="Extractive score compared with "
                                         "QA_ANSWER__ABSTAIN_BELOW")
     fallback_reason: str = Field(description="Why the LLM was not used, when it failed")
+    fallback_code: str = Field(description="... as an error code: llm_unavailable, llm_timeout "
+                               "or llm_context_overflow ('' when the LLM was used)")
     passages: list[PassageOut]
     timings_ms: dict[str, float]
 

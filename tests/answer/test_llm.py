@@ -22,7 +22,7 @@ from tests.answer.conftest import (
     evidence_of,
     make_passages,
 )
-from tests.llm_server import Reply, ScriptedLLM
+from tests.llm_server import Reply, ScriptedLLM, sse
 
 QUESTION = "How long does the Aurora 3 battery last?"
 GOOD_REPLY = ("The Aurora 3 battery lasts 14 hours on one charge [1]. It weighs 1.2 "
@@ -86,7 +86,10 @@ def test_stream_yields_pieces_then_the_same_answer(llm_settings: Make,
     plain = answerer.answer(evidence_of(QUESTION, english))
     scripted_llm.reply(GOOD_REPLY)
     pieces, final = streamed(answerer, QUESTION, english)
-    assert len(pieces) >= 5 and "".join(pieces) == GOOD_REPLY
+    # a sentence at a time, once checked: the pieces are the final answer, nothing else
+    assert pieces == ["The Aurora 3 battery lasts 14 hours on one charge. [1]",
+                      " It weighs 1.2 kilograms. [2]"]
+    assert "".join(pieces) == final.answer
     assert scripted_llm.requests[1]["stream"] is True
     assert replace(final, timings_ms={}) == replace(plain, timings_ms={})
     assert final.timings_ms["llm"] >= 0
@@ -100,7 +103,7 @@ def test_stream_abandoned_midway_closes_cleanly(llm_settings: Make,
     scripted_llm.reply(GOOD_REPLY)
     items = answerer.stream(evidence_of(QUESTION, english))
     assert isinstance(items, Generator)
-    assert next(items) == "The "
+    assert next(items) == "The Aurora 3 battery lasts 14 hours on one charge. [1]"
     items.close()  # the consumer went away: the response is closed, nothing is raised
     scripted_llm.reply("NOT_IN_DOCUMENTS")
     assert answerer.answer(evidence_of(QUESTION, english)).abstained
@@ -211,7 +214,7 @@ def test_stream_that_stalls_midway_times_out(llm_settings: Make, scripted_llm: S
     with pytest.raises(LLMTimeout):
         for item in answerer.stream(evidence_of(QUESTION, english)):
             received.append(item)
-    assert received == ["The "]
+    assert received == []  # the first sentence never ended: nothing unchecked is shown
 
 
 @pytest.mark.parametrize("streaming", [False, True])
@@ -300,3 +303,43 @@ def test_an_overview_request_gives_the_llm_the_documents_opening(
     assert [p.filename for p in answer.passages] == ["aurora-guide.pdf"] * 2
     assert answer.citations and answer.citations[0].filename == "aurora-guide.pdf"
     assert "aurora-guide.pdf" in scripted_llm.requests[-1]["messages"][1]["content"]
+
+
+@pytest.mark.parametrize("piece", [0, 1, 3, 7])
+def test_streamed_text_is_always_a_prefix_of_the_final_answer(
+        piece: int, llm_settings: Make, scripted_llm: ScriptedLLM, english: list[Passage],
+        tokenizer: Tokenizer) -> None:
+    """An unsupported sentence in the middle of the reply is never shown, whatever the
+    pieces the server sends (word by word, or cutting words and markers)."""
+    invented = "The battery was invented by Nikola Tesla in Prague in 1899 [2]."
+    reply = ("The Aurora 3 battery lasts 14 hours on one charge [1]. " + invented
+             + " It weighs 1.2 kilograms [2].\n\nTo reset it, hold the power button for ten "
+             "seconds [3].")
+    if piece:
+        scripted_llm.enqueue(Reply(raw=sse(reply, piece)))
+    else:
+        scripted_llm.reply(reply)
+    pieces, final = streamed(LLMAnswerer(llm_settings(), tokenizer), QUESTION, english)
+    assert final.unsupported_sentences == 1 and not final.abstained
+    shown = ""
+    for item in pieces:
+        shown += item
+        assert final.answer.startswith(shown), (shown, final.answer)
+        assert "Tesla" not in item and "Prague" not in item
+    assert shown == final.answer
+    assert final.answer == ("The Aurora 3 battery lasts 14 hours on one charge. [1] It weighs "
+                            "1.2 kilograms. [2]\n\nTo reset it, hold the power button for ten "
+                            "seconds. [3]")
+    assert len(pieces) == 3  # each sentence as soon as the next began, the last at the end
+    assert final.timings_ms["first_text"] >= final.timings_ms["llm_first_token"] >= 0
+    scripted_llm.reply(reply)
+    plain = LLMAnswerer(llm_settings(), tokenizer).answer(evidence_of(QUESTION, english))
+    assert replace(plain, timings_ms={}) == replace(final, timings_ms={})
+
+
+def test_a_stream_of_only_unsupported_sentences_shows_nothing_and_abstains(
+        llm_settings: Make, scripted_llm: ScriptedLLM, english: list[Passage],
+        tokenizer: Tokenizer) -> None:
+    scripted_llm.reply("The battery was invented by Nikola Tesla [1]. It is sold in Peru [2].")
+    pieces, final = streamed(LLMAnswerer(llm_settings(), tokenizer), QUESTION, english)
+    assert pieces == [] and final.abstained and final.unsupported_sentences == 2

@@ -23,7 +23,6 @@ claim of authority the passages do not support is dropped.
 from __future__ import annotations
 
 import html
-import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -43,7 +42,7 @@ from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from tests.fakes import HashEmbedder, make_document, publish
-from tests.llm_server import Reply, ScriptedLLM
+from tests.llm_server import Reply, ScriptedLLM, sse
 
 SUPPORT = "https://aurora.example/support"
 GUIDE = ("The Aurora 3 battery lasts 14 hours on a single charge. Charging from empty takes "
@@ -285,17 +284,6 @@ class Script:
         if body.get("stream") and self.piece:
             return Reply(raw=sse(self.text, self.piece))
         return self.text
-
-
-def sse(text: str, size: int) -> bytes:
-    """`text` as a chat completions event stream of `size`-character chunks."""
-    events = [{"id": "chatcmpl-split", "object": "chat.completion.chunk", "created": 0,
-               "model": "scripted",
-               "choices": [{"index": 0, "delta": {"content": text[i:i + size]},
-                            "finish_reason": None}]}
-              for i in range(0, len(text), size)]
-    return "".join(f"data: {json.dumps(event)}\n\n" for event in events).encode() + \
-        b"data: [DONE]\n\n"
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from qa_service.answer.models import Answer, AnswerMode, abstention_text
@@ -97,11 +99,21 @@ def test_unsupported_sentence_is_removed_and_counted(english: list[Passage],
     assert_citations_exact(answer)
 
 
-def test_sentence_citing_the_wrong_passage_is_removed(english: list[Passage],
-                                                      tokenizer: Tokenizer) -> None:
+def test_sentence_citing_the_wrong_passage_cites_the_one_that_supports_it(
+        english: list[Passage], tokenizer: Tokenizer) -> None:
     answer = check("The battery lasts 14 hours on a single charge [3]. It weighs 1.2 "
                    "kilograms [2].", english, tokenizer)
-    assert answer.unsupported_sentences == 1
+    assert (answer.unsupported_sentences, answer.removed_citations) == (0, 1)
+    assert answer.answer == ("The battery lasts 14 hours on a single charge. [1] "
+                             "It weighs 1.2 kilograms. [2]")
+    assert_citations_exact(answer)
+
+
+def test_sentence_no_passage_supports_is_removed_whatever_it_cites(
+        english: list[Passage], tokenizer: Tokenizer) -> None:
+    answer = check("The battery was designed in Oslo by Ada Lovelace [3]. It weighs 1.2 "
+                   "kilograms [2].", english, tokenizer)
+    assert (answer.unsupported_sentences, answer.removed_citations) == (1, 0)
     assert answer.answer == "It weighs 1.2 kilograms. [2]"
 
 
@@ -256,3 +268,37 @@ def test_korean_reply_is_checked(korean: list[Passage], tokenizer: Tokenizer) ->
 def test_no_passages_abstains(tokenizer: Tokenizer) -> None:
     answer = check("The battery lasts 14 hours [1].", [], tokenizer)
     assert answer.abstained and answer.passages == []
+
+
+@pytest.fixture(scope="module")
+def encode() -> Any:
+    from qa_service.config import Settings
+    from qa_service.embedding import load_embedder
+
+    return load_embedder(Settings().embedding_model, 1).embed_passages
+
+
+def test_a_sentence_in_the_other_language_is_supported_by_its_meaning(
+        english: list[Passage], korean: list[Passage], tokenizer: Tokenizer,
+        encode: Any) -> None:
+    reply = ("Aurora 3 배터리는 한 번 충전으로 14시간 사용할 수 있다. [1] "
+             "Aurora 3 배터리는 40시간 사용할 수 있다. [1] 이 제품은 일본에서만 판매된다. [2]")
+    answer = check_reply("Aurora 3 배터리는 얼마나 가나요?", reply, english, tokenizer, 0.5,
+                         encode)
+    # the translation is kept, quoting the sentence it translates; a changed figure and
+    # another claim are not
+    assert answer.answer == "Aurora 3 배터리는 한 번 충전으로 14시간 사용할 수 있다. [1]"
+    assert answer.unsupported_sentences == 2
+    assert [c.quote for c in answer.citations] == [
+        "The Aurora 3 battery lasts 14 hours on a single charge."]
+    assert_citations_exact(answer)
+    english_reply = ("Seoul is the capital of South Korea [1]. Seoul is the largest port of "
+                     "Japan [1].")
+    answer = check_reply("What is the capital of Korea?", english_reply, korean, tokenizer, 0.5,
+                         encode)
+    assert answer.answer == "Seoul is the capital of South Korea. [1]"
+    assert answer.citations[0].quote == "서울은 대한민국의 수도이다."
+    assert_citations_exact(answer, KOREAN_PAGE_PREFIX)
+    # without vectors, words alone decide: nothing in the other language is supported
+    assert check_reply("What is the capital of Korea?", english_reply, korean, tokenizer,
+                       0.5).abstained
