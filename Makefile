@@ -7,7 +7,7 @@ FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 TESSDATA := /usr/share/tesseract-ocr/5/tessdata/kor.traineddata
 DATA   ?= ../shared/data
 
-.PHONY: install run test test-fast lint eval eval-answers eval-real eval-scanned calibrate bench concurrency hostile hardening positions clean
+.PHONY: install run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm calibrate bench concurrency hostile hardening positions clean
 
 install: $(STAMP) $(FONT) $(TESSDATA)
 
@@ -88,6 +88,28 @@ eval-scanned: install
 	    --json .eval/scanned-$$set.json || exit 1; \
 	done
 	$(BIN)/python -m bench.scanned_report --eval .eval
+
+# The LLM path against the extractive mode on the same questions (see README "LLM answers"):
+# 20 SQuAD and 20 KorQuAD dev questions, and 30 of the team's real-document questions (the
+# check half), through the LLM at QA_LLM_BASE_URL (../shared/tools/local-llm start prints
+# the settings for a local model). Each question's outcome is journaled in $(LLM_EVAL): run
+# it again after an interruption and it resumes; delete the folder to start over.
+LLM_EVAL ?= .eval/llm
+eval-llm: install
+	@test -n "$$QA_LLM_BASE_URL" || { echo "eval-llm: set QA_LLM_BASE_URL and QA_LLM_MODEL" \
+	  "(../shared/tools/local-llm start prints them)" >&2; exit 2; }
+	mkdir -p $(LLM_EVAL)
+	for mode in extractive llm; do \
+	  for set in squad:squad-v1.1 korquad:korquad-v1.0; do \
+	    $(BIN)/qa eval answers $(DATA)/qa/$${set#*:}.dev.json --questions 20 --mode $$mode \
+	      --journal $(LLM_EVAL)/$${set%%:*}-$$mode.jsonl --json $(LLM_EVAL)/$${set%%:*}-$$mode.json \
+	      || exit 1; \
+	  done; \
+	  $(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --half check --questions 30 \
+	    --answers --mode $$mode --keep $(LLM_EVAL)/kb-team --journal $(LLM_EVAL)/team-$$mode.jsonl \
+	    --json $(LLM_EVAL)/team-$$mode.json || exit 1; \
+	done
+	$(BIN)/python -m bench.llm_report --eval $(LLM_EVAL)
 
 # Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
 # the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.

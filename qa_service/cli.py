@@ -334,8 +334,8 @@ def _print_answer(answer: dict[str, Any]) -> None:
     style = "yellow" if answer["abstained"] else "bold"
     console.print(f"[{style}]{escape(answer['answer'])}[/{style}]")
     if answer["mode"] == "extractive-fallback":
-        console.print(f"[dim](the LLM failed, answered extractively: "
-                      f"{escape(answer['fallback_reason'])})[/dim]")
+        console.print(f"[yellow](answered extractively, without the LLM: "
+                      f"{escape(answer['fallback_reason'])})[/yellow]")
     if answer["removed_citations"] or answer["unsupported_sentences"]:
         console.print(f"[dim](removed {answer['removed_citations']} invented citation(s) and "
                       f"{answer['unsupported_sentences']} unsupported sentence(s))[/dim]")
@@ -434,7 +434,9 @@ ArticlesOpt = Annotated[int | None, typer.Option(help="Only the first N articles
 QuestionsOpt = Annotated[int | None, typer.Option(help="An evenly spaced sample of N questions "
                                                        "per file.")]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Also write the report here.")]
-KeepOpt = Annotated[Path | None, typer.Option(help="Keep the knowledge base in this data dir.")]
+KeepOpt = Annotated[Path | None, typer.Option(
+    help="Keep the knowledge base in this data dir (`eval pages` reuses it on the next run: "
+         "the PDFs it holds are not read again).")]
 
 
 ScannedOpt = Annotated[float | None, typer.Option(
@@ -474,16 +476,22 @@ ForeignOpt = Annotated[list[Path] | None, typer.Option(
     exists=True)]
 ModeOpt = Annotated[str | None, typer.Option(
     help="extractive or llm (default: llm when QA_LLM_BASE_URL is set).")]
+JournalOpt = Annotated[Path | None, typer.Option(
+    "--journal", dir_okay=False,
+    help="Append each question's outcome to this JSON Lines file, and skip the questions it "
+         "already holds (for this mode and LLM model): an interrupted run resumes.")]
 
 
 @eval_app.command("answers")
 def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
                  questions: QuestionsOpt = None, foreign: ForeignOpt = None,
-                 mode: ModeOpt = None, json_out: JsonOut = None, keep: KeepOpt = None) -> None:
+                 mode: ModeOpt = None, json_out: JsonOut = None, keep: KeepOpt = None,
+                 journal: JournalOpt = None) -> None:
     """Ingest the first N articles of each file, ask every question, score the answers.
 
     Questions of the articles left out (and of --foreign files) must be declined."""
     from qa_service.eval.answer_eval import evaluate_answers
+    from qa_service.eval.asking import Journal, model_of
     from qa_service.eval.datasets import load_dataset, sample_evenly
     from qa_service.eval.retrieval_eval import build_corpus
 
@@ -499,9 +507,11 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
                                   Path(scratch), progress=errors.print)
             with _progress() as bar:
                 task = bar.add_task("asking", total=total)
-                report = evaluate_answers(services, corpus, loaded, articles, questions,
-                                          others, requested,
-                                          progress=lambda n: bar.advance(task, n))
+                chosen = requested or services.asker.default_mode
+                report = evaluate_answers(
+                    services, corpus, loaded, articles, questions, others, requested,
+                    progress=lambda n: bar.advance(task, n),
+                    journal=Journal(journal, chosen, model_of(services, requested)))
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_json(report)
@@ -525,10 +535,15 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
                answers: Annotated[bool, typer.Option(
                    "--answers", help="Also ask every question and score the answers "
                    "(gold in the short answer or first sentence, refusals)")] = False,
+               questions_count: Annotated[int | None, typer.Option(
+                   "--questions", min=1,
+                   help="Only this many questions, spread evenly over the file.")] = None,
+               mode: ModeOpt = None, journal: JournalOpt = None,
                json_out: JsonOut = None, keep: KeepOpt = None) -> None:
     """Ingest a folder of real PDFs into one fresh knowledge base; score whether search
     finds each question's evidence page (page_hit@1/5/10, doc_hit@5, MRR@10) and, with
     --answers, the answers."""
+    from qa_service.eval.asking import Journal, model_of, pick
     from qa_service.eval.page_eval import (
         HALVES,
         evaluate_page_answers,
@@ -539,20 +554,26 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
 
     if half is not None and half not in HALVES:
         raise typer.BadParameter(f"--half is one of {', '.join(HALVES)}")
+    requested = _mode(mode)
     with _exit_on_error():
-        asked = [q for q in load_page_questions(questions) if half is None or q.half == half]
+        asked = pick([q for q in load_page_questions(questions)
+                      if half is None or q.half == half], questions_count)
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         settings = Settings().model_copy(update={"data_dir": keep or Path(scratch) / "data"})
         with _services(settings) as services:
-            corpus = ingest_folder(services, folder, Path(scratch), neutral_names, errors.print)
+            corpus = ingest_folder(services, folder, Path(scratch), neutral_names, errors.print,
+                                   reuse=keep is not None)
             with _progress() as bar:
                 task = bar.add_task("searching", total=sum(q.answerable for q in asked))
                 report = evaluate_pages(services, corpus, asked, k,
                                         progress=lambda n: bar.advance(task, n))
                 if answers:
                     task = bar.add_task("asking", total=len(asked))
+                    chosen = requested or services.asker.default_mode
                     report["answers"] = evaluate_page_answers(
-                        services, corpus, asked, progress=lambda n: bar.advance(task, n))
+                        services, corpus, asked, requested,
+                        progress=lambda n: bar.advance(task, n),
+                        journal=Journal(journal, chosen, model_of(services, requested)))
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_page_report(report)
@@ -589,9 +610,15 @@ def _print_page_answers(report: dict[str, Any]) -> None:
                       cell(row["first_citation_on_evidence"]), str(row["unanswerable"]),
                       cell(row["unanswerable_declined"]))
     console.print(table)
-    console.print(f"mode {report['mode']}; ask p50 {report['ask_p50_ms']} ms, p95 "
-                  f"{report['ask_p95_ms']} ms; answer hit: a gold answer in the short answer "
-                  "or the answer's first sentence")
+    model = f" ({report['llm_model']})" if report["llm_model"] else ""
+    console.print(f"mode {report['mode']}{model}; ask p50 "
+                  f"{report['ask_p50_ms']} ms, p95 {report['ask_p95_ms']} ms, first text p50 "
+                  f"{report['first_text_p50_ms']} ms; citations valid "
+                  f"{cell(report['citation_valid'])}; removed {report['removed_citations']} "
+                  f"citation(s) and {report['unsupported_sentences']} sentence(s); fallbacks "
+                  f"{cell(report['fallbacks'])} ({report['context_overflows']} context "
+                  "overflow(s)); answer hit: a gold answer in the short answer or the answer's "
+                  "first sentence")
 
 
 def main() -> None:

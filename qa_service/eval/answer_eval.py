@@ -11,20 +11,21 @@ Questions fall in three groups:
 - questions whose answer is not in the knowledge base: those of the articles left out,
   and every question of the `foreign` files: `out_of_kb_abstained`.
 `citation_valid` checks every citation of every answer: its quote is exactly the cited
-page's text at `char_start:char_end` of the cited document.
+page's text at `char_start:char_end` of the cited document. Questions are asked as a
+streaming client asks (`asking.ask_timed`), and with a journal an interrupted run resumes
+where it stopped.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from qa_service.answer.models import Answer
 from qa_service.answer.service import RequestedMode
+from qa_service.eval.asking import Journal, ask_timed, llm_facts, llm_figures, model_of
 from qa_service.eval.datasets import Dataset, Question, normalize_answer, sample_evenly
 from qa_service.eval.retrieval_eval import EvalCorpus
 from qa_service.services import Services
@@ -40,10 +41,8 @@ class _Outcome:
     short_hit: bool  # the short answer alone holds a gold answer
     short: bool  # a short answer was given
     page_ok: bool
-    citations: int
-    valid_citations: int
     chars: int
-    millis: float
+    facts: dict[str, Any]  # `asking.llm_facts`: citations, fallbacks, timings
 
 
 def _pages_of(corpus: EvalCorpus, doc_id: str, paragraph: str) -> set[int]:
@@ -57,21 +56,10 @@ def _pages_of(corpus: EvalCorpus, doc_id: str, paragraph: str) -> set[int]:
     return set(range(first, last + 1))
 
 
-def _valid_citations(corpus: EvalCorpus, answer: Answer) -> int:
-    valid = 0
-    for citation in answer.citations:
-        text = corpus.kb.catalog.page_text(citation.document_id, citation.page)
-        if text is not None and citation.quote and (
-                text[citation.char_start:citation.char_end] == citation.quote):
-            valid += 1
-    return valid
-
-
 def _ask(services: Services, corpus: EvalCorpus, dataset: Dataset, question: Question,
          group: str, mode: RequestedMode | None) -> _Outcome:
-    started = time.perf_counter()
-    answer = services.asker.ask(corpus.kb, question.text, mode=mode)
-    millis = (time.perf_counter() - started) * 1000
+    asked = ask_timed(services, corpus.kb, question.text, mode)
+    answer = asked.answer
     hit = page_ok = short_hit = False
     short = answer.short_answer.text if answer.short_answer is not None else ""
     if group == "answerable" and not answer.abstained:
@@ -86,8 +74,7 @@ def _ask(services: Services, corpus: EvalCorpus, dataset: Dataset, question: Que
             page_ok = (first.document_id == doc_id
                        and first.page in _pages_of(corpus, doc_id, paragraph))
     return _Outcome(group, answer.abstained, hit, short_hit, bool(short), page_ok,
-                    len(answer.citations),
-                    _valid_citations(corpus, answer), len(answer.answer), millis)
+                    len(answer.answer), llm_facts(asked, corpus.kb))
 
 
 def _summary(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
@@ -97,8 +84,6 @@ def _summary(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
 
     answerable = [o for o in outcomes if o.group == "answerable"]
     answered = [o for o in outcomes if not o.abstained]
-    citations = sum(o.citations for o in outcomes)
-    millis = np.asarray([o.millis for o in outcomes]) if outcomes else np.zeros(1)
     report: dict[str, Any] = {
         "questions": len(outcomes),
         "answerable": len(answerable),
@@ -107,13 +92,9 @@ def _summary(outcomes: Sequence[_Outcome]) -> dict[str, Any]:
         "short_answer_given": share("answerable", lambda o: o.short),
         "answer_chars_mean": (round(float(np.mean([o.chars for o in answered])), 1)
                               if answered else None),
-        "citation_valid": (round(sum(o.valid_citations for o in outcomes) / citations, 4)
-                           if citations else None),
-        "citations": citations,
         "page_accuracy": share("answerable", lambda o: o.page_ok),
         "abstained_answerable": share("answerable", lambda o: o.abstained),
-        "ask_p50_ms": round(float(np.percentile(millis, 50)), 1),
-        "ask_p95_ms": round(float(np.percentile(millis, 95)), 1),
+        **llm_figures([o.facts for o in outcomes]),
     }
     unanswerable = share("unanswerable", lambda o: o.abstained)
     if unanswerable is not None:
@@ -135,8 +116,13 @@ def _group(question: Question, ingested_articles: int) -> str:
 def evaluate_answers(services: Services, corpus: EvalCorpus, datasets: Sequence[Dataset],
                      articles: int | None, questions_per_file: int | None,
                      foreign: Sequence[Dataset] = (), mode: RequestedMode | None = None,
-                     progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """`datasets` are the whole files; their first `articles` articles are in `corpus`."""
+                     progress: Callable[[int], None] | None = None,
+                     journal: Journal | None = None) -> dict[str, Any]:
+    """`datasets` are the whole files; their first `articles` articles are in `corpus`.
+    Outcomes found in `journal` are not asked again; new ones are added to it."""
+    journal = journal or Journal(None, mode or services.asker.default_mode,
+                                 model_of(services, mode))
+    resumed = journal.resumed
     per_file: dict[str, dict[str, Any]] = {}
     everything: list[_Outcome] = []
     plan = [(d, min(articles, len(d.articles)) if articles is not None else len(d.articles))
@@ -145,7 +131,13 @@ def evaluate_answers(services: Services, corpus: EvalCorpus, datasets: Sequence[
         outcomes = []
         for question in sample_evenly(dataset.questions, questions_per_file):
             group = _group(question, ingested)
-            outcomes.append(_ask(services, corpus, dataset, question, group, mode))
+            key = journal.key(dataset.name, group, question.id, question.text)
+            if (done := journal.get(key)) is not None:
+                outcomes.append(_Outcome(**done))
+            else:
+                outcome = _ask(services, corpus, dataset, question, group, mode)
+                journal.add(key, asdict(outcome))
+                outcomes.append(outcome)
             if progress is not None:
                 progress(1)
         per_file[dataset.name] = _summary(outcomes)
@@ -157,6 +149,8 @@ def evaluate_answers(services: Services, corpus: EvalCorpus, datasets: Sequence[
     report["config"] = {
         "embedding_model": services.embedder.name,
         "mode": mode or services.asker.default_mode,
+        "llm_model": model_of(services, mode),
+        "resumed": resumed,
         "answer": services.settings.answer.model_dump(),
         "retrieval": services.settings.retrieval.model_dump(),
     }

@@ -19,7 +19,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ingest.uploads import queue_local_files
 from qa_service.answer.models import Answer
 from qa_service.answer.service import RequestedMode
 from qa_service.errors import InvalidRequest
+from qa_service.eval.asking import Asked, Journal, ask_timed, llm_facts, llm_figures, model_of
 from qa_service.schemas import DocumentStatus, FileOutcome, Passage
 from qa_service.sentences import split_sentences
 from qa_service.services import Services
@@ -101,17 +102,22 @@ class PageCorpus:
 
 
 def ingest_folder(services: Services, folder: Path, work: Path, neutral_names: bool = False,
-                  progress: Callable[[str], None] | None = None) -> PageCorpus:
-    """Every PDF under `folder` into one fresh knowledge base, as one job."""
+                  progress: Callable[[str], None] | None = None, reuse: bool = False
+                  ) -> PageCorpus:
+    """Every PDF under `folder` into one fresh knowledge base, as one job; with `reuse`,
+    into the one a kept data directory already holds (the PDFs it indexed are `unchanged`
+    and not read again)."""
     say = progress or (lambda _message: None)
     sources = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file())
     if not sources:
         raise InvalidRequest(f"no PDF files under {folder}")
     names = [p.relative_to(folder).with_suffix("").as_posix() for p in sources]
     paths = _neutral_links(sources, work) if neutral_names else sources
-    if KB_NAME in services.registry.names():
+    exists = KB_NAME in services.registry.names()
+    if exists and not reuse:
         services.registry.delete(KB_NAME)
-    corpus = PageCorpus(kb=services.create_kb(KB_NAME))
+    kb = services.open_kb(KB_NAME) if exists and reuse else services.create_kb(KB_NAME)
+    corpus = PageCorpus(kb=kb)
     say(f"{folder}: ingesting {len(paths)} PDFs" + (" under neutral names" if neutral_names
                                                      else ""))
     started = time.perf_counter()
@@ -257,8 +263,8 @@ class _Answered:
     has_short: bool
     cited_evidence: bool  # the first citation lies on an evidence page
     answerability: float | None
-    millis: float
     head: str  # the answer's start, for the misses
+    facts: dict[str, Any]  # `asking.llm_facts`: citations, fallbacks, timings
 
 
 def _first_sentence(answer: Answer) -> str:
@@ -272,8 +278,8 @@ def _first_sentence(answer: Answer) -> str:
     return text[spans[0][0]:spans[0][1]] if spans else text
 
 
-def _answered(corpus: PageCorpus, question: PageQuestion, answer: Answer,
-              millis: float) -> _Answered:
+def _answered(corpus: PageCorpus, question: PageQuestion, asked: Asked) -> _Answered:
+    answer = asked.answer
     gold_pages = {(corpus.documents.get(name), page) for name, page in question.evidence}
     short = answer.short_answer.text if answer.short_answer is not None else ""
     first = answer.citations[0] if answer.citations else None
@@ -285,7 +291,8 @@ def _answered(corpus: PageCorpus, question: PageQuestion, answer: Answer,
         short_hit=not answer.abstained and contains_gold(short, question.gold),
         has_short=bool(short), cited_evidence=first is not None and (
             first.document_id, first.page) in gold_pages,
-        answerability=answer.answerability, millis=millis, head=answer.answer[:160])
+        answerability=answer.answerability, head=answer.answer[:160],
+        facts=llm_facts(asked, corpus.kb))
 
 
 def _answer_summary(answered: Sequence[_Answered]) -> dict[str, Any]:
@@ -307,31 +314,40 @@ def _answer_summary(answered: Sequence[_Answered]) -> dict[str, Any]:
         "false_refusals": share(answerable, lambda a: a.abstained),
         "first_citation_on_evidence": share(answerable, lambda a: a.cited_evidence),
         "unanswerable_declined": share(unanswerable, lambda a: a.abstained),
+        **llm_figures([a.facts for a in answered]),
     }
 
 
 def evaluate_page_answers(services: Services, corpus: PageCorpus,
                           questions: Iterable[PageQuestion], mode: RequestedMode | None = None,
-                          progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                          progress: Callable[[int], None] | None = None,
+                          journal: Journal | None = None) -> dict[str, Any]:
     """Ask every question (answerable or not): does the short answer or the answer's first
     sentence hold a gold answer (`normalize_gold`), is the first citation on an evidence
     page, are answerable questions declined (false refusals) and unanswerable ones
-    declined?"""
+    declined? Outcomes found in `journal` are not asked again; new ones are added to it."""
+    journal = journal or Journal(None, mode or services.asker.default_mode,
+                                 model_of(services, mode))
+    resumed = journal.resumed
     answered = []
     for question in questions:
-        started = time.perf_counter()
-        answer = services.asker.ask(corpus.kb, question.question, mode=mode)
-        answered.append(_answered(corpus, question, answer,
-                                  (time.perf_counter() - started) * 1000))
+        key = journal.key(question.doc_name, question.question)
+        if (done := journal.get(key)) is not None:
+            answered.append(_Answered(question=question, **done))
+        else:
+            outcome = _answered(corpus, question, ask_timed(services, corpus.kb,
+                                                            question.question, mode))
+            journal.add(key, {f.name: getattr(outcome, f.name) for f in fields(outcome)
+                              if f.name != "question"})
+            answered.append(outcome)
         if progress is not None:
             progress(1)
-    millis = np.asarray([a.millis for a in answered] or [0.0])
     return {
         **_answer_summary(answered),
         "groups": _groups(answered, _answer_summary),
         "mode": mode or services.asker.default_mode,
-        "ask_p50_ms": round(float(np.percentile(millis, 50)), 1),
-        "ask_p95_ms": round(float(np.percentile(millis, 95)), 1),
+        "llm_model": model_of(services, mode),
+        "resumed": resumed,
         "misses": [{"question": a.question.question, "gold": list(a.question.gold),
                     "abstained": a.abstained, "answerability": a.answerability,
                     "answer": a.head}
