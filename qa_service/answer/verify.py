@@ -106,6 +106,11 @@ _FILLER = frozenset("yes yeah yep ok okay sure indeed correct right exactly".spl
 _WORD = re.compile(r"[^\W_]+")
 _FIGURE = re.compile(r"\d(?:[\d,.]*\d)?")
 _FIGURE_SEPARATOR = re.compile(r"(?<=\d),(?=\d)")
+_NUMBER_WORDS = {word: str(n) for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())} | {
+    word: str(10 * n) for n, word in enumerate(
+        "thirty forty fifty sixty seventy eighty ninety".split(), 3)}
 CROSS_LINGUAL_SUPPORT = 0.7  # cosine: translations 0.73-0.90, other claims 0.24-0.67
 
 Encode = Callable[[Sequence[str]], "npt.NDArray[np.float32]"]
@@ -504,5 +509,7 @@ def _citation(passage: Passage, support: _Support, answer_start: int, answer_end
 
 
 def _figures(text: str) -> set[str]:
-    """The figures `text` states, without thousands separators ("52,187,866" -> "52187866")."""
-    return {_FIGURE_SEPARATOR.sub("", f) for f in _FIGURE.findall(text)}
+    """The figures `text` states, without thousands separators ("52,187,866" -> "52187866"),
+    and those it writes as English words ("a two-year warranty" -> "2")."""
+    words = {_NUMBER_WORDS[w] for w in _WORD.findall(text.casefold()) if w in _NUMBER_WORDS}
+    return {_FIGURE_SEPARATOR.sub("", f) for f in _FIGURE.findall(text)} | words

@@ -13,6 +13,7 @@ from qa_service.answer.llm import LLMAnswerer
 from qa_service.answer.models import Answer, AnswerMode, abstention_text
 from qa_service.answer.prompt import SYSTEM_PROMPT
 from qa_service.config import Settings
+from qa_service.embedding import Embedder
 from qa_service.errors import LLMTimeout, LLMUnavailable, QAError
 from qa_service.schemas import Passage
 from qa_service.tokens import Tokenizer
@@ -343,3 +344,35 @@ def test_a_stream_of_only_unsupported_sentences_shows_nothing_and_abstains(
     scripted_llm.reply("The battery was invented by Nikola Tesla [1]. It is sold in Peru [2].")
     pieces, final = streamed(LLMAnswerer(llm_settings(), tokenizer), QUESTION, english)
     assert pieces == [] and final.abstained and final.unsupported_sentences == 2
+
+
+STRONG_MODEL_REPLIES = [
+    # a paraphrase over two sentences and two passages, numbers in words and in digits
+    ("How long does the Aurora 3 battery last, and what does it weigh?",
+     "On a single charge, the Aurora 3's battery runs for 14 hours [1]. A full charge from "
+     "empty takes two hours with the supplied adapter [1].\n\nThe device weighs 1.2 kg, "
+     "in a chassis of recycled aluminium [2].", 3),
+    # a list, as strong models write for several facts
+    ("What do I need to know about resetting it?",
+     "To reset the Aurora 3:\n- hold the power button for ten seconds [3];\n- the status "
+     "light blinks blue while the reset runs [3].", 3),
+    # a Korean answer from English pages (the multilingual check)
+    ("Aurora 3 배터리는 얼마나 가나요?",
+     "Aurora 3 배터리는 한 번 충전으로 14시간 사용할 수 있습니다 [1]. "
+     "배터리 보증 기간은 2년입니다 [1].", 2),
+]
+
+
+@pytest.mark.parametrize(("question", "reply", "sentences"), STRONG_MODEL_REPLIES)
+def test_a_strong_models_faithful_reply_is_kept_whole(
+        question: str, reply: str, sentences: int, llm_settings: Make,
+        scripted_llm: ScriptedLLM, english: list[Passage], tokenizer: Tokenizer,
+        embedder: Embedder) -> None:
+    """The checks tuned on a small model do not strip a large model's paraphrases."""
+    evidence = replace(evidence_of(question, english), encode=embedder.embed_passages)
+    scripted_llm.reply(reply)
+    answer = LLMAnswerer(llm_settings(), tokenizer).answer(evidence)
+    assert (answer.unsupported_sentences, answer.removed_citations) == (0, 0), answer.answer
+    assert not answer.abstained and len({(c.answer_start, c.answer_end)
+                                         for c in answer.citations}) == sentences
+    assert_citations_exact(answer)

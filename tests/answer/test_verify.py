@@ -8,6 +8,7 @@ import pytest
 
 from qa_service.answer.models import Answer, AnswerMode, abstention_text
 from qa_service.answer.verify import check_reply, sanitize_links
+from qa_service.embedding import Embedder
 from qa_service.schemas import Passage
 from qa_service.tokens import Tokenizer
 from tests.answer.conftest import KOREAN_PAGE_PREFIX, assert_citations_exact, make_passages
@@ -270,12 +271,9 @@ def test_no_passages_abstains(tokenizer: Tokenizer) -> None:
     assert answer.abstained and answer.passages == []
 
 
-@pytest.fixture(scope="module")
-def encode() -> Any:
-    from qa_service.config import Settings
-    from qa_service.embedding import load_embedder
-
-    return load_embedder(Settings().embedding_model, 1).embed_passages
+@pytest.fixture
+def encode(embedder: Embedder) -> Any:
+    return embedder.embed_passages
 
 
 def test_a_sentence_in_the_other_language_is_supported_by_its_meaning(
