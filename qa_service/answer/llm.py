@@ -28,7 +28,7 @@ from qa_service.config import Settings
 from qa_service.errors import LLMContextOverflow, LLMTimeout, LLMUnavailable, QAError
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
-from qa_service.sentences import split_sentences
+from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 from qa_service.tokens import Tokenizer
 
 if TYPE_CHECKING:
@@ -180,11 +180,13 @@ class LLMAnswerer:
                   ) -> list[Excerpt]:
         if evidence.overview or self._ranker is None:
             ranked = [(i, a, b) for i, p in enumerate(passages)
-                      for a, b in split_sentences(p.text)]
+                      for a, b in bounded_sentences(p.text, MAX_SENTENCE_CHARS)]
         else:
             ranked = self._ranker.ranked_sentences(evidence)
         try:
-            return fit_excerpts(passages, ranked, room)
+            excerpts = fit_excerpts(passages, ranked, room)
+            if ranked and not excerpts:
+                raise TooLong(f"no sentence of the passages fits in {room} tokens")
         except TooLong as err:
             raise LLMContextOverflow(
                 f"the question and the instructions leave no room for passages in the LLM's "
@@ -193,6 +195,7 @@ class LLMAnswerer:
                 f"{self._settings.llm_max_tokens}; raise the first (to the context the server "
                 "gives the model) or lower the second"
             ) from err
+        return excerpts
 
     def _openai(self) -> OpenAI:
         with self._lock:

@@ -209,3 +209,14 @@ def test_excerpt_text_of_one_span() -> None:
     assert Excerpt(passage, (first,)).text == passage.text[slice(*first)]
 
 
+
+
+def test_passages_whose_every_sentence_is_too_long_are_an_overflow(
+        llm_settings: Make, scripted_llm: ScriptedLLM, tokenizer: Tokenizer) -> None:
+    settings = llm_settings(llm_context_tokens=1024, llm_max_tokens=256,
+                            llm_passage_tokens=64)
+    row = " ".join(f"{n:,}" for n in range(100_000, 100_060))  # one long "sentence" of figures
+    with pytest.raises(LLMContextOverflow, match="no sentence of the passages fits"):
+        LLMAnswerer(settings, tokenizer).answer(evidence_of("What is the total?",
+                                                            make_passages([row])))
+    assert scripted_llm.requests == []
