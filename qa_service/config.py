@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
-MIN_PROMPT_TOKENS = 512  # instructions, the question and a few sentences of passages
+MIN_PROMPT_TOKENS = 1024  # instructions, the question and a few sentences of passages
 
 __all__ = [
     "DEFAULT_EMBEDDING_MODEL",

@@ -20,9 +20,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qa_service.answer.context import Excerpt, TooLong, estimate_tokens, fit_excerpts
+from qa_service.answer.context import (
+    MIN_PASSAGE_TOKENS,
+    Excerpt,
+    TooLong,
+    estimate_tokens,
+    fit_excerpts,
+)
 from qa_service.answer.models import Answer
-from qa_service.answer.prompt import build_prompt
+from qa_service.answer.prompt import Prompt, build_prompt
 from qa_service.answer.verify import ReplyChecker, abstention
 from qa_service.config import Settings
 from qa_service.errors import LLMContextOverflow, LLMTimeout, LLMUnavailable, QAError
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["LLMAnswerer", "SentenceRanker"]
 
 CHAT_TOKENS = 64  # the chat template's role markers, and a margin
+LEAD_TOKENS = 16  # the <lead passage="n"> block's tags
 # how servers word a prompt over the context: llama.cpp ("exceed context window"),
 # OpenAI and vLLM ("maximum context length"), others ("too long", "context length")
 _TOO_LONG = re.compile(r"context|too long|too many tokens|maximum.*tokens", re.IGNORECASE)
@@ -147,10 +154,10 @@ class LLMAnswerer:
         """Send the prompt; the response and the passages it showed. A server that
         refuses the prompt as too long is asked once more with half the passage text."""
         room = self._room(evidence.question, passages)
+        ranked = self._ranked(evidence, passages)
         for attempt in range(2):
-            excerpts = self._excerpts(evidence, passages, room)
-            prompt = build_prompt(evidence.question, [e.passage for e in excerpts],
-                                  [e.text for e in excerpts])
+            prompt, shown = self._prompt(evidence.question, passages, ranked, room,
+                                         lead=not evidence.overview and self._ranker is not None)
             try:
                 with self._mapped_errors():
                     response = self._openai().chat.completions.create(
@@ -160,12 +167,31 @@ class LLMAnswerer:
                         temperature=self._settings.llm_temperature,
                         max_tokens=self._settings.llm_max_tokens, stream=stream,
                     )
-                return response, [e.passage for e in excerpts]
+                return response, shown
             except LLMContextOverflow:
                 if attempt:
                     raise
                 room //= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _prompt(self, question: str, passages: list[Passage],
+                ranked: list[tuple[int, int, int]], room: int, lead: bool
+                ) -> tuple[Prompt, list[Passage]]:
+        """The prompt showing the best of `ranked` in `room` tokens (less what the lead
+        sentence takes, repeated), and the passages it shows, in its numbering."""
+        top = ranked[0] if lead and ranked else None
+        text = passages[top[0]].text[top[1]:top[2]] if top is not None else ""
+        cost = estimate_tokens(text) + LEAD_TOKENS if top is not None else 0
+        if room - cost < cost + MIN_PASSAGE_TOKENS:  # a small context: no room to repeat it
+            top, text, cost = None, "", 0
+        excerpts = self._excerpts(passages, ranked, room - cost)
+        shown = [e.passage for e in excerpts]
+        numbered = None
+        if top is not None and passages[top[0]] in shown:
+            number = shown.index(passages[top[0]])
+            if any(a <= top[1] and top[2] <= b for a, b in excerpts[number].spans):
+                numbered = (number + 1, text)
+        return build_prompt(question, shown, [e.text for e in excerpts], numbered), shown
 
     def _room(self, question: str, passages: list[Passage]) -> int:
         """Tokens of passage text that fit beside the instructions, the question, the
@@ -176,13 +202,17 @@ class LLMAnswerer:
         free = settings.llm_context_tokens - settings.llm_max_tokens - fixed
         return min(settings.llm_passage_tokens, free)
 
-    def _excerpts(self, evidence: Evidence, passages: list[Passage], room: int
-                  ) -> list[Excerpt]:
+    def _ranked(self, evidence: Evidence, passages: list[Passage]
+                ) -> list[tuple[int, int, int]]:
+        """The passages' sentences best first: the ranker's order, or reading order for an
+        overview (its passages are the document's opening)."""
         if evidence.overview or self._ranker is None:
-            ranked = [(i, a, b) for i, p in enumerate(passages)
-                      for a, b in bounded_sentences(p.text, MAX_SENTENCE_CHARS)]
-        else:
-            ranked = self._ranker.ranked_sentences(evidence)
+            return [(i, a, b) for i, p in enumerate(passages)
+                    for a, b in bounded_sentences(p.text, MAX_SENTENCE_CHARS)]
+        return self._ranker.ranked_sentences(evidence)
+
+    def _excerpts(self, passages: list[Passage], ranked: list[tuple[int, int, int]],
+                  room: int) -> list[Excerpt]:
         try:
             excerpts = fit_excerpts(passages, ranked, room)
             if ranked and not excerpts:

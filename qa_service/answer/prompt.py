@@ -9,6 +9,10 @@ change the instructions. The user message holds only data, each piece delimited:
     </passage>
     </passages>
 
+    <lead passage="1">
+    ...the sentence search ranked first (when there is a ranking)...
+    </lead>
+
     <question>
     ...the question...
     </question>
@@ -36,8 +40,9 @@ DECLINE_TOKEN = "NOT_IN_DOCUMENTS"  # noqa: S105 (a reply marker, not a secret)
 
 SYSTEM_PROMPT = f"""\
 You answer questions about the user's documents. The user message contains numbered \
-passages from those documents inside a <passages> block, then the question inside a \
-<question> block.
+passages from those documents inside a <passages> block, then, in a <lead> block, the \
+sentence that search found most relevant (it often states the answer, but check it \
+against the question), then the question inside a <question> block.
 
 Rules:
 1. Answer only from the passages. Do not use outside knowledge and do not guess.
@@ -85,14 +90,19 @@ def escape(text: str) -> str:
 
 
 def build_prompt(question: str, passages: Sequence[Passage],
-                 texts: Sequence[str] | None = None) -> Prompt:
+                 texts: Sequence[str] | None = None,
+                 lead: tuple[int, str] | None = None) -> Prompt:
     """The messages asking `question` about `passages`, numbered from 1 in their order;
-    `texts`, when given, is what is shown of each (an excerpt: `context.Excerpt.text`)."""
+    `texts`, when given, is what is shown of each (an excerpt: `context.Excerpt.text`);
+    `lead`, a passage's number and its sentence that search ranked first, is repeated in a
+    `<lead>` block just before the question."""
     shown = [p.text for p in passages] if texts is None else list(texts)
     blocks = [_passage_block(number, passage, text)
               for number, (passage, text) in enumerate(zip(passages, shown, strict=True), 1)]
+    lead_block = (f'<lead passage="{lead[0]}">\n{escape(lead[1])}\n</lead>\n\n'
+                  if lead is not None else "")
     user = (
-        "<passages>\n" + "".join(blocks) + "</passages>\n\n"
+        "<passages>\n" + "".join(blocks) + "</passages>\n\n" + lead_block +
         f"<question>\n{escape(question.strip())}\n</question>\n"
     )
     return Prompt(system=SYSTEM_PROMPT, user=user)

@@ -37,8 +37,10 @@ A reply becomes an `Answer` in five steps:
    sentence citing no valid passage, or passages that do not support it, is checked
    against each passage alone and, when the best one supports it, cites that one (small
    models often cite the passage next to the right one; the wrong number is counted in
-   `removed_citations`). A sentence in the other language than a passage (a Korean answer
-   from an English page) shares none of its words: it is supported by the passage
+   `removed_citations`). Every figure a sentence states must be written in the passages
+   that support it (a small model's favourite invention is a plausible number; a
+   threshold of 0 checks nothing). A sentence in the other language than a passage (a
+   Korean answer from an English page) shares none of its words: it is supported by the passage
    sentence whose multilingual vector is closest to its own when their cosine reaches
    `CROSS_LINGUAL_SUPPORT` (0.7; translations measured 0.73 to 0.90, sentences on the
    same topic making another claim 0.24 to 0.67) and every figure it states is written in
@@ -173,10 +175,14 @@ class _Evidence:
         similarity = vectors @ self._encode([unit.text])[0]
         best = int(np.argmax(similarity))
         window = passage.text[spans[max(best - 1, 0)][0]:spans[min(best + 1, len(spans) - 1)][1]]
-        if float(similarity[best]) < CROSS_LINGUAL_SUPPORT or not _figures(unit.text) <= \
-                _figures(window):
+        if float(similarity[best]) < CROSS_LINGUAL_SUPPORT or not _states_figures(unit.text,
+                                                                                 window):
             return None
         return _Support(number, unit.tokens, spans[best])
+
+    def states_figures(self, text: str, numbers: Sequence[int]) -> bool:
+        """Whether the passages `numbers` write every figure `text` states."""
+        return _states_figures(text, " ".join(self.passages[n - 1].text for n in numbers))
 
     def weight(self, tokens: frozenset[str]) -> float:
         n = len(self.passages)
@@ -449,13 +455,15 @@ def _judge(unit: _Unit, evidence: _Evidence, threshold: float) -> list[_Support]
     if unit.numbers:
         supports = [evidence.support(unit.tokens, n) for n in unit.numbers]
         found = frozenset().union(*(s.hits for s in supports))
-        if evidence.share(unit.tokens, found) >= threshold:
+        if evidence.share(unit.tokens, found) >= threshold and (
+                threshold <= 0 or evidence.states_figures(unit.text, [s.number for s in supports])):
             return [s for s in supports if s.hits] or supports[:1]
         # small models often cite the passage next to the right one: the sentence is kept
         # when another passage supports it, citing that one (the wrong number is removed)
     candidates = [evidence.support(unit.tokens, n) for n in range(1, len(evidence.passages) + 1)]
     best = max(candidates, key=lambda s: evidence.weight(s.hits))
-    if evidence.share(unit.tokens, best.hits) >= threshold:
+    if evidence.share(unit.tokens, best.hits) >= threshold and (
+            threshold <= 0 or evidence.states_figures(unit.text, [best.number])):
         return [best]
     # a sentence in the other language shares no words with its passage: its meaning does
     order = [*unit.numbers, *(n for n in range(1, len(evidence.passages) + 1)
@@ -506,6 +514,15 @@ def _citation(passage: Passage, support: _Support, answer_start: int, answer_end
         char_start=passage.char_start + start, char_end=passage.char_start + end,
         answer_start=answer_start, answer_end=answer_end,
     )
+
+
+def _states_figures(sentence: str, source: str) -> bool:
+    """Whether `source` writes every figure `sentence` states: in digits (thousands
+    separators aside, so "52,187,866" is found in a table cell glued to its neighbour) or,
+    for small numbers, in English words ("two-year" states 2)."""
+    digits = _FIGURE_SEPARATOR.sub("", source)
+    words = _figures(source)
+    return all(f in digits or f in words for f in _figures(sentence))
 
 
 def _figures(text: str) -> set[str]:

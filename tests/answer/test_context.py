@@ -113,7 +113,7 @@ def _sent_prompt(llm: ScriptedLLM, index: int = -1) -> str:
     return str(system["content"]) + "\n\n" + str(user["content"])
 
 
-@pytest.mark.parametrize(("context", "max_tokens"), [(1024, 256), (2048, 800), (4096, 800)])
+@pytest.mark.parametrize(("context", "max_tokens"), [(1536, 256), (2048, 800), (4096, 800)])
 def test_the_prompt_sent_fits_the_context_with_the_reply(
         context: int, max_tokens: int, llm_settings: Make, scripted_llm: ScriptedLLM,
         tokenizer: Tokenizer) -> None:
@@ -179,11 +179,11 @@ def test_a_prompt_refused_twice_is_a_context_overflow(streaming: bool, llm_setti
 
 def test_a_question_that_leaves_no_room_is_refused_before_any_request(
         llm_settings: Make, scripted_llm: ScriptedLLM, tokenizer: Tokenizer) -> None:
-    settings = llm_settings(llm_context_tokens=1024, llm_max_tokens=256)
-    question = "연장근로의 가산 임금을 알려 주세요. " * 40
+    settings = llm_settings(llm_context_tokens=1536, llm_max_tokens=512)
+    question = "연장근로의 가산 임금을 알려 주세요. " * 60
     with pytest.raises(LLMContextOverflow) as caught:
         LLMAnswerer(settings, tokenizer).answer(evidence_of(question, _passages("mixed-faq")))
-    assert "QA_LLM_CONTEXT_TOKENS is 1024" in caught.value.message
+    assert "QA_LLM_CONTEXT_TOKENS is 1536" in caught.value.message
     assert scripted_llm.requests == []
 
 
@@ -213,10 +213,45 @@ def test_excerpt_text_of_one_span() -> None:
 
 def test_passages_whose_every_sentence_is_too_long_are_an_overflow(
         llm_settings: Make, scripted_llm: ScriptedLLM, tokenizer: Tokenizer) -> None:
-    settings = llm_settings(llm_context_tokens=1024, llm_max_tokens=256,
+    settings = llm_settings(llm_context_tokens=1536, llm_max_tokens=512,
                             llm_passage_tokens=64)
     row = " ".join(f"{n:,}" for n in range(100_000, 100_060))  # one long "sentence" of figures
     with pytest.raises(LLMContextOverflow, match="no sentence of the passages fits"):
         LLMAnswerer(settings, tokenizer).answer(evidence_of("What is the total?",
                                                             make_passages([row])))
     assert scripted_llm.requests == []
+
+
+class _Ranker:
+    """Ranks one chosen sentence first, then the rest in reading order."""
+
+    def __init__(self, passages: list[Passage], first: tuple[int, int, int]) -> None:
+        self.order = [first, *(r for r in _in_reading_order(passages) if r != first)]
+
+    def ranked_sentences(self, evidence: object) -> list[tuple[int, int, int]]:
+        return self.order
+
+
+def test_the_sentence_ranked_first_leads_the_question_in_its_passages_numbering(
+        llm_settings: Make, scripted_llm: ScriptedLLM, tokenizer: Tokenizer) -> None:
+    passages = _passages("english-handbook", "korean-rules")
+    sentence = split_sentences(passages[1].text)[6]  # 제15조's second sentence
+    top = passages[1].text[slice(*sentence)]
+    ranker = _Ranker(passages, (1, *sentence))
+    scripted_llm.reply("NOT_IN_DOCUMENTS")
+    LLMAnswerer(llm_settings(), tokenizer, ranker=ranker).answer(
+        evidence_of("연장근로 가산 임금은?", passages))
+    user = str(scripted_llm.requests[-1]["messages"][1]["content"])
+    assert user.index('<passage number="1" document="guide.pdf" page="2">') < user.index(
+        '<passage number="2" document="guide.pdf" page="1">')  # its passage comes first
+    assert f'<lead passage="1">\n{top}\n</lead>\n\n<question>' in user
+    assert user.count(top) == 2  # in its passage, and repeated as the lead
+    # too little room for passage text to repeat it: the passages alone
+    scripted_llm.reply("NOT_IN_DOCUMENTS")
+    LLMAnswerer(llm_settings(llm_passage_tokens=120), tokenizer,
+                ranker=ranker).answer(evidence_of("연장근로 가산 임금은?", passages))
+    assert "<lead" not in str(scripted_llm.requests[-1]["messages"][1]["content"])
+    # without a ranking (reading order), no sentence is singled out
+    scripted_llm.reply("NOT_IN_DOCUMENTS")
+    LLMAnswerer(llm_settings(), tokenizer).answer(evidence_of("연장근로 가산 임금은?", passages))
+    assert "<lead" not in str(scripted_llm.requests[-1]["messages"][1]["content"])

@@ -300,3 +300,17 @@ def test_a_sentence_in_the_other_language_is_supported_by_its_meaning(
     # without vectors, words alone decide: nothing in the other language is supported
     assert check_reply("What is the capital of Korea?", english_reply, korean, tokenizer,
                        0.5).abstained
+
+
+def test_a_figure_the_passages_do_not_write_is_unsupported(english: list[Passage],
+                                                           tokenizer: Tokenizer) -> None:
+    """A plausible invented number shares every other word with its passage."""
+    answer = check("The Aurora 3 battery lasts 16 hours on a single charge [1]. It weighs "
+                   "1.2 kilograms [2]. The battery has a 2-year warranty [1].", english,
+                   tokenizer)
+    assert answer.unsupported_sentences == 1 and "16 hours" not in answer.answer
+    assert "1.2 kilograms" in answer.answer and "2-year warranty" in answer.answer  # "two-year"
+    glued = make_passages(["시스템 개발 비용 합계 금액 | 118,000,00018,000,000\n"
+                           "지원 비용 | 11,500,0001,500,000"])
+    kept = check("시스템 개발 비용 합계 금액은 18,000,000 [1].", glued, tokenizer)
+    assert not kept.abstained  # a table cell glued to its neighbour still holds the figure
