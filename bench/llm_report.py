@@ -22,11 +22,12 @@ REFUSAL_MARGIN = 0.10
 
 def _row(report: dict[str, Any]) -> dict[str, Any]:
     """The figures of one report, whichever command wrote it."""
-    answers = report.get("answers", report)
+    answers = report.get("answers", report)  # `eval pages` nests its answers
     refusals = answers.get("false_refusals", answers.get("abstained_answerable"))
+    config = answers.get("config", answers)  # `eval answers` says its mode in its config
     return {
-        "questions": answers["questions"], "mode": answers["mode"],
-        "model": answers.get("llm_model", ""), "answer_hit": answers["answer_hit"],
+        "questions": answers["questions"], "mode": config["mode"],
+        "model": config.get("llm_model", ""), "answer_hit": answers["answer_hit"],
         "refusals": refusals,
         "citation_valid": answers["citation_valid"],
         "removed_citations": answers["removed_citations"],

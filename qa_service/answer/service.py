@@ -1,9 +1,12 @@
 """`ask`: retrieve passages, then answer extractively or through the configured LLM.
 
 The mode defaults to `llm` when `QA_LLM_BASE_URL` is set, else `extractive`. When the LLM
-is unreachable, times out or fails, the answer is extractive with mode
-`extractive-fallback` and the reason (if `QA_LLM_FALLBACK`, the default), or the error
-(502/504) propagates.
+is unreachable, times out, fails or cannot fit the prompt, the answer is extractive with
+mode `extractive-fallback` and the reason (if `QA_LLM_FALLBACK`, the default), or the error
+(502/504) propagates. With `QA_LLM_FALLBACK`, an LLM answer with nothing to show (declined,
+or no sentence supported) gives way to the extractive answer when that one quotes an
+answer (`fallback_code` `llm_declined` or `llm_unsupported`): a small model's refusal or
+invention is never worse than no LLM at all.
 """
 
 from __future__ import annotations
@@ -82,17 +85,42 @@ class AskService:
             if stream:
                 for item in self.llm.stream(evidence):
                     if isinstance(item, Answer):
-                        yield self._finish(item, timings, started)
+                        yield from self._llm_or_quotes(item, evidence, timings, started,
+                                                       stream)
                     else:
                         yield item
             else:
-                yield self._finish(self.llm.answer(evidence), timings, started)
+                yield from self._llm_or_quotes(self.llm.answer(evidence), evidence, timings,
+                                               started, stream)
         except (LLMUnavailable, LLMTimeout) as exc:
             if not self.settings.llm_fallback:
                 raise
             answer = self._extractive(evidence, AnswerMode.EXTRACTIVE_FALLBACK, timings, started)
             yield from _emitted(replace(answer, fallback_reason=exc.message,
                                          fallback_code=exc.code), stream)
+
+    def _llm_or_quotes(self, answer: Answer, evidence: Evidence, timings: dict[str, float],
+                       started: float, stream: bool) -> Iterator[str | Answer]:
+        """The LLM's answer; when it has nothing to show (it declined, or none of its
+        sentences passed the checks, so nothing was streamed) and the extractive answerer
+        does quote an answer, that one, marked as the fallback it is (with
+        `QA_LLM_FALLBACK`)."""
+        if not answer.abstained or not self.settings.llm_fallback:
+            yield self._finish(answer, timings, started)
+            return
+        quoted = self._extractive(evidence, AnswerMode.EXTRACTIVE_FALLBACK,
+                                  {**timings, **answer.timings_ms}, started)
+        if quoted.abstained:
+            yield self._finish(answer, timings, started)
+            return
+        unsupported = answer.unsupported_sentences + answer.removed_citations > 0
+        code = "llm_unsupported" if unsupported else "llm_declined"
+        reason = ("the passages did not support the LLM's answer" if unsupported else
+                  "the LLM found no answer in the passages")
+        yield from _emitted(replace(
+            quoted, fallback_code=code, removed_citations=answer.removed_citations,
+            unsupported_sentences=answer.unsupported_sentences,
+            fallback_reason=f"{reason}; the answer quotes them instead"), stream)
 
     def _extractive(self, evidence: Evidence, mode: AnswerMode, timings: dict[str, float],
                     started: float) -> Answer:

@@ -351,8 +351,10 @@ def library(tmp_path_factory: pytest.TempPathFactory, lexical: LexicalIndex,
 
 def asker(llm: ScriptedLLM, embedder: HashEmbedder, lexical: LexicalIndex, threshold: float
           ) -> AskService:
+    # no fallback: what is checked is the LLM's own answer, not the extractive one that
+    # replaces an answer with nothing left to show
     settings = Settings(llm_base_url=llm.base_url, llm_model="scripted", llm_timeout=10.0,
-                        answer=AnswerSettings(support_threshold=threshold))
+                        llm_fallback=False, answer=AnswerSettings(support_threshold=threshold))
     return AskService(settings, HybridRetriever(embedder, lexical, settings.retrieval),
                       ExtractiveAnswerer(lexical.tokenizer, settings.answer),
                       LLMAnswerer(settings, lexical.tokenizer))

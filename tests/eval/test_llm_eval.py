@@ -87,7 +87,7 @@ def test_a_journal_keeps_outcomes_apart_by_mode_and_model(tmp_path: Path) -> Non
 
 
 def _row(mode: str, hit: float, refusals: float, overflows: int = 0) -> dict[str, Any]:
-    return {"questions": 20, "mode": mode, "llm_model": "m" if mode == "llm" else "",
+    return {"questions": 20, "config": {"mode": mode, "llm_model": "m" if mode == "llm" else ""},
             "answer_hit": hit, "abstained_answerable": refusals, "citation_valid": 1.0,
             "removed_citations": 0, "unsupported_sentences": 1, "fallbacks": 0.0,
             "context_overflows": overflows, "first_text_p50_ms": 900.0,
@@ -101,8 +101,10 @@ def test_the_report_sets_the_llm_beside_the_extractive_mode(tmp_path: Path) -> N
         rows = {"extractive": _row("extractive", ext_hit, ext_refusals),
                 "llm": _row("llm", llm_hit, llm_refusals)}
         for mode, row in rows.items():
-            body = {"answers": {**row, "false_refusals": row.pop("abstained_answerable")}} \
-                if name == "team" else row
+            config = row.pop("config")
+            body = {"answers": {**row, **config,  # `eval pages` has them at its top level
+                                "false_refusals": row.pop("abstained_answerable")}} \
+                if name == "team" else {**row, "config": config}
             (tmp_path / f"{name}-{mode}.json").write_text(json.dumps(body), "utf-8")
     result = report(tmp_path)
     assert result["sets"]["squad"]["targets"] == {
