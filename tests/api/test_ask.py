@@ -419,3 +419,32 @@ def test_an_image_of_a_passage_url_never_streams(llm_app: StartApp, llm: Scripte
     assert passage_number(llm.requests[0], BARE_URL) == 1  # the URL is in the passage
     assert "evil.example" not in body["answer"]  # the checked answer is clean
     assert "evil.example" not in "".join(tokens)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("reply", "code"), [
+    ("NOT_IN_DOCUMENTS", "llm_declined"),
+    ("The Aurora battery was designed in 1990 by Nikola Tesla [1].", "llm_unsupported"),
+])
+def test_an_llm_answer_with_nothing_to_show_gives_way_to_the_quotes(
+        llm_app: StartApp, llm: ScriptedLLM, reply: str, code: str, stream: bool) -> None:
+    with llm_app() as client:
+        llm.reply(reply)
+        response = ask(client, stream=stream)
+        if stream:
+            tokens, body = split_stream(events(response))
+            assert "".join(tokens) == body["answer"]  # nothing of the LLM's was shown
+        else:
+            body = ok(response)
+        extractive = ok(ask(client, mode="extractive"))
+    assert body["mode"] == "extractive-fallback" and body["fallback_code"] == code
+    assert not body["abstained"] and body["answer"] == extractive["answer"]
+    assert "Tesla" not in body["answer"] and "the answer quotes them" in body["fallback_reason"]
+    assert body["unsupported_sentences"] == (1 if code == "llm_unsupported" else 0)
+
+
+def test_without_fallback_the_llms_refusal_stands(llm_app: StartApp, llm: ScriptedLLM) -> None:
+    with llm_app(llm_fallback=False) as client:
+        llm.reply("NOT_IN_DOCUMENTS")
+        body = ok(ask(client))
+    assert body["mode"] == "llm" and body["abstained"] and body["fallback_code"] == ""
