@@ -28,7 +28,8 @@ from qa_service.answer.service import RequestedMode
 from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["Asked", "Journal", "ask_timed", "llm_figures", "valid_citations"]
+__all__ = ["Asked", "Journal", "ask_timed", "llm_facts", "llm_figures", "model_of", "pick",
+           "valid_citations"]
 
 
 @dataclass(frozen=True)
