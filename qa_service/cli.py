@@ -491,7 +491,7 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
 
     Questions of the articles left out (and of --foreign files) must be declined."""
     from qa_service.eval.answer_eval import evaluate_answers
-    from qa_service.eval.asking import Journal, model_of
+    from qa_service.eval.asking import journal_for
     from qa_service.eval.datasets import load_dataset, sample_evenly
     from qa_service.eval.retrieval_eval import build_corpus
 
@@ -507,11 +507,10 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
                                   Path(scratch), progress=errors.print)
             with _progress() as bar:
                 task = bar.add_task("asking", total=total)
-                chosen = requested or services.asker.default_mode
                 report = evaluate_answers(
                     services, corpus, loaded, articles, questions, others, requested,
                     progress=lambda n: bar.advance(task, n),
-                    journal=Journal(journal, chosen, model_of(services, requested)))
+                    journal=journal_for(services, requested, journal))
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_json(report)
@@ -543,7 +542,8 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
     """Ingest a folder of real PDFs into one fresh knowledge base; score whether search
     finds each question's evidence page (page_hit@1/5/10, doc_hit@5, MRR@10) and, with
     --answers, the answers."""
-    from qa_service.eval.asking import Journal, model_of, pick
+    from qa_service.eval.asking import journal_for
+    from qa_service.eval.datasets import sample_evenly
     from qa_service.eval.page_eval import (
         HALVES,
         evaluate_page_answers,
@@ -556,8 +556,8 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
         raise typer.BadParameter(f"--half is one of {', '.join(HALVES)}")
     requested = _mode(mode)
     with _exit_on_error():
-        asked = pick([q for q in load_page_questions(questions)
-                      if half is None or q.half == half], questions_count)
+        asked = sample_evenly([q for q in load_page_questions(questions)
+                               if half is None or q.half == half], questions_count)
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         settings = Settings().model_copy(update={"data_dir": keep or Path(scratch) / "data"})
         with _services(settings) as services:
@@ -569,11 +569,10 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
                                         progress=lambda n: bar.advance(task, n))
                 if answers:
                     task = bar.add_task("asking", total=len(asked))
-                    chosen = requested or services.asker.default_mode
                     report["answers"] = evaluate_page_answers(
                         services, corpus, asked, requested,
                         progress=lambda n: bar.advance(task, n),
-                        journal=Journal(journal, chosen, model_of(services, requested)))
+                        journal=journal_for(services, requested, journal))
     if json_out is not None:
         json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
     _print_page_report(report)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qa_service.answer.service import RequestedMode
-from qa_service.eval.asking import Journal, ask_timed, llm_facts, llm_figures, model_of
+from qa_service.eval.asking import Journal, ask_timed, journal_for, llm_facts, llm_figures, model_of
 from qa_service.eval.datasets import Dataset, Question, normalize_answer, sample_evenly
 from qa_service.eval.retrieval_eval import EvalCorpus
 from qa_service.services import Services
@@ -120,8 +120,7 @@ def evaluate_answers(services: Services, corpus: EvalCorpus, datasets: Sequence[
                      journal: Journal | None = None) -> dict[str, Any]:
     """`datasets` are the whole files; their first `articles` articles are in `corpus`.
     Outcomes found in `journal` are not asked again; new ones are added to it."""
-    journal = journal or Journal(None, mode or services.asker.default_mode,
-                                 model_of(services, mode))
+    journal = journal or journal_for(services, mode)
     resumed = journal.resumed
     per_file: dict[str, dict[str, Any]] = {}
     everything: list[_Outcome] = []

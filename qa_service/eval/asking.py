@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from qa_service.answer.service import RequestedMode
 from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["Asked", "Journal", "ask_timed", "llm_facts", "llm_figures", "model_of", "pick",
-           "valid_citations"]
+__all__ = ["Asked", "Journal", "ask_timed", "journal_for", "llm_facts", "llm_figures",
+           "model_of", "valid_citations"]
 
 
 @dataclass(frozen=True)
@@ -163,10 +163,8 @@ def model_of(services: Services, mode: RequestedMode | None) -> str:
     return services.settings.llm_model if chosen == "llm" else ""
 
 
-def pick(items: Iterable[Any], count: int | None) -> list[Any]:
-    """`count` items spread evenly over `items` (all when None)."""
-    everything = list(items)
-    if count is None or count >= len(everything):
-        return everything
-    step = len(everything) / count
-    return [everything[int(i * step)] for i in range(count)]
+def journal_for(services: Services, mode: RequestedMode | None, path: Path | None = None
+                ) -> Journal:
+    """The journal of an evaluation asking in `mode` (the default mode when None) with the
+    configured model; without a path, one that keeps nothing."""
+    return Journal(path, mode or services.asker.default_mode, model_of(services, mode))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["Article", "Dataset", "Question", "load_dataset", "normalize_answer", "sample_evenly"]
 
 _SPACES = re.compile(r"\s+")
+_T = TypeVar("_T")
 
 
 def normalize_answer(text: str) -> str:
@@ -69,10 +72,10 @@ def load_dataset(path: Path) -> Dataset:
     return Dataset(path.name, tuple(articles), tuple(questions))
 
 
-def sample_evenly(items: tuple[Question, ...], count: int | None) -> tuple[Question, ...]:
+def sample_evenly(items: Sequence[_T], count: int | None) -> tuple[_T, ...]:
     """`count` items spread evenly over `items`, deterministically (all when None)."""
     if count is None or count >= len(items):
-        return items
+        return tuple(items)
     if count <= 0:
         return ()
     step = len(items) / count

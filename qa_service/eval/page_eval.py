@@ -30,7 +30,15 @@ from ingest.uploads import queue_local_files
 from qa_service.answer.models import Answer
 from qa_service.answer.service import RequestedMode
 from qa_service.errors import InvalidRequest
-from qa_service.eval.asking import Asked, Journal, ask_timed, llm_facts, llm_figures, model_of
+from qa_service.eval.asking import (
+    Asked,
+    Journal,
+    ask_timed,
+    journal_for,
+    llm_facts,
+    llm_figures,
+    model_of,
+)
 from qa_service.schemas import DocumentStatus, FileOutcome, Passage
 from qa_service.sentences import split_sentences
 from qa_service.services import Services
@@ -326,8 +334,7 @@ def evaluate_page_answers(services: Services, corpus: PageCorpus,
     sentence hold a gold answer (`normalize_gold`), is the first citation on an evidence
     page, are answerable questions declined (false refusals) and unanswerable ones
     declined? Outcomes found in `journal` are not asked again; new ones are added to it."""
-    journal = journal or Journal(None, mode or services.asker.default_mode,
-                                 model_of(services, mode))
+    journal = journal or journal_for(services, mode)
     resumed = journal.resumed
     answered = []
     for question in questions:

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from bench.llm_report import markdown, report
 from qa_service.cli import app
-from qa_service.eval.asking import Journal, pick
+from qa_service.eval.asking import Journal
+from qa_service.eval.datasets import sample_evenly
 from tests.eval.test_page_eval import write_inputs
 from tests.llm_server import ScriptedLLM
 
@@ -72,7 +73,7 @@ def test_eval_pages_asks_an_even_sample(tmp_path: Path, monkeypatch: pytest.Monk
     answers = _eval_pages(tmp_path, "--questions", "2", "--mode", "extractive")
     assert answers["questions"] == 2 and answers["mode"] == "extractive"
     assert llm.requests == []
-    assert pick(range(10), 3) == [0, 3, 6] and pick(range(2), 5) == [0, 1]
+    assert sample_evenly(range(10), 3) == (0, 3, 6) and sample_evenly(range(2), 5) == (0, 1)
 
 
 def test_a_journal_keeps_outcomes_apart_by_mode_and_model(tmp_path: Path) -> None:
