@@ -40,8 +40,8 @@ A reply becomes an `Answer` in five steps:
    `removed_citations`). Every figure a sentence states must be written in the passages
    that support it (a small model's favourite invention is a plausible number; a
    threshold of 0 checks nothing). A sentence in the other language than a passage (a
-   Korean answer from an English page) shares none of its words: it is supported by the passage
-   sentence whose multilingual vector is closest to its own when their cosine reaches
+   Korean answer from an English page) shares none of its words: it is supported by the
+   passage sentence whose multilingual vector is closest to its own when their cosine reaches
    `CROSS_LINGUAL_SUPPORT` (0.7; translations measured 0.73 to 0.90, sentences on the
    same topic making another claim 0.24 to 0.67) and every figure it states is written in
    that sentence or its neighbours. Unsupported sentences are removed and counted
@@ -128,6 +128,7 @@ class _Unit:
     tokens: frozenset[str]
     text: str = ""  # the sentence as written (for the cross-lingual check)
     numbers: list[int] = field(default_factory=list)
+    vector: npt.NDArray[np.float32] | None = None  # its multilingual vector, once needed
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,9 @@ class _Evidence:
         if vectors is None:
             vectors = self._vectors[number] = self._encode([passage.text[a:b]
                                                             for a, b in spans])
-        similarity = vectors @ self._encode([unit.text])[0]
+        if unit.vector is None:
+            unit.vector = self._encode([unit.text])[0]
+        similarity = vectors @ unit.vector
         best = int(np.argmax(similarity))
         window = passage.text[spans[max(best - 1, 0)][0]:spans[min(best + 1, len(spans) - 1)][1]]
         if float(similarity[best]) < CROSS_LINGUAL_SUPPORT or not _states_figures(unit.text,
@@ -180,9 +183,15 @@ class _Evidence:
             return None
         return _Support(number, unit.tokens, spans[best])
 
-    def states_figures(self, text: str, numbers: Sequence[int]) -> bool:
-        """Whether the passages `numbers` write every figure `text` states."""
-        return _states_figures(text, " ".join(self.passages[n - 1].text for n in numbers))
+    def backs(self, unit: _Unit, supports: Sequence[_Support], threshold: float) -> bool:
+        """Whether `supports` together keep `unit`: the weighted share of its tokens they
+        hold reaches `threshold` and (unless it is 0) their passages write every figure it
+        states."""
+        found = frozenset().union(*(s.hits for s in supports))
+        if self.share(unit.tokens, found) < threshold:
+            return False
+        return threshold <= 0 or _states_figures(
+            unit.text, " ".join(self.passages[s.number - 1].text for s in supports))
 
     def weight(self, tokens: frozenset[str]) -> float:
         n = len(self.passages)
@@ -256,7 +265,10 @@ class ReplyChecker:
         if cut == 0:
             return ""
         ready, self._raw = self._raw[:cut], self._raw[cut:]
-        self._settled += self._guard.feed(_decoded(ready))
+        settled = self._guard.feed(_decoded(ready))
+        if not settled:
+            return ""  # the guard holds it all (an open link or marker): nothing to judge
+        self._settled += settled
         return self._release(final=False)[0]
 
     def finish(self) -> tuple[str, Answer]:
@@ -290,9 +302,8 @@ class ReplyChecker:
             if supports is None:
                 self._unsupported += 1
                 continue
-            cited = {s.number for s in supports}
-            self._recited += sum(n not in cited for n in unit.numbers) if not (
-                cited & set(unit.numbers)) else 0
+            if {s.number for s in supports}.isdisjoint(unit.numbers):
+                self._recited += len(unit.numbers)  # re-cited: none of its numbers stands
             released.append(self._assembly.add(clean, unit, supports, self._evidence))
         self._judged = max(self._judged, len(ready))
         return "".join(released), removed + self._recited
@@ -454,16 +465,13 @@ def _judge(unit: _Unit, evidence: _Evidence, threshold: float) -> list[_Support]
     """The supports that keep `unit`, or None when the passages do not support it."""
     if unit.numbers:
         supports = [evidence.support(unit.tokens, n) for n in unit.numbers]
-        found = frozenset().union(*(s.hits for s in supports))
-        if evidence.share(unit.tokens, found) >= threshold and (
-                threshold <= 0 or evidence.states_figures(unit.text, [s.number for s in supports])):
+        if evidence.backs(unit, supports, threshold):
             return [s for s in supports if s.hits] or supports[:1]
         # small models often cite the passage next to the right one: the sentence is kept
         # when another passage supports it, citing that one (the wrong number is removed)
     candidates = [evidence.support(unit.tokens, n) for n in range(1, len(evidence.passages) + 1)]
     best = max(candidates, key=lambda s: evidence.weight(s.hits))
-    if evidence.share(unit.tokens, best.hits) >= threshold and (
-            threshold <= 0 or evidence.states_figures(unit.text, [best.number])):
+    if evidence.backs(unit, [best], threshold):
         return [best]
     # a sentence in the other language shares no words with its passage: its meaning does
     order = [*unit.numbers, *(n for n in range(1, len(evidence.passages) + 1)
