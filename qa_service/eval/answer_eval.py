@@ -26,7 +26,13 @@ import numpy as np
 
 from qa_service.answer.service import RequestedMode
 from qa_service.eval.asking import Journal, ask_timed, journal_for, llm_facts, llm_figures, model_of
-from qa_service.eval.datasets import Dataset, Question, normalize_answer, sample_evenly
+from qa_service.eval.datasets import (
+    Dataset,
+    Question,
+    holds_answer,
+    normalize_answer,
+    sample_evenly,
+)
 from qa_service.eval.retrieval_eval import EvalCorpus
 from qa_service.services import Services
 
@@ -63,10 +69,8 @@ def _ask(services: Services, corpus: EvalCorpus, dataset: Dataset, question: Que
     hit = page_ok = short_hit = False
     short = answer.short_answer.text if answer.short_answer is not None else ""
     if group == "answerable" and not answer.abstained:
-        text = normalize_answer(answer.answer)
-        hit = any(normalize_answer(a) in text for a in question.answers)
-        short_hit = bool(short) and any(normalize_answer(a) in normalize_answer(short)
-                                        for a in question.answers)
+        hit = holds_answer(answer.answer, question.answers)
+        short_hit = bool(short) and holds_answer(short, question.answers)
         doc_id = corpus.documents.get((dataset.name, question.article))
         if doc_id is not None and answer.citations:
             first = answer.citations[0]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["Article", "Dataset", "Question", "load_dataset", "normalize_answer", "sample_evenly"]
+__all__ = ["Article", "Dataset", "Question", "holds_answer", "load_dataset", "normalize_answer",
+           "sample_evenly"]
 
 _SPACES = re.compile(r"\s+")
 _T = TypeVar("_T")
@@ -19,6 +20,38 @@ _T = TypeVar("_T")
 def normalize_answer(text: str) -> str:
     """How answer strings and passages are compared: NFC, case-folded, spaces collapsed."""
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+
+
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({word: str(value) for value, word in zip(
+    range(30, 100, 10), "thirty forty fifty sixty seventy eighty ninety".split(), strict=True)})
+_SPELLED = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b")
+
+
+def holds_answer(text: str, answers: Sequence[str]) -> bool:
+    """Whether `text` holds one of the gold `answers` (`normalize_answer`d containment).
+
+    A number is the same answer spelled or in digits: gold "four" is held by "intercepted 4
+    balls", gold "4" by "four balls" (English number words up to twenty, and the tens; the
+    number must stand alone: gold "four" is not held by "2014")."""
+    normalized = normalize_answer(text)
+    if any(normalize_answer(a) in normalized for a in answers):
+        return True
+    digits = _digits(normalized)
+    return any(_whole(_digits(normalize_answer(a)), digits) for a in answers
+               if _SPELLED.search(normalize_answer(a)) or _SPELLED.search(normalized))
+
+
+def _digits(text: str) -> str:
+    return _SPELLED.sub(lambda m: _NUMBER_WORDS[m.group()], text)
+
+
+def _whole(answer: str, text: str) -> bool:
+    """`answer` in `text`, not as part of a longer word or number."""
+    return bool(answer) and re.search(
+        r"(?<![\w.,])" + re.escape(answer) + r"(?![\w]|[.,]\d)", text) is not None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.eval.datasets import Question, load_dataset, normalize_answer, sample_evenly
+from qa_service.eval.datasets import (
+    Question,
+    holds_answer,
+    load_dataset,
+    normalize_answer,
+    sample_evenly,
+)
 
 
 def test_normalize_answer_casefolds_and_collapses_spaces() -> None:
@@ -92,3 +98,20 @@ def test_limited_keeps_the_first_articles_and_their_questions(tmp_path: Path) ->
     assert [q.id for q in one.questions] == ["1", "2", "3"]
     assert dataset.limited(0).questions == ()
     assert dataset.limited(5) == dataset
+
+
+@pytest.mark.parametrize(("text", "answers", "held"), [
+    ("It is the Eiffel  Tower.", ("eiffel tower",), True),
+    ("Josh Norman intercepted 4 balls.", ("four",), True),
+    ("He had four interceptions.", ("4",), True),
+    ("Twenty-one first downs.", ("21",), False),  # compounds are not read
+    ("In 2014 the team won.", ("four",), False),
+    ("It cost 4.5 million.", ("four",), False),
+    ("There were 14 of them.", ("four",), False),
+    ("The fourth quarter.", ("4",), False),
+    ("Eleven first downs.", ("11 first downs",), True),
+    ("Nothing here.", ("four",), False),
+])
+def test_holds_answer_reads_numbers_spelled_or_in_digits(
+        text: str, answers: tuple[str, ...], held: bool) -> None:
+    assert holds_answer(text, answers) is held
