@@ -13,6 +13,7 @@ from qa_service import __version__
 from qa_service.access.control import AccessControl
 from qa_service.api.authenticate import Authenticate
 from qa_service.api.body_limit import BodyLimit
+from qa_service.api.docs import install_docs
 from qa_service.api.errors import install_error_handlers
 from qa_service.api.key_routes import router as key_router
 from qa_service.api.routes import UPLOAD_PATH, router
@@ -67,8 +68,11 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             '`{"error": {"code": ..., "message": ...}}`.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: see install_docs
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(router)
     app.include_router(key_router)
     app.add_middleware(Authenticate)  # inside BodyLimit: a declared oversize is refused first

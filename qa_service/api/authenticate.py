@@ -4,7 +4,7 @@ server no memory or disk whatever it declares or sends.
 
 The principal the key stands for is left in the request's state, where the `Caller`
 dependency (`qa_service.api.deps`) takes it. Routes that hold no data (`/health` and the
-API reference) need no key.
+API reference, with the files of its pages under `DOCS_STATIC`) need no key.
 """
 
 from __future__ import annotations
@@ -13,12 +13,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from qa_service.api.docs import DOCS_PATH, DOCS_STATIC, OAUTH2_REDIRECT_PATH, REDOC_PATH
 from qa_service.api.errors import send_error
 from qa_service.errors import QAError
 
-__all__ = ["PUBLIC_PATHS", "Authenticate"]
+__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "Authenticate", "is_public"]
 
-PUBLIC_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", DOCS_PATH, OAUTH2_REDIRECT_PATH, REDOC_PATH, "/openapi.json"})
+# folders whose files are public: a path is public when it names one file directly inside
+# (never a sub-folder, a "." or ".." segment, or an empty name)
+PUBLIC_PREFIXES = (f"{DOCS_STATIC}/",)
+
+
+def is_public(path: str) -> bool:
+    """Whether a request for `path` (the decoded URL path) needs no key."""
+    if path in PUBLIC_PATHS:
+        return True
+    for prefix in PUBLIC_PREFIXES:
+        name = path.removeprefix(prefix)
+        if name != path and name.strip(".") and "/" not in name and "\\" not in name:
+            return True
+    return False
 
 
 class Authenticate:
@@ -26,7 +41,7 @@ class Authenticate:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         access = scope["app"].state.services.access
