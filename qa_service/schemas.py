@@ -6,6 +6,7 @@ API and the CLI all speak them. The API's JSON shapes are the `to_json()` of the
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -17,12 +18,14 @@ import numpy.typing as npt
 from qa_service.page_positions import PagePositions
 
 __all__ = [
+    "JOB_SUMMARY_FILENAMES",
     "Chunk",
     "DocumentInfo",
     "DocumentStatus",
     "FileOutcome",
     "JobInfo",
     "JobState",
+    "JobSummary",
     "KnowledgeBaseInfo",
     "LexicalFields",
     "Page",
@@ -117,7 +120,9 @@ class DocumentInfo:
     ocr_pages: int = 0  # pages whose text comes from OCR
 
     def to_json(self) -> dict[str, Any]:
-        return fields_of(self)
+        """Its fields, the id as `document_id` as everywhere else (and as `id`, its older
+        name, still read by older clients)."""
+        return {"document_id": self.id, **fields_of(self)}
 
 
 class LexicalFields(NamedTuple):
@@ -192,6 +197,60 @@ class FileOutcome:
         return fields_of(self)
 
 
+JOB_SUMMARY_FILENAMES = 10  # how many of a job's file names its summary shows
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """An ingestion job without its files' outcomes: what a list of jobs shows.
+
+    `files_by_status` counts the files by status (`queued` for those not done yet);
+    `filenames` are the first `JOB_SUMMARY_FILENAMES` files' names, in upload order;
+    `ocr_pages` the pages read by OCR in the files done so far."""
+
+    id: str
+    state: JobState
+    files_total: int
+    files_done: int
+    pages_parsed: int
+    chunks_embedded: int
+    created_at: str
+    updated_at: str
+    error: str = ""
+    ocr_pages: int = 0
+    files_by_status: dict[str, int] = field(default_factory=dict)
+    filenames: tuple[str, ...] = ()
+
+    @property
+    def finished_at(self) -> str | None:
+        """When it ended (done or failed); None while queued or running."""
+        return self.updated_at if self.state in (JobState.DONE, JobState.FAILED) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.id,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "progress": {
+                "files_done": self.files_done,
+                "files_total": self.files_total,
+                "pages_parsed": self.pages_parsed,
+                "chunks_embedded": self.chunks_embedded,
+                "ocr_pages": self.ocr_pages,
+            },
+            "files_by_status": dict(self.files_by_status),
+            "filenames": list(self.filenames),
+            # the progress counters at the top level too, as before `progress` existed
+            "files_total": self.files_total,
+            "files_done": self.files_done,
+            "pages_parsed": self.pages_parsed,
+            "chunks_embedded": self.chunks_embedded,
+        }
+
+
 @dataclass(frozen=True)
 class JobInfo:
     id: str
@@ -205,16 +264,16 @@ class JobInfo:
     error: str = ""
     files: list[FileOutcome] = field(default_factory=list)
 
+    def summary(self) -> JobSummary:
+        return JobSummary(
+            id=self.id, state=self.state, files_total=self.files_total,
+            files_done=self.files_done, pages_parsed=self.pages_parsed,
+            chunks_embedded=self.chunks_embedded, created_at=self.created_at,
+            updated_at=self.updated_at, error=self.error,
+            ocr_pages=sum(f.ocr_pages for f in self.files),
+            files_by_status=dict(sorted(Counter(f.status.value for f in self.files).items())),
+            filenames=tuple(f.filename for f in self.files[:JOB_SUMMARY_FILENAMES]))
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.id,
-            "state": self.state.value,
-            "files_total": self.files_total,
-            "files_done": self.files_done,
-            "pages_parsed": self.pages_parsed,
-            "chunks_embedded": self.chunks_embedded,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "error": self.error,
-            "files": [f.to_json() for f in self.files],
-        }
+        """Its summary's JSON with every file's outcome."""
+        return {**self.summary().to_json(), "files": [f.to_json() for f in self.files]}

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from qa_service.schemas import DocumentStatus, JobState
+from qa_service.schemas import JOB_SUMMARY_FILENAMES, DocumentStatus, JobState
 
 __all__ = [
     "BoxOut",
@@ -17,7 +17,10 @@ __all__ = [
     "ErrorOut",
     "Health",
     "JobAccepted",
+    "JobList",
     "JobOut",
+    "JobProgress",
+    "JobSummaryOut",
     "KeyCreated",
     "KeyList",
     "KeyOut",
@@ -62,7 +65,8 @@ class KnowledgeBaseList(BaseModel):
 
 
 class DocumentOut(BaseModel):
-    id: str = Field(description="sha256 of the file's bytes")
+    document_id: str = Field(description="sha256 of the file's bytes")
+    id: str = Field(deprecated=True, description="Same as document_id (its older name)")
     filename: str = Field(description="Source name: the upload's filename or the ingested path")
     status: DocumentStatus
     reason: str = Field(description="Why it ended this way, when that needs saying")
@@ -119,7 +123,9 @@ class FileOutcomeOut(BaseModel):
     filename: str
     status: DocumentStatus
     reason: str
-    document_id: str | None
+    document_id: str | None = Field(
+        description="sha256 of the file's bytes, the `document_id` of GET /kbs/{kb}/documents; "
+        "null while the file is queued, or when it failed before it could be read")
     pages: int
     chunks: int
     ocr_pages: int = Field(default=0, description="Pages whose text was read by OCR")
@@ -131,17 +137,42 @@ class JobAccepted(BaseModel):
     files_total: int
 
 
-class JobOut(BaseModel):
+class JobProgress(BaseModel):
+    files_done: int = Field(description="Files that have an outcome (any status)")
+    files_total: int = Field(description="Files in the job")
+    pages_parsed: int = Field(description="Pages parsed so far (a file whose bytes are "
+                              "already indexed is not parsed again)")
+    chunks_embedded: int = Field(description="Passages embedded so far")
+    ocr_pages: int = Field(description="Pages read by OCR in the files done so far")
+
+
+class JobSummaryOut(BaseModel):
     job_id: str
     state: JobState
-    files_total: int
-    files_done: int
-    pages_parsed: int
-    chunks_embedded: int
     created_at: str
     updated_at: str
-    error: str
-    files: list[FileOutcomeOut]
+    finished_at: str | None = Field(description="When it ended (state done or failed); null "
+                                    "while queued or running")
+    error: str = Field(description="Why the job failed (state failed); '' otherwise. A file "
+                       "that failed says why in its own `reason`")
+    progress: JobProgress
+    files_by_status: dict[DocumentStatus, int] = Field(
+        description="Its files counted by status; `queued`: not done yet")
+    filenames: list[str] = Field(
+        description=f"The first {JOB_SUMMARY_FILENAMES} files' names, in upload order "
+        "(all of them when files_total is no more)")
+    files_total: int = Field(description="Same as progress.files_total")
+    files_done: int = Field(description="Same as progress.files_done")
+    pages_parsed: int = Field(description="Same as progress.pages_parsed")
+    chunks_embedded: int = Field(description="Same as progress.chunks_embedded")
+
+
+class JobOut(JobSummaryOut):
+    files: list[FileOutcomeOut] = Field(description="Every file's outcome, in upload order")
+
+
+class JobList(BaseModel):
+    jobs: list[JobSummaryOut] = Field(description="Newest first")
 
 
 class SearchRequest(BaseModel):

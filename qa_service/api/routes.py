@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -30,6 +30,7 @@ from qa_service.api.models import (
     ErrorOut,
     Health,
     JobAccepted,
+    JobList,
     JobOut,
     KnowledgeBaseList,
     KnowledgeBaseOut,
@@ -70,6 +71,8 @@ ASK_ERRORS: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/event-stream": {}},
           "description": "The answer; with `stream: true`, Server-Sent Events"},
 }
+JobLimit = Annotated[int, Query(ge=1, le=200, description="How many jobs, at most")]
+JobStateFilter = Annotated[JobState | None, Query(description="Only the jobs in this state")]
 router = APIRouter(responses=ERRORS)
 
 
@@ -127,8 +130,17 @@ async def upload_documents(request: Request, kb: ExtensibleKb, services: Service
     return JobAccepted(job_id=job_id, state=JobState.QUEUED, files_total=upload.file_count)
 
 
+@router.get("/kbs/{kb}/jobs", response_model=JobList, tags=["documents"])
+def list_jobs(kb: AnyKb, limit: JobLimit = 20, state: JobStateFilter = None
+              ) -> dict[str, object]:
+    """The knowledge base's recent ingestion jobs, newest first, without each file's
+    outcome (`GET /kbs/{kb}/jobs/{job_id}` has them): to find a job id again."""
+    return {"jobs": [job.to_json() for job in kb.catalog.jobs(limit, state)]}
+
+
 @router.get("/kbs/{kb}/jobs/{job_id}", response_model=JobOut, tags=["documents"])
 def get_job(kb: AnyKb, job_id: str) -> dict[str, object]:
+    """A job's state, progress and each file's outcome (status, reason, document_id)."""
     job = kb.catalog.job(job_id)
     if job is None:
         raise JobNotFound(kb.name, job_id)

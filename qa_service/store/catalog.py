@@ -33,10 +33,12 @@ from qa_service.schemas import (
     FileOutcome,
     JobInfo,
     JobState,
+    JobSummary,
     LexicalFields,
     Page,
     Passage,
 )
+from qa_service.store.catalog_jobs import job_summaries
 
 __all__ = ["Catalog", "now", "use_wal"]
 
@@ -488,6 +490,11 @@ class Catalog:
             files=[FileOutcome(f[0], DocumentStatus(f[1]), f[2], f[3], f[4], f[5], f[6])
                    for f in files],
         )
+
+    def jobs(self, limit: int, state: JobState | None = None) -> list[JobSummary]:
+        """The `limit` newest jobs (only those in `state`, when given), newest first."""
+        with self.snapshot() as conn:
+            return job_summaries(conn, limit, state)
 
     def job_files(self, job_id: str) -> list[tuple[int, str, str, DocumentStatus]]:
         rows = self.connection().execute(

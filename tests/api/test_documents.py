@@ -101,6 +101,9 @@ def test_documents_list_and_detail(corpus: Corpus) -> None:
     assert {d["filename"]: d["status"] for d in listed} == {
         "birds.pdf": "indexed", "trains.pdf": "indexed", "notes.txt": "invalid",
         "locked.pdf": "encrypted", "scan.pdf": "no_text"}
+    for document in listed:  # a job's file and its document name its id alike
+        assert document["document_id"] == corpus.doc_id(document["filename"])
+        assert document["id"] == document["document_id"]  # the older name, deprecated
     detail = corpus.client.get(f"/kbs/{KB}/documents/{corpus.doc_id('birds.pdf')}").json()
     assert detail == next(d for d in listed if d["filename"] == "birds.pdf")
     assert detail["size_bytes"] == len(corpus.files["birds.pdf"])
@@ -225,7 +228,8 @@ def test_a_new_version_under_the_same_filename_replaces_the_old(corpus: Corpus) 
                                                                  "nine for the orchid show."]))])
     old, new = first["files"][0]["document_id"], second["files"][0]["document_id"]
     assert old != new
-    assert [d["id"] for d in client.get("/kbs/versions/documents").json()["documents"]] == [new]
+    listed = client.get("/kbs/versions/documents").json()["documents"]
+    assert [d["document_id"] for d in listed] == [new]
     found = search(client, "versions", "tulip show gates", k=10)
     assert {p["document_id"] for p in found} == {new}
     assert client.delete("/kbs/versions").status_code == 204

@@ -66,6 +66,7 @@ def test_unknown_knowledge_base_is_not_found_everywhere(client: TestClient) -> N
     for response in (
         client.get("/kbs/nope"),
         client.get("/kbs/nope/documents"),
+        client.get("/kbs/nope/jobs"),
         client.get("/kbs/nope/jobs/123"),
         client.get(f"/kbs/nope/documents/{'a' * 64}"),
         client.post("/kbs/nope/search", json={"query": "x"}),
@@ -108,6 +109,7 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
         "/kbs/{kb}/documents/{doc_id}/file": {"get"},
         "/kbs/{kb}/documents/{doc_id}/pages/{page}": {"get"},
         "/kbs/{kb}/documents/{doc_id}/pages/{page}/boxes": {"get"},
+        "/kbs/{kb}/jobs": {"get"},
         "/kbs/{kb}/jobs/{job_id}": {"get"},
         "/kbs/{kb}/search": {"post"},
         "/kbs/{kb}/ask": {"post"},

@@ -57,6 +57,12 @@ def test_the_job_reports_ocr_pages_and_the_pages_left_empty(world: World) -> Non
     assert shapes["status"] == "no_text"
 
 
+def test_the_job_s_progress_counts_the_ocr_pages(world: World) -> None:
+    assert world.job["progress"]["ocr_pages"] == 1  # contract.pdf's scanned page
+    (listed,) = world.client.get(f"/kbs/{KB}/jobs").json()["jobs"]
+    assert listed["progress"] == world.job["progress"]
+
+
 def test_the_document_list_shows_ocr_pages(world: World) -> None:
     documents = world.client.get(f"/kbs/{KB}/documents").json()["documents"]
     by_name = {d["filename"]: d for d in documents}
