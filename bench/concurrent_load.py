@@ -244,11 +244,11 @@ def cli_ingest(run: LoadRun, docs: Sequence[FactDocument], data_dir: Path,
                timeout_s: float = 300.0) -> None:
     """`qa ingest` of `docs` in another process; it must index them all, completely."""
     with _written(docs) as paths:
-        names = [str(p) for p in paths]
+        names = [p.name for p in paths]  # `qa ingest` stores each file's name, not its path
         run.add_documents(docs, "cli", names)
         try:
             done = subprocess.run(  # noqa: S603 - our own command
-                [*qa_command(), "ingest", run.kb, *names, "--json"],
+                [*qa_command(), "ingest", run.kb, *map(str, paths), "--json"],
                 env=qa_environment(data_dir), capture_output=True, text=True, timeout=timeout_s,
                 check=False)
         except subprocess.TimeoutExpired:

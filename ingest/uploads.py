@@ -34,8 +34,8 @@ from qa_service.errors import (
 from qa_service.schemas import JobState
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["StagedUpload", "UploadLimits", "display_name", "job_lock_path", "queue_local_files",
-           "remove_orphaned_uploads", "stage_upload"]
+__all__ = ["StagedUpload", "UploadLimits", "display_name", "job_lock_path", "local_names",
+           "queue_local_files", "remove_orphaned_uploads", "stage_upload"]
 
 log = logging.getLogger(__name__)
 
@@ -199,14 +199,47 @@ def stage_upload(kb: KnowledgeBase, files: Sequence[tuple[str | None, BinaryIO]]
         return upload.commit()
 
 
-def queue_local_files(kb: KnowledgeBase, paths: Iterable[Path]) -> str:
-    """A job over files already on disk (`qa ingest`): they are read in place."""
-    entries = [(str(path), str(path.resolve()), None) for path in paths]
+def queue_local_files(kb: KnowledgeBase, paths: Iterable[Path], *, by_name: bool = False
+                      ) -> str:
+    """A job over files already on disk (`qa ingest`): they are read in place.
+
+    Each document is named by the path as given, or with `by_name` by its file name alone
+    (`local_names`), as an uploaded file is: what citations show, and what a later
+    file of the same name replaces."""
+    files = list(paths)
+    names = local_names(files) if by_name else [str(path) for path in files]
+    entries = [(name, str(path.resolve()), None)
+               for name, path in zip(names, files, strict=True)]
     if not entries:
         raise InvalidRequest("no PDF files found at the given paths")
     job_id = uuid.uuid4().hex
     kb.catalog.create_job(job_id, entries)
     return job_id
+
+
+def local_names(paths: Sequence[Path]) -> list[str]:
+    """Each file's name; files of one job that share a name but are different files keep
+    as many of their last folders as tell them apart (`q1/report.pdf`, `q2/report.pdf`),
+    so that neither replaces the other. Characters that cannot be printed are left out."""
+    full = [path.resolve().parts for path in paths]
+    depth = _distinct_depths(set(full))
+    names = [str(Path(*parts[-depth[parts]:])) for parts in full]
+    return ["".join(ch for ch in name if ch.isprintable()) for name in names]
+
+
+def _distinct_depths(paths: set[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """How many trailing parts of each (distinct, absolute) path tell it from the others."""
+    depth = dict.fromkeys(paths, 1)
+    while True:
+        by_tail: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+        for parts, n in depth.items():
+            by_tail.setdefault(parts[-n:], []).append(parts)
+        clashes = [group for group in by_tail.values() if len(group) > 1]
+        if not clashes:
+            return depth
+        for group in clashes:
+            for parts in group:
+                depth[parts] += 1
 
 
 def remove_orphaned_uploads(kb: KnowledgeBase) -> int:

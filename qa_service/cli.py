@@ -1,7 +1,11 @@
 """The `qa` command: knowledge bases, ingestion, search, the server, and evaluations.
 
-It works on the data directory directly (`QA_DATA_DIR`, default `indexes/`), safely while
-a server uses the same directory. `--json` prints the same shapes as the HTTP API.
+It works on the data directory directly, safely while a server uses the same directory:
+`QA_DATA_DIR` when set, else the source checkout's `indexes/`, else the per-user data
+directory (`qa_service.data_dir`), never a folder that depends on where `qa` runs. `qa kb
+list` shows which; errors name it. Commands that only read (or need an existing knowledge
+base) never create it. `--json` prints the same shapes as the HTTP API (`kb list` adds
+`data_dir`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,7 +30,10 @@ from qa_service.errors import QAError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Self-hosted document Q&A over PDF knowledge bases.",
+app = typer.Typer(help="Self-hosted document Q&A over PDF knowledge bases. They live in the "
+                       "data directory: QA_DATA_DIR when set, else the source checkout's "
+                       "indexes/, else the per-user data directory (Linux: "
+                       "~/.local/share/qa-service); `qa kb list` shows which.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Create, list, delete, re-embed and rebuild knowledge bases.",
                      no_args_is_help=True)
@@ -45,28 +52,57 @@ ERROR_STATUSES = ("failed", "invalid")
 
 
 @contextmanager
-def _services(settings: Settings | None = None) -> Iterator[Any]:
+def _on_data(kb: str | None = None, *, create: bool = False) -> Iterator[Any]:
+    """The services on the configured data directory, whose errors name it. Unless the
+    command may `create` it, a missing data directory ends the command (naming `kb`, the
+    knowledge base it needed): reading never makes an empty one."""
+    settings = Settings()
+    if not create and not settings.data_dir.is_dir():
+        _no_data_directory(settings.data_dir, kb)
+    with _services(settings, settings.data_dir) as services:
+        yield services
+
+
+@contextmanager
+def _services(settings: Settings, data_dir: Path | None = None) -> Iterator[Any]:
+    """Services built from `settings`; a QAError ends the command (`_exit_on_error`)."""
     from qa_service.services import Services
 
-    services = Services.build(settings or Settings())
+    services = Services.build(settings)
     try:
-        with _exit_on_error():
+        with _exit_on_error(data_dir):
             yield services
     finally:
         services.close()
 
 
 @contextmanager
-def _exit_on_error() -> Iterator[None]:
-    """A QAError ends the command with exit code 2 after printing its message, and for the
-    operator at the terminal its detail (paths) too."""
+def _exit_on_error(data_dir: Path | None = None) -> Iterator[None]:
+    """A QAError ends the command with exit code 2 after printing its message in the CLI's
+    words, and for the operator at the terminal its detail (paths) and the data directory
+    the command worked on too."""
     try:
         yield
     except QAError as exc:
-        errors.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
+        errors.print(f"[red]error:[/red] {escape(exc.cli_message)}", highlight=False)
         if exc.detail:
             errors.print(f"  ({exc.detail})", style="dim", markup=False, highlight=False)
+        if data_dir is not None:
+            errors.print(f"  (data directory: {data_dir}; QA_DATA_DIR chooses another)",
+                         style="dim", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def _no_data_directory(data_dir: Path, kb: str | None) -> NoReturn:
+    where = f"there is no data directory at {data_dir}"
+    if kb:
+        text = (f"knowledge base '{kb}' does not exist: {where}; create it with `qa kb create "
+                f"{kb}`, or set QA_DATA_DIR to the folder that holds it")
+    else:
+        text = (f"{where}; create a knowledge base with `qa kb create NAME`, or set "
+                "QA_DATA_DIR to the folder that holds yours")
+    errors.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _print_json(value: Any) -> None:
@@ -78,19 +114,36 @@ def _print_json(value: Any) -> None:
 
 @kb_app.command("create")
 def kb_create(name: str, as_json: JsonFlag = False) -> None:
-    """Create an empty knowledge base."""
-    with _services() as services:
+    """Create an empty knowledge base (and the data directory, if it is the first)."""
+    with _on_data(create=True) as services:
         info = services.create_kb(name).info().to_json()
-    _print_json(info) if as_json else console.print(f"created knowledge base [bold]{name}[/bold]")
+        where = services.settings.data_dir
+    if as_json:
+        _print_json(info)
+        return
+    console.print(f"created knowledge base [bold]{escape(name)}[/bold] in "
+                  f"{escape(str(where))}", highlight=False, soft_wrap=True)
 
 
 @kb_app.command("list")
 def kb_list(as_json: JsonFlag = False) -> None:
-    """List knowledge bases with their document and chunk counts."""
-    with _services() as services:
-        infos = [services.registry.open(n).info().to_json() for n in services.registry.names()]
+    """List knowledge bases with their document and chunk counts, and the data directory
+    they are in (QA_DATA_DIR chooses another)."""
+    settings = Settings()
+    data_dir, exists = settings.data_dir, settings.data_dir.is_dir()
+    infos: list[dict[str, Any]] = []
+    if exists:  # a missing one is reported, never created
+        with _services(settings, data_dir) as services:
+            infos = [services.registry.open(n).info().to_json()
+                     for n in services.registry.names()]
     if as_json:
-        _print_json({"knowledge_bases": infos})
+        _print_json({"knowledge_bases": infos, "data_dir": str(data_dir)})
+        return
+    console.print(f"Data directory: {data_dir}{'' if exists else ' (does not exist yet)'}",
+                  markup=False, highlight=False, soft_wrap=True)
+    if not infos:
+        console.print("no knowledge bases; create one with `qa kb create NAME`, or set "
+                      "QA_DATA_DIR to the folder that holds yours", markup=False)
         return
     table = Table("name", "documents", "chunks", "model", "created")
     for info in infos:
@@ -110,9 +163,9 @@ def kb_delete(name: str,
     """Delete a knowledge base and everything in it."""
     if not yes and not typer.confirm(f"delete knowledge base '{name}' and all its documents?"):
         raise typer.Exit(1)
-    with _services() as services:
+    with _on_data(name) as services:
         services.delete_kb(name)
-    console.print(f"deleted knowledge base [bold]{name}[/bold]")
+    console.print(f"deleted knowledge base [bold]{escape(name)}[/bold]")
 
 
 @kb_app.command("reindex")
@@ -126,7 +179,7 @@ def kb_reindex(
     from qa_service.embedding import load_embedder
     from qa_service.store.knowledge_base import IndexIdentity
 
-    with _services() as services:
+    with _on_data(name) as services:
         kb = services.registry.open(name)
         embedder = load_embedder(model, services.settings.embedding_threads)
         identity = IndexIdentity(model, embedder.dimension, dict(kb.manifest["chunker"]),
@@ -154,7 +207,7 @@ def kb_rebuild(name: str, as_json: JsonFlag = False) -> None:
     from ingest.rebuild import RebuildOutcome, RebuildStatus, rebuild_knowledge_base
 
     done: list[RebuildOutcome] = []
-    with _services() as services:
+    with _on_data(name) as services:
         kb = services.open_kb(name)  # another embedding model: refused, naming the fix
         with _progress() as bar:
             task = bar.add_task("rebuilding", total=kb.info().documents)
@@ -237,11 +290,11 @@ def ingest(
     from ingest.uploads import queue_local_files
 
     files = _pdf_paths(paths)
-    with _services() as services:
+    with _on_data(kb, create=create) as services:
         if create and kb not in services.registry.names():
             services.create_kb(kb)
         base = services.open_kb(kb)
-        job_id = queue_local_files(base, files)
+        job_id = queue_local_files(base, files, by_name=True)  # a.pdf, not ../docs/a.pdf
         with _progress() as bar:
             task = bar.add_task("ingesting", total=len(files))
             job = run_job(services.pipeline, base, job_id,
@@ -257,12 +310,16 @@ def ingest(
 
 
 def _print_job(job: dict[str, Any]) -> None:
-    table = Table("file", "status", "pages", "OCR'd", "chunks", "reason")
+    """One row per file, its whole name (folded over lines, never cut) and reason."""
+    table = Table()
+    for column in ("file", "status", "pages", "OCR'd", "chunks", "reason"):
+        table.add_column(column, overflow="fold" if column in ("file", "reason") else "ellipsis")
     colours = {"indexed": "green", "unchanged": "cyan", "failed": "red", "invalid": "red"}
     for f in job["files"]:
         colour = colours.get(f["status"], "yellow")
-        table.add_row(f["filename"], f"[{colour}]{f['status']}[/{colour}]", str(f["pages"]),
-                      str(f["ocr_pages"]), str(f["chunks"]), f["reason"])
+        table.add_row(escape(f["filename"]), f"[{colour}]{f['status']}[/{colour}]",
+                      str(f["pages"]), str(f["ocr_pages"]), str(f["chunks"]),
+                      escape(f["reason"]))
     console.print(table)
     console.print(f"{job['files_done']}/{job['files_total']} files, {job['pages_parsed']} pages,"
                   f" {job['chunks_embedded']} chunks embedded")
@@ -279,7 +336,7 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Search a knowledge base (hybrid BM25 + dense)."""
-    with _services() as services:
+    with _on_data(kb) as services:
         passages = services.retriever.search(services.open_kb(kb), query, k, document_id)
     if as_json:
         _print_json({"passages": [p.to_json() for p in passages]})
@@ -300,7 +357,8 @@ def search(
 def ask(
     kb: str,
     question: str,
-    k: Annotated[int | None, typer.Option(help="Passages to retrieve (default 5).")] = None,
+    k: Annotated[int | None, typer.Option("-k", "--k",
+                                          help="Passages to retrieve (default 5).")] = None,
     mode: Annotated[str | None, typer.Option(
         help="extractive or llm (default: llm when QA_LLM_BASE_URL is set).")] = None,
     document: Annotated[list[str] | None, typer.Option(
@@ -309,7 +367,7 @@ def ask(
 ) -> None:
     """Answer a question from a knowledge base, with numbered, quoted citations."""
     requested = _mode(mode)
-    with _services() as services:
+    with _on_data(kb) as services:
         answer = services.asker.ask(services.open_kb(kb), question, k, requested,
                                     document)
     if as_json:
@@ -371,7 +429,7 @@ def keys_create(
     if scope not in ("read", "write"):
         errors.print("[red]error:[/red] --scope must be read or write")
         raise typer.Exit(2)
-    with _services() as services:
+    with _on_data() as services:
         info, key = services.create_key(kb, Scope(scope))
     if as_json:
         _print_json({**info.to_json(), "key": key})
@@ -383,7 +441,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(as_json: JsonFlag = False) -> None:
     """List keys: ids, scopes and knowledge bases (never the keys themselves)."""
-    with _services() as services:
+    with _on_data() as services:
         infos = [info.to_json() for info in services.access.keys.infos()]
     if as_json:
         _print_json({"keys": infos})
@@ -398,7 +456,7 @@ def keys_list(as_json: JsonFlag = False) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key: a running server refuses it from its next request."""
-    with _services() as services:
+    with _on_data() as services:
         services.access.keys.revoke(key_id)
     console.print(f"revoked key [bold]{key_id}[/bold]")
 
@@ -407,7 +465,7 @@ def keys_revoke(key_id: str) -> None:
 def keys_rotate_admin() -> None:
     """Make a new generated admin key (the old one stops working at once). Has no effect
     on a server started with QA_ADMIN_KEY, which uses that key."""
-    with _services() as services:
+    with _on_data(create=True) as services:
         key = services.access.keys.rotate_admin()
     console.print("new admin key, shown only now:")
     sys.stdout.write(key + "\n")
@@ -423,8 +481,9 @@ def serve(
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    with _exit_on_error():
-        run_server(Settings().model_copy(update=overrides))
+    settings = Settings().model_copy(update=overrides)
+    with _exit_on_error(settings.data_dir):
+        run_server(settings)
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -457,8 +516,7 @@ def eval_retrieval(datasets: Datasets, articles: ArticlesOpt = None,
                 for d in loaded)
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         data_dir = keep or Path(scratch) / "data"
-        settings = Settings().model_copy(update={"data_dir": data_dir})
-        with _services(settings) as services:
+        with _services(Settings(data_dir=data_dir)) as services:
             corpus = build_corpus(services, loaded, Path(scratch), progress=errors.print,
                                   scanned_dpi=scanned)
             with _progress() as bar:
@@ -501,8 +559,7 @@ def eval_answers(datasets: Datasets, articles: ArticlesOpt = None,
     total = sum(len(sample_evenly(d.questions, questions)) for d in loaded + others)
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
         data_dir = keep or Path(scratch) / "data"
-        settings = Settings().model_copy(update={"data_dir": data_dir})
-        with _services(settings) as services:
+        with _services(Settings(data_dir=data_dir)) as services:
             corpus = build_corpus(services, [d.limited(articles) for d in loaded],
                                   Path(scratch), progress=errors.print)
             with _progress() as bar:
@@ -559,7 +616,7 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
         asked = sample_evenly([q for q in load_page_questions(questions)
                                if half is None or q.half == half], questions_count)
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
-        settings = Settings().model_copy(update={"data_dir": keep or Path(scratch) / "data"})
+        settings = Settings(data_dir=keep or Path(scratch) / "data")
         with _services(settings) as services:
             corpus = ingest_folder(services, folder, Path(scratch), neutral_names, errors.print,
                                    reuse=keep is not None)

@@ -2,6 +2,13 @@
 
 Top-level fields map to `QA_<FIELD>` (for example `QA_DATA_DIR`); nested sections use a
 double underscore: `QA_INGEST__WORKERS=2`, `QA_RETRIEVAL__RRF_K=60`.
+
+`data_dir` never depends on the folder a command runs from unless the user says so: it is
+`QA_DATA_DIR` when set (a relative value is taken from the current folder and made
+absolute), else the source checkout's `indexes/` when the package runs from one, else the
+per-user data directory (`platformdirs.user_data_dir("qa-service")`); see
+`qa_service.data_dir`. It is found when settings are built, never at import.
+
 Build a `Settings()` only in a composition root (the API app factory, the CLI).
 """
 
@@ -19,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa_service.data_dir import absolute, default_data_dir
 
 DEFAULT_EMBEDDING_MODEL = "use-multilingual-v3"
 MIN_PROMPT_TOKENS = 1024  # instructions, the question and a few sentences of passages
@@ -256,6 +265,11 @@ class Settings(BaseSettings):
         env_prefix="QA_", env_nested_delimiter="__", extra="ignore", frozen=True
     )
 
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return absolute(value)
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _case_insensitive(cls, value: object, info: ValidationInfo) -> object:
@@ -264,7 +278,15 @@ class Settings(BaseSettings):
         return value.upper() if info.field_name == "log_level" else value.lower()
 
     data_dir: Path = Field(
-        default=Path("indexes"), description="Where knowledge bases live on disk."
+        default_factory=default_data_dir,
+        description=(
+            "Where knowledge bases live on disk, always absolute (a relative QA_DATA_DIR is "
+            "taken from the current folder). Unset: the source checkout's `indexes/` when "
+            "the package runs from one, else the per-user data directory "
+            "(`platformdirs.user_data_dir('qa-service')`: on Linux "
+            "`$XDG_DATA_HOME/qa-service`, by default `~/.local/share/qa-service`); never "
+            "the current folder's `indexes/`."
+        ),
     )
     embedding_model: str = Field(
         default=DEFAULT_EMBEDDING_MODEL,

@@ -30,6 +30,11 @@ the CLI prints, but no client receives. `describe` words any exception the same 
 error may carry HTTP headers (`WWW-Authenticate` on 401, `Retry-After` on 429). The API
 maps these to `{"error": {"code", "message"}}` in one place (`qa_service.api.errors`); the
 CLI prints the message (and detail) and exits non-zero.
+
+What to do next can depend on who reads it: an error made with `api_hint` (an HTTP route,
+"create it with POST /kbs") and `cli_hint` (a `qa` command, "create it with `qa kb create
+x`") ends its `message` (what API clients read) with the first and its `cli_message` (what
+the `qa` command prints) with the second. Without hints both are the plain message.
 """
 
 from __future__ import annotations
@@ -70,9 +75,12 @@ class QAError(Exception):
     http_status = 500
     code = "internal"
 
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, detail: str = "", *, api_hint: str = "",
+                 cli_hint: str = "") -> None:
+        full = f"{message}; {api_hint}" if api_hint else message
+        super().__init__(full)
+        self.message = full  # what API clients read
+        self.cli_message = f"{message}; {cli_hint}" if cli_hint else message  # what `qa` prints
         self.detail = detail  # for the server log and the CLI only, never sent to a client
 
     @property
@@ -112,8 +120,14 @@ class NotFound(QAError):
 class KnowledgeBaseNotFound(NotFound):
     code = "kb_not_found"
 
-    def __init__(self, name: str, what: str = "does not exist; create it with POST /kbs") -> None:
-        super().__init__(f"knowledge base '{name}' {what}")
+    def __init__(self, name: str, what: str = "") -> None:
+        """`what` happened to it (default: it does not exist, and how to create it)."""
+        if what:
+            super().__init__(f"knowledge base '{name}' {what}")
+        else:
+            super().__init__(f"knowledge base '{name}' does not exist",
+                             api_hint="create it with POST /kbs",
+                             cli_hint=f"create it with `qa kb create {name}`")
 
 
 class DocumentNotFound(NotFound):

@@ -37,7 +37,9 @@ def test_keys_create_checks_its_arguments(qa: Qa) -> None:  # noqa: F811
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
     scope = qa("keys", "create", "--kb", "docs", "--scope", "admin")
     assert scope.exit_code == 2 and "read or write" in scope.stderr
-    assert qa("keys", "revoke", "000000000000").exit_code == 2
+    unknown = qa("keys", "revoke", "000000000000")
+    assert unknown.exit_code == 2 and "`qa keys list` lists them" in unknown.stderr
+    assert "GET /keys" not in unknown.stderr
 
 
 def test_rotate_admin_replaces_the_generated_admin_key(

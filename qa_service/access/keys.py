@@ -179,7 +179,8 @@ class KeyStore:
             row = db.execute("SELECT id, scope, kbs, created_at, revoked_at FROM keys "
                              "WHERE id = ?", (key_id,)).fetchone()
         if row is None:
-            raise NotFound(f"there is no key '{key_id}'; GET /keys lists them")
+            raise NotFound(f"there is no key '{key_id}'", api_hint="GET /keys lists them",
+                           cli_hint="`qa keys list` lists them")
         return self._info(row)
 
     @staticmethod

@@ -65,6 +65,7 @@ def read_routes(kb: str, doc: str, job: str) -> list[tuple[str, str, dict[str, A
         ("GET", f"/kbs/{kb}/documents/{doc}/file", None),
         ("GET", f"/kbs/{kb}/documents/{doc}/pages/1", None),
         ("GET", f"/kbs/{kb}/documents/{doc}/pages/1/boxes", None),
+        ("GET", f"/kbs/{kb}/jobs", None),
         ("GET", f"/kbs/{kb}/jobs/{job}", None),
         ("POST", f"/kbs/{kb}/search", {"query": "payroll password"}),
         ("POST", f"/kbs/{kb}/ask", {"question": "When is the payroll password rotated?"}),
@@ -208,7 +209,9 @@ def test_a_revoked_key_fails_everywhere_at_once(
                                    ("POST", "/kbs/team/ask", {"question": "x?"})):
             assert_error(call(client, method, path, body, headers), 401, "unauthorized")
         assert_error(upload_as(client, "team", headers), 401, "unauthorized")
-        assert_error(client.delete("/keys/000000000000"), 404, "not_found")
+        unknown = client.delete("/keys/000000000000")
+        assert_error(unknown, 404, "not_found")
+        assert "GET /keys lists them" in unknown.json()["error"]["message"]
 
 
 def test_a_key_does_not_survive_its_knowledge_base(
