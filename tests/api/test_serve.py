@@ -9,19 +9,16 @@ import json
 import re
 import signal
 import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.concurrent_load import free_port, qa_command, qa_environment
 from ingest.uploads import queue_local_files
 from qa_service.store.knowledge_base import KnowledgeBase
 from tests.api.helpers import ADMIN_KEY
+from tests.live_server import qa_serve
 from tests.pdfs import text_pdf
 
 pytestmark = pytest.mark.slow
@@ -30,32 +27,6 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 BOUNDARY = "serve-boundary"
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
                   r"[\w.]+: .+")
-
-
-@contextmanager
-def qa_serve(data_dir: Path, log: Path, **variables: str
-             ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = qa_environment(data_dir, QA_ADMIN_KEY=ADMIN_KEY, **variables)
-    with open(log, "ab") as out:
-        process = subprocess.Popen([*qa_command(), "serve", "--port", str(port)], env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text("utf-8", "replace")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, log.read_text("utf-8", "replace")
-                time.sleep(0.2)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(30)
 
 
 def start_upload(url: str, kb: str, declared: int, first: bytes) -> socket.socket:
