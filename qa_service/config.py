@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_EMBEDDING_MODEL",
     "AnswerSettings",
     "ChunkingSettings",
+    "ConversationSettings",
     "IngestSettings",
     "LimitSettings",
     "RetrievalSettings",
@@ -236,6 +237,28 @@ class AnswerSettings(BaseModel):
     )
 
 
+class ConversationSettings(BaseModel):
+    """Follow-up questions: an ask with earlier turns (`messages` on /ask) is first
+    rewritten into one standalone question, which retrieval and the answer use."""
+
+    condenser: Literal["auto", "rules", "llm"] = Field(
+        default="auto",
+        description="Who rewrites a follow-up: `rules` (no LLM: the previous question's "
+        "subject, names and year carried into a follow-up that lacks them), `llm` (the "
+        "configured LLM, falling back to the rules when it fails; needs QA_LLM_BASE_URL), "
+        "or `auto`: `llm` when QA_LLM_BASE_URL is set, else `rules`.",
+    )
+    max_turns: int = Field(
+        default=12, ge=1, le=100,
+        description="Only the last this many earlier messages (user and assistant) are read.",
+    )
+    llm_timeout: float = Field(
+        default=20.0, gt=0,
+        description="Seconds the LLM may take to rewrite a question before the rules' "
+        "rewrite is used instead.",
+    )
+
+
 class LimitSettings(BaseModel):
     """Request limits of the HTTP API (the CLI, which works on the data directory, has none).
 
@@ -331,6 +354,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
     llm_base_url: str | None = Field(
         default=None,
         description=(

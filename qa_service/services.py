@@ -17,6 +17,7 @@ from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
 from qa_service.access.control import AccessControl
 from qa_service.access.keys import KeyInfo, KeyStore, Scope
+from qa_service.answer.conversation import build_condenser
 from qa_service.answer.extractive import ExtractiveAnswerer
 from qa_service.answer.llm import LLMAnswerer
 from qa_service.answer.service import AskService
@@ -102,7 +103,8 @@ class Services:
             parsers=parsers,
             pipeline=pipeline,
             runner=JobRunner(registry, pipeline, retriever.prepare),
-            asker=AskService(settings, retriever, extractive, llm),
+            asker=AskService(settings, retriever, extractive, llm,
+                             condenser=build_condenser(settings, lexical.tokenizer, llm)),
             access=AccessControl(keys, settings),
             ocr=ocr,
         )

@@ -227,6 +227,18 @@ class LLMAnswerer:
             ) from err
         return excerpts
 
+    def complete(self, messages: list[dict[str, str]], max_tokens: int,
+                 timeout: float | None = None) -> str:
+        """One non-streamed chat completion's text, through this answerer's client and
+        error mapping (`LLMTimeout`, `LLMUnavailable`): for other short tasks on the same
+        LLM (rewriting a follow-up question). Temperature 0."""
+        with self._mapped_errors():
+            completion = self._openai().chat.completions.create(
+                model=self._settings.llm_model, messages=messages,  # type: ignore[arg-type]
+                temperature=0.0, max_tokens=max_tokens, stream=False,
+                timeout=timeout if timeout is not None else self._settings.llm_timeout)
+            return self._completion_text(completion)
+
     def _openai(self) -> OpenAI:
         with self._lock:
             if self._client is None:

@@ -80,10 +80,14 @@ class Answer:
     fallback_code: str = ""  # ... as the error's code: llm_unavailable, llm_timeout, ...
     timings_ms: dict[str, float] = field(default_factory=dict)
     short_answer: ShortAnswer | None = None  # the answer's lead, when a short span answers
+    # the question retrieval and the answer used: `question` itself without earlier turns
+    # or when it stands alone, else its standalone rewrite (`answer.conversation`)
+    standalone_question: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
             "answer": self.answer,
             "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "abstained": self.abstained,

@@ -7,6 +7,10 @@ mode `extractive-fallback` and the reason (if `QA_LLM_FALLBACK`, the default), o
 or no sentence supported) gives way to the extractive answer when that one quotes an
 answer (`fallback_code` `llm_declined` or `llm_unsupported`): a small model's refusal or
 invention is never worse than no LLM at all.
+
+With earlier turns (`history`), the question is first made standalone by the `Condenser`
+(`qa_service.answer.conversation`): retrieval and the answerer see that question, and the
+`Answer` says it in `standalone_question`. `Answer.question` stays the question as asked.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import replace
 from typing import Literal
 
 from qa_service.answer.answerer import Answerer
+from qa_service.answer.conversation import Condenser, RuleCondenser, Turn, recent_turns
 from qa_service.answer.models import Answer, AnswerMode
 from qa_service.answer.overview import is_overview_request
 from qa_service.config import Settings
@@ -32,12 +37,16 @@ MAX_QUESTION_CHARS = 2000
 
 
 class AskService:
+    """`condenser` rewrites follow-ups (default: the rules, on the retriever's tokenizer)."""
+
     def __init__(self, settings: Settings, retriever: HybridRetriever,
-                 extractive: Answerer, llm: Answerer | None) -> None:
+                 extractive: Answerer, llm: Answerer | None,
+                 condenser: Condenser | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
         self.extractive = extractive
         self.llm = llm
+        self.condenser = condenser or RuleCondenser(retriever.lexical.tokenizer)
 
     def close(self) -> None:
         self.extractive.close()
@@ -50,33 +59,58 @@ class AskService:
 
     def ask(self, kb: KnowledgeBase, question: str, k: int | None = None,
             mode: RequestedMode | None = None,
-            document_ids: Sequence[str] | None = None) -> Answer:
-        """The checked answer (no streaming)."""
-        for item in self._run(kb, question, k, mode, document_ids, stream=False):
+            document_ids: Sequence[str] | None = None,
+            history: Sequence[Turn] = ()) -> Answer:
+        """The checked answer (no streaming). `history`: the conversation's earlier turns,
+        oldest first (the last `QA_CONVERSATION__MAX_TURNS` are read)."""
+        for item in self._run(kb, question, k, mode, document_ids, history, stream=False):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("an ask always ends with an answer")  # pragma: no cover
 
     def ask_stream(self, kb: KnowledgeBase, question: str, k: int | None = None,
                    mode: RequestedMode | None = None,
-                   document_ids: Sequence[str] | None = None) -> Iterator[str | Answer]:
+                   document_ids: Sequence[str] | None = None,
+                   history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """Answer text as it arrives, then the checked `Answer` (authoritative)."""
-        return self._run(kb, question, k, mode, document_ids, stream=True)
+        return self._run(kb, question, k, mode, document_ids, history, stream=True)
 
     def _run(self, kb: KnowledgeBase, question: str, k: int | None,
              mode: RequestedMode | None, document_ids: Sequence[str] | None,
-             stream: bool) -> Iterator[str | Answer]:
+             history: Sequence[Turn], stream: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         question = self._checked(question)
         mode = mode or self.default_mode
         if mode == "llm" and self.llm is None:
             raise InvalidRequest("mode 'llm' needs an LLM: set QA_LLM_BASE_URL and "
                                  "QA_LLM_MODEL, or ask with mode 'extractive'")
+        standalone, timings = self._standalone(question, history)
+        for item in self._answered(kb, standalone, k, mode, document_ids, timings, started,
+                                   stream):
+            yield (replace(item, question=question, standalone_question=standalone)
+                   if isinstance(item, Answer) else item)
+
+    def _standalone(self, question: str, history: Sequence[Turn]
+                    ) -> tuple[str, dict[str, float]]:
+        """The question retrieval and the answerer use, and the time condensing took."""
+        turns = recent_turns(history, self.settings.conversation.max_turns)
+        if not any(turn.role == "user" for turn in turns):
+            return question, {}
+        began = time.perf_counter()
+        standalone = self.condenser.condense(turns, question).strip()
+        if not standalone or len(standalone) > MAX_QUESTION_CHARS:
+            standalone = question
+        return standalone, {"condense": _ms(began, time.perf_counter())}
+
+    def _answered(self, kb: KnowledgeBase, question: str, k: int | None, mode: RequestedMode,
+                  document_ids: Sequence[str] | None, timings: dict[str, float],
+                  started: float, stream: bool) -> Iterator[str | Answer]:
+        began = time.perf_counter()
         evidence = self.retriever.evidence(kb, question, k or self.settings.answer.k,
                                            document_ids)
         if is_overview_request(question):  # answered from the document, not a sentence
             evidence = self.retriever.overview(kb, evidence)
-        timings = {"retrieve": _ms(started, time.perf_counter())}
+        timings = {**timings, "retrieve": _ms(began, time.perf_counter())}
         if mode == "extractive" or self.llm is None:
             yield from _emitted(self._extractive(evidence, AnswerMode.EXTRACTIVE, timings,
                                                  started), stream)

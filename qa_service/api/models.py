@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from qa_service.answer.conversation import Turn
+from qa_service.answer.service import MAX_QUESTION_CHARS
 from qa_service.schemas import JOB_SUMMARY_FILENAMES, DocumentStatus, JobState
 
 __all__ = [
+    "AskRequest",
+    "AskResponse",
     "BoxOut",
+    "ChatMessage",
     "CreateKey",
     "CreateKnowledgeBase",
     "DocumentList",
@@ -199,8 +204,33 @@ class SearchResponse(BaseModel):
     passages: list[PassageOut]
 
 
+MAX_MESSAGES = 100
+MAX_MESSAGE_CHARS = 20_000
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation, as in OpenAI's chat completions API."""
+
+    role: Literal["user", "assistant", "system"] = Field(
+        description="`system` messages are accepted and ignored")
+    content: str = Field(max_length=MAX_MESSAGE_CHARS, description="The message's text")
+
+
 class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000)
+    question: str | None = Field(
+        default=None, min_length=1, max_length=MAX_QUESTION_CHARS,
+        description="The question. May be left out when `messages` ends with a user "
+        "message: that message is then the question")
+    messages: list[ChatMessage] | None = Field(
+        default=None, max_length=MAX_MESSAGES,
+        description="The conversation so far, oldest first (OpenAI style): a follow-up "
+        "(\"and in 2022?\", \"그럼 보증 기간은?\") is rewritten into a standalone question "
+        "from the earlier turns before the search (see `standalone_question`). System "
+        "messages are ignored; only the last QA_CONVERSATION__MAX_TURNS user and assistant "
+        "messages are read. A last user message equal to `question` is the question itself",
+        examples=[[{"role": "user", "content": "What was Netflix's revenue in 2021?"},
+                   {"role": "assistant", "content": "29.7 billion dollars [1]"},
+                   {"role": "user", "content": "And in 2022?"}]])
     k: int | None = Field(default=None, ge=1, le=50,
                           description="Passages to retrieve (default QA_ANSWER__K, 5)")
     mode: Literal["extractive", "llm"] | None = Field(
@@ -213,6 +243,34 @@ class AskRequest(BaseModel):
         default=False, description="Send Server-Sent Events: `token` events as the answer "
         "arrives, then one authoritative `result` event (the same JSON as without "
         "streaming), or an `error` event")
+
+    @model_validator(mode="after")
+    def _has_a_question(self) -> AskRequest:
+        if self.question is not None:
+            return self
+        last = self.messages[-1] if self.messages else None
+        if last is None or last.role != "user" or not last.content.strip():
+            raise ValueError("no question: give `question`, or `messages` whose last "
+                             "message is the user's question")
+        if len(last.content.strip()) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the last user message (the question) is longer than "
+                             f"{MAX_QUESTION_CHARS} characters")
+        return self
+
+    def asked(self) -> str:
+        """The question: `question`, else the last (user) message."""
+        if self.question is not None:
+            return self.question
+        assert self.messages  # the validator made sure of it
+        return self.messages[-1].content
+
+    def history(self) -> list[Turn]:
+        """The earlier turns: the messages but the system ones and the question itself."""
+        messages = list(self.messages or [])
+        if messages and messages[-1].role == "user" and (
+                self.question is None or messages[-1].content.strip() == self.question.strip()):
+            messages.pop()
+        return [Turn(m.role, m.content) for m in messages if m.role != "system"]
 
 
 class CitationOut(BaseModel):
@@ -240,7 +298,11 @@ class ShortAnswerOut(BaseModel):
 
 
 class AskResponse(BaseModel):
-    question: str
+    question: str = Field(description="The question as asked")
+    standalone_question: str = Field(
+        description="The question search and the answer used: `question` itself when no "
+        "earlier turns were given or it stands alone, else its rewrite from the "
+        "conversation (\"And in 2022?\" -> \"What was Netflix's revenue in 2022?\")")
     answer: str
     short_answer: ShortAnswerOut | None = Field(
         description="Null when no short span answers (the answer is then the best sentences)")

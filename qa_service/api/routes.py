@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from ingest.uploads import StagedUpload, UploadLimits
@@ -40,6 +40,7 @@ from qa_service.api.models import (
     SearchRequest,
     SearchResponse,
 )
+from qa_service.api.stream import ask_events, event_stream
 from qa_service.api.upload_stream import receive_upload
 from qa_service.errors import DocumentNotFound, JobNotFound, PageNotFound
 from qa_service.page_positions import quote_boxes
@@ -228,12 +229,14 @@ def ask(kb: SearchableKb, body: AskRequest, services: ServicesDep, caller: Calle
     as the answer arrives, then `event: result` with the full checked answer. Checking
     can remove text that was already streamed: the `result` is authoritative. A failure
     after streaming began arrives as `event: error` (`{"error": {"code", "message"}}`).
+    With `messages` (the conversation so far), a follow-up question is first rewritten into
+    a standalone one (`standalone_question`), which the search and the answer use.
     Asks are rate-limited per key (QA_LIMITS__ASKS_PER_MINUTE)."""
     services.access.asks.take(caller.key_id)
     if not body.stream:
-        return services.asker.ask(kb, body.question, body.k, body.mode,
-                                  body.document_ids).to_json()
-    items = services.asker.ask_stream(kb, body.question, body.k, body.mode, body.document_ids)
-    first = next(items)  # errors before anything was sent keep their HTTP status
-    return StreamingResponse(server_sent_events(first, items), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return services.asker.ask(kb, body.asked(), body.k, body.mode, body.document_ids,
+                                  history=body.history()).to_json()
+    items = services.asker.ask_stream(kb, body.asked(), body.k, body.mode, body.document_ids,
+                                      history=body.history())
+    events = ask_events(items)  # errors before anything was sent keep their HTTP status
+    return event_stream(server_sent_events(events))
