@@ -16,6 +16,8 @@ from qa_service.api.body_limit import BodyLimit
 from qa_service.api.docs import install_docs
 from qa_service.api.errors import install_error_handlers
 from qa_service.api.key_routes import router as key_router
+from qa_service.api.openai_errors import error_sender, install_openai_errors
+from qa_service.api.openai_routes import router as openai_router
 from qa_service.api.routes import UPLOAD_PATH, router
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
@@ -72,10 +74,13 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openai_errors(app)  # /v1/: OpenAI's error shape
     install_docs(app)
     app.include_router(router)
     app.include_router(key_router)
-    app.add_middleware(Authenticate)  # inside BodyLimit: a declared oversize is refused first
+    app.include_router(openai_router)
+    # inside BodyLimit: a declared oversize is refused first
+    app.add_middleware(Authenticate, error_sender=error_sender)
     app.add_middleware(BodyLimit, upload_bytes=int(config.limits.max_request_mb * 1_000_000),
                        other_bytes=int(config.limits.max_body_kb * 1000),
                        upload_routes=[("POST", UPLOAD_PATH)])

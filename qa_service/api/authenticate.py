@@ -4,10 +4,14 @@ server no memory or disk whatever it declares or sends.
 
 The principal the key stands for is left in the request's state, where the `Caller`
 dependency (`qa_service.api.deps`) takes it. Routes that hold no data (`/health` and the
-API reference, with the files of its pages under `DOCS_STATIC`) need no key.
+API reference, with the files of its pages under `DOCS_STATIC`) need no key. A refused key
+is answered in the shape that `error_sender` picks for the request (the API's own by
+default; the app picks OpenAI's for the OpenAI-compatible routes).
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -17,7 +21,7 @@ from qa_service.api.docs import DOCS_PATH, DOCS_STATIC, OAUTH2_REDIRECT_PATH, RE
 from qa_service.api.errors import send_error
 from qa_service.errors import QAError
 
-__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "Authenticate", "is_public"]
+__all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "Authenticate", "ErrorSender", "is_public"]
 
 PUBLIC_PATHS = frozenset({"/health", DOCS_PATH, OAUTH2_REDIRECT_PATH, REDOC_PATH, "/openapi.json"})
 # folders whose files are public: a path is public when it names one file directly inside
@@ -36,9 +40,18 @@ def is_public(path: str) -> bool:
     return False
 
 
+ErrorSender = Callable[[Send, QAError], Awaitable[None]]
+
+
+def _api_shape(_scope: Scope) -> ErrorSender:
+    return send_error
+
+
 class Authenticate:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp,
+                 error_sender: Callable[[Scope], ErrorSender] = _api_shape) -> None:
         self.app = app
+        self.error_sender = error_sender
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or is_public(scope["path"]):
@@ -49,7 +62,7 @@ class Authenticate:
         try:  # the key store is SQLite: off the event loop
             principal = await run_in_threadpool(access.authenticate, header)
         except QAError as exc:
-            await send_error(send, exc)
+            await self.error_sender(scope)(send, exc)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

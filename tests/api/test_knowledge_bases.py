@@ -115,6 +115,9 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
         "/kbs/{kb}/ask": {"post"},
         "/keys": {"get", "post"},
         "/keys/{key_id}": {"delete"},
+        "/v1/models": {"get"},
+        "/v1/models/{model}": {"get"},
+        "/v1/chat/completions": {"post"},
     }
     assert {path: set(ops) for path, ops in paths.items()} == expected
     error_schema = paths["/kbs/{kb}/search"]["post"]["responses"]["404"]
