@@ -19,8 +19,9 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 install: $(STAMP) $(TESSDATA)
 
 # What the tests, the lint and the evaluations need as well: the dev tools, the `models`
-# extra (sentence-transformers and CPU torch, whose code path the tests cover) and a Hangul
-# font to render test and evaluation PDFs.
+# extra (sentence-transformers and CPU torch, whose code path the tests cover), the
+# `langchain` extra (its retriever is tested) and a Hangul font to render test and
+# evaluation PDFs.
 install-dev: install $(DEV_STAMP) $(FONT)
 
 $(BIN)/python:
@@ -37,10 +38,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(DEV_STAMP): $(STAMP) pyproject.toml
 	@if [ -n "$(TORCH_INDEX)" ] && $(BIN)/python -c "import sys, urllib.request; \
 	  urllib.request.urlopen(sys.argv[1], timeout=10)" "$(TORCH_INDEX)" 2>/dev/null; then \
-	  echo "$(BIN)/pip install -q -e '.[dev,models]' --extra-index-url $(TORCH_INDEX)"; \
-	  $(BIN)/pip install -q -e '.[dev,models]' --extra-index-url "$(TORCH_INDEX)"; \
+	  echo "$(BIN)/pip install -q -e '.[dev,models,langchain]' --extra-index-url $(TORCH_INDEX)"; \
+	  $(BIN)/pip install -q -e '.[dev,models,langchain]' --extra-index-url "$(TORCH_INDEX)"; \
 	else \
-	  echo "$(BIN)/pip install -q -e '.[dev,models]'"; $(BIN)/pip install -q -e '.[dev,models]'; \
+	  echo "$(BIN)/pip install -q -e '.[dev,models,langchain]'"; $(BIN)/pip install -q -e '.[dev,models,langchain]'; \
 	fi
 	touch $(DEV_STAMP)
 
