@@ -637,6 +637,72 @@ def eval_pages(folder: PagesFolder, questions: PageQuestions,
         _print_page_answers(report["answers"])
 
 
+ConversationSet = Annotated[Path, typer.Argument(
+    help="Two-turn conversations, one JSON object a line: id, lang (ko or en), file (its "
+         "path under the folder), turns[].question, .pages (1-based), .answer",
+    exists=True, dir_okay=False)]
+
+
+@eval_app.command("conversations")
+def eval_conversations(folder: PagesFolder, conversations: ConversationSet,
+                       k: Annotated[int, typer.Option("-k", "--k", min=5, max=100,
+                                                      help="Passages per search.")] = 10,
+                       json_out: JsonOut = None, keep: KeepOpt = None) -> None:
+    """Ingest the PDFs a set of two-turn conversations names into one knowledge base;
+    score page_hit@5 of the first question, of the follow-up alone, and of the follow-up
+    made standalone by the rules and (when QA_LLM_BASE_URL is set) by the LLM."""
+    from qa_service.answer.conversation import Condenser, LLMCondenser, RuleCondenser
+    from qa_service.answer.llm import LLMAnswerer
+    from qa_service.eval.conversation_eval import (
+        evaluate_conversations,
+        link_files,
+        load_conversations,
+    )
+    from qa_service.eval.page_eval import ingest_folder
+
+    with _exit_on_error():
+        items = load_conversations(conversations)
+    with tempfile.TemporaryDirectory(prefix="qa-eval-") as scratch:
+        settings = Settings(data_dir=keep or Path(scratch) / "data")
+        with _services(settings) as services:
+            linked = link_files(folder, items, Path(scratch))
+            corpus = ingest_folder(services, linked, Path(scratch), progress=errors.print,
+                                   reuse=keep is not None)
+            rules = RuleCondenser(services.lexical.tokenizer)
+            condensers: dict[str, Condenser] = {"rules": rules}
+            if isinstance(services.asker.llm, LLMAnswerer):
+                condensers["llm"] = LLMCondenser(services.asker.llm, settings, rules)
+            with _progress() as bar:
+                task = bar.add_task("searching", total=len(items) * (2 + len(condensers)))
+                report = evaluate_conversations(services, corpus, items, condensers, k,
+                                                progress=lambda n: bar.advance(task, n))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    _print_conversation_report(report)
+
+
+def _print_conversation_report(report: dict[str, Any]) -> None:
+    table = Table("asked", "group", "n", "page@1", "page@5", "page@10", "MRR@10",
+                  "ratio@5")
+    for name, figures in report["variants"].items():
+        ratios = report["ratios"].get(name, {})
+        for group in ("all", "lang=ko", "lang=en"):
+            row = figures if group == "all" else figures.get(group)
+            if row is None:
+                continue
+            ratio = ratios.get(group)
+            table.add_row(name, group, str(row["questions"]), *(f"{row[key]:.3f}" for key in (
+                "page_hit@1", "page_hit@5", "page_hit@10", "mrr@10")),
+                "-" if ratio is None else f"{ratio:.3f}")
+    console.print(table)
+    met = ", ".join(f"{name}: {'yes' if row['meets_target'] else 'no'}"
+                    for name, row in report["ratios"].items() if name != "turn2_alone")
+    console.print(f"{report['conversations']} conversations over {report['documents']} "
+                  f"documents; ratio@5 = a follow-up's page_hit@5 over the first turn's "
+                  f"(target {report['target_ratio']}): {met}; LLM fallbacks "
+                  f"{report['llm_fallbacks'].get('llm', '-')}")
+
+
 def _print_page_report(report: dict[str, Any]) -> None:
     table = Table("questions", "n", "page@1", "page@5", "page@10", "doc@5", "MRR@10")
     rows = {"all": report, **report["groups"]}

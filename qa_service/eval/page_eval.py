@@ -44,9 +44,9 @@ from qa_service.sentences import split_sentences
 from qa_service.services import Services
 from qa_service.store.knowledge_base import KnowledgeBase
 
-__all__ = ["PageCorpus", "PageQuestion", "contains_gold", "evaluate_page_answers",
-           "evaluate_pages", "half_of", "ingest_folder", "load_page_questions",
-           "normalize_gold"]
+__all__ = ["PageCorpus", "PageQuestion", "ScoredQuestion", "contains_gold",
+           "evaluate_page_answers", "evaluate_pages", "half_of", "ingest_folder",
+           "load_page_questions", "normalize_gold", "page_summary", "score_question"]
 
 KB_NAME = "eval-pages"
 HALVES = ("tune", "check")
@@ -153,7 +153,7 @@ def _neutral_links(sources: Sequence[Path], work: Path) -> list[Path]:
 
 
 @dataclass(frozen=True)
-class _Scored:
+class ScoredQuestion:
     question: PageQuestion
     first_page_hit: int | None  # 1-based rank of the first passage on an evidence page
     doc_hit_at_5: bool
@@ -161,18 +161,18 @@ class _Scored:
     top: tuple[tuple[str, int], ...]  # (filename, page) of the first passages, for misses
 
 
-def _score(corpus: PageCorpus, question: PageQuestion, passages: Sequence[Passage],
-           millis: float) -> _Scored:
+def score_question(corpus: PageCorpus, question: PageQuestion, passages: Sequence[Passage],
+                   millis: float) -> ScoredQuestion:
     gold_pages = {(corpus.documents.get(name), page) for name, page in question.evidence}
     gold_docs = {corpus.documents.get(name) for name in question.documents}
     first = next((rank for rank, p in enumerate(passages, start=1)
                   if (p.document_id, p.page) in gold_pages), None)
     doc_hit = any(p.document_id in gold_docs for p in passages[:5])
-    return _Scored(question, first, doc_hit, millis,
+    return ScoredQuestion(question, first, doc_hit, millis,
                    tuple((p.filename, p.page) for p in passages[:3]))
 
 
-def _summary(scored: Sequence[_Scored]) -> dict[str, Any]:
+def page_summary(scored: Sequence[ScoredQuestion]) -> dict[str, Any]:
     n = max(len(scored), 1)
     ranks = [s.first_page_hit for s in scored]
 
@@ -190,7 +190,7 @@ def _groups(scored: Sequence[Any],
     """`summary` (the search summary by default) per language, kind and half of the items'
     `question`, where the questions say them, and per language within each half (a set is
     judged on the half it was not tuned on)."""
-    summarize = summary or _summary
+    summarize = summary or page_summary
     keys: dict[str, Callable[[PageQuestion], str]] = {
         "lang": lambda q: q.lang, "kind": lambda q: q.kind, "half": lambda q: q.half}
     groups: dict[str, dict[str, Any]] = {}
@@ -218,12 +218,13 @@ def evaluate_pages(services: Services, corpus: PageCorpus, questions: Iterable[P
     for question in answerable:
         started = time.perf_counter()
         passages = services.retriever.search(corpus.kb, question.question, k)
-        scored.append(_score(corpus, question, passages, (time.perf_counter() - started) * 1000))
+        took = (time.perf_counter() - started) * 1000
+        scored.append(score_question(corpus, question, passages, took))
         if progress is not None:
             progress(1)
     millis = np.asarray([s.millis for s in scored] or [0.0])
     return {
-        **_summary(scored),
+        **page_summary(scored),
         "groups": _groups(scored),
         "unanswerable_questions": len(asked) - len(answerable),
         "k": k,
