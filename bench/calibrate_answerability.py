@@ -31,7 +31,7 @@ from qa_service.answer.answerability import (
     fit_model,
 )
 from qa_service.answer.extractive import ExtractiveAnswerer
-from qa_service.cli import _services
+from qa_service.cli_support import open_services
 from qa_service.config import Settings
 from qa_service.eval.datasets import Dataset, load_dataset, sample_evenly
 from qa_service.eval.page_eval import KB_NAME as PAGES_KB
@@ -102,7 +102,7 @@ def _wiki_rows(args: argparse.Namespace, own: str, foreign: str, source: str) ->
     dataset = load_dataset(args.shared / "qa" / own)
     other = load_dataset(args.shared / "qa" / foreign)
     half = len(dataset.articles) // 2
-    with _services(_settings(args.data / source)) as services:
+    with open_services(_settings(args.data / source)) as services:
         kb = _wiki_kb(services, dataset.limited(half), args.data / f"{source}-work")
         answerer = _answerer(services)
         answerable = [q for q in dataset.questions if q.article < half and not q.impossible]
@@ -137,7 +137,7 @@ def _pages_kb(services: Services, folder: Path, work: Path) -> KnowledgeBase:
 def _real_rows(args: argparse.Namespace) -> Iterator[Row]:
     sets = {name: load_page_questions(ROOT / "evalsets" / f"{name}.jsonl")
             for name in ("team-real", "team-cross", "team-none")}
-    with _services(_settings(args.data / "real")) as services:
+    with open_services(_settings(args.data / "real")) as services:
         kb = _pages_kb(services, args.shared / "pdfs", args.data / "real-work")
         answerer = _answerer(services)
         for name, questions in sets.items():
@@ -148,7 +148,7 @@ def _real_rows(args: argparse.Namespace) -> Iterator[Row]:
 def _financebench_rows(args: argparse.Namespace) -> Iterator[Row]:
     folder = args.shared / "real" / "financebench-dev"
     questions = load_page_questions(folder / "questions.jsonl")
-    with _services(_settings(args.data / "financebench")) as services:
+    with open_services(_settings(args.data / "financebench")) as services:
         kb = _pages_kb(services, folder / "pdfs", args.data / "financebench-work")
         answerer = _answerer(services)
         for question in questions:
