@@ -12,7 +12,7 @@ DATA   ?= ../shared/data
 # is a CUDA build of several GB). Empty: the default index only.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install install-dev run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm calibrate bench concurrency hostile hardening positions clean
+.PHONY: install install-dev run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm eval-conversations calibrate bench concurrency hostile hardening positions clean
 
 # What serving needs: the project and its dependencies (the default embedding model
 # included, no torch), and Tesseract for OCR.
@@ -135,6 +135,12 @@ eval-llm: install-dev
 	    --json $(LLM_EVAL)/team-$$mode.json || exit 1; \
 	done
 	$(BIN)/python -m bench.llm_report --eval $(LLM_EVAL)
+
+# Follow-up questions (evalsets/conversations.jsonl over the shared PDFs): page_hit@5 of the
+# follow-up alone and condensed (rules; the LLM too when QA_LLM_BASE_URL is set).
+eval-conversations: install-dev
+	mkdir -p .eval
+	$(BIN)/qa eval conversations $(DATA)/pdfs evalsets/conversations.jsonl --json .eval/conversations.json
 
 # Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
 # the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.

@@ -22,14 +22,20 @@ from qa_service.lexical import LexicalIndex
 from qa_service.tokens import Tokenizer
 from tests.fakes import HashEmbedder
 
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
 
 def _qa_variables() -> list[str]:
-    return [name for name in os.environ if name.startswith("QA_")]
+    """The service's settings (QA_*) and the proxy variables: every client in the tests
+    talks to 127.0.0.1 directly, whatever the developer's proxy."""
+    proxies = {*_PROXIES, *(name.lower() for name in _PROXIES)}
+    return [name for name in os.environ if name.startswith("QA_") or name in proxies]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_qa_environment_for_the_session() -> Iterator[None]:
-    """Session- and module-scoped fixtures build settings too: strip QA_* for them."""
+    """Session- and module-scoped fixtures build settings and clients too: strip the
+    variables (`_qa_variables`) for them."""
     with pytest.MonkeyPatch.context() as patch:
         for name in _qa_variables():
             patch.delenv(name)

@@ -68,9 +68,6 @@ def qa(library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Qa:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QA_DATA_DIR", str(library.data))
     monkeypatch.setenv("COLUMNS", "250")  # rich: no wrapping of paths and quotes
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:

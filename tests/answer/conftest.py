@@ -23,16 +23,6 @@ from qa_service.sentences import MAX_SENTENCE_CHARS, bounded_sentences
 from qa_service.tokens import Tokenizer
 from tests.llm_server import ScriptedLLM
 
-_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client must talk to 127.0.0.1 directly, whatever the developer's proxy."""
-    for name in _PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
 
 @pytest.fixture
 def scripted_llm() -> Iterator[ScriptedLLM]:

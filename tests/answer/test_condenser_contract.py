@@ -75,14 +75,11 @@ def llm_server() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture(params=["rules", "llm"])
-def condenser(request: pytest.FixtureRequest, tokenizer: Tokenizer,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[Condenser]:
+def condenser(request: pytest.FixtureRequest, tokenizer: Tokenizer) -> Iterator[Condenser]:
     rules = RuleCondenser(tokenizer)
     if request.param == "rules":
         yield rules
         return
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     server: ScriptedLLM = request.getfixturevalue("llm_server")
     settings = Settings(llm_base_url=server.base_url, llm_model="scripted", llm_timeout=10.0)
     answerer = LLMAnswerer(settings, tokenizer)

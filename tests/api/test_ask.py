@@ -65,14 +65,6 @@ def library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
     return Library(data, {f["filename"]: f["document_id"] for f in job["files"]})
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The LLM client must talk to 127.0.0.1 directly, whatever the developer's proxy."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.fixture
 def app(library: Library, embedder: Embedder) -> StartApp:
     """`with app(**settings) as client:` an app on the module's data directory."""

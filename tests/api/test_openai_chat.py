@@ -57,13 +57,6 @@ def library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
     return Library(data, key.json()["key"])
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.fixture
 def app(library: Library, embedder: Embedder) -> StartApp:
     def start(**settings: Any) -> AbstractContextManager[TestClient]:

@@ -51,15 +51,11 @@ def _ingest(url: str, kb: str, pages: list[str]) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("openai-serve")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                     "all_proxy"):
-            patch.delenv(name, raising=False)
-        with qa_serve(root / "data", root / "server.log") as (url, _process):
-            _ingest(url, "handbook", AURORA)
-            _ingest(url, "secret", [SECRET])
-            key = httpx.post(f"{url}/keys", json={"kbs": ["handbook"]}, headers=ADMIN).json()
-            yield Server(url, key["key"])
+    with qa_serve(root / "data", root / "server.log") as (url, _process):
+        _ingest(url, "handbook", AURORA)
+        _ingest(url, "secret", [SECRET])
+        key = httpx.post(f"{url}/keys", json={"kbs": ["handbook"]}, headers=ADMIN).json()
+        yield Server(url, key["key"])
     log = (root / "server.log").read_text("utf-8", "replace")
     assert "Traceback" not in log, log
 

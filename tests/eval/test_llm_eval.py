@@ -22,8 +22,6 @@ LAMP = "The Kestrel Point lighthouse lamp can be seen from thirty kilometres awa
 
 @pytest.fixture
 def llm(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
     with ScriptedLLM(respond=lambda body: LAMP) as server:
         monkeypatch.setenv("QA_LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("QA_LLM_MODEL", "scripted-1")
