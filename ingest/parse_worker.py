@@ -11,6 +11,9 @@ Frames are a 4-byte big-endian length followed by UTF-8 JSON (no pickle):
                "pages": ["text of page 1", ...], "ocr_pages": 1, "positions": "next"}
     then      {"type": "positions", "pages": [{...PagePositions.to_json()}, null, ...]}
 
+A request `{"type": "render", ...}` asks for one page drawn as PNG instead; its frames are
+described in `ingest.page_image`.
+
 The text is sent first and where each character is drawn (`ingest.positions`; for an OCR'd
 page, its OCR boxes) after it, only for an indexed document when the request asks: if that
 second step crashes the worker or runs past the budget, the pool keeps the text and the
@@ -56,12 +59,16 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def _serve(memory_mb: int) -> None:
+    from ingest.page_image import render_request
     from ingest.parse import parser_named
     from qa_service.errors import describe
     from qa_service.schemas import DocumentStatus
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while (request := read_frame(stdin)) is not None:
+        if request.get("type") == "render":  # a page for display (`ingest.page_image`)
+            write_frame(stdout, render_request(request))
+            continue
         try:
             with open(request["path"], "rb") as handle:
                 data = handle.read()

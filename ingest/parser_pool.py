@@ -5,12 +5,16 @@ time budget of `base + per_page * pages` seconds (capped), extended once the wor
 counted the pages, and again for each page OCR starts on. A worker that overruns is killed;
 one that dies (out of memory, a crash in a C extension) is replaced. Either way the
 document ends `failed` with the reason.
+Pages drawn for display (`render`) go to a worker of their own, with the same memory limit,
+the OCR drawing's pixel limits and a time limit (`render_timeout_s`), so that a page view
+neither waits for an ingestion nor lets a hostile page exhaust the server.
 Once the pool is closed no worker starts again, and a parse it interrupted raises
 `ParserPoolClosed`: that file was not judged, and its job resumes on the next start.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -25,13 +29,16 @@ from types import TracebackType
 from typing import Any
 
 from ingest.ocr import OcrOptions
+from ingest.page_image import refusal
 from ingest.parse import ParseResult
 from ingest.parse_worker import FRAME_HEADER, write_frame
+from ingest.render import RenderOverLimit, RenderRefused
 from qa_service.page_positions import PagePositions
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["ParserLimits", "ParserPool", "ParserPoolClosed", "with_positions"]
+__all__ = ["PageRender", "ParserLimits", "ParserPool", "ParserPoolClosed", "RenderBusy",
+           "with_positions"]
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,6 +63,7 @@ class ParserLimits:
     # drawn a billion times) costs its positions after this, not the rest of the budget.
     positions_base_s: float = 5.0
     positions_per_page_s: float = 0.5
+    render_timeout_s: float = 20.0  # drawing one page for display (`ParserPool.render`)
 
     def identity(self) -> dict[str, Any]:
         """What the workers read pages with, for `IndexIdentity.parser`: the text layer's
@@ -75,6 +83,21 @@ class ParserLimits:
 
 class ParserPoolClosed(Exception):
     """The pool was closed (the service is stopping) before it could parse the file."""
+
+
+class RenderBusy(RenderRefused):
+    """No page renderer became free within the render time limit: try again shortly."""
+
+
+@dataclass(frozen=True)
+class PageRender:
+    """A page drawn for display: PNG bytes, at `scale` pixels per point of the page as
+    displayed (`width` x `height` points)."""
+
+    png: bytes
+    scale: float
+    width: float
+    height: float
 
 
 class _WorkerGone(Exception):
@@ -165,6 +188,8 @@ class ParserPool:
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         for _ in range(size):
             self._idle.put(None)  # a slot; its worker starts on first use
+        self._renderers: queue.Queue[_Worker | None] = queue.Queue()
+        self._renderers.put(None)  # one worker draws pages for display; it starts on first use
         self._lock = threading.Lock()
         self._all: set[_Worker] = set()
         self._closed = False
@@ -260,6 +285,50 @@ class ParserPool:
         located = message.get("pages") if message.get("type") == "positions" else None
         return with_positions(result, located), located is not None
 
+    def render(self, path: Path, page: int, scale: float, min_scale: float) -> PageRender:
+        """Page `page` (1-based) of the PDF at `path` as PNG at `scale` pixels a point, or
+        lower (never under `min_scale`) where the page is over the pixel limit. Raises
+        `RenderOverLimit` (a limit: pixels, decoded images, memory, time), `RenderBusy`,
+        `RenderRefused` (pdfium cannot draw it) or `ParserPoolClosed`."""
+        timeout = self.limits.render_timeout_s
+        try:
+            slot = self._renderers.get(timeout=timeout)
+        except queue.Empty:
+            raise RenderBusy(f"the page renderer stayed busy for {timeout:g} s") from None
+        worker, keep = None, False
+        try:
+            worker = slot if slot is not None and slot.alive else self._spawn()
+            answer, keep = self._render_with(worker, self._render_request(path, page, scale,
+                                                                          min_scale))
+        finally:
+            if worker is not None and not keep:
+                self._retire(worker)
+            self._renderers.put(worker if keep else None)
+        return _page_render(answer)
+
+    def _render_request(self, path: Path, page: int, scale: float, min_scale: float
+                        ) -> dict[str, Any]:
+        options = OcrOptions(**dict(self.limits.ocr))
+        return {"type": "render", "path": str(path), "page": page, "scale": scale,
+                "min_scale": min_scale, "max_pixels": int(options.max_megapixels * 1e6),
+                "max_image_bytes": int(options.max_image_mb * 1e6)}
+
+    def _render_with(self, worker: _Worker, request: dict[str, Any]
+                     ) -> tuple[dict[str, Any], bool]:
+        """(the worker's answer, keep the worker)."""
+        timeout = self.limits.render_timeout_s
+        try:
+            worker.send(request)
+            return worker.receive(time.monotonic() + timeout), True
+        except _Timeout:
+            return refusal(f"drawing it took longer than the limit of {timeout:g} s; the "
+                           "file may be malformed or hostile", over_limit=True), False
+        except _WorkerGone as exc:
+            if self._closed:
+                raise ParserPoolClosed("the parser pool was closed while drawing") from exc
+            return refusal(f"the page renderer {worker.exit_description()} while drawing it "
+                           f"(memory limit {self.limits.memory_mb} MiB)", over_limit=True), False
+
     def _spawn(self) -> _Worker:
         with self._lock:  # under the lock: close() either sees this worker or stops it
             if self._closed:
@@ -313,6 +382,14 @@ def _positions_from(entry: Any) -> PagePositions | None:
         return PagePositions.from_json(entry)
     except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
         return None
+
+
+def _page_render(answer: dict[str, Any]) -> PageRender:
+    if answer.get("type") == "image":
+        return PageRender(base64.b64decode(answer["png"]), float(answer["scale"]),
+                          float(answer["width"]), float(answer["height"]))
+    refused = RenderOverLimit if answer.get("over_limit") else RenderRefused
+    raise refused(str(answer.get("reason") or "the page renderer sent no image"))
 
 
 def _result_from(message: dict[str, Any]) -> ParseResult:

@@ -1,4 +1,5 @@
-"""Page images for OCR: a PDF page rendered in grayscale by pdfium (pypdfium2).
+"""Page images: a PDF page rendered by pdfium (pypdfium2), in grayscale for OCR, in RGB
+for display (`ingest.page_image`).
 
 Like `ingest.positions`, it speaks to pdfium, here to draw pages, within limits set before
 anything is decoded: a page whose images decode to more than `max_image_bytes` (a scan
@@ -21,18 +22,25 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PageImage", "PdfPages", "RenderRefused", "image_bytes", "render_page"]
+__all__ = ["PageImage", "PdfPages", "RenderOverLimit", "RenderRefused", "image_bytes",
+           "render_page"]
 
 MIN_DPI = 50.0  # a page that only fits at a lower resolution is refused: OCR reads nothing
 
 
 class RenderRefused(Exception):
-    """The page is not drawn: it is over a limit; the message says which, in words."""
+    """The page is not drawn: pdfium cannot, or it is over a limit (`RenderOverLimit`); the
+    message says why, in words."""
+
+
+class RenderOverLimit(RenderRefused):
+    """The page is not drawn: it is over a limit (decoded images, pixels, memory, time)."""
 
 
 @dataclass(frozen=True)
 class PageImage:
-    """A grayscale page image (0 = black) and its pixels per PDF point."""
+    """A page image, grayscale (rows x columns, 0 = black) or RGB (rows x columns x 3), and
+    its pixels per PDF point."""
 
     pixels: npt.NDArray[np.uint8]
     scale: float
@@ -52,19 +60,20 @@ class PdfPages:
         except Exception as exc:  # pdfium's errors are plain exceptions
             raise RenderRefused(f"pdfium cannot open the file ({exc})") from exc
 
-    def draw(self, number: int, dpi: float, max_pixels: int, max_image_bytes: int
-             ) -> PageImage:
+    def draw(self, number: int, dpi: float, max_pixels: int, max_image_bytes: int, *,
+             grayscale: bool = True, min_dpi: float = MIN_DPI) -> PageImage:
         """Page `number` (1-based), as `render_page` draws it."""
         try:
             page = self._document[number - 1]
         except Exception as exc:  # pdfium's errors are plain exceptions
             raise RenderRefused(f"pdfium cannot load the page ({exc})") from exc
         try:
-            return render_page(page, dpi, max_pixels, max_image_bytes)
+            return render_page(page, dpi, max_pixels, max_image_bytes,
+                               grayscale=grayscale, min_dpi=min_dpi)
         except RenderRefused:
             raise
         except MemoryError as exc:
-            raise RenderRefused("drawing it needs more memory than the parser may use") from exc
+            raise RenderOverLimit("drawing it needs more memory than the parser may use") from exc
         except Exception as exc:  # a page pdfium cannot draw is reported
             raise RenderRefused(f"pdfium cannot draw it ({exc})") from exc
         finally:
@@ -96,12 +105,14 @@ def image_bytes(page: Any) -> int:
     return total
 
 
-def render_page(page: Any, dpi: float, max_pixels: int, max_image_bytes: int) -> PageImage:
-    """The page (a `pypdfium2.PdfPage`) in grayscale at `dpi`, or lower when the page is too
-    large for `max_pixels`. Raises `RenderRefused` for a page over the limits."""
+def render_page(page: Any, dpi: float, max_pixels: int, max_image_bytes: int, *,
+                grayscale: bool = True, min_dpi: float = MIN_DPI) -> PageImage:
+    """The page (a `pypdfium2.PdfPage`) in grayscale (or RGB) at `dpi`, or lower when the page
+    is too large for `max_pixels`, never under `min_dpi`. Raises `RenderOverLimit` for a page
+    over the limits."""
     held = image_bytes(page)
     if held > max_image_bytes:
-        raise RenderRefused(
+        raise RenderOverLimit(
             f"its images decode to {held / 1e6:,.0f} MB, over the OCR limit of "
             f"{max_image_bytes / 1e6:,.0f} MB (QA_INGEST__OCR_MAX_IMAGE_MB)")
     width_pt, height_pt = (float(v) for v in page.get_size())
@@ -110,16 +121,24 @@ def render_page(page: Any, dpi: float, max_pixels: int, max_image_bytes: int) ->
     scale = dpi / 72.0
     if width_pt * height_pt * scale * scale > max_pixels:
         scale = (max_pixels / (width_pt * height_pt)) ** 0.5
-        if scale * 72.0 < MIN_DPI:
-            raise RenderRefused(
+        if scale * 72.0 < min_dpi:
+            raise RenderOverLimit(
                 f"the page is {width_pt / 72:,.0f} x {height_pt / 72:,.0f} inches, too large "
-                f"to read at {MIN_DPI:g} dpi or more within {max_pixels / 1e6:,.0f} million "
+                f"to read at {min_dpi:g} dpi or more within {max_pixels / 1e6:,.0f} million "
                 "pixels")
-    bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=True)
+    bitmap = page.render(scale=scale, grayscale=grayscale, rev_byteorder=not grayscale,
+                         may_draw_forms=True)
     try:
-        array = bitmap.to_numpy()
-        rows, columns = array.shape[0], array.shape[1]
-        pixels = np.ascontiguousarray(array.reshape(rows, -1)[:, :columns], dtype=np.uint8)
+        pixels = _pixels(bitmap.to_numpy(), grayscale)
     finally:
         bitmap.close()
     return PageImage(pixels, scale, width_pt, height_pt)
+
+
+def _pixels(array: npt.NDArray[np.uint8], grayscale: bool) -> npt.NDArray[np.uint8]:
+    """The bitmap's pixels without row padding: rows x columns (gray) or x 3 (RGB)."""
+    rows, columns = array.shape[0], array.shape[1]
+    channels = 1 if grayscale else 3
+    flat = array.reshape(rows, -1)[:, :columns * channels]
+    shape = (rows, columns) if grayscale else (rows, columns, 3)
+    return np.ascontiguousarray(flat.reshape(shape), dtype=np.uint8)

@@ -131,6 +131,12 @@ class IngestSettings(BaseModel):
         description="Record where each character of a page's text is drawn (pdfium), so "
         "that GET .../pages/{n}/boxes can highlight a citation; adds about 15% to parsing.",
     )
+    page_image_timeout_s: float = Field(
+        default=20.0, gt=0, le=600,
+        description="Drawing one page for GET .../pages/{n}/image (in a parser worker, within "
+        "`worker_memory_mb`, `ocr_max_megapixels` and `ocr_max_image_mb`) stops after this "
+        "many seconds, and the request is refused (413).",
+    )
 
     @property
     def max_file_bytes(self) -> int:

@@ -67,6 +67,7 @@ class Services:
                 max_pages=ingest.max_pages,
                 max_text_chars=ingest.max_text_chars,
                 positions=ingest.page_positions,
+                render_timeout_s=ingest.page_image_timeout_s,
                 parser="ocr" if ocr.enabled else "pypdf",
                 ocr=tuple(asdict(OcrOptions(
                     languages=ingest.ocr_languages, dpi=ingest.ocr_dpi,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from ingest.parser_pool import PageRender, RenderBusy
+from ingest.render import RenderOverLimit, RenderRefused
 from ingest.uploads import StagedUpload, UploadLimits
 from qa_service.api.deps import (
     AdminCaller,
@@ -42,7 +47,15 @@ from qa_service.api.models import (
 )
 from qa_service.api.stream import ask_events, event_stream
 from qa_service.api.upload_stream import receive_upload
-from qa_service.errors import DocumentNotFound, JobNotFound, PageNotFound
+from qa_service.errors import (
+    DocumentNotFound,
+    JobNotFound,
+    NotFound,
+    PageNotFound,
+    PayloadTooLarge,
+    QAError,
+    RateLimited,
+)
 from qa_service.page_positions import quote_boxes
 from qa_service.schemas import DocumentInfo, DocumentStatus, JobState
 from qa_service.store.knowledge_base import KnowledgeBase
@@ -72,6 +85,20 @@ ASK_ERRORS: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/event-stream": {}},
           "description": "The answer; with `stream: true`, Server-Sent Events"},
 }
+IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"image/png": {}}, "description": "The page as PNG; `X-Page-Scale` is "
+          "the scale it was drawn at (pixels per point), `ETag` and `Cache-Control` are set"},
+    304: {"description": "Not modified: `If-None-Match` holds the image's ETag"},
+    413: {"model": ErrorOut, "description": "The page is over a drawing limit (decoded "
+          "images, pixels even at scale 0.25, the worker's memory or time)"},
+    429: {"model": ErrorOut, "description": "The page renderer is busy; see Retry-After"},
+}
+PAGE_IMAGE_MIN_SCALE, PAGE_IMAGE_MAX_SCALE = 0.25, 4.0
+PAGE_IMAGE_CACHE = "private, max-age=604800"  # a document id is its content's hash
+PAGE_IMAGE_FORMAT = "png-rgb-1"  # change it when the drawing changes: clients' ETags expire
+PageScale = Annotated[float, Query(
+    ge=PAGE_IMAGE_MIN_SCALE, le=PAGE_IMAGE_MAX_SCALE,
+    description="Pixels per PDF point (1 = 72 dpi, 1.5 = 108 dpi)")]
 JobLimit = Annotated[int, Query(ge=1, le=200, description="How many jobs, at most")]
 JobStateFilter = Annotated[JobState | None, Query(description="Only the jobs in this state")]
 router = APIRouter(responses=ERRORS)
@@ -197,13 +224,81 @@ def get_page_boxes(kb: AnyKb, doc_id: str, page: int, start: int | None = None,
                    end: int | None = None) -> dict[str, object]:
     """Where characters [start, end) of the page's text are drawn on the page, to highlight
     a citation (`start` = its `char_start`, `end` = its `char_end`; default: the whole
-    page). 422 `invalid_range` unless 0 <= start < end <= the text's length."""
+    page). 422 `invalid_range` unless 0 <= start < end <= the text's length.
+
+    Boxes are in PDF points of the page as displayed, origin at its top-left corner, y
+    down. On the page's image (`GET .../pages/{page}/image`) a box is at
+    `x_px = x * scale`, `y_px = y * scale`, with `scale` the image's `X-Page-Scale`."""
     info = _document(kb, doc_id)
     found = kb.catalog.page_with_positions(doc_id, page) if 1 <= page <= info.pages else None
     if found is None:
         raise _no_page(info, page)
     return {"document_id": doc_id, "page": page,
             **asdict(quote_boxes(found[0], found[1], start, end))}
+
+
+@router.get("/kbs/{kb}/documents/{doc_id}/pages/{page}/image", response_class=Response,
+            tags=["documents"], responses=IMAGE_RESPONSES)
+def get_page_image(kb: AnyKb, doc_id: str, page: int, services: ServicesDep,
+                   scale: PageScale = 1.5,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """The page drawn as PNG (RGB) from the stored PDF, `scale` pixels per PDF point of the
+    page as displayed (crop box, rotation applied). A page larger than the pixel limit
+    (QA_INGEST__OCR_MAX_MEGAPIXELS) at `scale` is drawn smaller, never under 0.25: the
+    `X-Page-Scale` header always holds the scale used, so a box of
+    `GET .../pages/{page}/boxes` (points, top-left origin) is at `x * X-Page-Scale`,
+    `y * X-Page-Scale` pixels. The image of a page never changes for a document id (its
+    content's hash): it has an `ETag` (send `If-None-Match` for a 304) and
+    `Cache-Control: private`. Drawn in a parser worker within its memory, pixel, image and
+    time limits (QA_INGEST__PAGE_IMAGE_TIMEOUT_S); a page over them is refused (413).
+    Only indexed documents keep their PDF: another document's pages answer 404."""
+    path = _stored_pdf(kb, doc_id, page)
+    limit = services.settings.ingest.ocr_max_megapixels
+    headers = {"ETag": _image_tag(doc_id, page, scale, limit), "Cache-Control": PAGE_IMAGE_CACHE}
+    if if_none_match and _matches(if_none_match, headers["ETag"]):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    drawn = _draw(services.parsers.render, path, page, scale)
+    headers["X-Page-Scale"] = f"{drawn.scale:.6g}"
+    return Response(drawn.png, media_type="image/png", headers=headers)
+
+
+def _stored_pdf(kb: KnowledgeBase, doc_id: str, page: int) -> Path:
+    info = _document(kb, doc_id)
+    if info.status is not DocumentStatus.INDEXED:
+        raise NotFound(f"document '{doc_id}' ended {info.status.value}: only indexed "
+                       "documents keep their PDF, so its pages cannot be drawn")
+    if not 1 <= page <= info.pages:
+        raise _no_page(info, page)
+    path = kb.file_path(doc_id)
+    if not path.is_file():
+        raise NotFound(f"the PDF of document '{doc_id}' is not stored (it was deleted "
+                       "meanwhile); list the documents again")
+    return path
+
+
+def _image_tag(doc_id: str, page: int, scale: float, max_megapixels: float) -> str:
+    key = f"{PAGE_IMAGE_FORMAT}:{doc_id}:{page}:{scale!r}:{max_megapixels!r}"
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def _matches(if_none_match: str, tag: str) -> bool:
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or tag in tags
+
+
+def _draw(render: Callable[[Path, int, float, float], PageRender], path: Path, page: int,
+          scale: float) -> PageRender:
+    """`render(path, page, scale, min_scale)`'s image; its refusals as API errors."""
+    try:
+        drawn = render(path, page, scale, PAGE_IMAGE_MIN_SCALE)
+    except RenderBusy as exc:
+        raise RateLimited(f"page {page} cannot be drawn now: {exc}; try again",
+                          retry_after=1) from exc
+    except RenderOverLimit as exc:
+        raise PayloadTooLarge(f"page {page} is not drawn: {exc}") from exc
+    except RenderRefused as exc:
+        raise QAError(f"page {page} cannot be drawn: {exc}") from exc
+    return drawn
 
 
 @router.delete("/kbs/{kb}/documents/{doc_id}", status_code=status.HTTP_204_NO_CONTENT,
