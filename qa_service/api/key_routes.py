@@ -1,12 +1,13 @@
-"""HTTP routes for API keys: admin only. A key is shown once, when it is created."""
+"""HTTP routes for API keys: admin only, but `GET /keys/me` (what the calling key may do).
+A key is shown once, when it is created."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
 from qa_service.access import Scope
-from qa_service.api.deps import AdminCaller, ServicesDep
-from qa_service.api.models import CreateKey, ErrorOut, KeyCreated, KeyList, KeyOut
+from qa_service.api.deps import AdminCaller, Caller, ServicesDep
+from qa_service.api.models import CreateKey, ErrorOut, KeyCreated, KeyList, KeyOut, KeyWho
 
 __all__ = ["router"]
 
@@ -25,6 +26,16 @@ def create_key(body: CreateKey, services: ServicesDep, _admin: AdminCaller) -> d
 @router.get("", response_model=KeyList)
 def list_keys(services: ServicesDep, _admin: AdminCaller) -> dict[str, object]:
     return {"keys": [info.to_json() for info in services.access.keys.infos()]}
+
+
+@router.get("/me", response_model=KeyWho)
+def who_am_i(caller: Caller) -> dict[str, object]:
+    """What the calling key may do (any valid key): whether it is the admin, its scope and
+    the knowledge bases it covers. Clients (the web page) hide what it cannot do; the
+    server refuses it anyway."""
+    if caller.admin:
+        return {"admin": True, "scope": "admin", "kbs": None}
+    return {"admin": False, "scope": caller.scope.value, "kbs": sorted(caller.kbs)}
 
 
 @router.delete("/{key_id}", response_model=KeyOut)

@@ -29,6 +29,7 @@ __all__ = [
     "KeyCreated",
     "KeyList",
     "KeyOut",
+    "KeyWho",
     "KnowledgeBaseList",
     "KnowledgeBaseOut",
     "PageBoxesOut",
@@ -355,6 +356,15 @@ class KeyOut(BaseModel):
 
 class KeyCreated(KeyOut):
     key: str = Field(description="The key itself, shown only in this response: store it now")
+
+
+class KeyWho(BaseModel):
+    admin: bool = Field(description="The admin key (or auth off): every knowledge base, "
+                        "and knowledge bases and keys managed")
+    scope: Literal["read", "write", "admin"] = Field(
+        description="read: search, ask and read; write: also upload and delete documents")
+    kbs: list[str] | None = Field(description="The knowledge bases the key covers; null for "
+                                  "the admin, who sees them all")
 
 
 class KeyList(BaseModel):

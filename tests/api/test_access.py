@@ -65,6 +65,7 @@ def read_routes(kb: str, doc: str, job: str) -> list[tuple[str, str, dict[str, A
         ("GET", f"/kbs/{kb}/documents/{doc}/file", None),
         ("GET", f"/kbs/{kb}/documents/{doc}/pages/1", None),
         ("GET", f"/kbs/{kb}/documents/{doc}/pages/1/boxes", None),
+        ("GET", f"/kbs/{kb}/documents/{doc}/pages/1/image", None),
         ("GET", f"/kbs/{kb}/jobs", None),
         ("GET", f"/kbs/{kb}/jobs/{job}", None),
         ("POST", f"/kbs/{kb}/search", {"query": "payroll password"}),
@@ -163,6 +164,17 @@ def test_a_read_key_cannot_write_and_only_the_admin_manages(world: dict[str, Any
     assert_error(upload_as(client, "hr", read), 403, "forbidden")
     assert_error(client.delete(f"/kbs/hr/documents/{ids['hr']}", headers=read), 403, "forbidden")
     assert client.get(f"/kbs/hr/documents/{ids['hr']}", headers=read).status_code == 200
+
+
+def test_a_key_learns_what_it_may_do(world: dict[str, Any]) -> None:
+    client = world["client"]
+    assert client.get("/keys/me").json() == {"admin": True, "scope": "admin", "kbs": None}
+    assert client.get("/keys/me", headers=as_key(world, "hr-read")).json() == {
+        "admin": False, "scope": "read", "kbs": ["hr"]}
+    assert client.get("/keys/me", headers=as_key(world, "hr-write")).json() == {
+        "admin": False, "scope": "write", "kbs": ["hr"]}
+    assert_error(client.get("/keys/me", headers=bearer("qa_000000000000_nope")), 401,
+                 "unauthorized")
 
 
 def upload_as(client: TestClient, kb: str, headers: dict[str, str]) -> Any:
