@@ -23,6 +23,7 @@ from qa_service.config import Settings
 from qa_service.embedding import Embedder
 from qa_service.services import Services
 from qa_service.store.server_lock import ServerLock
+from qa_service.web import install_web
 
 __all__ = ["create_app"]
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     install_error_handlers(app)
     install_openai_errors(app)  # /v1/: OpenAI's error shape
     install_docs(app)
+    install_web(app)  # the web page at `/`
     app.include_router(router)
     app.include_router(key_router)
     app.include_router(openai_router)

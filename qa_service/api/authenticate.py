@@ -4,7 +4,8 @@ server no memory or disk whatever it declares or sends.
 
 The principal the key stands for is left in the request's state, where the `Caller`
 dependency (`qa_service.api.deps`) takes it. Routes that hold no data (`/health` and the
-API reference, with the files of its pages under `DOCS_STATIC`) need no key. A refused key
+API reference, with the files of its pages under `DOCS_STATIC`, and the web page at `/`
+with its files under `WEB_STATIC`) need no key. A refused key
 is answered in the shape that `error_sender` picks for the request (the API's own by
 default; the app picks OpenAI's for the OpenAI-compatible routes).
 """
@@ -20,13 +21,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from qa_service.api.docs import DOCS_PATH, DOCS_STATIC, OAUTH2_REDIRECT_PATH, REDOC_PATH
 from qa_service.api.errors import send_error
 from qa_service.errors import QAError
+from qa_service.web import WEB_PATH, WEB_STATIC
 
 __all__ = ["PUBLIC_PATHS", "PUBLIC_PREFIXES", "Authenticate", "ErrorSender", "is_public"]
 
-PUBLIC_PATHS = frozenset({"/health", DOCS_PATH, OAUTH2_REDIRECT_PATH, REDOC_PATH, "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", DOCS_PATH, OAUTH2_REDIRECT_PATH, REDOC_PATH, "/openapi.json",
+                          WEB_PATH})
 # folders whose files are public: a path is public when it names one file directly inside
 # (never a sub-folder, a "." or ".." segment, or an empty name)
-PUBLIC_PREFIXES = (f"{DOCS_STATIC}/",)
+PUBLIC_PREFIXES = (f"{DOCS_STATIC}/", f"{WEB_STATIC}/")
 
 
 def is_public(path: str) -> bool:

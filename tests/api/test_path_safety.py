@@ -37,6 +37,9 @@ def test_a_hostile_name_in_a_path_is_not_found_or_invalid(client: TestClient,
     for path in (f"/kbs/{name}", f"/kbs/{name}/documents", f"/kbs/{name}/search"):
         response = client.request("POST" if path.endswith("search") else "GET", path,
                                   json={"query": "x"} if path.endswith("search") else None)
+        if response.url.path == "/":  # the client resolved "/kbs/.." to "/": the web page
+            assert response.headers["content-type"].startswith("text/html")
+            continue
         assert response.status_code in (400, 404, 422), (path, response.text)
 
 
