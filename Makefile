@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 FONT   := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 TESSDATA := /usr/share/tesseract-ocr/5/tessdata/kor.traineddata
+CHROMEDRIVER := /usr/bin/chromedriver
 DATA   ?= ../shared/data
 # Where the `models` extra takes torch from when that index answers (the CPU build; PyPI's
 # is a CUDA build of several GB). Empty: the default index only.
@@ -21,8 +22,8 @@ install: $(STAMP) $(TESSDATA)
 # What the tests, the lint and the evaluations need as well: the dev tools, the `models`
 # extra (sentence-transformers and CPU torch, whose code path the tests cover), the
 # `langchain` extra (its retriever is tested) and a Hangul font to render test and
-# evaluation PDFs.
-install-dev: install $(DEV_STAMP) $(FONT)
+# evaluation PDFs, and Chromium with its driver for the browser test of the web page.
+install-dev: install $(DEV_STAMP) $(FONT) $(CHROMEDRIVER)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -57,6 +58,14 @@ $(TESSDATA):
 	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	  tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng >/dev/null; } \
 	|| echo "warning: Tesseract could not be installed; the service runs with OCR off"
+
+# Headless Chromium and its WebDriver (Debian's packages) for tests/browser/, which drives the
+# web page through Selenium. Where they cannot be installed those tests are skipped.
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	  chromium chromium-driver >/dev/null; } \
+	|| echo "warning: Chromium could not be installed; the browser tests are skipped"
 
 run: install
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/qa serve

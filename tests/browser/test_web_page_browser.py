@@ -1,0 +1,342 @@
+"""The web page in a real browser (headless Chromium through Selenium) against a real
+`qa serve`: sign in, create a knowledge base, upload PDFs through the file input, ask in
+English and Korean, open a citation and check its highlight boxes against an independent
+PDF reader (pdfplumber), a declined question, a read-only key, and a document whose text
+is HTML.
+
+Throughout, a SEVERE browser console entry (other than the expected 403 of the forced
+upload) fails the test, and the server's log must hold no 5xx and no traceback.
+
+`QA_SCREENSHOTS=1` also writes the README's screenshots (docs/screenshots/); read at import,
+because the suite strips `QA_*` variables before any fixture runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.helpers import ADMIN_KEY
+from tests.live_server import ADMIN, qa_serve
+from tests.pdfs import HANGUL_FONT, Drawn, drawn_pdf, text_pdf
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="needs Debian's chromium and chromium-driver (make install-dev)"),
+]
+selenium = pytest.importorskip("selenium", reason="needs selenium (the dev extra)")
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+SCREENSHOTS = os.environ.get("QA_SCREENSHOTS") == "1"
+SHOTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DESKTOP, PHONE = (1280, 900), (360, 780)
+WAIT_S = 45
+KB = "handbook"
+
+ENGLISH = ("The Varnholt lighthouse was built in 1887 by the engineer Ada Lindqvist. "
+           "Its lamp can be seen from 31 kilometres at sea. "
+           "The keeper's cottage now houses a small museum of ship models.")
+ENGLISH_FACT = "1887"
+KOREAN_LINES = ["한빛 도서관은 2009년에 문을 열었습니다.",
+                "도서관의 장서는 약 12만 권입니다.",
+                "열람실은 매일 오전 아홉 시에 엽니다."]
+KOREAN_FACT = "2009년"
+PAYLOAD = "<img src=x onerror=window.__pwned=1>"
+HOSTILE = (f"The night shift badge code is printed as {PAYLOAD} on every Quillon access card. "
+           "Quillon cards are renewed every spring.")
+
+# The console's only expected errors: the forced upload of the read key (a 403).
+EXPECTED_CONSOLE = re.compile(r"status of 403")
+
+
+class Page:
+    """The browser, the server's address and the console entries seen so far."""
+
+    def __init__(self, driver: webdriver.Chrome, url: str, log: Path) -> None:
+        self.driver, self.url, self.log = driver, url, log
+        self.console: list[dict[str, Any]] = []
+
+    def wait(self, condition: Callable[[WebDriver], Any], what: str,
+             timeout: float = WAIT_S) -> Any:
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(
+            condition, message=what)
+
+    def by_id(self, element_id: str) -> WebElement:
+        return self.driver.find_element(By.ID, element_id)
+
+    def js(self, script: str, *args: Any) -> Any:
+        return self.driver.execute_script(script, *args)
+
+    def check_console(self) -> None:
+        """No SEVERE entry since the last check (each test answers for its own)."""
+        entries = self.driver.get_log("browser")  # type: ignore[no-untyped-call]
+        self.console += entries
+        severe = [e for e in entries if e["level"] == "SEVERE"
+                  and not EXPECTED_CONSOLE.search(e["message"])]
+        assert not severe, severe
+
+    def calm(self) -> None:
+        """English, the page view closed, a new conversation: where each test starts."""
+        self.js("const v = document.getElementById('page-view'); if (v.open) v.close();")
+        self.by_id("tab-ask").click()
+        self.by_id("chat-clear").click()
+        if self.by_id("lang").get_attribute("value") != "en":
+            Select(self.by_id("lang")).select_by_value("en")
+
+    def check_server_log(self) -> None:
+        text = self.log.read_text("utf-8", "replace")
+        assert "Traceback" not in text, text
+        assert not re.search(r'" 5\d\d\b', text), text  # uvicorn's access lines
+        assert not re.search(r" (ERROR|CRITICAL) ", text), text
+
+    def sign_in(self, key: str) -> None:
+        self.by_id("key").send_keys(key)
+        self.driver.find_element(By.CSS_SELECTOR, "#signin-form button[type=submit]").click()
+        self.wait(lambda d: self.by_id("workspace").is_displayed(), "the workspace never showed")
+
+    def select_kb(self, name: str) -> None:
+        xpath = f"//ul[@id='kb-list']//button[.//span[@class='kb-name' and text()='{name}']]"
+        self.wait(lambda d: d.find_elements(By.XPATH, xpath), f"no knowledge base {name}")
+        self.driver.find_element(By.XPATH, xpath).click()
+        self.wait(lambda d: self.by_id("kb-panes").is_displayed(), "the panes never showed")
+
+    def upload(self, *paths: Path, indexed: int) -> None:
+        self.by_id("tab-docs").click()
+        self.by_id("files").send_keys("\n".join(str(p) for p in paths))
+        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#docs-body td.status-indexed"))
+                  == indexed, f"the list never showed {indexed} indexed documents", 90)
+
+    def ask(self, question: str) -> WebElement:
+        """The last turn's answer, once the result replaced the streamed text."""
+        self.by_id("tab-ask").click()
+        turns = len(self.driver.find_elements(By.CSS_SELECTOR, "#chat > li"))
+        self.by_id("question").send_keys(question)
+        self.by_id("ask-send").click()
+        last = f"#chat > li:nth-child({turns + 1}) .msg.bot"
+        done = f"{last} .answer-block, {last} .error"
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, done), f"no answer to {question!r}")
+        self.wait(lambda d: d.find_element(By.ID, "ask-send").is_enabled(), "still busy")
+        reply = self.driver.find_element(By.CSS_SELECTOR, last)
+        assert not reply.find_elements(By.CSS_SELECTOR, ".error"), reply.text
+        return reply
+
+    def screenshot(self, name: str) -> None:
+        """docs/screenshots/{desktop,phone}-{name}.png of the page as it is (QA_SCREENSHOTS=1):
+        the viewport set exactly through the DevTools protocol, the phone one as a mobile."""
+        if not SCREENSHOTS:
+            return
+        if self.by_id("notice").is_displayed():
+            self.by_id("notice-close").click()
+        SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+        for label, (width, height) in (("desktop", DESKTOP), ("phone", PHONE)):
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1,
+                "mobile": label == "phone"})
+            wanted = width
+            self.wait(lambda d: d.execute_script("return window.innerWidth") == wanted,  # noqa: B023
+                      "the viewport never resized")
+            self.js("window.scrollTo(0, 0);" if label == "desktop" else
+                    "const turns = document.querySelectorAll('#chat > li');"
+                    "turns[turns.length - 1].scrollIntoView({block: 'start'});")
+            assert self.driver.save_screenshot(str(SHOTS_DIR / f"{label}-{name}.png"))
+        self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("browser-pdfs")
+    korean = [Drawn(72, 760 - 24 * i, line, HANGUL_FONT, 12)
+              for i, line in enumerate(KOREAN_LINES)]
+    contents = {"lighthouse.pdf": text_pdf([ENGLISH]), "library-ko.pdf": drawn_pdf([korean]),
+                "badges.pdf": text_pdf([HOSTILE])}
+    paths = {}
+    for name, data in contents.items():
+        paths[name] = root / name
+        paths[name].write_bytes(data)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("browser-serve")
+    log = root / "server.log"
+    with qa_serve(root / "data", log, QA_INGEST__OCR="off") as (url, _process):
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+def page(server: tuple[str, Path]) -> Iterator[Page]:
+    url, log = server
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+                     "--lang=en-US", "--force-device-scale-factor=1"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        driver.set_window_size(*DESKTOP)
+        driver.get(url + "/")
+        browser = Page(driver, url, log)
+        browser.wait(lambda d: d.find_element(By.ID, "signin").is_displayed(), "no sign-in form")
+        yield browser
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_console_and_log(page: Page) -> Iterator[None]:
+    yield
+    page.check_console()
+    page.check_server_log()
+
+
+def pdf_words_in(path: Path, boxes: list[tuple[float, float, float, float]]) -> str:
+    """The text pdfplumber finds inside the boxes (points, top-left origin), box by box."""
+    import pdfplumber
+
+    with pdfplumber.open(path) as pdf:
+        first = pdf.pages[0]
+        return " ".join(first.within_bbox(box, strict=False).extract_text() for box in boxes)
+
+
+def highlight_boxes_in_points(page: Page, pdf: Path) -> list[tuple[float, float, float, float]]:
+    """Each highlight drawn over the page image, as a rectangle of the PDF page in points:
+    its pixel rectangle within the displayed image, over the image's displayed size, times
+    the page's size."""
+    import pdfplumber
+
+    rects = page.js("""
+        const img = document.getElementById('page-image').getBoundingClientRect();
+        return [...document.querySelectorAll('#page-boxes .highlight')].map((node) => {
+          const r = node.getBoundingClientRect();
+          return [(r.left - img.left) / img.width, (r.top - img.top) / img.height,
+                  (r.right - img.left) / img.width, (r.bottom - img.top) / img.height];
+        });""")
+    with pdfplumber.open(pdf) as opened:
+        width, height = float(opened.pages[0].width), float(opened.pages[0].height)
+    pad = 1.0  # points: a glyph's edge on the box's border still counts
+    return [(x0 * width - pad, y0 * height - pad, x1 * width + pad, y1 * height + pad)
+            for x0, y0, x1, y1 in rects]
+
+
+def squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def open_citation_and_check_boxes(page: Page, reply: WebElement, pdf: Path) -> None:
+    reply.find_element(By.CSS_SELECTOR, "button.cite").click()
+    page.wait(lambda d: d.find_element(By.ID, "page-view").is_displayed(), "no page view")
+    page.wait(lambda d: d.execute_script(
+        "const i = document.getElementById('page-image');"
+        "return i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0")
+        and d.find_elements(By.CSS_SELECTOR, "#page-boxes .highlight"),
+        "the page image or its highlights never showed")
+    quote = page.by_id("page-quote").text
+    assert quote, "the page view shows no quote"
+    boxes = highlight_boxes_in_points(page, pdf)
+    read = pdf_words_in(pdf, boxes)
+    assert squeeze(quote) in squeeze(read), (quote, read, boxes)
+    assert len(squeeze(read)) <= len(squeeze(quote)) + 4, (quote, read, boxes)  # no more
+    page.by_id("page-close").click()
+    page.wait(lambda d: not d.find_element(By.ID, "page-view").is_displayed(), "still open")
+
+
+@pytest.fixture(scope="module")
+def signed_in(page: Page, files: dict[str, Path]) -> Page:
+    """The admin signed in, the knowledge base made, two PDFs uploaded through the page."""
+    page.sign_in(ADMIN_KEY)
+    page.by_id("kb-name").send_keys(KB)
+    page.driver.find_element(By.CSS_SELECTOR, "#kb-create button[type=submit]").click()
+    page.wait(lambda d: d.find_element(By.ID, "kb-panes").is_displayed(), "the kb never opened")
+    page.upload(files["lighthouse.pdf"], files["library-ko.pdf"], indexed=2)
+    names = {td.text for td in page.driver.find_elements(By.CSS_SELECTOR, "#docs-body .file-name")}
+    assert names == {"lighthouse.pdf", "library-ko.pdf"}, names
+    page.check_console()
+    return page
+
+
+@pytest.fixture
+def admin(signed_in: Page) -> Page:
+    signed_in.calm()
+    return signed_in
+
+
+def test_an_english_answer_cites_its_page_with_boxes_on_the_quote(
+        admin: Page, files: dict[str, Path]) -> None:
+    reply = admin.ask("When was the Varnholt lighthouse built?")
+    assert ENGLISH_FACT in reply.find_element(By.CSS_SELECTOR, ".answer").text, reply.text
+    admin.screenshot("en")
+    open_citation_and_check_boxes(admin, reply, files["lighthouse.pdf"])
+
+
+def test_a_korean_answer_in_the_korean_interface_cites_its_boxes(
+        admin: Page, files: dict[str, Path]) -> None:
+    Select(admin.by_id("lang")).select_by_value("ko")
+    admin.wait(lambda d: d.find_element(By.ID, "tab-ask").text == "질문", "no Korean interface")
+    reply = admin.ask("한빛 도서관은 언제 문을 열었습니까?")
+    assert KOREAN_FACT in reply.find_element(By.CSS_SELECTOR, ".answer").text, reply.text
+    admin.screenshot("ko")
+    open_citation_and_check_boxes(admin, reply, files["library-ko.pdf"])
+
+
+def test_a_question_the_documents_do_not_answer_is_declined(admin: Page) -> None:
+    reply = admin.ask("What is the population of the capital city of Peru?")
+    assert reply.find_element(By.CSS_SELECTOR, ".abstained").text == "The documents do not say."
+    assert not reply.find_elements(By.CSS_SELECTOR, "button.cite"), reply.text
+
+
+def test_a_document_whose_text_is_html_stays_text(admin: Page, files: dict[str, Path]) -> None:
+    page = admin
+    page.upload(files["badges.pdf"], indexed=3)
+    reply = page.ask("What is printed on every Quillon access card?")
+    reply.find_element(By.CSS_SELECTOR, "button.cite").click()
+    page.wait(lambda d: d.find_element(By.ID, "page-quote").text, "no quote")
+    shown = page.by_id("page-quote").text + " " + reply.text
+    assert "onerror" in shown, shown  # the markup is shown as text ...
+    page.by_id("page-close").click()
+    assert page.js("return window.__pwned") is None  # ... and never ran
+    assert page.js("return document.querySelectorAll('#chat img, #page-quote img').length") == 0
+
+
+def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(admin: Page) -> None:
+    page = admin  # last: it signs the admin out
+    made = httpx.post(f"{page.url}/keys", json={"kbs": [KB], "scope": "read"}, headers=ADMIN)
+    assert made.status_code in (200, 201), made.text
+    page.by_id("sign-out").click()
+    page.wait(lambda d: d.find_element(By.ID, "signin").is_displayed(), "never signed out")
+    page.sign_in(made.json()["key"])
+    assert not page.by_id("kb-create").is_displayed()
+    page.select_kb(KB)
+    page.by_id("tab-docs").click()
+    page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#docs-body tr"), "no documents")
+    assert not page.by_id("upload").is_displayed()
+    assert not page.driver.find_element(By.CSS_SELECTOR, "label[for=files]").is_displayed()
+    assert not page.driver.find_elements(By.CSS_SELECTOR, "#docs-body button.danger")
+    status = page.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const form = new FormData();
+        form.append('files', new Blob(['%PDF-1.4 forced'], {type: 'application/pdf'}), 'f.pdf');
+        fetch(arguments[0], {method: 'POST', body: form,
+              headers: {Authorization: 'Bearer ' + sessionStorage.getItem('qa.key')}})
+          .then((r) => done(r.status), (e) => done(String(e)));""", f"kbs/{KB}/documents")
+    assert status == 403, status
+    listed = httpx.get(f"{page.url}/kbs/{KB}/documents", headers=ADMIN).json()["documents"]
+    assert len(listed) == 3, listed
