@@ -133,7 +133,7 @@ function answerWithMarkers(result, openCitation) {
   const byNumber = new Map((result.citations || []).map((c) => [c.number, c]));
   const node = el("p", { className: "answer" });
   const marks = [...text.matchAll(/\[(\d+)\]/g)].filter((m) => byNumber.has(Number(m[1])));
-  let at = 0;
+  let at = leadLength(text, result.short_answer);
   if (marks.length) {
     for (const mark of marks) {
       node.append(text.slice(at, mark.index), marker(byNumber.get(Number(mark[1])), openCitation));
@@ -149,6 +149,14 @@ function answerWithMarkers(result, openCitation) {
   }
   node.append(text.slice(at));
   return node;
+}
+
+// An extractive answer opens with its short answer on a line of its own: shown above it
+// already, so the text starts after it.
+function leadLength(text, short) {
+  const lead = short && short.text ? short.text : "";
+  const match = lead && text.startsWith(lead) ? /^\s*\n\s*/.exec(text.slice(lead.length)) : null;
+  return match ? lead.length + match[0].length : 0;
 }
 
 function marker(citation, openCitation) {
