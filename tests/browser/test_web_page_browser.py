@@ -316,7 +316,8 @@ def test_a_document_whose_text_is_html_stays_text(admin: Page, files: dict[str, 
     assert page.js("return document.querySelectorAll('#chat img, #page-quote img').length") == 0
 
 
-def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(admin: Page) -> None:
+def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(
+        admin: Page, files: dict[str, Path]) -> None:
     page = admin  # last: it signs the admin out
     made = httpx.post(f"{page.url}/keys", json={"kbs": [KB], "scope": "read"}, headers=ADMIN)
     assert made.status_code in (200, 201), made.text
@@ -338,5 +339,11 @@ def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(admin: Page) ->
               headers: {Authorization: 'Bearer ' + sessionStorage.getItem('qa.key')}})
           .then((r) => done(r.status), (e) => done(String(e)));""", f"kbs/{KB}/documents")
     assert status == 403, status
+    # the page's own upload, its control forced visible: the 403 is shown in words
+    page.driver.execute_script("document.getElementById('upload').hidden = false;")
+    page.by_id("files").send_keys(str(files["lighthouse.pdf"]))
+    page.wait(lambda d: d.find_element(By.ID, "notice").is_displayed(), "no message")
+    assert "read-only" in page.by_id("notice-text").text
+    assert not page.by_id("upload").is_displayed()  # hidden again
     listed = httpx.get(f"{page.url}/kbs/{KB}/documents", headers=ADMIN).json()["documents"]
     assert len(listed) == 3, listed
