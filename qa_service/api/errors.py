@@ -14,7 +14,7 @@ from starlette.types import Send
 
 from qa_service.errors import QAError
 
-__all__ = ["error_body", "install_error_handlers", "send_error"]
+__all__ = ["error_body", "install_error_handlers", "log_server_error", "send_error"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ def _respond(status: int, code: str, message: str,
     return JSONResponse(status_code=status, content=error_body(code, message), headers=headers)
 
 
-def _log_server_error(exc: QAError) -> None:
+def log_server_error(exc: QAError) -> None:
+    """A 5xx `QAError` in the server log, with its detail (never sent to the client)."""
     if exc.http_status >= 500:
         log.error("%s: %s%s", type(exc).__name__, exc.message,
                   f" ({exc.detail})" if exc.detail else "")
@@ -40,14 +41,14 @@ def _log_server_error(exc: QAError) -> None:
 
 async def _qa_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QAError)
-    _log_server_error(exc)
+    log_server_error(exc)
     return _respond(exc.http_status, exc.code, exc.message, exc.headers or None)
 
 
 async def send_error(send: Send, exc: QAError) -> None:
     """Answer with `exc` from ASGI middleware (before the app and its handlers run); the
     connection closes, so a body the client is still sending is never read."""
-    _log_server_error(exc)
+    log_server_error(exc)
     body = json.dumps(error_body(exc.code, exc.message)).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
 from qa_service.api.authenticate import ErrorSender
-from qa_service.api.errors import send_error
+from qa_service.api.errors import log_server_error, send_error
 from qa_service.errors import KnowledgeBaseNotFound, QAError, RateLimited, Unauthorized
 
 __all__ = ["OPENAI_PREFIX", "error_sender", "install_openai_errors",
@@ -75,15 +75,9 @@ def _respond(status: int, error: ErrorBody, headers: dict[str, str] | None = Non
     return JSONResponse(status_code=status, content={"error": error}, headers=headers)
 
 
-def _log_server_error(exc: QAError) -> None:
-    if exc.http_status >= 500:
-        log.error("%s: %s%s", type(exc).__name__, exc.message,
-                  f" ({exc.detail})" if exc.detail else "")
-
-
 async def _qa_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QAError)
-    _log_server_error(exc)
+    log_server_error(exc)
     return _respond(exc.http_status, openai_error(exc), exc.headers or None)
 
 
@@ -153,7 +147,7 @@ def install_openai_errors(app: FastAPI) -> None:
 
 async def send_openai_error(send: Send, exc: QAError) -> None:
     """`send_error`'s answer from ASGI middleware, in OpenAI's shape."""
-    _log_server_error(exc)
+    log_server_error(exc)
     body = json.dumps({"error": openai_error(exc)}).encode()
     headers = [(b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]

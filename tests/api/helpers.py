@@ -101,8 +101,10 @@ def upload(client: TestClient, kb: str, files: Sequence[tuple[str, bytes]]) -> A
                        files=[("files", (name, data, "application/pdf")) for name, data in files])
 
 
-def wait_for_job(client: TestClient, kb: str, job_id: str, timeout: float = 120.0
+def wait_for_job(client: httpx.Client, kb: str, job_id: str, timeout: float = 120.0
                  ) -> dict[str, Any]:
+    """The job once it ended (done or failed); `client`: a TestClient, or an httpx.Client
+    on a real server (base URL and key set)."""
     deadline = time.monotonic() + timeout
     while True:
         response = client.get(f"/kbs/{kb}/jobs/{job_id}")

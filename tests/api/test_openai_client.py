@@ -4,7 +4,6 @@ completions keep their `[n]` markers with OpenAI's `url_citation` annotations an
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.api.helpers import ADMIN_KEY
+from tests.api.helpers import ADMIN_KEY, wait_for_job
 from tests.live_server import ADMIN, qa_serve
 from tests.pdfs import text_pdf
 
@@ -38,13 +37,10 @@ class Server:
 
 def _ingest(url: str, kb: str, pages: list[str]) -> None:
     assert httpx.post(f"{url}/kbs", json={"name": kb}, headers=ADMIN).status_code == 201
-    job = httpx.post(f"{url}/kbs/{kb}/documents", headers=ADMIN, timeout=60,
-                     files=[("files", (f"{kb}.pdf", text_pdf(pages), "application/pdf"))]).json()
-    deadline = time.monotonic() + 120
-    while (state := httpx.get(f"{url}/kbs/{kb}/jobs/{job['job_id']}", headers=ADMIN).json()
-           )["state"] not in ("done", "failed"):
-        assert time.monotonic() < deadline, state
-        time.sleep(0.1)
+    with httpx.Client(base_url=url, headers=ADMIN, timeout=60) as admin:
+        job = admin.post(f"/kbs/{kb}/documents",
+                         files=[("files", (f"{kb}.pdf", text_pdf(pages), "application/pdf"))])
+        state = wait_for_job(admin, kb, job.json()["job_id"])
     assert state["files"][0]["status"] == "indexed", state
 
 

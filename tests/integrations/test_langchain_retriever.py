@@ -4,7 +4,6 @@ exceptions, use in an LCEL chain; and the extra stays optional (nothing else imp
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import gc
 import hashlib
@@ -14,7 +13,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,8 +45,10 @@ from qa_service.integrations.langchain_retriever import (
     QARetriever,
     QAServiceUnavailable,
 )
+from tests.api.helpers import wait_for_job
 from tests.live_server import ADMIN, qa_serve
 from tests.pdfs import text_pdf
+from tests.test_layering import imported
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "qa_service.integrations.langchain_retriever"
@@ -252,13 +252,7 @@ def test_importing_the_service_never_imports_langchain() -> None:
 def test_only_the_retriever_module_imports_langchain(path: Path) -> None:
     if path.relative_to(ROOT).as_posix() == "qa_service/integrations/langchain_retriever.py":
         return
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    assert not {n for n in names if n.split(".")[0] in ("langchain", "langchain_core")}
+    assert not {n for n in imported(path) if n.split(".")[0] in ("langchain", "langchain_core")}
 
 
 # ---------------------------------------------------------------- against `qa serve`
@@ -269,15 +263,6 @@ class Service:
     url: str
     read_key: str  # a read key for KB
     other_key: str  # a read key for the knowledge base "other" only
-
-
-def wait_for_job(admin: httpx.Client, kb: str, job_id: str) -> dict[str, Any]:
-    for _ in range(1200):
-        job: dict[str, Any] = admin.get(f"/kbs/{kb}/jobs/{job_id}").json()
-        if job["state"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} never ended")
 
 
 def make_key(admin: httpx.Client, kb: str) -> str:
