@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from qa_service.answer.models import Answer, Citation
 
@@ -70,21 +70,26 @@ def _word_end(text: str, index: int) -> int:
 
 @dataclass(frozen=True)
 class PageLinks:
-    """URLs of a knowledge base's page texts, under the base URL the client used."""
+    """Links that open a citation in the web page's page view (the page image with the
+    quote highlighted), under the base URL the client used. The citation is in the URL's
+    fragment, which the browser keeps to itself: `#kb=..&document=..&page=..&start=..&end=..`
+    (`start`/`end` index the page text, as `char_start`/`char_end` do)."""
 
     base_url: str  # ends with "/"; includes the proxy's root path
     kb: str
 
-    def page(self, document_id: str, page: int) -> str:
-        return (f"{self.base_url}kbs/{quote(self.kb, safe='')}/documents/"
-                f"{quote(document_id, safe='')}/pages/{page}")
+    def view(self, citation: Citation) -> str:
+        fragment = urlencode({"kb": self.kb, "document": citation.document_id,
+                              "page": citation.page, "start": citation.char_start,
+                              "end": citation.char_end}, quote_via=quote)
+        return f"{self.base_url}#{fragment}"
 
     def annotations(self, markers: Sequence[Marker], offset: int = 0) -> list[dict[str, Any]]:
         """OpenAI `url_citation` annotations, the markers' positions moved by `offset`."""
         return [{"type": "url_citation", "url_citation": {
             "start_index": marker.start + offset, "end_index": marker.end + offset,
             "title": f"{marker.citation.filename}, page {marker.citation.page}",
-            "url": self.page(marker.citation.document_id, marker.citation.page),
+            "url": self.view(marker.citation),
         }} for marker in markers]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import httpx
 from fastapi.testclient import TestClient
@@ -127,3 +128,20 @@ def search(client: TestClient, kb: str, query: str, **body: Any) -> list[dict[st
     response = client.post(f"/kbs/{kb}/search", json={"query": query, **body})
     assert response.status_code == 200, response.text
     return response.json()["passages"]  # type: ignore[no-any-return]
+
+
+def page_text_url(view_link: str) -> str:
+    """The page-text route (`GET .../pages/{n}`) of a `url_citation` link, which opens the
+    web page's page view with the citation in its fragment."""
+    base, _, fragment = view_link.partition("#")
+    cited = dict(parse_qsl(fragment, strict_parsing=True))
+    return (f"{base}kbs/{quote(cited['kb'], safe='')}/documents/"
+            f"{quote(cited['document'], safe='')}/pages/{cited['page']}")
+
+
+def viewer_link(base: str, kb: str, citation: dict[str, Any]) -> str:
+    """The link that opens `citation` (as `/ask` gives it) in the web page's page view."""
+    return (f"{base}#kb={quote(kb, safe='')}&document={quote(citation['document_id'], safe='')}"
+            f"&page={citation['page']}&start={citation['char_start']}"
+            f"&end={citation['char_end']}")
+

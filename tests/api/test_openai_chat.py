@@ -19,7 +19,16 @@ from fastapi.testclient import TestClient
 from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
-from tests.api.helpers import ADMIN_KEY, assert_error, bearer, create_kb, ingest, running_app
+from tests.api.helpers import (
+    ADMIN_KEY,
+    assert_error,
+    bearer,
+    create_kb,
+    ingest,
+    page_text_url,
+    running_app,
+    viewer_link,
+)
 from tests.llm_server import Reply, ScriptedLLM, sse
 from tests.pdfs import text_pdf
 
@@ -179,9 +188,9 @@ def test_a_completion_is_the_answer_with_markers_annotations_and_references(
                                      strict=True):
         link = annotation["url_citation"]
         assert link["title"] == f"{reference['filename']}, page {reference['page']}"
-        assert link["url"] == (f"http://testserver/kbs/{KB}/documents/"
-                               f"{reference['document_id']}/pages/{reference['page']}")
-        page = client.get(link["url"])
+        assert link["url"] == viewer_link("http://testserver/", KB, reference)
+        assert client.get(link["url"]).headers["content-type"].startswith("text/html")
+        page = client.get(page_text_url(link["url"]))
         assert page.status_code == 200
         assert page.json()["text"][reference["char_start"]:reference["char_end"]] == \
             reference["quote"]
@@ -329,8 +338,8 @@ def test_page_links_keep_the_proxy_s_root_path(library: Library, embedder: Embed
     with TestClient(app, headers=bearer(ADMIN_KEY), root_path="/qa") as client:
         message = completion(chat(client))["choices"][0]["message"]
         url = message["annotations"][0]["url_citation"]["url"]
-        assert url.startswith(f"http://testserver/qa/kbs/{KB}/documents/"), url
-        assert client.get(url).status_code == 200
+        assert url.startswith(f"http://testserver/qa/#kb={KB}&document="), url
+        assert client.get(page_text_url(url)).status_code == 200
         openai_error(chat(client, model="kb:ghost"), 404, "model_not_found")
 
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.api.helpers import ADMIN_KEY, wait_for_job
+from tests.api.helpers import ADMIN_KEY, page_text_url, viewer_link, wait_for_job
 from tests.live_server import ADMIN, qa_serve
 from tests.pdfs import text_pdf
 
@@ -85,11 +85,12 @@ def test_models_and_a_completion_with_citations(server: Server) -> None:
         assert annotation.type == "url_citation"
         assert content[cited.start_index:cited.end_index] == f"[{reference['number']}]"
         assert cited.title == f"handbook.pdf, page {reference['page']}"
-        page = httpx.get(cited.url, headers=ADMIN)
+        assert cited.url == viewer_link(f"{server.url}/", "handbook", reference)
+        page = httpx.get(page_text_url(cited.url), headers=ADMIN)
         assert page.status_code == 200, page.text
         assert page.json()["text"][reference["char_start"]:reference["char_end"]] == \
             reference["quote"]
-    assert httpx.get(message.annotations[0].url_citation.url).status_code == 401
+    assert httpx.get(page_text_url(message.annotations[0].url_citation.url)).status_code == 401
     assert completion.usage is not None and completion.usage.total_tokens > 0
 
 

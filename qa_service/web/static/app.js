@@ -4,13 +4,15 @@
 import * as api from "./api.js";
 import { el, byId, clear } from "./dom.js";
 import { loadTables, applyStatic, setLanguage, language, onLanguageChange, t } from "./i18n.js";
-import { notify, notifyError, clearNotice, onUnauthorized } from "./notice.js";
+import { notify, notifyError, clearNotice, onUnauthorized, keepNoticeVisible } from "./notice.js";
 import { Documents } from "./documents.js";
 import { Chat } from "./chat.js";
 import { PageView } from "./pageview.js";
+import { Keys } from "./keys.js";
 
-const state = { admin: false, kbs: [], kb: null, readOnly: new Set() };
+const state = { admin: false, kbs: [], kb: null, readOnly: new Set(), link: null };
 const pageView = new PageView(() => state.kb);
+const keys = new Keys(() => state.kbs.map((kb) => kb.name));
 const chat = new Chat(() => state.kb, (citation) => pageView.open(citation));
 const documents = new Documents(() => state.kb, {
   onChange: () => refreshKbs(),
@@ -30,6 +32,7 @@ async function start() {
     clearNotice();
   });
   onUnauthorized(signOut);
+  keepNoticeVisible();
   byId("notice-close").addEventListener("click", clearNotice);
   byId("kb-create").addEventListener("submit", onCreateKb);
   byId("kb-delete").addEventListener("click", onDeleteKb);
@@ -37,7 +40,42 @@ async function start() {
   byId("tab-docs").addEventListener("click", () => showTab("docs"));
   document.querySelector(".tabs").addEventListener("keydown", onTabKey);
   showTab("ask");
+  state.link = citationLink(window.location.hash);
+  window.addEventListener("hashchange", onHashChange);
   if (api.savedKey()) await enter();
+  else if (state.link) notify(t("linkSignIn"));
+}
+
+// A citation link (the chat endpoint's `url_citation`): `#kb=..&document=..&page=..&start=..
+// &end=..`; null when the fragment is not one.
+function citationLink(hash) {
+  const fields = new URLSearchParams(hash.replace(/^#/, ""));
+  const number = (name) => Number.parseInt(fields.get(name) ?? "", 10);
+  const link = { kb: fields.get("kb"), document: fields.get("document"), page: number("page"),
+                 start: number("start"), end: number("end") };
+  if (!link.kb || !link.document || !(link.page >= 1)) return null;
+  if (!(link.start >= 0) || !(link.end >= link.start)) Object.assign(link, { start: 0, end: 0 });
+  return link;
+}
+
+function onHashChange() {
+  state.link = citationLink(window.location.hash);
+  if (state.link && !byId("workspace").hidden) openLink();
+}
+
+// Open the pending citation link once signed in, then drop it from the address bar so a
+// reload does not open it again.
+async function openLink() {
+  const link = state.link;
+  state.link = null;
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  if (!state.kbs.some((kb) => kb.name === link.kb)) {
+    notify(t("linkKbUnknown", { name: link.kb }), "error");
+    return;
+  }
+  selectKb(link.kb);
+  showTab("ask");
+  await pageView.openLink(link);
 }
 
 async function onSignIn(event) {
@@ -70,14 +108,15 @@ async function enter() {
   clearNotice();
   showSignedIn(true);
   rerender();
+  if (state.link) await openLink();
 }
 
 function signOut() {
   api.forgetKey();
-  Object.assign(state, { admin: false, kbs: [], kb: null, readOnly: new Set() });
+  Object.assign(state, { admin: false, kbs: [], kb: null, readOnly: new Set(), link: null });
   chat.reset();
   documents.reset();
-  if (byId("page-view").open) byId("page-view").close();
+  for (const id of ["page-view", "keys-view"]) if (byId(id).open) byId(id).close();
   showSignedIn(false);
   byId("key").focus();
 }
@@ -96,6 +135,7 @@ function rerender() {
   renderKbPanes();
   chat.rerender();
   documents.rerender();
+  keys.rerender();
 }
 
 async function refreshKbs() {
@@ -106,6 +146,7 @@ async function refreshKbs() {
   }
   if (state.kb && !state.kbs.some((kb) => kb.name === state.kb)) selectKb(null);
   renderKbs();
+  keys.rerender();
 }
 
 function renderKbs() {

@@ -9,7 +9,7 @@
 import * as api from "./api.js";
 import { el, byId, clear } from "./dom.js";
 import { t } from "./i18n.js";
-import { errorText } from "./notice.js";
+import { errorText, notifyError } from "./notice.js";
 
 const SCALE_HEADER = "X-Page-Scale";
 
@@ -41,6 +41,23 @@ export class PageView {
     if (!this.dialog.open) this.dialog.showModal();
     this.go(citation.page);
     this.loadPageCount(citation.document_id);
+  }
+
+  // A citation link (`url_citation` of the chat endpoint): its document, page and range of
+  // the page text; the file name and the quote are read from the server.
+  async openLink(link) {
+    const kb = this.currentKb();
+    const doc = api.kbPath(kb, "documents", link.document);
+    try {
+      const [info, page] = await Promise.all([
+        api.getJson(doc), api.getJson(`${doc}/pages/${link.page}`)]);
+      const end = Math.min(link.end, page.text.length);
+      const start = Math.min(link.start, end);
+      await this.open({ document_id: link.document, filename: info.filename, page: link.page,
+                        char_start: start, char_end: end, quote: page.text.slice(start, end) });
+    } catch (error) {
+      notifyError(error);
+    }
   }
 
   async loadPageCount(documentId) {
