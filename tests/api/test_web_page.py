@@ -157,6 +157,7 @@ def test_every_text_key_the_page_uses_exists() -> None:
     statuses = {"queued", "indexed", "unchanged", "no_text", "encrypted", "invalid",
                 "too_large", "failed"}
     assert {f"status_{s}" for s in statuses} <= table.keys()
+    assert {"scopeShort_read", "scopeShort_write"} <= table.keys()  # t(`scopeShort_${scope}`)
 
 
 def test_the_api_still_needs_a_key(client: TestClient) -> None:

@@ -177,7 +177,8 @@ export class Documents {
     return el("tr", {},
       el("td", { className: "file-name", text: doc.filename }),
       el("td", { className: `status-${doc.status}`, text: statusText(doc.status, doc.reason) }),
-      el("td", { className: "num", text: doc.pages }),
+      el("td", { className: "num", text: doc.ocr_pages
+        ? `${doc.pages} ${t("ocrShort", { n: doc.ocr_pages })}` : doc.pages }),
       el("td", { className: "num", text: formatBytes(doc.size_bytes) }),
       el("td", { className: "actions" }, open, remove));
   }

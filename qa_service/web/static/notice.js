@@ -18,8 +18,29 @@ export function errorText(error) {
   return t(key, { message });
 }
 
+// A modal dialog hides the rest of the page: while one is open the notice is shown at its
+// top, and goes back under the page's header when the dialog closes.
+let home = null;
+
+export function keepNoticeVisible() {
+  const box = byId("notice");
+  home = box.previousElementSibling;
+  for (const dialog of document.querySelectorAll("dialog")) {
+    dialog.addEventListener("close", () => {
+      if (box.parentElement === dialog) home.after(box);
+    });
+  }
+}
+
+function place(box) {
+  const modal = document.querySelector("dialog[open]");
+  if (modal && box.parentElement !== modal) modal.prepend(box);
+  else if (!modal && home && box.previousElementSibling !== home) home.after(box);
+}
+
 export function notify(text, kind = "info") {
   const box = byId("notice");
+  place(box);
   byId("notice-text").textContent = text;
   box.dataset.kind = kind;
   box.hidden = false;
