@@ -1,8 +1,9 @@
 """The web page in a real browser (headless Chromium through Selenium) against a real
 `qa serve`: sign in, create a knowledge base, upload PDFs through the file input, ask in
 English and Korean, open a citation and check its highlight boxes against an independent
-PDF reader (pdfplumber), a declined question, a read-only key, and a document whose text
-is HTML.
+PDF reader (pdfplumber) on text pages and on an OCR'd scan, a declined question, a chat
+endpoint's citation link opening the page view, API keys made and revoked by the admin, a
+read-only key, and a document whose text is HTML.
 
 Throughout, a SEVERE browser console entry (other than the expected 403 of the forced
 upload) fails the test, and the server's log must hold no 5xx and no traceback.
@@ -23,9 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
+from ingest.tesseract import tesseract_problem
 from tests.api.helpers import ADMIN_KEY
 from tests.live_server import ADMIN, qa_serve
-from tests.pdfs import HANGUL_FONT, Drawn, drawn_pdf, text_pdf
+from tests.pdfs import HANGUL_FONT, Drawn, drawn_pdf, scanned_pdf, text_pdf
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -60,6 +62,8 @@ KOREAN_FACT = "2009년"
 PAYLOAD = "<img src=x onerror=window.__pwned=1>"
 HOSTILE = (f"The night shift badge code is printed as {PAYLOAD} on every Quillon access card. "
            "Quillon cards are renewed every spring.")
+SCANNED = ("Payment terms: the contractor invoices the owner every quarter. The annual fee "
+           "for the lift maintenance of the Orvik tower is 48,000 euros.")
 
 # The console's only expected errors: the forced upload of the read key (a 403).
 EXPECTED_CONSOLE = re.compile(r"status of 403")
@@ -93,7 +97,8 @@ class Page:
 
     def calm(self) -> None:
         """English, the page view closed, a new conversation: where each test starts."""
-        self.js("const v = document.getElementById('page-view'); if (v.open) v.close();")
+        self.js("for (const id of ['page-view', 'keys-view']) {"
+                "  const v = document.getElementById(id); if (v.open) v.close(); }")
         self.by_id("tab-ask").click()
         self.by_id("chat-clear").click()
         if self.by_id("lang").get_attribute("value") != "en":
@@ -116,11 +121,18 @@ class Page:
         self.driver.find_element(By.XPATH, xpath).click()
         self.wait(lambda d: self.by_id("kb-panes").is_displayed(), "the panes never showed")
 
-    def upload(self, *paths: Path, indexed: int) -> None:
+    def upload(self, *paths: Path) -> None:
+        """Upload through the file input; back when the list shows them all indexed."""
         self.by_id("tab-docs").click()
         self.by_id("files").send_keys("\n".join(str(p) for p in paths))
-        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#docs-body td.status-indexed"))
-                  == indexed, f"the list never showed {indexed} indexed documents", 90)
+
+        def indexed(driver: WebDriver) -> bool:
+            rows = driver.find_elements(By.CSS_SELECTOR, "#docs-body tr")
+            done = {row.find_element(By.CSS_SELECTOR, ".file-name").text for row in rows
+                    if row.find_elements(By.CSS_SELECTOR, "td.status-indexed")}
+            return {p.name for p in paths} <= done
+
+        self.wait(indexed, f"the list never showed {[p.name for p in paths]} indexed", 120)
 
     def ask(self, question: str) -> WebElement:
         """The last turn's answer, once the result replaced the streamed text."""
@@ -153,7 +165,7 @@ class Page:
                       "the viewport never resized")
             self.js("window.scrollTo(0, 0);" if label == "desktop" else
                     "const turns = document.querySelectorAll('#chat > li');"
-                    "turns[turns.length - 1].scrollIntoView({block: 'start'});")
+                    "if (turns.length) turns[turns.length - 1].scrollIntoView({block: 'start'});")
             assert self.driver.save_screenshot(str(SHOTS_DIR / f"{label}-{name}.png"))
         self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
@@ -164,7 +176,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     korean = [Drawn(72, 760 - 24 * i, line, HANGUL_FONT, 12)
               for i, line in enumerate(KOREAN_LINES)]
     contents = {"lighthouse.pdf": text_pdf([ENGLISH]), "library-ko.pdf": drawn_pdf([korean]),
-                "badges.pdf": text_pdf([HOSTILE])}
+                "badges.pdf": text_pdf([HOSTILE]), "lift-scan.pdf": scanned_pdf([SCANNED]),
+                # the scan's text layer, drawn the same way: the independent reader's view
+                "lift-twin.pdf": text_pdf([SCANNED])}
     paths = {}
     for name, data in contents.items():
         paths[name] = root / name
@@ -176,7 +190,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("browser-serve")
     log = root / "server.log"
-    with qa_serve(root / "data", log, QA_INGEST__OCR="off") as (url, _process):
+    ocr = "off" if tesseract_problem() else "auto"
+    with qa_serve(root / "data", log, QA_INGEST__OCR=ocr) as (url, _process):
         yield url, log
 
 
@@ -209,12 +224,20 @@ def _clean_console_and_log(page: Page) -> Iterator[None]:
 
 
 def pdf_words_in(path: Path, boxes: list[tuple[float, float, float, float]]) -> str:
-    """The text pdfplumber finds inside the boxes (points, top-left origin), box by box."""
+    """The text pdfplumber finds inside the boxes (points, top-left origin), box by box: the
+    characters whose centre is inside. (Not `within_bbox`: a character's box there is its
+    font's full height, while OCR boxes hug the ink, from cap height to baseline.)"""
     import pdfplumber
+
+    def inside(box: tuple[float, float, float, float]) -> Callable[[dict[str, Any]], bool]:
+        x0, top, x1, bottom = box
+        return lambda obj: (obj.get("object_type") == "char"
+                            and x0 <= (obj["x0"] + obj["x1"]) / 2 <= x1
+                            and top <= (obj["top"] + obj["bottom"]) / 2 <= bottom)
 
     with pdfplumber.open(path) as pdf:
         first = pdf.pages[0]
-        return " ".join(first.within_bbox(box, strict=False).extract_text() for box in boxes)
+        return " ".join(first.filter(inside(box)).extract_text() for box in boxes)
 
 
 def highlight_boxes_in_points(page: Page, pdf: Path) -> list[tuple[float, float, float, float]]:
@@ -241,8 +264,15 @@ def squeeze(text: str) -> str:
     return "".join(text.split())
 
 
-def open_citation_and_check_boxes(page: Page, reply: WebElement, pdf: Path) -> None:
+def open_citation_and_check_boxes(page: Page, reply: WebElement, pdf: Path,
+                                  shot: str | None = None) -> None:
     reply.find_element(By.CSS_SELECTOR, "button.cite").click()
+    check_page_view(page, pdf, shot)
+
+
+def check_page_view(page: Page, pdf: Path, shot: str | None = None) -> None:
+    """The page view is open on the cited page of `pdf` (its title names the file); its
+    highlights cover the quote, no more."""
     page.wait(lambda d: d.find_element(By.ID, "page-view").is_displayed(), "no page view")
     page.wait(lambda d: d.execute_script(
         "const i = document.getElementById('page-image');"
@@ -251,10 +281,14 @@ def open_citation_and_check_boxes(page: Page, reply: WebElement, pdf: Path) -> N
         "the page image or its highlights never showed")
     quote = page.by_id("page-quote").text
     assert quote, "the page view shows no quote"
+    twin = pdf.name.replace("-twin", "-scan")  # the scan's text layer stands in for it
+    assert page.by_id("page-title").text.startswith(f"{twin}, "), page.by_id("page-title").text
     boxes = highlight_boxes_in_points(page, pdf)
     read = pdf_words_in(pdf, boxes)
     assert squeeze(quote) in squeeze(read), (quote, read, boxes)
     assert len(squeeze(read)) <= len(squeeze(quote)) + 4, (quote, read, boxes)  # no more
+    if shot:
+        page.screenshot(shot)
     page.by_id("page-close").click()
     page.wait(lambda d: not d.find_element(By.ID, "page-view").is_displayed(), "still open")
 
@@ -266,7 +300,7 @@ def signed_in(page: Page, files: dict[str, Path]) -> Page:
     page.by_id("kb-name").send_keys(KB)
     page.driver.find_element(By.CSS_SELECTOR, "#kb-create button[type=submit]").click()
     page.wait(lambda d: d.find_element(By.ID, "kb-panes").is_displayed(), "the kb never opened")
-    page.upload(files["lighthouse.pdf"], files["library-ko.pdf"], indexed=2)
+    page.upload(files["lighthouse.pdf"], files["library-ko.pdf"])
     names = {td.text for td in page.driver.find_elements(By.CSS_SELECTOR, "#docs-body .file-name")}
     assert names == {"lighthouse.pdf", "library-ko.pdf"}, names
     page.check_console()
@@ -284,7 +318,7 @@ def test_an_english_answer_cites_its_page_with_boxes_on_the_quote(
     reply = admin.ask("When was the Varnholt lighthouse built?")
     assert ENGLISH_FACT in reply.find_element(By.CSS_SELECTOR, ".answer").text, reply.text
     admin.screenshot("en")
-    open_citation_and_check_boxes(admin, reply, files["lighthouse.pdf"])
+    open_citation_and_check_boxes(admin, reply, files["lighthouse.pdf"], shot="en-page")
 
 
 def test_a_korean_answer_in_the_korean_interface_cites_its_boxes(
@@ -305,7 +339,7 @@ def test_a_question_the_documents_do_not_answer_is_declined(admin: Page) -> None
 
 def test_a_document_whose_text_is_html_stays_text(admin: Page, files: dict[str, Path]) -> None:
     page = admin
-    page.upload(files["badges.pdf"], indexed=3)
+    page.upload(files["badges.pdf"])
     reply = page.ask("What is printed on every Quillon access card?")
     reply.find_element(By.CSS_SELECTOR, "button.cite").click()
     page.wait(lambda d: d.find_element(By.ID, "page-quote").text, "no quote")
@@ -316,15 +350,75 @@ def test_a_document_whose_text_is_html_stays_text(admin: Page, files: dict[str, 
     assert page.js("return document.querySelectorAll('#chat img, #page-quote img').length") == 0
 
 
+@pytest.mark.skipif(tesseract_problem() is not None,
+                    reason=f"OCR cannot run here: {tesseract_problem()}")
+def test_an_answer_from_a_scanned_page_highlights_the_ocr_boxes(
+        admin: Page, files: dict[str, Path]) -> None:
+    admin.upload(files["lift-scan.pdf"])
+    row = admin.driver.find_element(
+        By.XPATH, "//tbody[@id='docs-body']/tr[td[@class='file-name' and text()='lift-scan.pdf']]")
+    assert "OCR" in row.text, row.text
+    reply = admin.ask("What is the annual fee for the lift maintenance of the Orvik tower?")
+    assert "48,000" in reply.find_element(By.CSS_SELECTOR, ".answer").text, reply.text
+    # the boxes come from Tesseract's words; the scan's own text layer (the PDF it was
+    # printed from, same geometry) says what is under them
+    open_citation_and_check_boxes(admin, reply, files["lift-twin.pdf"])
+
+
+def test_a_chat_citation_link_opens_the_page_view(admin: Page, files: dict[str, Path]) -> None:
+    page = admin
+    completion = httpx.post(f"{page.url}/v1/chat/completions", headers=ADMIN, timeout=60, json={
+        "model": f"kb:{KB}", "mode": "extractive",
+        "messages": [{"role": "user", "content": "When was the Varnholt lighthouse built?"}]})
+    assert completion.status_code == 200, completion.text
+    link = completion.json()["choices"][0]["message"]["annotations"][0]["url_citation"]["url"]
+    assert link.startswith(f"{page.url}/#kb={KB}&document="), link
+    page.driver.get("about:blank")
+    page.driver.get(link)  # a fresh load; the key is still in this tab's session
+    check_page_view(page, files["lighthouse.pdf"])
+    assert "#" not in page.driver.current_url  # taken: a reload does not open it again
+    page.driver.get(link)  # the same page, a new fragment: opened again
+    check_page_view(page, files["lighthouse.pdf"])
+
+
+def test_the_admin_makes_and_revokes_a_key(admin: Page) -> None:
+    page = admin
+    page.by_id("keys-open").click()
+    page.wait(lambda d: d.find_element(By.ID, "keys-view").is_displayed(), "no keys dialog")
+    Select(page.by_id("key-scope")).select_by_value("read")
+    page.by_id(f"key-kb-{KB}").click()
+    page.by_id("key-submit").click()
+    page.wait(lambda d: page.by_id("key-new-value").get_attribute("value"), "no new key shown")
+    key = page.by_id("key-new-value").get_attribute("value") or ""
+    who = httpx.get(f"{page.url}/keys/me", headers={"Authorization": f"Bearer {key}"})
+    assert who.json() == {"admin": False, "scope": "read", "kbs": [KB]}, who.text
+    listed = httpx.get(f"{page.url}/keys", headers=ADMIN).json()["keys"]
+    key_id = next(k["id"] for k in listed if k["id"] in key)
+    row = f"#keys-body tr[data-key='{key_id}']"
+    page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row), "the new key is not listed")
+    assert "read" in page.driver.find_element(By.CSS_SELECTOR, row).text
+    page.screenshot("keys")
+    page.driver.find_element(By.CSS_SELECTOR, f"{row} button.danger").click()
+    page.driver.switch_to.alert.accept()
+    page.wait(lambda d: "revoked" in d.find_element(By.CSS_SELECTOR, row).text, "never revoked")
+    assert not page.driver.find_elements(By.CSS_SELECTOR, f"{row} button.danger")
+    refused = httpx.get(f"{page.url}/keys/me", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 401
+    page.by_id("keys-close").click()
+    assert page.by_id("key-new-value").get_attribute("value") == ""  # not kept around
+
+
 def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(
         admin: Page, files: dict[str, Path]) -> None:
     page = admin  # last: it signs the admin out
+    before = httpx.get(f"{page.url}/kbs/{KB}/documents", headers=ADMIN).json()["documents"]
     made = httpx.post(f"{page.url}/keys", json={"kbs": [KB], "scope": "read"}, headers=ADMIN)
     assert made.status_code in (200, 201), made.text
     page.by_id("sign-out").click()
     page.wait(lambda d: d.find_element(By.ID, "signin").is_displayed(), "never signed out")
     page.sign_in(made.json()["key"])
     assert not page.by_id("kb-create").is_displayed()
+    assert not page.by_id("keys-open").is_displayed()
     page.select_kb(KB)
     page.by_id("tab-docs").click()
     page.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#docs-body tr"), "no documents")
@@ -346,4 +440,4 @@ def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(
     assert "read-only" in page.by_id("notice-text").text
     assert not page.by_id("upload").is_displayed()  # hidden again
     listed = httpx.get(f"{page.url}/kbs/{KB}/documents", headers=ADMIN).json()["documents"]
-    assert len(listed) == 3, listed
+    assert len(listed) == len(before), listed
