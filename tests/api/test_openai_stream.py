@@ -172,7 +172,8 @@ def test_an_extractive_stream_sends_the_answer_with_its_markers() -> None:
              for a in delta["annotations"]]
     assert [content(parsed)[s:e] for s, e in spans] == ["[1]", "[2]"]
     assert delta["annotations"][0]["url_citation"]["url"] == (
-        f"{BASE}kbs/docs/documents/{DOC}/pages/1")
+        f"{BASE}#kb=docs&document={DOC}&page=1&start={final.citations[0].char_start}"
+        f"&end={final.citations[0].char_end}")
     assert delta["annotations"][0]["url_citation"]["title"] == "manual.pdf, page 1"
     assert delta["references"] == [c.to_json() for c in final.citations]
     assert delta["standalone_question"] == "q?"  # the question: the answer names no other
@@ -202,7 +203,7 @@ def test_an_answer_that_replaces_the_streamed_text_follows_it_after_a_blank_line
     span = annotation["url_citation"]
     assert streamed[span["start_index"]:span["end_index"]] == "[1]"
     assert span["start_index"] > len(sentence)  # the final answer's marker, not the LLM's
-    assert span["url"].endswith("/pages/2")
+    assert "&page=2&" in span["url"]
 
 
 def test_an_answer_longer_than_what_streamed_sends_the_rest() -> None:

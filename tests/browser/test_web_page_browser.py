@@ -39,6 +39,7 @@ pytestmark = [
 selenium = pytest.importorskip("selenium", reason="needs selenium (the dev extra)")
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -78,7 +79,8 @@ class Page:
 
     def wait(self, condition: Callable[[WebDriver], Any], what: str,
              timeout: float = WAIT_S) -> Any:
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=[StaleElementReferenceException]).until(
             condition, message=what)
 
     def by_id(self, element_id: str) -> WebElement:
@@ -126,11 +128,12 @@ class Page:
         self.by_id("tab-docs").click()
         self.by_id("files").send_keys("\n".join(str(p) for p in paths))
 
-        def indexed(driver: WebDriver) -> bool:
-            rows = driver.find_elements(By.CSS_SELECTOR, "#docs-body tr")
-            done = {row.find_element(By.CSS_SELECTOR, ".file-name").text for row in rows
-                    if row.find_elements(By.CSS_SELECTOR, "td.status-indexed")}
-            return {p.name for p in paths} <= done
+        def indexed(driver: WebDriver) -> bool:  # read in one script: the list re-renders
+            done = driver.execute_script(
+                "return [...document.querySelectorAll('#docs-body tr')]"
+                ".filter((row) => row.querySelector('td.status-indexed'))"
+                ".map((row) => row.querySelector('.file-name').textContent);")
+            return {p.name for p in paths} <= set(done)
 
         self.wait(indexed, f"the list never showed {[p.name for p in paths]} indexed", 120)
 
@@ -405,7 +408,8 @@ def test_the_admin_makes_and_revokes_a_key(admin: Page) -> None:
     refused = httpx.get(f"{page.url}/keys/me", headers={"Authorization": f"Bearer {key}"})
     assert refused.status_code == 401
     page.by_id("keys-close").click()
-    assert page.by_id("key-new-value").get_attribute("value") == ""  # not kept around
+    page.wait(lambda d: page.by_id("key-new-value").get_attribute("value") == "",
+              "the new key is kept after closing")
 
 
 def test_a_read_key_has_no_upload_and_a_forced_upload_is_refused(

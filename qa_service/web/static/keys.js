@@ -13,7 +13,10 @@ export class Keys {
     this.dialog = byId("keys-view");
     this.keys = [];
     byId("keys-open").addEventListener("click", () => this.open());
-    byId("keys-close").addEventListener("click", () => this.dialog.close());
+    byId("keys-close").addEventListener("click", () => {
+      this.forgetNewKey();
+      this.dialog.close();
+    });
     byId("key-create").addEventListener("submit", (event) => this.create(event));
     byId("key-copy").addEventListener("click", () => this.copy());
     this.dialog.addEventListener("close", () => this.forgetNewKey());
