@@ -7,18 +7,26 @@ Layout under the store's folder:
 An id may own several vectors (the service stores one per sentence of a chunk, under the
 chunk's id): search scores an id by its best vector and returns distinct ids.
 
+    ann-<rand>.faiss       the approximate index of a large knowledge base (approximate.py),
+                           listed in the manifest as {"file", "covers", "count", ...}
+
 Adding vectors writes a new segment (fsync) and then a new manifest (atomic replace), so
 the cost of an add is proportional to what is added. Removal records ids in the manifest;
 `compact` rewrites segments that are mostly dead and merges small ones, keeping the
-segment count bounded. Exact inner-product search over all segments; an `allowed_ids`
-filter runs inside FAISS with an id selector. No pickle: FAISS's own binary format.
+segment count bounded. Search is exact inner product over all segments (an `allowed_ids`
+filter runs inside FAISS with an id selector) until the knowledge base has an approximate
+index; then the index's candidates and the exact best of the segments it does not cover
+are scored exactly by their best vector. Segments and the index are read memory-mapped:
+one copy in the page cache, shared by every process. No pickle: FAISS's own format.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +34,16 @@ import numpy as np
 import numpy.typing as npt
 
 from qa_service.errors import StorageError, describe
+from qa_service.store.approximate import (
+    INDEX_KIND,
+    MAX_TRAINING,
+    TRAINING_PER_LIST,
+    ApproximateIndex,
+    ApproximateSettings,
+    BuiltIndex,
+    build_index,
+    list_count,
+)
 from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
 from qa_service.store.vectors import Hits
 
@@ -35,23 +53,29 @@ FORMAT = 1
 MAX_SEGMENTS = 12
 MIN_LIVE_FRACTION = 0.7
 VECTORS_PER_ID = 12  # first guess of search depth per wanted id; deepened when short
+EXACT_ALLOWED = 20_000  # an `allowed_ids` filter up to this many ids is scored exactly
+GATHER_BLOCK = 65_536  # vectors read at once when averaging a segment's ids
 IdArray = npt.NDArray[np.int64]
+Segment = tuple[str, Any]  # file name, FAISS index (memory-mapped)
 
 
 class FaissSegmentStore:
-    def __init__(self, folder: Path, dimension: int) -> None:
+    def __init__(self, folder: Path, dimension: int,
+                 approximate: ApproximateSettings | None = None) -> None:
         import faiss  # lazy: keeps `import qa_service` light
 
         self._faiss: Any = faiss
         self.folder = folder
         self._where = f"knowledge base '{folder.parent.name}'"  # messages name no path
         self._dimension = dimension
+        self.approximate = approximate or ApproximateSettings()
         self._lock = threading.RLock()
         self._manifest: dict[str, Any] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._loaded: dict[str, Any] = {}
         self._owner_index: dict[str, tuple[IdArray, IdArray]] = {}
         self._removed: IdArray = np.zeros(0, dtype=np.int64)
+        self._graph: ApproximateIndex | None = None
         folder.mkdir(parents=True, exist_ok=True)
         if not self._manifest_path.exists():
             write_json_atomic(self._manifest_path, self._empty_manifest())
@@ -91,6 +115,9 @@ class FaissSegmentStore:
             names = {segment["file"] for segment in manifest["segments"]}
             self._loaded = {n: idx for n, idx in self._loaded.items() if n in names}
             self._owner_index = {n: v for n, v in self._owner_index.items() if n in names}
+            listed = (manifest.get("approximate") or {}).get("file")
+            if self._graph is not None and self._graph.file != listed:
+                self._graph = None  # replaced or dropped: the listed one loads when needed
 
     def _refresh_if_changed(self) -> None:
         try:
@@ -103,21 +130,42 @@ class FaissSegmentStore:
 
     def _segment(self, name: str) -> Any:
         index = self._loaded.get(name)
-        if index is None:
-            index = self._faiss.read_index(str(self.folder / name))
+        if index is None:  # memory-mapped: the page cache holds the one copy
+            index = self._faiss.read_index(str(self.folder / name), self._faiss.IO_FLAG_MMAP_IFC)
             self._loaded[name] = index
         return index
 
-    def _segments(self) -> list[Any]:
+    def _named_segments(self) -> list[Segment]:
         with self._lock:
             self._refresh_if_changed()
             for _attempt in range(3):
                 try:
-                    return [self._segment(s["file"]) for s in self._manifest["segments"]]
+                    return [(s["file"], self._segment(s["file"]))
+                            for s in self._manifest["segments"]]
                 except RuntimeError:
                     self.refresh()  # a concurrent compaction replaced a segment: reread
             raise StorageError(f"the vector segments of {self._where} keep changing or are "
                                "missing", detail=str(self.folder))
+
+    def _segments(self) -> list[Any]:
+        return [index for _, index in self._named_segments()]
+
+    def _approximate_index(self) -> ApproximateIndex | None:
+        """The published approximate index, loaded when first needed (callers hold the lock
+        and have refreshed)."""
+        listed = self._manifest.get("approximate")
+        if not listed or listed.get("kind") != INDEX_KIND:
+            return None  # none, or of a kind this version does not read: exact until rebuilt
+        if self._graph is None:
+            try:
+                self._graph = ApproximateIndex(self.folder / listed["file"],
+                                               tuple(listed["covers"]),
+                                               self.approximate.nprobe)
+            except RuntimeError as exc:
+                raise StorageError(f"the approximate index of {self._where} is unreadable "
+                                   f"({describe(exc)}); `qa kb reindex` rebuilds it",
+                                   detail=f"{self.folder / listed['file']}: {exc}") from exc
+        return self._graph
 
     def search(self, queries: npt.NDArray[np.float32], k: int,
                allowed_ids: IdArray | None = None) -> Hits:
@@ -126,8 +174,83 @@ class FaissSegmentStore:
         if k <= 0 or (allowed_ids is not None and len(allowed_ids) == 0):
             return [[] for _ in range(len(queries))]
         if allowed_ids is not None:  # no more distinct ids can come back than are allowed
-            k = min(k, len(np.unique(allowed_ids)))
-        segments, removed = self._segments(), self._removed
+            allowed_ids = np.unique(np.asarray(allowed_ids, dtype=np.int64))
+            k = min(k, len(allowed_ids))
+        with self._lock:
+            segments = self._named_segments()
+            removed, graph = self._removed, self._approximate_index()
+        if graph is None:
+            return self._exact(queries, k, allowed_ids, [ix for _, ix in segments], removed)
+        if allowed_ids is not None and len(allowed_ids) <= EXACT_ALLOWED:
+            wanted = allowed_ids[~np.isin(allowed_ids, removed)]
+            return [self._best(query, wanted, segments, k) for query in queries]
+        return self._approximate(queries, k, allowed_ids, segments, removed, graph)
+
+    def _approximate(self, queries: npt.NDArray[np.float32], k: int,
+                     allowed_ids: IdArray | None, segments: list[Segment], removed: IdArray,
+                     graph: ApproximateIndex) -> Hits:
+        """The graph's candidates and the exact best of the segments it does not cover,
+        scored exactly by their best vector."""
+        depth = max(self.approximate.candidates, VECTORS_PER_ID * k)
+        found = graph.candidates(queries, depth, removed, allowed_ids)
+        while depth < graph.count and any(len(row) < k for row in found):
+            depth *= 4  # many vectors of the same ids: look deeper
+            found = graph.candidates(queries, depth, removed, allowed_ids)
+        newer = [index for name, index in segments if name not in graph.covers]
+        recent = (self._exact(queries, depth, allowed_ids, newer, removed) if newer
+                  else [[] for _ in range(len(queries))])
+        hits = []
+        for query, candidates, extra in zip(queries, found, recent, strict=True):
+            ids = np.union1d(candidates, np.asarray([i for i, _ in extra], dtype=np.int64))
+            hits.append(self._best(query, ids[~np.isin(ids, removed)], segments, k))
+        return hits
+
+    def _best(self, query: npt.NDArray[np.float32], ids: IdArray, segments: list[Segment],
+              k: int) -> list[tuple[int, float]]:
+        """The `k` best of `ids`, each scored exactly by its best vector."""
+        scores: list[npt.NDArray[np.float32]] = []
+        owners: list[IdArray] = []
+        for start in range(0, len(ids), GATHER_BLOCK // VECTORS_PER_ID):
+            row_owners, rows = self._gather(ids[start:start + GATHER_BLOCK // VECTORS_PER_ID],
+                                            segments)
+            scores.append(rows @ query)
+            owners.append(row_owners)
+        if not owners:
+            return []
+        row_owners, row_scores = np.concatenate(owners), np.concatenate(scores)
+        order = np.lexsort((row_owners, -row_scores))  # best first; ties by id
+        row_owners, row_scores = row_owners[order], row_scores[order]
+        _, first = np.unique(row_owners, return_index=True)
+        best = np.sort(first)[:k]
+        return [(int(row_owners[i]), float(row_scores[i])) for i in best]
+
+    def _gather(self, ids: IdArray, segments: list[Segment]
+                ) -> tuple[IdArray, npt.NDArray[np.float32]]:
+        """Every stored vector of `ids` (sorted, unique): each row's owner and the rows, in
+        the order they were added within each id."""
+        owner_blocks, row_blocks = [], []
+        for (order, owners), (_, index) in zip(self._sorted_owners(segments), segments,
+                                               strict=True):
+            low = np.searchsorted(owners, ids, side="left")
+            high = np.searchsorted(owners, ids, side="right")
+            spans = _ranges(low, high)
+            if len(spans):
+                owner_blocks.append(owners[spans])
+                row_blocks.append(self._stored(index)[order[spans]])
+        if not row_blocks:
+            return np.zeros(0, np.int64), np.zeros((0, self._dimension), np.float32)
+        return np.concatenate(owner_blocks), np.concatenate(row_blocks)
+
+    def _stored(self, index: Any) -> npt.NDArray[np.float32]:
+        """A segment's vectors as a read-only array over FAISS's (memory-mapped) storage;
+        valid while `index` is alive."""
+        flat = self._faiss.downcast_index(index.index)
+        array = self._faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * self._dimension)
+        stored: npt.NDArray[np.float32] = array.reshape(index.ntotal, self._dimension)
+        return stored
+
+    def _exact(self, queries: npt.NDArray[np.float32], k: int, allowed_ids: IdArray | None,
+               segments: list[Any], removed: IdArray) -> Hits:
         total = sum(index.ntotal for index in segments)
         params, keep_alive = self._params(allowed_ids)
         depth = k * VECTORS_PER_ID + len(removed)
@@ -166,33 +289,31 @@ class FaissSegmentStore:
     def vectors_of(self, ids: IdArray) -> dict[int, npt.NDArray[np.float32]]:
         """Every live vector of each of `ids`, in the order they were added."""
         with self._lock:  # one manifest for the segments and their owner indexes
-            segments = self._segments()
-            names = [segment["file"] for segment in self._manifest["segments"]]
-            owner_indexes = self._sorted_owners(names)
+            segments = self._named_segments()
             removed = self._removed
         wanted = np.unique(np.asarray(ids, dtype=np.int64))
         wanted = wanted[~np.isin(wanted, removed)]
-        found: dict[int, list[npt.NDArray[np.float32]]] = {}
-        for index, (order, owners) in zip(segments, owner_indexes, strict=True):
-            low = np.searchsorted(owners, wanted, side="left")
-            high = np.searchsorted(owners, wanted, side="right")
-            for chunk_id, first, last in zip(wanted, low, high, strict=True):
-                for position in np.sort(order[first:last]):
-                    found.setdefault(int(chunk_id), []).append(
-                        index.index.reconstruct(int(position)))
-        return {i: np.vstack(rows).astype(np.float32) for i, rows in found.items()}
+        owners, rows = self._gather(wanted, segments)
+        order = np.argsort(owners, kind="stable")  # an id lives in one segment: order kept
+        owners, rows = owners[order], rows[order]
+        starts: list[int] = (np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist()
+                             if len(owners) else [])
+        return {int(owners[a]): np.array(rows[a:b], dtype=np.float32)
+                for a, b in itertools.pairwise([*starts, len(owners)])}
 
-    def _sorted_owners(self, names: list[str]) -> list[tuple[IdArray, IdArray]]:
+    def _sorted_owners(self, segments: list[Segment]) -> list[tuple[IdArray, IdArray]]:
         """Per segment: the storage positions sorted by owner id, and those owners.
         Segments never change, so this is computed once per segment file."""
         result = []
-        for name in names:
-            cached = self._owner_index.get(name)
+        for name, index in segments:
+            with self._lock:
+                cached = self._owner_index.get(name)
             if cached is None:
-                owners = self._owners(self._segment(name))
+                owners = self._owners(index)
                 order = np.argsort(owners, kind="stable")
                 cached = (order, owners[order])
-                self._owner_index[name] = cached
+                with self._lock:
+                    self._owner_index[name] = cached
             result.append(cached)
         return result
 
@@ -222,7 +343,8 @@ class FaissSegmentStore:
                 self._purge(readded)  # old vectors of a removed id must not come back
             name = self._write_segment(ids, vectors)
             manifest = dict(self._manifest)
-            manifest["segments"] = [*manifest["segments"], {"file": name, "count": len(ids)}]
+            manifest["segments"] = [*manifest["segments"], {"file": name, "count": len(ids),
+                                                             "ids": len(np.unique(ids))}]
             self._publish(manifest)
 
     def _purge(self, ids: IdArray) -> None:
@@ -279,7 +401,7 @@ class FaissSegmentStore:
         new_ids = np.concatenate(id_blocks) if id_blocks else np.zeros(0, np.int64)
         if len(new_ids):
             name = self._write_segment(new_ids, np.concatenate(vector_blocks))
-            kept.append({"file": name, "count": len(new_ids)})
+            kept.append({"file": name, "count": len(new_ids), "ids": len(np.unique(new_ids))})
         manifest["segments"] = kept
         still_present = [self._owners(self._segment(s["file"])) for s in kept]
         present = np.concatenate(still_present) if still_present else np.zeros(0, np.int64)
@@ -304,8 +426,79 @@ class FaissSegmentStore:
         generation = int(self._manifest["generation"]) + 1
         name = f"seg-{generation:06d}-{uuid.uuid4().hex[:8]}.faiss"
         write_bytes_atomic(self.folder / name, faiss.serialize_index(index).tobytes())
-        self._loaded[name] = index
-        return name
+        return name  # read back memory-mapped when first searched
+
+    # --- the approximate index (approximate.py) ------------------------------------------
+
+    def approximate_due(self) -> bool:
+        """Whether the approximate index should be (re)built: the store holds at least
+        `approximate_from` ids and has no index, or a `rebuild_fraction` of its ids are
+        outside the index or removed from it."""
+        settings = self.approximate
+        with self._lock:
+            self._refresh_if_changed()
+            segments = list(self._manifest["segments"])
+            listed = self._manifest.get("approximate")
+            removed = len(self._removed)
+        counts = {s["file"]: self._id_count(s) for s in segments}
+        live = sum(counts.values()) - removed
+        if live < max(settings.approximate_from, 1):
+            return False
+        if not listed or listed.get("kind") != INDEX_KIND:
+            return True
+        covered = set(listed["covers"])
+        outside = sum(n for name, n in counts.items() if name not in covered)
+        return outside + removed > settings.rebuild_fraction * max(live, 1)
+
+    def _id_count(self, segment: dict[str, Any]) -> int:
+        if "ids" in segment:
+            return int(segment["ids"])
+        index = dict(self._named_segments()).get(segment["file"])
+        return 0 if index is None else len(np.unique(self._owners(index)))
+
+    def build_approximate(self) -> BuiltIndex:
+        """Write a new approximate index over the live vectors of the segments listed now.
+        Runs without any lock (segments never change; one compacted away meanwhile stays
+        readable through its mapping); `publish_approximate` makes it the store's."""
+        with self._lock:
+            segments = self._named_segments()
+            removed = self._removed
+        total = sum(int(index.ntotal) for _, index in segments)
+        lists = list_count(total, self.approximate.max_lists)
+        size = min(total, MAX_TRAINING, TRAINING_PER_LIST * lists)
+        picks = np.sort(np.random.default_rng(0).choice(total, size, replace=False))
+        sample, offset = [], 0
+        for _, index in segments:  # a uniform sample of every vector, to train on
+            mine = picks[(picks >= offset) & (picks < offset + index.ntotal)] - offset
+            sample.append(self._stored(index)[mine])
+            offset += int(index.ntotal)
+
+        def rows() -> Iterator[tuple[IdArray, npt.NDArray[np.float32]]]:
+            for _, index in segments:
+                owners, stored = self._owners(index), self._stored(index)
+                for start in range(0, len(owners), GATHER_BLOCK):
+                    block = owners[start:start + GATHER_BLOCK]
+                    live = ~np.isin(block, removed)
+                    yield block[live], stored[start:start + GATHER_BLOCK][live]
+
+        return build_index(self.folder, self._dimension, total,
+                           np.concatenate(sample) if sample else np.zeros((0, self._dimension),
+                                                                          np.float32),
+                           rows(), tuple(name for name, _ in segments), self.approximate)
+
+    def publish_approximate(self, built: BuiltIndex) -> None:
+        """Make `built` the store's approximate index (callers hold the knowledge base's
+        write lock); the one it replaces is deleted (readers keep their mapping)."""
+        with self._lock:
+            self.refresh()
+            manifest = dict(self._manifest)
+            old = manifest.get("approximate")
+            manifest["approximate"] = {"file": built.file, "kind": INDEX_KIND,
+                                       "covers": list(built.covers), "count": built.count,
+                                       "lists": built.lists}
+            self._publish(manifest)
+        if old and old["file"] != built.file:
+            (self.folder / old["file"]).unlink(missing_ok=True)
 
     def _publish(self, manifest: dict[str, Any]) -> None:
         manifest["generation"] = int(self._manifest["generation"]) + 1
@@ -317,8 +510,9 @@ class FaissSegmentStore:
         with self._lock:
             self.refresh()
             listed = {s["file"] for s in self._manifest["segments"]}
-            for path in self.folder.glob("seg-*.faiss"):
-                if path.name not in listed:
+            graph = (self._manifest.get("approximate") or {}).get("file")
+            for path in [*self.folder.glob("seg-*.faiss"), *self.folder.glob("ann-*.faiss")]:
+                if path.name not in listed and path.name != graph:
                     path.unlink(missing_ok=True)
             for path in self.folder.glob(".*.tmp"):
                 path.unlink(missing_ok=True)
@@ -327,3 +521,16 @@ class FaissSegmentStore:
         with self._lock:
             self._loaded.clear()
             self._owner_index.clear()
+            self._graph = None
+
+
+def _ranges(low: IdArray, high: IdArray) -> IdArray:
+    """The concatenation of `range(low[i], high[i])` for every i, as one array."""
+    lengths = high - low
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(lengths)
+    spans: IdArray = np.arange(total, dtype=np.int64) + np.repeat(low - (ends - lengths),
+                                                                  lengths)
+    return spans

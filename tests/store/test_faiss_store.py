@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from qa_service.errors import StorageError
+from qa_service.store import faiss_store
+from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.faiss_store import MAX_SEGMENTS, FaissSegmentStore
 from tests.store.test_vector_store_contract import DIM, random_unit
 
@@ -90,3 +92,123 @@ def test_mismatched_ids_and_vectors_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="3 ids for 2 vectors"):
         store.add(np.arange(3, dtype=np.int64), random_unit(2, 5))
     assert segment_files(tmp_path) == []
+
+
+# --- the approximate index ---------------------------------------------------------------
+
+
+def clustered(n_ids: int, per_id: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids with `per_id` vectors each, around 40 topics (as real chunks cluster)."""
+    rng = np.random.default_rng(seed)
+    topics = rng.normal(size=(40, dim))
+    centres = topics[rng.integers(0, 40, n_ids)] + 0.6 * rng.normal(size=(n_ids, dim))
+    vectors = np.repeat(centres, per_id, axis=0) + 0.5 * rng.normal(size=(n_ids * per_id, dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.repeat(np.arange(n_ids, dtype=np.int64), per_id), vectors.astype(np.float32)
+
+
+def approximated(folder: Path, dim: int, **settings: object) -> FaissSegmentStore:
+    chosen = {"approximate_from": 100, "candidates": 100, "nprobe": 64, **settings}
+    return FaissSegmentStore(folder, dim, ApproximateSettings(**chosen))  # type: ignore[arg-type]
+
+
+def build(store: FaissSegmentStore) -> None:
+    store.publish_approximate(store.build_approximate())
+
+
+def test_a_store_builds_its_index_once_it_is_large_enough(tmp_path: Path) -> None:
+    store = approximated(tmp_path, DIM, approximate_from=30, rebuild_fraction=0.25)
+    ids, vectors = clustered(20, 3, DIM, 0)
+    store.add(ids, vectors)
+    assert not store.approximate_due()  # 20 ids
+    store.add(ids + 100, vectors)
+    assert store.approximate_due()  # 40
+    build(store)
+    listed = manifest(tmp_path)["approximate"]
+    assert listed["count"] == 120 and sorted(listed["covers"]) == segment_files(tmp_path)
+    assert listed["kind"] == "ivf-sq8"
+    assert [p.name for p in tmp_path.glob("ann-*.faiss")] == [listed["file"]]
+    assert not store.approximate_due()
+    store.add(ids[:15] + 200, vectors[:15])  # 5 more ids: 5 of 45 outside
+    assert not store.approximate_due()
+    store.add(ids[15:] + 200, vectors[15:])  # 5 more: 10 of 50 outside the index
+    assert store.approximate_due()
+    build(store)
+    assert [p.name for p in tmp_path.glob("ann-*.faiss")] == [
+        manifest(tmp_path)["approximate"]["file"]]  # the old one is gone
+
+
+def test_the_index_finds_what_exact_search_finds_with_the_same_scores(tmp_path: Path) -> None:
+    dim = 32
+    ids, vectors = clustered(3000, 4, dim, 1)
+    exact = FaissSegmentStore(tmp_path / "exact", dim)
+    store = approximated(tmp_path / "approximate", dim)
+    for target in (exact, store):
+        target.add(ids, vectors)
+    build(store)
+    queries = clustered(60, 1, dim, 2)[1]
+    truth, found = exact.search(queries, 10), store.search(queries, 10)
+    overlap = [len({i for i, _ in a} & {i for i, _ in b}) / 10
+               for a, b in zip(truth, found, strict=True)]
+    assert np.mean(overlap) >= 0.95, np.mean(overlap)
+    for expected, row in zip(truth, found, strict=True):  # scored exactly: best vector
+        scores = dict(expected)
+        for chunk_id, score in row:
+            if chunk_id in scores:
+                assert score == pytest.approx(scores[chunk_id], abs=1e-5)
+
+
+def test_ids_written_after_the_index_are_found_and_removed_ones_are_not(tmp_path: Path) -> None:
+    dim = 16
+    ids, vectors = clustered(400, 2, dim, 3)
+    store = approximated(tmp_path, dim, rebuild_fraction=0.9)
+    store.add(ids, vectors)
+    build(store)
+    newcomer = clustered(1, 1, dim, 4)[1]
+    store.add(np.asarray([9999], np.int64), newcomer)
+    assert not store.approximate_due()  # outside the index, found by exact search
+    assert store.search(newcomer, 1)[0][0][0] == 9999
+    best = store.search(vectors[:1], 3)[0]
+    store.remove(np.asarray([best[0][0]], np.int64))
+    again = store.search(vectors[:1], 3)[0]
+    assert best[0][0] not in [i for i, _ in again]
+    assert [i for i, _ in again][:2] == [i for i, _ in best][1:]
+
+
+def test_a_filter_is_searched_exactly_or_through_the_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dim = 16
+    ids, vectors = clustered(600, 2, dim, 5)
+    exact = FaissSegmentStore(tmp_path / "exact", dim)
+    store = approximated(tmp_path / "approximate", dim)
+    for target in (exact, store):
+        target.add(ids, vectors)
+    build(store)
+    queries = clustered(10, 1, dim, 6)[1]
+    allowed = np.arange(0, 600, 3, dtype=np.int64)
+    small = store.search(queries, 5, allowed)  # 200 ids: scored exactly
+    for mine, theirs in zip(small, exact.search(queries, 5, allowed), strict=True):
+        assert [i for i, _ in mine] == [i for i, _ in theirs]
+        assert [s for _, s in mine] == pytest.approx([s for _, s in theirs], abs=1e-5)
+    monkeypatch.setattr(faiss_store, "EXACT_ALLOWED", 10)  # now through the index
+    through = store.search(queries, 5, allowed)
+    assert all(i in set(allowed.tolist()) for row in through for i, _ in row)
+    overlap = np.mean([len({i for i, _ in a} & {i for i, _ in b}) / 5
+                       for a, b in zip(small, through, strict=True)])
+    assert overlap >= 0.9, overlap
+
+
+def test_another_process_uses_the_published_index_and_orphans_go(tmp_path: Path) -> None:
+    dim = 16
+    ids, vectors = clustered(300, 2, dim, 7)
+    writer, reader = approximated(tmp_path, dim), approximated(tmp_path, dim)
+    writer.add(ids, vectors)
+    before = reader.search(vectors[:3], 5)
+    build(writer)
+    after = reader.search(vectors[:3], 5)  # now through the index: the same answer
+    assert [[i for i, _ in row] for row in after] == [[i for i, _ in row] for row in before]
+    assert reader._graph is not None
+    (tmp_path / "ann-leftover.faiss").write_bytes(b"half written")
+    writer.remove_orphans()
+    assert [p.name for p in tmp_path.glob("ann-*.faiss")] == [
+        manifest(tmp_path)["approximate"]["file"]]

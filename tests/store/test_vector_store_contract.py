@@ -1,5 +1,6 @@
 """The VectorStore contract (`qa_service/store/vectors.py`), run against every implementation:
-the real FAISS segment store and the brute-force fake used in unit tests."""
+the real FAISS segment store, exact and with its approximate index, and the brute-force
+fake used in unit tests."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.faiss_store import FaissSegmentStore
 from qa_service.store.vectors import VectorStore
 from tests.fakes import BruteForceVectorStore
@@ -17,8 +19,36 @@ from tests.fakes import BruteForceVectorStore
 DIM = 8
 Factory = Callable[[Path], VectorStore]
 
+
+class ApproximatedStore(FaissSegmentStore):
+    """The FAISS store with its approximate index from the first id, rebuilt after a write
+    when half the ids are outside it (as a knowledge base does after its commits), so
+    searches go through the index and through segments written since it was built."""
+
+    def __init__(self, folder: Path, dimension: int) -> None:
+        super().__init__(folder, dimension, ApproximateSettings(
+            approximate_from=0, rebuild_fraction=0.5, candidates=10, nprobe=2))
+
+    def _maintain(self) -> None:
+        if self.approximate_due():
+            self.publish_approximate(self.build_approximate())
+
+    def add(self, ids: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> None:
+        super().add(ids, vectors)
+        self._maintain()
+
+    def remove(self, ids: npt.NDArray[np.int64]) -> None:
+        super().remove(ids)
+        self._maintain()
+
+    def compact(self, live_ids: npt.NDArray[np.int64]) -> None:
+        super().compact(live_ids)
+        self._maintain()
+
+
 IMPLEMENTATIONS: dict[str, Callable[[Path, int], VectorStore]] = {
     "faiss": FaissSegmentStore,
+    "faiss-approximate": ApproximatedStore,
     "brute-force": BruteForceVectorStore,
 }
 
