@@ -129,6 +129,7 @@ def kb_reindex(
             task = bar.add_task("re-embedding", total=total)
             count = kb.replace_vectors(lambda chunks: embed_chunks(embedder, chunks), identity,
                                        progress=lambda n: bar.advance(task, n))
+        kb.build_approximate_index()  # the new vectors' own, when the size calls for one
     console.print(f"re-embedded {count} chunks of [bold]{name}[/bold] with {model}; "
                   f"set QA_EMBEDDING_MODEL={model} to search it")
 
@@ -164,6 +165,7 @@ def kb_rebuild(name: str, as_json: JsonFlag = False) -> None:
 
             try:
                 result = rebuild_knowledge_base(services.pipeline, kb, on_document, on_progress)
+                kb.build_approximate_index()
             except KeyboardInterrupt:
                 errors.print(f"[yellow]interrupted[/yellow] after {len(done)} documents; each "
                              f"document holds its old or its new version; run `qa kb rebuild "
@@ -232,8 +234,8 @@ def ingest(
             task = bar.add_task("ingesting", total=len(files))
             job = run_job(services.pipeline, base, job_id,
                           on_file=lambda outcome: bar.advance(task))
-        if job is not None:  # the terms a question in the other language will need
-            services.retriever.prepare(base)
+        if job is not None:  # cross-lingual terms; the approximate index when due
+            services.after_ingest(base)
     if job is None:
         raise typer.Exit(2)
     result = job.to_json()

@@ -41,6 +41,7 @@ __all__ = [
     "LimitSettings",
     "RetrievalSettings",
     "Settings",
+    "VectorSettings",
 ]
 
 
@@ -141,6 +142,36 @@ class IngestSettings(BaseModel):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1_000_000)
+
+
+class VectorSettings(BaseModel):
+    """When a knowledge base's vector search goes approximate, and how.
+
+    Below `approximate_from` chunks every question reads every sentence vector (exact).
+    From there on the store also keeps a FAISS IVF-SQ8 index over the sentence vectors,
+    built and swapped in the background after ingestion: a question reads `nprobe` of its
+    lists, takes the chunks of its `candidates` best sentences (and the exact best of what
+    was written since the index was built) and scores them exactly. Measured by
+    `make bench`; see the README's "Large knowledge bases".
+    """
+
+    approximate_from: int = Field(
+        default=20_000, ge=0,
+        description="Chunks from which a knowledge base gets its approximate index; 0 builds "
+        "it for every knowledge base (`make eval-approximate` checks quality that way).")
+    rebuild_fraction: float = Field(
+        default=0.1, gt=0, le=1,
+        description="Rebuild the index when this share of the chunks was written or removed "
+        "since it was built (those are searched exactly meanwhile).")
+    candidates: int = Field(
+        default=300, ge=10, le=10_000,
+        description="Best sentences taken from the index per question (at least 12 x k); "
+        "their chunks are scored exactly by their best sentence vector.")
+    nprobe: int = Field(default=192, ge=1, le=8192,
+                        description="Inverted lists read per question: recall against latency.")
+    max_lists: int = Field(default=8192, ge=16, le=65_536,
+                           description="At most this many inverted lists (new builds: about "
+                           "4 sqrt(vectors)).")
 
 
 class RetrievalSettings(BaseModel):
@@ -358,6 +389,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    vectors: VectorSettings = Field(default_factory=VectorSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)

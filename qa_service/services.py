@@ -25,6 +25,8 @@ from qa_service.config import Settings
 from qa_service.embedding import Embedder, load_embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
+from qa_service.store.approximate import ApproximateSettings
+from qa_service.store.index_builder import ApproximateIndexBuilder
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from qa_service.store.registry import KnowledgeBaseRegistry
 from qa_service.tokens import Tokenizer
@@ -46,6 +48,7 @@ class Services:
     parsers: ParserPool
     pipeline: IngestPipeline
     runner: JobRunner
+    indexer: ApproximateIndexBuilder
     asker: AskService
     access: AccessControl
     ocr: OcrStatus
@@ -88,8 +91,15 @@ class Services:
             embed_batch_size=ingest.embed_batch_size,
             parser_identity=parsers.limits.identity(),
         )
-        registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity())
+        registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity(),
+                                         ApproximateSettings(**settings.vectors.model_dump()))
         retriever = HybridRetriever(embedder, lexical, settings.retrieval)
+        indexer = ApproximateIndexBuilder(registry)
+
+        def after_job(kb: KnowledgeBase) -> None:  # in the job thread, its outcome recorded
+            retriever.prepare(kb)
+            indexer.request(kb.name)
+
         extractive = ExtractiveAnswerer(lexical.tokenizer, settings.answer)
         llm = (LLMAnswerer(settings, lexical.tokenizer, ranker=extractive)
                if settings.llm_base_url else None)
@@ -103,7 +113,8 @@ class Services:
             retriever=retriever,
             parsers=parsers,
             pipeline=pipeline,
-            runner=JobRunner(registry, pipeline, retriever.prepare),
+            runner=JobRunner(registry, pipeline, after_job),
+            indexer=indexer,
             asker=AskService(settings, retriever, extractive, llm,
                              condenser=build_condenser(settings, lexical.tokenizer, llm)),
             access=AccessControl(keys, settings),
@@ -138,6 +149,13 @@ class Services:
         kb.check_embedder(self.embedder.name, self.embedder.dimension)
         return kb
 
+    def after_ingest(self, kb: KnowledgeBase) -> None:
+        """What a `qa` command does after it wrote documents (the server does it in the
+        background): prepare the terms a question in the other language will need, and
+        build the approximate vector index if it is due."""
+        self.retriever.prepare(kb)
+        kb.build_approximate_index()
+
     def warm_up(self) -> None:
         """Load the models now rather than on the first request."""
         self.embedder.embed_queries(["warm up"])
@@ -147,4 +165,5 @@ class Services:
         self.asker.close()
         self.parsers.close()  # first: a parse under way stops now, its file stays queued
         self.runner.stop()
+        self.indexer.stop()
         self.registry.close()

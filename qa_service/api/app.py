@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
                 services.warm_up()
                 services.runner.remove_leftovers()
                 services.runner.start()
+                services.indexer.start()
                 resumed = services.runner.resume_unfinished()
                 if resumed:
                     log.info("resumed %d unfinished ingestion job(s)", resumed)

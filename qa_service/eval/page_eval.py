@@ -131,6 +131,7 @@ def ingest_folder(services: Services, folder: Path, work: Path, neutral_names: b
     started = time.perf_counter()
     job = run_job(services.pipeline, corpus.kb, queue_local_files(corpus.kb, paths))
     corpus.seconds = time.perf_counter() - started
+    services.after_ingest(corpus.kb)  # the approximate index, when due
     for name, outcome in zip(names, job.files if job else [], strict=False):
         corpus.pages += outcome.pages if outcome.status is DocumentStatus.INDEXED else 0
         if outcome.status in (DocumentStatus.INDEXED, DocumentStatus.UNCHANGED) and \

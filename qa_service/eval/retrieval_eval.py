@@ -88,6 +88,7 @@ def build_corpus(services: Services, datasets: Sequence[Dataset], work: Path,
         started = time.perf_counter()
         job = run_job(services.pipeline, corpus.kb, queue_local_files(corpus.kb, paths))
         corpus.ingest_seconds[dataset.name] = time.perf_counter() - started
+        services.after_ingest(corpus.kb)  # the approximate index, when due
         outcomes = job.files if job else []
         corpus.pages[dataset.name] = sum(o.pages for o in outcomes)
         corpus.ocr_pages[dataset.name] = sum(o.ocr_pages for o in outcomes)

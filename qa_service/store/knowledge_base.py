@@ -48,6 +48,7 @@ import numpy.typing as npt
 from qa_service.errors import IndexMismatch, StorageError, describe
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import Chunk, DocumentStatus, KnowledgeBaseInfo, PreparedDocument
+from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
 from qa_service.store.faiss_store import FaissSegmentStore
@@ -88,14 +89,17 @@ class IndexIdentity:
 
 class KnowledgeBase:
     def __init__(self, name: str, root: Path, manifest: dict[str, Any],
-                 parser_identity: dict[str, Any] | None = None) -> None:
+                 parser_identity: dict[str, Any] | None = None,
+                 approximate: ApproximateSettings | None = None) -> None:
         self.name = name
         self.root = root
         self.manifest = manifest
         # what the server that opened it reads pages with (`rebuild_needed` compares)
         self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
+        self.approximate = approximate or ApproximateSettings()
         self.catalog = Catalog(root / "catalog.sqlite")
-        self.vectors = FaissSegmentStore(root / self.vectors_dir, self.dimension)
+        self.vectors = FaissSegmentStore(root / self.vectors_dir, self.dimension,
+                                         self.approximate)
         self._thread_lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -121,8 +125,8 @@ class KnowledgeBase:
         return kb
 
     @classmethod
-    def open(cls, root: Path, name: str,
-             parser_identity: dict[str, Any] | None = None) -> KnowledgeBase:
+    def open(cls, root: Path, name: str, parser_identity: dict[str, Any] | None = None,
+             approximate: ApproximateSettings | None = None) -> KnowledgeBase:
         manifest = read_manifest(root)
         version = manifest.get("format_version")
         if version != FORMAT_VERSION:
@@ -130,7 +134,7 @@ class KnowledgeBase:
                 f"knowledge base '{name}' uses on-disk format {version}; this version of the "
                 f"service reads format {FORMAT_VERSION}"
             )
-        kb = cls(name, root, manifest, parser_identity)
+        kb = cls(name, root, manifest, parser_identity, approximate)
         kb.catalog.initialize()
         return kb
 
@@ -367,6 +371,27 @@ class KnowledgeBase:
             live = self.catalog.all_chunk_ids()
             self.vectors.compact(live)
 
+    def build_approximate_index(self) -> bool:
+        """Build the vector store's approximate index when it is due (`approximate_due`) and
+        publish it; False when it was not due. The build reads immutable segments without
+        any lock, so writers go on meanwhile; only the publish takes the write lock. A
+        build whose vectors were replaced meanwhile (`qa kb reindex`) is dropped."""
+        store = self.vectors
+        if not store.approximate_due():
+            return False
+        built = store.build_approximate()
+        published = False
+        try:
+            with self.write_lock():
+                if self.vectors is store and read_manifest(self.root).get(
+                        "embedding", {}).get("vectors", "vectors") == self.vectors_dir:
+                    store.publish_approximate(built)
+                    published = True
+        finally:
+            if not published:
+                (store.folder / built.file).unlink(missing_ok=True)
+        return published
+
     def _store_file(self, doc_id: str, source: Path) -> None:
         target = self.file_path(doc_id)
         if target.exists():
@@ -389,7 +414,7 @@ class KnowledgeBase:
         """
         folder = f"vectors-{uuid.uuid4().hex[:12]}"
         with self.write_lock():
-            store = FaissSegmentStore(self.root / folder, identity.dimension)
+            store = FaissSegmentStore(self.root / folder, identity.dimension, self.approximate)
             chunks = list(self.catalog.all_chunks())
             for start in range(0, len(chunks), batch):
                 part = chunks[start:start + batch]

@@ -20,6 +20,7 @@ from typing import Any
 
 from qa_service.errors import AlreadyExists, InvalidName, KnowledgeBaseNotFound
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
+from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.atomic import fsync_directory
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 
@@ -40,11 +41,14 @@ def validate_name(name: str) -> str:
 
 
 class KnowledgeBaseRegistry:
-    def __init__(self, data_dir: Path, parser_identity: dict[str, Any] | None = None) -> None:
+    def __init__(self, data_dir: Path, parser_identity: dict[str, Any] | None = None,
+                 approximate: ApproximateSettings | None = None) -> None:
         """`parser_identity`: what this server reads pages with (`IndexIdentity.parser`),
-        which decides whether a knowledge base needs `qa kb rebuild`."""
+        which decides whether a knowledge base needs `qa kb rebuild`; `approximate`: when
+        and how knowledge bases use an approximate vector index."""
         self.data_dir = data_dir
         self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
+        self.approximate = approximate or ApproximateSettings()
         self._open: dict[str, tuple[KnowledgeBase, tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
@@ -89,7 +93,7 @@ class KnowledgeBaseRegistry:
                 return cached[0]
             if cached is not None:
                 cached[0].close()
-            kb = KnowledgeBase.open(folder, name, self.parser_identity)
+            kb = KnowledgeBase.open(folder, name, self.parser_identity, self.approximate)
             self._open[name] = (kb, stamp)
             return kb
 

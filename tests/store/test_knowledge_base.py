@@ -14,6 +14,7 @@ from qa_service.errors import IndexMismatch
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
 from qa_service.schemas import DocumentStatus, PreparedDocument
+from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.catalog import Catalog
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from tests.fakes import HashEmbedder, make_document, publish
@@ -355,3 +356,31 @@ def test_rebuild_is_needed_where_this_server_reads_scans_another_way(
                          {**ocr, "ocr": "tesseract-v1:eng:300dpi"}).rebuild_needed
     # a server without OCR cannot improve on a build with it
     assert not KnowledgeBase(kb.name, kb.root, built_with_ocr, plain).rebuild_needed
+
+
+def test_a_knowledge_base_builds_its_approximate_index_when_large_enough(
+        tmp_path: Path, fake_embedder: HashEmbedder, doc) -> None:  # type: ignore[no-untyped-def]
+    identity = IndexIdentity(fake_embedder.name, fake_embedder.dimension,
+                             ChunkerConfig().describe())
+    KnowledgeBase.create(tmp_path / "big", "big", identity).close()
+    base = KnowledgeBase.open(tmp_path / "big", "big",
+                              approximate=ApproximateSettings(approximate_from=3, nprobe=64))
+    try:
+        base.publish(doc("one.pdf", FILLER + "The pelican mascot wears a scarlet hat."))
+        assert not base.build_approximate_index()  # too small yet
+        for n in range(3):
+            base.publish(doc(f"more-{n}.pdf", FILLER * (n + 1) + f"Appendix {n} lists owls."))
+        query = fake_embedder.embed_queries(["pelican scarlet hat"])
+        exact = base.vectors.search(query, 5)[0]
+        assert base.build_approximate_index()
+        listed = json.loads((base.root / base.vectors_dir / "manifest.json").read_text())
+        assert listed["approximate"]["kind"] == "ivf-sq8"
+        assert not base.build_approximate_index()  # not due again
+        found = base.vectors.search(query, 5)[0]  # the same, but for the order of ties
+        assert found[0] == exact[0]
+        assert [s for _, s in found] == pytest.approx([s for _, s in exact], abs=1e-5)
+        base.delete_document(base.catalog.documents()[0].id)  # removed ids: never found
+        remaining = catalog_chunk_ids(base)
+        assert set(dense_ids(base, fake_embedder, "pelican scarlet hat", 50)) <= remaining
+    finally:
+        base.close()
