@@ -13,7 +13,7 @@ DATA   ?= ../shared/data
 # is a CUDA build of several GB). Empty: the default index only.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install install-dev run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm eval-conversations calibrate bench concurrency hostile hardening positions clean
+.PHONY: install install-dev run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm eval-conversations calibrate bench bench-ingest eval-approximate concurrency hostile hardening positions clean
 
 # What serving needs: the project and its dependencies (the default embedding model
 # included, no torch), and Tesseract for OCR.
@@ -87,6 +87,16 @@ eval: install-dev
 	$(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/korquad.json
 	$(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json $(DATA)/qa/korquad-v1.0.dev.json --json .eval/combined.json
 
+# The same retrieval and real-document evaluations with the approximate vector index forced
+# (QA_VECTORS__APPROXIMATE_FROM=0: every knowledge base gets one), to compare with `make eval`
+# and `make eval-real`.
+eval-approximate: install-dev
+	mkdir -p .eval/approximate
+	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/approximate/squad.json
+	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/approximate/korquad.json
+	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/approximate/pages-financebench.json
+	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/approximate/pages-team.json
+
 # Answer quality (extractive default) on the shared dev sets (see README "Answering").
 # Whole files, then half of each file's articles ingested (the other half must be declined).
 eval-answers: install-dev
@@ -158,7 +168,21 @@ calibrate: install-dev
 	mkdir -p .eval
 	$(BIN)/python -m bench.calibrate_answerability --shared $(DATA) --data $(CALIBRATE_DATA) --out .eval/calibrate.json
 
-bench: install-dev
+# The service against the naive LangChain pipeline on the same PDFs and questions, then the
+# vector store at 10k/100k/1M chunks (bench/compare.py; under an hour here). Writes
+# .eval/bench.json and .eval/bench.md. BENCH_SIZES= (empty) skips the scale part.
+BENCH_SIZES ?= 10000,100000,1000000
+BENCH_STAMP := $(VENV)/.installed-bench
+bench: install-dev $(BENCH_STAMP)
+	mkdir -p .eval
+	$(BIN)/python -m bench.compare --data $(DATA) --sizes "$(BENCH_SIZES)" --out .eval
+
+$(BENCH_STAMP): $(DEV_STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# Ingestion speed against parser workers and file sizes (bench/ingest_scaling.py).
+bench-ingest: install-dev
 	$(BIN)/python -m bench.ingest_scaling
 
 # Every shared PDF and the generated attacks through a real server (see bench/hostile_pdfs.py).

