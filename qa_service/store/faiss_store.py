@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
 from qa_service.store.vectors import Hits
 
 __all__ = ["FaissSegmentStore"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 MAX_SEGMENTS = 12
@@ -76,6 +79,7 @@ class FaissSegmentStore:
         self._owner_index: dict[str, tuple[IdArray, IdArray]] = {}
         self._removed: IdArray = np.zeros(0, dtype=np.int64)
         self._graph: ApproximateIndex | None = None
+        self._unreadable: str | None = None  # an index file that failed to load
         folder.mkdir(parents=True, exist_ok=True)
         if not self._manifest_path.exists():
             write_json_atomic(self._manifest_path, self._empty_manifest())
@@ -156,15 +160,15 @@ class FaissSegmentStore:
         listed = self._manifest.get("approximate")
         if not listed or listed.get("kind") != INDEX_KIND:
             return None  # none, or of a kind this version does not read: exact until rebuilt
-        if self._graph is None:
+        if self._graph is None and self._unreadable != listed["file"]:
             try:
                 self._graph = ApproximateIndex(self.folder / listed["file"],
                                                tuple(listed["covers"]),
                                                self.approximate.nprobe)
-            except RuntimeError as exc:
-                raise StorageError(f"the approximate index of {self._where} is unreadable "
-                                   f"({describe(exc)}); `qa kb reindex` rebuilds it",
-                                   detail=f"{self.folder / listed['file']}: {exc}") from exc
+            except RuntimeError as exc:  # exact search is still right, only slower
+                self._unreadable = listed["file"]
+                log.warning("the approximate index of %s is unreadable (%s): searching "
+                            "exactly until it is rebuilt", self._where, describe(exc))
         return self._graph
 
     def search(self, queries: npt.NDArray[np.float32], k: int,
@@ -444,7 +448,7 @@ class FaissSegmentStore:
         live = sum(counts.values()) - removed
         if live < max(settings.approximate_from, 1):
             return False
-        if not listed or listed.get("kind") != INDEX_KIND:
+        if not listed or listed.get("kind") != INDEX_KIND or listed["file"] == self._unreadable:
             return True
         covered = set(listed["covers"])
         outside = sum(n for name, n in counts.items() if name not in covered)

@@ -212,3 +212,27 @@ def test_another_process_uses_the_published_index_and_orphans_go(tmp_path: Path)
     writer.remove_orphans()
     assert [p.name for p in tmp_path.glob("ann-*.faiss")] == [
         manifest(tmp_path)["approximate"]["file"]]
+
+
+def test_an_unreadable_index_leaves_search_exact_and_is_rebuilt(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dim = 16
+    ids, vectors = clustered(200, 2, dim, 8)
+    exact = FaissSegmentStore(tmp_path / "exact", dim)
+    exact.add(ids, vectors)
+    store = approximated(tmp_path / "broken", dim)
+    store.add(ids, vectors)
+    build(store)
+    (tmp_path / "broken" / manifest(tmp_path / "broken")["approximate"]["file"]).write_bytes(
+        b"not an index")
+    reopened = approximated(tmp_path / "broken", dim)
+    found = reopened.search(vectors[:2], 5)
+    assert [[i for i, _ in row] for row in found] == [
+        [i for i, _ in row] for row in exact.search(vectors[:2], 5)]
+    assert "unreadable" in caplog.text
+    assert reopened.approximate_due()
+    build(reopened)
+    assert not reopened.approximate_due()
+    again = reopened.search(vectors[:2], 5)  # through the new index
+    assert reopened._graph is not None
+    assert [[i for i, _ in row] for row in again] == [[i for i, _ in row] for row in found]
