@@ -116,6 +116,18 @@ def build(store: FaissSegmentStore) -> None:
     store.publish_approximate(store.build_approximate())
 
 
+def exact_and_approximated(folder: Path, dim: int, n_ids: int, per_id: int, seed: int
+                           ) -> tuple[FaissSegmentStore, FaissSegmentStore]:
+    """The same clustered vectors in an exact store and in one with its index built."""
+    ids, vectors = clustered(n_ids, per_id, dim, seed)
+    exact = FaissSegmentStore(folder / "exact", dim)
+    store = approximated(folder / "approximate", dim)
+    for target in (exact, store):
+        target.add(ids, vectors)
+    build(store)
+    return exact, store
+
+
 def test_a_store_builds_its_index_once_it_is_large_enough(tmp_path: Path) -> None:
     store = approximated(tmp_path, DIM, approximate_from=30, rebuild_fraction=0.25)
     ids, vectors = clustered(20, 3, DIM, 0)
@@ -139,14 +151,8 @@ def test_a_store_builds_its_index_once_it_is_large_enough(tmp_path: Path) -> Non
 
 
 def test_the_index_finds_what_exact_search_finds_with_the_same_scores(tmp_path: Path) -> None:
-    dim = 32
-    ids, vectors = clustered(3000, 4, dim, 1)
-    exact = FaissSegmentStore(tmp_path / "exact", dim)
-    store = approximated(tmp_path / "approximate", dim)
-    for target in (exact, store):
-        target.add(ids, vectors)
-    build(store)
-    queries = clustered(60, 1, dim, 2)[1]
+    exact, store = exact_and_approximated(tmp_path, 32, 3000, 4, 1)
+    queries = clustered(60, 1, 32, 2)[1]
     truth, found = exact.search(queries, 10), store.search(queries, 10)
     overlap = [len({i for i, _ in a} & {i for i, _ in b}) / 10
                for a, b in zip(truth, found, strict=True)]
@@ -177,14 +183,8 @@ def test_ids_written_after_the_index_are_found_and_removed_ones_are_not(tmp_path
 
 def test_a_filter_is_searched_exactly_or_through_the_index(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    dim = 16
-    ids, vectors = clustered(600, 2, dim, 5)
-    exact = FaissSegmentStore(tmp_path / "exact", dim)
-    store = approximated(tmp_path / "approximate", dim)
-    for target in (exact, store):
-        target.add(ids, vectors)
-    build(store)
-    queries = clustered(10, 1, dim, 6)[1]
+    exact, store = exact_and_approximated(tmp_path, 16, 600, 2, 5)
+    queries = clustered(10, 1, 16, 6)[1]
     allowed = np.arange(0, 600, 3, dtype=np.int64)
     small = store.search(queries, 5, allowed)  # 200 ids: scored exactly
     for mine, theirs in zip(small, exact.search(queries, 5, allowed), strict=True):
