@@ -8,7 +8,7 @@ another real chunk (weight 0.5-1 on its own) plus Gaussian noise, then normalize
 keep the real number of sentences per chunk and the real vectors' geometry without being
 copies. Queries are real questions embedded by the real model (`--questions`).
 
-For each size it reports: the time to write the segments and to build the graph, disk,
+For each size it reports: the time to write the segments and to build the index, disk,
 search p50/p95 (one query at a time, k=10, as a question asks), recall@10 of the
 approximate search against exact search, exact search's own p50/p95 (on fewer queries at
 1M: each reads every vector), and the memory of a fresh process that opened the store and

@@ -91,7 +91,7 @@ def build_index(folder: Path, dimension: int, total: int, sample: Vectors, rows:
 
 
 class ApproximateIndex:
-    """A published graph, read memory-mapped: candidates for a question."""
+    """A published index, read memory-mapped: candidates for a question."""
 
     def __init__(self, path: Path, covers: tuple[str, ...], nprobe: int) -> None:
         import faiss

@@ -57,7 +57,7 @@ MAX_SEGMENTS = 12
 MIN_LIVE_FRACTION = 0.7
 VECTORS_PER_ID = 12  # first guess of search depth per wanted id; deepened when short
 EXACT_ALLOWED = 20_000  # an `allowed_ids` filter up to this many ids is scored exactly
-GATHER_BLOCK = 65_536  # vectors read at once when averaging a segment's ids
+GATHER_BLOCK = 65_536  # vectors read at once (building the index, scoring candidates)
 IdArray = npt.NDArray[np.int64]
 Segment = tuple[str, Any]  # file name, FAISS index (memory-mapped)
 
@@ -78,7 +78,7 @@ class FaissSegmentStore:
         self._loaded: dict[str, Any] = {}
         self._owner_index: dict[str, tuple[IdArray, IdArray]] = {}
         self._removed: IdArray = np.zeros(0, dtype=np.int64)
-        self._graph: ApproximateIndex | None = None
+        self._ann: ApproximateIndex | None = None
         self._unreadable: str | None = None  # an index file that failed to load
         folder.mkdir(parents=True, exist_ok=True)
         if not self._manifest_path.exists():
@@ -120,8 +120,8 @@ class FaissSegmentStore:
             self._loaded = {n: idx for n, idx in self._loaded.items() if n in names}
             self._owner_index = {n: v for n, v in self._owner_index.items() if n in names}
             listed = (manifest.get("approximate") or {}).get("file")
-            if self._graph is not None and self._graph.file != listed:
-                self._graph = None  # replaced or dropped: the listed one loads when needed
+            if self._ann is not None and self._ann.file != listed:
+                self._ann = None  # replaced or dropped: the listed one loads when needed
 
     def _refresh_if_changed(self) -> None:
         try:
@@ -160,16 +160,16 @@ class FaissSegmentStore:
         listed = self._manifest.get("approximate")
         if not listed or listed.get("kind") != INDEX_KIND:
             return None  # none, or of a kind this version does not read: exact until rebuilt
-        if self._graph is None and self._unreadable != listed["file"]:
+        if self._ann is None and self._unreadable != listed["file"]:
             try:
-                self._graph = ApproximateIndex(self.folder / listed["file"],
+                self._ann = ApproximateIndex(self.folder / listed["file"],
                                                tuple(listed["covers"]),
                                                self.approximate.nprobe)
             except RuntimeError as exc:  # exact search is still right, only slower
                 self._unreadable = listed["file"]
                 log.warning("the approximate index of %s is unreadable (%s): searching "
                             "exactly until it is rebuilt", self._where, describe(exc))
-        return self._graph
+        return self._ann
 
     def search(self, queries: npt.NDArray[np.float32], k: int,
                allowed_ids: IdArray | None = None) -> Hits:
@@ -182,25 +182,25 @@ class FaissSegmentStore:
             k = min(k, len(allowed_ids))
         with self._lock:
             segments = self._named_segments()
-            removed, graph = self._removed, self._approximate_index()
-        if graph is None:
+            removed, ann = self._removed, self._approximate_index()
+        if ann is None:
             return self._exact(queries, k, allowed_ids, [ix for _, ix in segments], removed)
         if allowed_ids is not None and len(allowed_ids) <= EXACT_ALLOWED:
             wanted = allowed_ids[~np.isin(allowed_ids, removed)]
             return [self._best(query, wanted, segments, k) for query in queries]
-        return self._approximate(queries, k, allowed_ids, segments, removed, graph)
+        return self._approximate(queries, k, allowed_ids, segments, removed, ann)
 
     def _approximate(self, queries: npt.NDArray[np.float32], k: int,
                      allowed_ids: IdArray | None, segments: list[Segment], removed: IdArray,
-                     graph: ApproximateIndex) -> Hits:
-        """The graph's candidates and the exact best of the segments it does not cover,
+                     ann: ApproximateIndex) -> Hits:
+        """The index's candidates and the exact best of the segments it does not cover,
         scored exactly by their best vector."""
         depth = max(self.approximate.candidates, VECTORS_PER_ID * k)
-        found = graph.candidates(queries, depth, removed, allowed_ids)
-        while depth < graph.count and any(len(row) < k for row in found):
+        found = ann.candidates(queries, depth, removed, allowed_ids)
+        while depth < ann.count and any(len(row) < k for row in found):
             depth *= 4  # many vectors of the same ids: look deeper
-            found = graph.candidates(queries, depth, removed, allowed_ids)
-        newer = [index for name, index in segments if name not in graph.covers]
+            found = ann.candidates(queries, depth, removed, allowed_ids)
+        newer = [index for name, index in segments if name not in ann.covers]
         recent = (self._exact(queries, depth, allowed_ids, newer, removed) if newer
                   else [[] for _ in range(len(queries))])
         hits = []
@@ -444,7 +444,10 @@ class FaissSegmentStore:
             segments = list(self._manifest["segments"])
             listed = self._manifest.get("approximate")
             removed = len(self._removed)
-        counts = {s["file"]: self._id_count(s) for s in segments}
+        older = [s for s in segments if "ids" not in s]  # listed before ids were counted
+        indexes = dict(self._named_segments()) if older else {}
+        counts = {s["file"]: int(s["ids"]) if "ids" in s else self._distinct(indexes.get(s["file"]))
+                  for s in segments}
         live = sum(counts.values()) - removed
         if live < max(settings.approximate_from, 1):
             return False
@@ -454,10 +457,8 @@ class FaissSegmentStore:
         outside = sum(n for name, n in counts.items() if name not in covered)
         return outside + removed > settings.rebuild_fraction * max(live, 1)
 
-    def _id_count(self, segment: dict[str, Any]) -> int:
-        if "ids" in segment:
-            return int(segment["ids"])
-        index = dict(self._named_segments()).get(segment["file"])
+    def _distinct(self, index: Any) -> int:
+        """How many ids a segment holds (0 for one compacted away meanwhile)."""
         return 0 if index is None else len(np.unique(self._owners(index)))
 
     def build_approximate(self) -> BuiltIndex:
@@ -514,9 +515,9 @@ class FaissSegmentStore:
         with self._lock:
             self.refresh()
             listed = {s["file"] for s in self._manifest["segments"]}
-            graph = (self._manifest.get("approximate") or {}).get("file")
+            ann = (self._manifest.get("approximate") or {}).get("file")
             for path in [*self.folder.glob("seg-*.faiss"), *self.folder.glob("ann-*.faiss")]:
-                if path.name not in listed and path.name != graph:
+                if path.name not in listed and path.name != ann:
                     path.unlink(missing_ok=True)
             for path in self.folder.glob(".*.tmp"):
                 path.unlink(missing_ok=True)
@@ -525,7 +526,7 @@ class FaissSegmentStore:
         with self._lock:
             self._loaded.clear()
             self._owner_index.clear()
-            self._graph = None
+            self._ann = None
 
 
 def _ranges(low: IdArray, high: IdArray) -> IdArray:

@@ -24,8 +24,6 @@ class ApproximateIndexBuilder:
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._idle = threading.Event()
-        self._idle.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="vector-index", daemon=True)
@@ -39,23 +37,13 @@ class ApproximateIndexBuilder:
             if kb_name in self._pending:
                 return
             self._pending.add(kb_name)
-            self._idle.clear()
         self._queue.put(kb_name)
-
-    def wait_idle(self, timeout: float) -> bool:
-        """True once nothing is queued or building (tests, benchmarks)."""
-        return self._idle.wait(timeout)
 
     def _loop(self) -> None:
         while (name := self._queue.get()) is not None:
             with self._lock:
                 self._pending.discard(name)
-            try:
-                self._build(name)
-            finally:
-                with self._lock:
-                    if not self._pending:
-                        self._idle.set()
+            self._build(name)
 
     def _build(self, name: str) -> None:
         started = time.monotonic()

@@ -207,7 +207,7 @@ def test_another_process_uses_the_published_index_and_orphans_go(tmp_path: Path)
     build(writer)
     after = reader.search(vectors[:3], 5)  # now through the index: the same answer
     assert [[i for i, _ in row] for row in after] == [[i for i, _ in row] for row in before]
-    assert reader._graph is not None
+    assert reader._ann is not None
     (tmp_path / "ann-leftover.faiss").write_bytes(b"half written")
     writer.remove_orphans()
     assert [p.name for p in tmp_path.glob("ann-*.faiss")] == [
@@ -234,5 +234,17 @@ def test_an_unreadable_index_leaves_search_exact_and_is_rebuilt(
     build(reopened)
     assert not reopened.approximate_due()
     again = reopened.search(vectors[:2], 5)  # through the new index
-    assert reopened._graph is not None
+    assert reopened._ann is not None
     assert [[i for i, _ in row] for row in again] == [[i for i, _ in row] for row in found]
+
+
+def test_segments_listed_before_ids_were_counted_are_counted_from_their_file(
+        tmp_path: Path) -> None:
+    ids, vectors = clustered(40, 3, DIM, 9)
+    approximated(tmp_path, DIM).add(ids, vectors)
+    listed = manifest(tmp_path)
+    for segment in listed["segments"]:
+        del segment["ids"]
+    (tmp_path / "manifest.json").write_text(json.dumps(listed), "utf-8")
+    assert not approximated(tmp_path, DIM, approximate_from=41).approximate_due()
+    assert approximated(tmp_path, DIM, approximate_from=40).approximate_due()
