@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from qa_service.api import create_app
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
+from tests.api.aurora import AURORA, QUESTION, SECRET
 from tests.api.helpers import (
     ADMIN_KEY,
     assert_error,
@@ -33,14 +34,6 @@ from tests.llm_server import Reply, ScriptedLLM, sse
 from tests.pdfs import text_pdf
 
 KB, OTHER = "docs", "other"
-QUESTION = "When was the Aurora battery designed?"
-AURORA = [
-    "The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen. "
-    "The Aurora battery stores energy in sodium cells. Each cell weighs about two kilograms.",
-    "The Aurora battery pack is assembled in the coastal town of Bodo. "
-    "The factory employs three hundred people and runs two shifts a day.",
-]
-SECRET = "The vault code of the archive is changed on the first Monday of every month."
 LLM_REPLY = ("The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen [1]. "
              "It stores energy in sodium cells [1].")
 StartApp = Callable[..., AbstractContextManager[TestClient]]

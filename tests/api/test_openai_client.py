@@ -13,20 +13,12 @@ import openai
 import pytest
 from openai import OpenAI
 
+from tests.api.aurora import AURORA, QUESTION, SECRET
 from tests.api.helpers import ADMIN_KEY, page_text_url, viewer_link, wait_for_job
 from tests.live_server import ADMIN, qa_serve
 from tests.pdfs import text_pdf
 
 pytestmark = pytest.mark.slow
-
-QUESTION = "When was the Aurora battery designed?"
-AURORA = [
-    "The Aurora battery was designed in 1987 by the engineer Ingrid Halvorsen. "
-    "The Aurora battery stores energy in sodium cells. Each cell weighs about two kilograms.",
-    "The Aurora battery pack is assembled in the coastal town of Bodo. "
-    "The factory employs three hundred people and runs two shifts a day.",
-]
-SECRET = "The vault code of the archive is changed on the first Monday of every month."
 
 
 @dataclass
