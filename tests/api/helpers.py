@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -144,4 +145,29 @@ def viewer_link(base: str, kb: str, citation: dict[str, Any]) -> str:
     return (f"{base}#kb={quote(kb, safe='')}&document={quote(citation['document_id'], safe='')}"
             f"&page={citation['page']}&start={citation['char_start']}"
             f"&end={citation['char_end']}")
+
+
+class PageLinks(HTMLParser):
+    """Every URL an HTML page names in an attribute, and the web page's data-i18n keys."""
+
+    URLS = frozenset({"src", "href", "action", "poster", "data", "spec-url"})
+    TEXT_KEYS = frozenset({"data-i18n", "data-i18n-placeholder", "data-i18n-label"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.keys: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if value is not None and name in self.URLS:
+                self.urls.append(value)
+            if value is not None and name in self.TEXT_KEYS:
+                self.keys.add(value)
+
+
+def parsed_page(html: str) -> PageLinks:
+    parser = PageLinks()
+    parser.feed(html)
+    return parser
 

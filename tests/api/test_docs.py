@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from importlib.resources import files
 from urllib.parse import urlsplit
 
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from qa_service.api.docs import DOCS_STATIC
 from qa_service.embedding import Embedder
-from tests.api.helpers import assert_error, create_kb, running_app
+from tests.api.helpers import assert_error, create_kb, parsed_page, running_app
 
 NO_KEY = {"Authorization": ""}
 PAGES = ["/docs", "/redoc"]
@@ -30,23 +29,8 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
         yield started
 
 
-class _Links(HTMLParser):
-    """Every URL an HTML page names in an attribute (src, href, spec-url, ...)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.urls += [value for name, value in attrs
-                      if value is not None and name in ("src", "href", "spec-url", "action")]
-
-
 def referenced_urls(html: str) -> list[str]:
-    parser = _Links()
-    parser.feed(html)
+    parser = parsed_page(html)
     # the schema Swagger UI loads is set in its inline script: `url: '/openapi.json'`
     return parser.urls + re.findall(r"""\burl:\s*['"]([^'"]+)['"]""", html)
 

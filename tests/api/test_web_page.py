@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from qa_service.api.authenticate import is_public
 from qa_service.embedding import Embedder
 from qa_service.web import WEB_STATIC, static_folder
-from tests.api.helpers import assert_error, create_kb, running_app
+from tests.api.helpers import assert_error, create_kb, parsed_page, running_app
 
 NO_KEY = {"Authorization": ""}
 FOLDER = static_folder()
@@ -32,30 +31,6 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
     with running_app(tmp_path_factory.mktemp("web") / "data", embedder) as started:
         create_kb(started, "secret")
         yield started
-
-
-class _Links(HTMLParser):
-    """Every URL the page names in an attribute, and the data-i18n keys it uses."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-        self.keys: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if value is None:
-                continue
-            if name in ("src", "href", "action", "poster", "data"):
-                self.urls.append(value)
-            if name in ("data-i18n", "data-i18n-placeholder", "data-i18n-label"):
-                self.keys.add(value)
-
-
-def parsed_page(html: str) -> _Links:
-    parser = _Links()
-    parser.feed(html)
-    return parser
 
 
 def script_imports(source: str) -> list[str]:
