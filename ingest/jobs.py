@@ -19,7 +19,7 @@ import queue
 import shutil
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -112,30 +112,30 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
 
     queued = [(position, filename, Path(staged)) for position, filename, staged, status
               in kb.catalog.job_files(job_id) if status is DocumentStatus.QUEUED]
-    # Each file is parsed one step ahead (`IngestPipeline.parse_ahead`), in a worker
-    # process, while this thread chunks, embeds and publishes the one before it.
-    ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-ahead")
-    following = ahead.submit(pipeline.parse_ahead, kb, queued[0][2]) if queued else None
+    # The next files are parsed ahead (`IngestPipeline.parse_ahead`), one per parser
+    # worker process, while this thread chunks, embeds and publishes them in order.
+    depth = pipeline.parsers.size
+    ahead = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="parse-ahead")
+    parsing: deque[Future[ParsedAhead | None]] = deque(
+        ahead.submit(pipeline.parse_ahead, kb, staged) for *_, staged in queued[:depth])
     try:
         for index, (position, filename, staged) in enumerate(queued):
-            current, following = following, None
-            if index + 1 < len(queued):
-                following = ahead.submit(pipeline.parse_ahead, kb, queued[index + 1][2])
+            current = parsing.popleft()
+            if index + depth < len(queued):
+                parsing.append(ahead.submit(pipeline.parse_ahead, kb, queued[index + depth][2]))
             outcome = _ingest_one(pipeline, kb, job_id, position, staged, filename, count,
                                   _parse_of(current))
             if on_file is not None:
                 on_file(outcome)
-    finally:  # a parse still running ends on its own; its result is not needed
+    finally:  # parses still running end on their own; their results are not needed
         ahead.shutdown(wait=False, cancel_futures=True)
     kb.catalog.set_job_state(job_id, JobState.DONE)
     shutil.rmtree(kb.upload_folder(job_id), ignore_errors=True)
 
 
-def _parse_of(parsing: Future[ParsedAhead | None] | None) -> ParsedAhead | None:
+def _parse_of(parsing: Future[ParsedAhead | None]) -> ParsedAhead | None:
     """The parse made ahead; None (the file is parsed in turn, and any problem reported
     as usual) when there is none or it failed, unless the pool is shutting down."""
-    if parsing is None:
-        return None
     try:
         return parsing.result()
     except ParserPoolClosed:
@@ -175,8 +175,9 @@ class JobRunner:
                  after_job: Callable[[KnowledgeBase], None] | None = None) -> None:
         self.registry = registry
         self.pipeline = pipeline
-        # runs after each job, its outcome recorded (the retriever prepares what questions
-        # will need of the new documents: `HybridRetriever.prepare`); a failure is logged
+        # runs after a job, its outcome recorded, unless another job of the same knowledge
+        # base is queued (then after that one): the retriever prepares what questions will
+        # need of the new documents (`HybridRetriever.prepare`); a failure is logged
         self.after_job = after_job
         self._queue: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -224,7 +225,13 @@ class JobRunner:
             except Exception:
                 log.exception("job %s of %s could not run", job_id, kb_name)
             else:
-                self._after(kb)
+                if not self._queued_for(kb_name):  # else once the last of them has run
+                    self._after(kb)
+
+    def _queued_for(self, kb_name: str) -> bool:
+        """Whether another job of `kb_name` waits in the queue."""
+        with self._queue.mutex:
+            return any(item is not None and item[0] == kb_name for item in self._queue.queue)
 
     def _after(self, kb: KnowledgeBase) -> None:
         if self.after_job is None or not kb.exists():  # deleted during the job

@@ -185,6 +185,7 @@ class ParserPool:
 
     def __init__(self, limits: ParserLimits, size: int = 1) -> None:
         self.limits = limits
+        self.size = size  # worker processes that parse at once
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
         for _ in range(size):
             self._idle.put(None)  # a slot; its worker starts on first use

@@ -69,6 +69,8 @@ def identity() -> IndexIdentity:
 class InlineParser:
     """The parser pool's interface, parsing in this process (a worker costs a second)."""
 
+    size = 1
+
     def parse(self, path: Path) -> ParseResult:
         return parse_pdf(path.read_bytes(), max_pages=50)
 

@@ -19,7 +19,7 @@ def test_defaults() -> None:
     assert settings.data_dir.is_absolute()  # never the current folder's indexes/
     assert settings.data_dir.name in ("indexes", "qa-service")  # checkout or per-user folder
     assert settings.embedding_model == DEFAULT_EMBEDDING_MODEL
-    assert settings.ingest.workers == 1
+    assert settings.ingest.workers == 2
     assert settings.retrieval.fusion == "zscore"
 
 

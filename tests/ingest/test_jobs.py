@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,7 @@ class _WatchedPool:
 
     def __init__(self, pool: ParserPool, second: Path) -> None:
         self.pool, self.second = pool, second
+        self.size = pool.size
         self.parsed: list[str] = []
         self.parsed_second = threading.Event()
 
@@ -247,6 +249,35 @@ def test_the_next_file_is_parsed_while_this_one_is_embedded(
     assert overlapped == [True]
     assert job is not None and [f.status for f in job.files] == [DocumentStatus.INDEXED] * 3
     assert watched.parsed == ["first.pdf", "second.pdf", "third.pdf"]  # each parsed once
+
+
+def test_each_parser_worker_parses_a_file_ahead(
+        embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers, the two files after the one being embedded are parsed meanwhile;
+    outcomes still come in the job's order."""
+    paths = [tmp_path / f"{name}.pdf" for name in ("first", "second", "third", "fourth")]
+    for n, path in enumerate(paths):
+        path.write_bytes(text_pdf([f"Report number {n} on the harvest. " * 30]))
+    with ParserPool(ParserLimits(), size=2) as two:
+        watched = _WatchedPool(two, paths[2])
+        pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
+                                  embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
+                                  max_file_bytes=10_000_000)
+        overlapped: list[bool] = []
+        embed = embedder.embed_passages
+
+        def embed_waiting(texts: list[str]) -> Any:
+            if not overlapped:  # the first file's embedding: the third is parsed meanwhile
+                overlapped.append(watched.parsed_second.wait(timeout=60))
+            return embed(texts)
+
+        monkeypatch.setattr(embedder, "embed_passages", embed_waiting)
+        job = run_job(pipeline, kb, queue_local_files(kb, paths))
+    assert overlapped == [True]
+    assert job is not None and [Path(f.filename).name for f in job.files] == [p.name for p in paths]
+    assert [f.status for f in job.files] == [DocumentStatus.INDEXED] * 4
+    assert sorted(watched.parsed) == sorted(p.name for p in paths)  # each parsed once
 
 
 def test_a_file_that_would_not_be_parsed_is_not_parsed_ahead(
@@ -286,12 +317,39 @@ def test_after_each_job_the_runner_prepares_the_knowledge_base(
     runner = JobRunner(registry, pipeline, after)
     runner.start()
     runner.submit("kb", first)
+    deadline = time.monotonic() + 60
+    while not prepared and time.monotonic() < deadline:
+        time.sleep(0.05)
     runner.submit("kb", second)
     runner.stop()
     assert prepared == [("kb", 1), ("kb", 2)]
     assert "knowledge base 'kb': not prepared for questions after its job" in caplog.text
     job = kb.catalog.job(second)
     assert job is not None and job.state is JobState.DONE
+    registry.close()
+
+
+def test_jobs_queued_together_prepare_their_knowledge_base_once_after_the_last(
+        pipeline: IngestPipeline, tmp_path: Path, embedder: Embedder) -> None:
+    """Preparing embeds every new term of the knowledge base: done between two queued jobs
+    of the same one, it would hold up the second for nothing. Another knowledge base's job
+    in between does not delay it."""
+    registry = KnowledgeBaseRegistry(tmp_path / "data")
+    kb = registry.create("kb", IndexIdentity(embedder.name, embedder.dimension))
+    other = registry.create("other", IndexIdentity(embedder.name, embedder.dimension))
+    prepared: list[tuple[str, int]] = []
+    runner = JobRunner(registry, pipeline,
+                       lambda done: prepared.append((done.name, done.info().documents)))
+    for n in range(3):
+        runner.submit("kb", stage_upload(kb, [(f"{n}.pdf", io.BytesIO(
+            text_pdf([f"Document number {n} of the series."])))]))
+    runner.submit("other", stage_upload(other, [("x.pdf", io.BytesIO(
+        text_pdf(["The other knowledge base."])))]))
+    runner.submit("kb", stage_upload(kb, [("last.pdf", io.BytesIO(
+        text_pdf(["The last document of the series."])))]))
+    runner.start()  # every job queued before the runner takes the first
+    runner.stop()
+    assert prepared == [("other", 1), ("kb", 4)]
     registry.close()
 
 

@@ -42,6 +42,8 @@ RINGS = ["Saturn's rings are made of ice and rock. The rings are thin and wide. 
 class OldParser:
     """The parser pool's interface, reading page text as an older parser did."""
 
+    size = 1
+
     def __init__(self, max_pages: int = 50) -> None:
         self.max_pages = max_pages
 
