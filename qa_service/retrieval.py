@@ -18,7 +18,7 @@ from qa_service.config import RetrievalSettings
 from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.evidence import OVERVIEW_CHUNKS, Evidence, gather_evidence
-from qa_service.lexical import LexicalIndex, TermStatistics
+from qa_service.lexical import Budget, LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.statements import Statement, of_statements, statements_asked
 from qa_service.store.knowledge_base import KnowledgeBase
@@ -212,8 +212,9 @@ class HybridRetriever:
                 scopes.append(focus)
                 within = np.asarray(kb.catalog.chunk_ids_of(conn, focus), dtype=np.int64)
                 dense = _merged(dense, kb.vectors.search(query_vector, depth, within)[0])
-            lexical = self._lexical(conn, query, depth, scopes, meant)
-            translated = (self._lexical(conn, query, depth, scopes, bridged)
+            budget = Budget(self.settings.lexical_postings, terms.frequencies)
+            lexical = self._lexical(conn, query, depth, scopes, meant, budget)
+            translated = (self._lexical(conn, query, depth, scopes, bridged, budget)
                           if len(bridged) > len(meant) else [])
             rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense}
                                        | {i for i, _ in translated})
@@ -293,13 +294,14 @@ class HybridRetriever:
         return query
 
     def _lexical(self, conn: sqlite3.Connection, query: str, depth: int,
-                 scopes: Sequence[Sequence[str] | None], also: Sequence[str]
-                 ) -> list[tuple[int, float]]:
+                 scopes: Sequence[Sequence[str] | None], also: Sequence[str],
+                 budget: Budget) -> list[tuple[int, float]]:
         """BM25's best candidates of the query (and `also`) within each of `scopes`
-        (document ids, None: all), merged."""
+        (document ids, None: all), merged; the terms are those `budget` keeps."""
         found: list[tuple[int, float]] = []
         for scope in scopes:
-            found = _merged(found, self.lexical.search(conn, query, depth, scope, also))
+            found = _merged(found, self.lexical.search(conn, query, depth, scope, also,
+                                                       budget))
         return found
 
     def _query_terms(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.lexical import MAX_QUERY_TOKENS, LexicalIndex, one_edit
+from qa_service.lexical import MAX_QUERY_TOKENS, Budget, LexicalIndex, one_edit
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
 from qa_service.store.catalog import Catalog, now
 
@@ -169,3 +169,29 @@ def test_search_also_matches_the_words_given(catalog: Catalog, lexical: LexicalI
     with catalog.snapshot() as conn:
         assert lexical.search(conn, "stattion", 10) == []
         assert [i for i, _ in lexical.search(conn, "stattion", 10, also=["station"])] == [3]
+
+
+def test_a_budget_keeps_the_rarest_terms_within_their_postings() -> None:
+    frequencies = {"rare": 3, "middle": 40, "common": 900, "absent": 0}
+    terms = ["common", "rare", "absent", "middle"]
+    assert Budget(50, frequencies).kept(terms) == ["rare", "absent", "middle"]  # order kept
+    assert Budget(10, frequencies).kept(terms) == ["rare", "absent"]  # absent costs nothing
+    assert Budget(1, frequencies).kept(["common", "middle"]) == ["middle"]  # the rarest stays
+    assert Budget(0, frequencies).kept(terms) == terms  # 0: no budget
+    assert Budget(10_000, frequencies).kept(terms) == terms
+
+
+def test_a_search_over_budget_leaves_its_common_terms_out(catalog: Catalog,
+                                                          lexical: LexicalIndex) -> None:
+    """"otter" is in two chunks, "station" in one: with one posting to spend, only the
+    station's chunk can match; without a budget, both terms match."""
+    with catalog.snapshot() as conn:
+        frequencies = lexical.statistics(conn, ["otter", "station"]).frequencies
+        tight = lexical.search(conn, "otters station", 10, budget=Budget(1, frequencies))
+        loose = lexical.search(conn, "otters station", 10, budget=Budget(3, frequencies))
+        scoped = lexical.search(conn, "otters station", 10, ["doc-a"],
+                                budget=Budget(1, frequencies))
+    assert frequencies == {"otter": 2, "station": 1}
+    assert [i for i, _ in tight] == [3]
+    assert sorted(i for i, _ in loose) == [1, 2, 3]
+    assert scoped == []  # the same terms within a scope: the station is not in doc-a

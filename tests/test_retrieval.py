@@ -235,6 +235,28 @@ def test_unknown_document_in_the_filter(corpus, fake_embedder, lexical) -> None:
                                                  [docs["ferry"].info.id, "0" * 64])
 
 
+def test_the_postings_budget_leaves_common_words_out_of_bm25(corpus, fake_embedder,  # type: ignore[no-untyped-def]
+                                                              lexical, monkeypatch) -> None:
+    """"procedur" is on every filler chunk, "herring" on one: within a budget of one
+    posting BM25 matches the herring alone; the default budget keeps both words."""
+    kb, _ = corpus
+    kept: list[list[str]] = []
+    search = lexical.search
+
+    def spied(conn, query, limit, document_ids=None, also=(), budget=None):  # type: ignore[no-untyped-def]
+        kept.append(budget.kept(list(dict.fromkeys(lexical.tokenizer.tokens(query)))))
+        return search(conn, query, limit, document_ids, also, budget)
+
+    monkeypatch.setattr(lexical, "search", spied)
+    tight = retriever(fake_embedder, lexical, dense_weight=0.0, lexical_postings=1)
+    passages = tight.search(kb, "procedures herring", 3)
+    assert kept == [["herring"]]
+    assert "herring" in passages[0].text
+    kept.clear()
+    retriever(fake_embedder, lexical, dense_weight=0.0).search(kb, "procedures herring", 3)
+    assert kept == [["procedur", "herring"]]
+
+
 @pytest.mark.parametrize("fusion", ["zscore", "rrf"])
 def test_lexical_only_ranking_follows_bm25(corpus, fake_embedder, lexical, fusion: str  # type: ignore[no-untyped-def]
                                            ) -> None:
