@@ -303,7 +303,7 @@ def speed(ingested: dict[str, Any]) -> dict[str, Any]:
             "failed": ingested["failed"]}
 
 
-def run(data: Path, work: Path, sizes: list[int]) -> dict[str, Any]:
+def run(data: Path, work: Path, sizes: list[int], kb_sizes: list[int]) -> dict[str, Any]:
     inputs = work / "pdfs"
     shutil.copytree(data / "real" / "financebench-dev" / "pdfs", inputs / "financebench")
     shutil.copytree(data / "pdfs" / "korean", inputs / "korean")
@@ -340,7 +340,20 @@ def run(data: Path, work: Path, sizes: list[int]) -> dict[str, Any]:
     report["latency"] = {"ours": ours_latency, "naive": naive_latency}
     if sizes:  # seeded by the sentence vectors the service made of these PDFs
         report["scale"] = scale(work / "ours" / KB / "vectors", sizes, work, probes)
+    for size in kb_sizes:  # the knowledge base these PDFs made, grown
+        print(f"knowledge base: {size:,} chunks through the server", flush=True)
+        report.setdefault("knowledge_base", {})[str(size)] = grown(work, size, queries)
+        print(json.dumps(report["knowledge_base"][str(size)]), flush=True)
     return report
+
+
+def grown(work: Path, size: int, queries: list[str]) -> dict[str, Any]:
+    from bench.kb_scale import measure
+
+    def timed(url: str, headers: dict[str, str], clients: int) -> dict[str, float]:
+        return latency(url, headers, ours_search, queries, clients)
+
+    return measure(work / "ours" / KB, size, queries, work, KEY, timed)
 
 
 def scale(source: Path, sizes: list[int], work: Path, probes: list[Probe]) -> dict[str, Any]:
@@ -407,6 +420,21 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{row['disk_mb']:,.0f} | {row['rss_anon_mb']:,.0f} + "
                          f"{row['rss_file_mb']:,.0f} | {row['first_search_ms']} |")
         lines.append("\n".join(table))
+    if "knowledge_base" in report:
+        table = ["| knowledge base | built (publish + index) s | disk MB | cold start s | "
+                 "hybrid search p50 / p95 ms, 1 client; req/s | 8 clients | BM25 alone p95 "
+                 "ms (no budget) | server RSS MB (anon + file) |\n"
+                 "|---|---|---|---|---|---|---|---|"]
+        for size, row in report["knowledge_base"].items():
+            one, eight, lexical = row["search_1"], row["search_8"], row["lexical"]
+            table.append(
+                f"| {int(size):,} chunks, {row['documents']:,} documents | "
+                f"{row['publish_s']:.0f} + {row['index_s']:.0f} | {row['disk_mb']:,.0f} | "
+                f"{row['cold_start_s']} | {one['p50_ms']} / {one['p95_ms']}; {one['rps']} | "
+                f"{eight['p50_ms']} / {eight['p95_ms']}; {eight['rps']} | "
+                f"{lexical['within_budget']['p95_ms']} ({lexical['no_budget']['p95_ms']}) | "
+                f"{row['rss_anon_mb']:,.0f} + {row['rss_file_mb']:,.0f} |")
+        lines.append("\n".join(table))
     return "\n\n".join(lines) + "\n"
 
 
@@ -416,13 +444,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(".eval"))
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="vector store sizes in chunks ('' skips the scale part)")
+    parser.add_argument("--kb-sizes", default="100000",
+                        help="whole knowledge bases grown to these sizes in chunks and "
+                        "searched through the server ('' skips them; bench/kb_scale.py)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    kb_sizes = [int(s) for s in args.kb_sizes.split(",") if s]
     work = Path(tempfile.mkdtemp(prefix="qa-bench-", dir=args.work))
     started = time.perf_counter()
     try:
-        report = run(args.data, work, sizes)
+        report = run(args.data, work, sizes, kb_sizes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["seconds"] = round(time.perf_counter() - started)
