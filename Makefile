@@ -169,13 +169,17 @@ calibrate: install-dev
 	$(BIN)/python -m bench.calibrate_answerability --shared $(DATA) --data $(CALIBRATE_DATA) --out .eval/calibrate.json
 
 # The service against the naive LangChain pipeline on the same PDFs and questions, then the
-# vector store at 10k/100k/1M chunks (bench/compare.py; under an hour here). Writes
-# .eval/bench.json and .eval/bench.md. BENCH_SIZES= (empty) skips the scale part.
+# vector store at 10k/100k/1M chunks, then the whole knowledge base grown to 100k chunks
+# and searched through a server (bench/compare.py, bench/kb_scale.py; under an hour here).
+# Writes .eval/bench.json and .eval/bench.md. BENCH_SIZES= or BENCH_KB_SIZES= (empty) skip
+# those parts.
 BENCH_SIZES ?= 10000,100000,1000000
+BENCH_KB_SIZES ?= 100000
 BENCH_STAMP := $(VENV)/.installed-bench
 bench: install-dev $(BENCH_STAMP)
 	mkdir -p .eval
-	$(BIN)/python -m bench.compare --data $(DATA) --sizes "$(BENCH_SIZES)" --out .eval
+	$(BIN)/python -m bench.compare --data $(DATA) --sizes "$(BENCH_SIZES)" \
+		--kb-sizes "$(BENCH_KB_SIZES)" --out .eval
 
 $(BENCH_STAMP): $(DEV_STAMP) pyproject.toml
 	$(BIN)/pip install -q -e '.[bench]'
