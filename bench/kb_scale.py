@@ -201,6 +201,7 @@ def measure(source_root: Path, size: int, queries: list[str], work: Path, key: s
     own; BM25 alone with and without the postings budget; a server started on it (cold
     start to the first answered search), then `latency(url, headers, clients)` with 1 and
     8 clients, and the server's memory after."""
+    from bench.concurrency import stop
     from bench.concurrent_load import free_port, qa_command, qa_environment
     from qa_service.config import RetrievalSettings
     from qa_service.store.registry import KnowledgeBaseRegistry
@@ -231,11 +232,6 @@ def measure(source_root: Path, size: int, queries: list[str], work: Path, key: s
             row[f"search_{clients}"] = latency(url, headers, clients)
         row.update(process_memory(process.pid))
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
+        stop(process)
     shutil.rmtree(data_dir, ignore_errors=True)
     return row

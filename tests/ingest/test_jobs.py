@@ -18,7 +18,7 @@ from ingest.pipeline import IngestPipeline
 from ingest.uploads import queue_local_files, stage_upload
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
-from qa_service.schemas import DocumentStatus, FileOutcome, JobState
+from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from qa_service.store.registry import KnowledgeBaseRegistry
 from tests.pdfs import text_pdf
@@ -226,13 +226,12 @@ class _WatchedPool:
         return result
 
 
-def test_the_next_file_is_parsed_while_this_one_is_embedded(
-        pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first, second, third = (tmp_path / f"{name}.pdf" for name in ("first", "second", "third"))
-    for n, path in enumerate((first, second, third)):
-        path.write_bytes(text_pdf([f"Report number {n} on the harvest. " * 30]))
-    watched = _WatchedPool(pool, second)
+def _run_watched(pool: ParserPool, paths: list[Path], watched_path: Path, embedder: Embedder,
+                 lexical: LexicalIndex, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+                 ) -> tuple[JobInfo | None, bool, list[str]]:
+    """Run a job of `paths`; whether `watched_path` had been parsed by the time the first
+    file's embedding began (it waits up to a minute for it), and the files parsed."""
+    watched = _WatchedPool(pool, watched_path)
     pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
                               embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
                               max_file_bytes=10_000_000)
@@ -240,15 +239,31 @@ def test_the_next_file_is_parsed_while_this_one_is_embedded(
     embed = embedder.embed_passages
 
     def embed_waiting(texts: list[str]) -> Any:
-        if not overlapped:  # the first file's embedding: the second is parsed meanwhile
+        if not overlapped:  # the first file's embedding
             overlapped.append(watched.parsed_second.wait(timeout=60))
         return embed(texts)
 
     monkeypatch.setattr(embedder, "embed_passages", embed_waiting)
-    job = run_job(pipeline, kb, queue_local_files(kb, [first, second, third]))
-    assert overlapped == [True]
+    job = run_job(pipeline, kb, queue_local_files(kb, paths))
+    return job, overlapped == [True], watched.parsed
+
+
+def _reports(tmp_path: Path, names: tuple[str, ...]) -> list[Path]:
+    paths = [tmp_path / f"{name}.pdf" for name in names]
+    for n, path in enumerate(paths):
+        path.write_bytes(text_pdf([f"Report number {n} on the harvest. " * 30]))
+    return paths
+
+
+def test_the_next_file_is_parsed_while_this_one_is_embedded(
+        pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _reports(tmp_path, ("first", "second", "third"))
+    job, overlapped, parsed = _run_watched(pool, paths, paths[1], embedder, lexical, kb,
+                                           monkeypatch)
+    assert overlapped  # the second file was parsed while the first was embedded
     assert job is not None and [f.status for f in job.files] == [DocumentStatus.INDEXED] * 3
-    assert watched.parsed == ["first.pdf", "second.pdf", "third.pdf"]  # each parsed once
+    assert parsed == ["first.pdf", "second.pdf", "third.pdf"]  # each parsed once
 
 
 def test_each_parser_worker_parses_a_file_ahead(
@@ -256,28 +271,14 @@ def test_each_parser_worker_parses_a_file_ahead(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """With two workers, the two files after the one being embedded are parsed meanwhile;
     outcomes still come in the job's order."""
-    paths = [tmp_path / f"{name}.pdf" for name in ("first", "second", "third", "fourth")]
-    for n, path in enumerate(paths):
-        path.write_bytes(text_pdf([f"Report number {n} on the harvest. " * 30]))
+    paths = _reports(tmp_path, ("first", "second", "third", "fourth"))
     with ParserPool(ParserLimits(), size=2) as two:
-        watched = _WatchedPool(two, paths[2])
-        pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
-                                  embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
-                                  max_file_bytes=10_000_000)
-        overlapped: list[bool] = []
-        embed = embedder.embed_passages
-
-        def embed_waiting(texts: list[str]) -> Any:
-            if not overlapped:  # the first file's embedding: the third is parsed meanwhile
-                overlapped.append(watched.parsed_second.wait(timeout=60))
-            return embed(texts)
-
-        monkeypatch.setattr(embedder, "embed_passages", embed_waiting)
-        job = run_job(pipeline, kb, queue_local_files(kb, paths))
-    assert overlapped == [True]
+        job, overlapped, parsed = _run_watched(two, paths, paths[2], embedder, lexical, kb,
+                                               monkeypatch)
+    assert overlapped  # the third file was parsed while the first was embedded
     assert job is not None and [Path(f.filename).name for f in job.files] == [p.name for p in paths]
     assert [f.status for f in job.files] == [DocumentStatus.INDEXED] * 4
-    assert sorted(watched.parsed) == sorted(p.name for p in paths)  # each parsed once
+    assert sorted(parsed) == sorted(p.name for p in paths)  # each parsed once
 
 
 def test_a_file_that_would_not_be_parsed_is_not_parsed_ahead(
