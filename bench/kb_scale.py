@@ -185,13 +185,11 @@ def copy_knowledge_base(source_root: Path, data_dir: Path) -> Path:
 
 def process_memory(pid: int) -> dict[str, float]:
     """A process's resident memory (MB): all, anonymous, file-backed (memory-mapped)."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "RssAnon", "RssFile"):
-            fields[name] = round(int(value.split()[0]) / 1024, 1)
-    return {"rss_mb": fields["VmRSS"], "rss_anon_mb": fields["RssAnon"],
-            "rss_file_mb": fields["RssFile"]}
+    from bench.vector_scale import status_memory
+
+    fields = status_memory(pid)
+    return {"rss_mb": round(fields["VmRSS"], 1), "rss_anon_mb": round(fields["RssAnon"], 1),
+            "rss_file_mb": round(fields["RssFile"], 1)}
 
 
 def measure(source_root: Path, size: int, queries: list[str], work: Path, key: str,

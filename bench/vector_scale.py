@@ -70,12 +70,19 @@ def synthetic(chunks: list[Vectors], n: int, seed: int) -> tuple[npt.NDArray[np.
     return owners, blended.astype(np.float32)
 
 
-def memory() -> dict[str, float]:
+def status_memory(pid: int | str = "self") -> dict[str, float]:
+    """A process's resident memory from /proc (MB): VmRSS (all), RssAnon (its own),
+    RssFile (file-backed: memory-mapped vectors), VmHWM (peak)."""
     fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
             fields[name] = int(value.split()[0]) / 1024
+    return fields
+
+
+def memory() -> dict[str, float]:
+    fields = status_memory()
     fields["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return fields
 

@@ -163,8 +163,8 @@ class FaissSegmentStore:
         if self._ann is None and self._unreadable != listed["file"]:
             try:
                 self._ann = ApproximateIndex(self.folder / listed["file"],
-                                               tuple(listed["covers"]),
-                                               self.approximate.nprobe)
+                                             tuple(listed["covers"]),
+                                             self.approximate.nprobe)
             except RuntimeError as exc:  # exact search is still right, only slower
                 self._unreadable = listed["file"]
                 log.warning("the approximate index of %s is unreadable (%s): searching "
