@@ -15,7 +15,10 @@ answerer counts a sentence that holds a translation as holding the word.
 The terms' vectors are computed when first needed and kept with the knowledge base
 (`TermVectorCache`: a JSON header of the model, the dimension and the terms, then the
 vectors as raw float16; no pickle): a term is embedded once, and a new document adds only
-its new terms.
+its new terms. Which terms a side holds and their hub scores are kept too (`SideFile`,
+keyed by the model, the question's language and the index state): a server started on an
+unchanged knowledge base answers its first question without listing every indexed term or
+measuring the hubs again.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy.typing as npt
 from qa_service.store.atomic import write_bytes_atomic
 from qa_service.tokens import Tokenizer, has_hangul
 
-__all__ = ["TermVectorCache", "WordBridge", "question_words"]
+__all__ = ["SideFile", "TermVectorCache", "WordBridge", "question_words"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +167,67 @@ class _Side:
     hubs: npt.NDArray[np.float32]
 
 
+class SideFile:
+    """Which terms a question in one language is translated into, and their hub scores, as
+    last built for an index state: a 4-byte little-endian header length, the JSON header
+    (`model`, `korean_question`, `state`, `terms`: null for a side with too few terms),
+    then one little-endian float32 hub score per term. Read only when the model, the
+    language and the state are the ones asked for; a file that does not read back whole is
+    ignored (the side is built again)."""
+
+    def __init__(self, path: Path, model: str) -> None:
+        self.path = path
+        self.model = model
+
+    def load(self, state: object, korean_question: bool
+             ) -> tuple[bool, tuple[list[str], npt.NDArray[np.float32]] | None]:
+        """(found, (terms, hubs) or None for a side with too few terms)."""
+        wanted = _jsonable(state)
+        if wanted is None:
+            return False, None
+        try:
+            raw = self.path.read_bytes()
+            size = int.from_bytes(raw[:4], "little")
+            header = json.loads(raw[4:4 + size].decode("utf-8"))
+            if (header["model"], header["korean_question"], header["state"]) != (
+                    self.model, korean_question, wanted):
+                return False, None
+            if header["terms"] is None:
+                return True, None
+            terms = [str(t) for t in header["terms"]]
+            hubs = np.frombuffer(raw[4 + size:], dtype="<f4")
+            if len(hubs) != len(terms):
+                raise ValueError("the hub scores do not match the terms")
+        except FileNotFoundError:
+            return False, None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("term side %s unreadable (%s): building it again", self.path, exc)
+            return False, None
+        return True, (terms, hubs.astype(np.float32))
+
+    def save(self, state: object, korean_question: bool,
+             side: tuple[Sequence[str], npt.NDArray[np.float32]] | None) -> None:
+        wanted = _jsonable(state)
+        if wanted is None:
+            return
+        header = json.dumps({"model": self.model, "korean_question": korean_question,
+                             "state": wanted, "terms": list(side[0]) if side else None},
+                            ensure_ascii=False).encode("utf-8")
+        body = side[1].astype("<f4").tobytes() if side else b""
+        try:
+            write_bytes_atomic(self.path, len(header).to_bytes(4, "little") + header + body)
+        except OSError as exc:  # a read-only data directory: built again next start
+            log.warning("term side not kept at %s: %s", self.path, exc)
+
+
+def _jsonable(state: object) -> Any:
+    """`state` as it reads back from JSON, or None when it cannot be written as JSON."""
+    try:
+        return json.loads(json.dumps(state))
+    except (TypeError, ValueError):
+        return None
+
+
 class WordBridge:
     def __init__(self, model: str, encode: Encode, min_score: float = 0.2,
                  per_word: int = 2, cache_size: int = 8) -> None:
@@ -220,32 +284,48 @@ class WordBridge:
         if key in self._sides:
             self._sides.move_to_end(key)
             return self._sides[key]
-        side = self._built(cache_path, terms, korean_question)
+        side = self._built(cache_path, state, terms, korean_question)
         self._sides[key] = side
         while len(self._sides) > self.cache_size:
             self._sides.popitem(last=False)
         return side
 
-    def _built(self, cache_path: Path, terms: Callable[[], list[str]],
+    def _built(self, cache_path: Path, state: object, terms: Callable[[], list[str]],
                korean_question: bool) -> _Side | None:
+        """The side as kept for `state` (`SideFile`), else built from the indexed terms
+        and kept."""
+        stored = SideFile(cache_path.with_name(
+            f"{cache_path.stem}-{'ko' if korean_question else 'en'}-side.bin"), self.model)
+        found, kept = stored.load(state, korean_question)
+        if found:
+            if kept is None:
+                return None
+            return _Side(tuple(kept[0]), self._cache(cache_path).vectors(kept[0]), kept[1])
         indexed = terms()
         korean = [t for t in indexed if is_korean_term(t)]
         english = [t for t in indexed if is_english_term(t)]
         targets, sources = (english, korean) if korean_question else (korean, english)
         if len(targets) < MIN_TERMS or not sources:
+            stored.save(state, korean_question, None)
             return None
         if len(sources) > HUB_SAMPLE:
             pick = np.random.default_rng(0).choice(len(sources), HUB_SAMPLE, replace=False)
             sources = [sources[i] for i in sorted(pick)]
+        cache = self._cache(cache_path)
+        cache.retain(indexed)
+        target_vectors = cache.vectors(targets)
+        hubs = _hubs(target_vectors, cache.vectors(sources))
+        stored.save(state, korean_question, (targets, hubs))
+        return _Side(tuple(targets), target_vectors, hubs)
+
+    def _cache(self, cache_path: Path) -> TermVectorCache:
+        """The term vectors kept at `cache_path`, the most recently used kept open."""
         cache = self._caches.pop(cache_path, None) or TermVectorCache(
             cache_path, self.model, self.encode)
         self._caches[cache_path] = cache  # the most recently used last
         while len(self._caches) > self.cache_size:
             self._caches.popitem(last=False)
-        cache.retain(indexed)
-        target_vectors = cache.vectors(targets)
-        return _Side(tuple(targets), target_vectors,
-                     _hubs(target_vectors, cache.vectors(sources)))
+        return cache
 
 
 def _hubs(targets: Vectors, sources: Vectors) -> npt.NDArray[np.float32]:

@@ -230,3 +230,75 @@ def test_a_language_with_too_few_terms_is_not_listed_again(tmp_path: Path) -> No
         assert words.translations(tmp_path / "t.bin", 1, terms, [("seat", "seats")]) == {}
     words.translations(tmp_path / "t.bin", 2, terms, [("seat", "seats")])
     assert len(listed) == 2
+
+
+def test_a_new_process_reads_the_side_kept_for_an_unchanged_index(
+        tmp_path: Path, few_terms: None) -> None:
+    """Listing every indexed term and measuring the hubs is most of a first question on a
+    large knowledge base: a server started again on the same index state reads them back
+    (`SideFile`), and translates exactly as the process that built them."""
+    path = tmp_path / "term-vectors.bin"
+    listed: list[int] = []
+
+    def terms() -> list[str]:
+        listed.append(1)
+        return [*KOREAN_TERMS, *ENGLISH_TERMS]
+
+    concepts = {"warranty": 1, "보증": 1, "battery": 2, "배터리": 2, "은행": 5, "bank": 5}
+    words = [("warranti", "warranty"), ("batteri", "battery")]
+    state = ("kb-uid", 3, 40, "2026-12-06T00:00:00", 40)
+    built = WordBridge("concepts", ConceptEncoder(concepts)).translations(
+        path, state, terms, words)
+    assert built["warranti"][0] == "보증" and listed == [1]
+    again = ConceptEncoder(concepts)
+    restarted = WordBridge("concepts", again)
+    assert restarted.translations(path, state, terms, words) == built
+    assert listed == [1]  # not listed again
+    assert again.embedded == ["warranty", "battery"]  # the question's words only
+    # the other language's side is its own file
+    assert restarted.translations(path, state, terms, [("은행", "은행")])["은행"][0] == "bank"
+    assert len(listed) == 2
+    # a new state of the index (a document added or deleted) builds it again
+    WordBridge("concepts", ConceptEncoder(concepts)).translations(
+        path, (*state[:-1], 41), terms, words)
+    assert len(listed) == 3
+    # so does another model
+    WordBridge("other", ConceptEncoder(concepts)).translations(
+        path, (*state[:-1], 41), terms, words)
+    assert len(listed) == 4
+
+
+def test_a_side_with_too_few_terms_is_kept_as_such(tmp_path: Path) -> None:
+    listed: list[int] = []
+
+    def terms() -> list[str]:
+        listed.append(1)
+        return list(ENGLISH_TERMS)
+
+    for _ in range(2):  # two processes
+        assert WordBridge("concepts", ConceptEncoder({})).translations(
+            tmp_path / "t.bin", ("uid", 1), terms, [("seat", "seats")]) == {}
+    assert listed == [1]
+
+
+def test_an_unreadable_side_is_built_again(tmp_path: Path, few_terms: None,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "t.bin"
+    listed: list[int] = []
+
+    def terms() -> list[str]:
+        listed.append(1)
+        return [*KOREAN_TERMS, *ENGLISH_TERMS]
+
+    encode = ConceptEncoder({"warranty": 1, "보증": 1})
+    words = [("warranti", "warranty")]
+    built = WordBridge("concepts", encode).translations(path, ("uid", 1), terms, words)
+    side = tmp_path / "t-en-side.bin"
+    assert side.exists() and side.read_bytes()[4:].startswith(b'{"model": "concepts"')
+    side.write_bytes(side.read_bytes()[:-8])  # a torn copy: fewer hub scores than terms
+    assert WordBridge("concepts", encode).translations(path, ("uid", 1), terms,
+                                                       words) == built
+    assert len(listed) == 2 and "do not match" in caplog.text
+    # and kept whole again
+    WordBridge("concepts", encode).translations(path, ("uid", 1), terms, words)
+    assert len(listed) == 2
