@@ -157,9 +157,10 @@ class Services:
         kb.build_approximate_index()
 
     def warm_up(self) -> None:
-        """Load the models now rather than on the first request."""
+        """Load the embedding model now rather than on the first request. The Korean
+        analyser is left to `lexical.tokenizer.load()`: the server runs it once idle
+        (`qa_service.api.activity`), as it holds the interpreter lock for seconds."""
         self.embedder.embed_queries(["warm up"])
-        self.lexical.tokenizer.tokens("모델을 미리 불러옵니다")
 
     def close(self) -> None:
         self.asker.close()

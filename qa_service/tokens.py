@@ -72,7 +72,8 @@ def is_korean(text: str) -> bool:
 
 
 class Tokenizer:
-    """Thread-safe; the Korean analyser loads on first use (about a second)."""
+    """Thread-safe; the Korean analyser loads on first use or on `load()` (about two
+    seconds, holding the interpreter lock: English text never needs it)."""
 
     def __init__(self) -> None:
         self._kiwi: Any = None
@@ -103,6 +104,15 @@ class Tokenizer:
             elif tag in ("SL", "SN"):  # Latin words and numbers go the English way
                 out += _english(text[start:end])
         return out
+
+    @property
+    def loaded(self) -> bool:
+        return self._kiwi is not None
+
+    def load(self) -> None:
+        """Load the Korean analyser now, its first analysis included (its model finishes
+        loading then)."""
+        self.morphemes("모델을 미리 불러옵니다")
 
     def _analyser(self) -> Any:
         """The Kiwi analyser; callers hold `self._lock`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 from qa_service import __version__
 from qa_service.access.control import AccessControl
+from qa_service.api.activity import Activity, CountRequests, warm_up_when_idle
 from qa_service.api.authenticate import Authenticate
 from qa_service.api.body_limit import BodyLimit
 from qa_service.api.docs import install_docs
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     non-loopback address)."""
     config = settings or Settings()
     AccessControl.check_bind(config)
+    activity = Activity()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,9 +47,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         lock.acquire(f"{config.host}:{config.port}")
         try:
             services = Services.build(config, embedder)
+            stop_warming = threading.Event()
             try:
                 _announce_access(services)
                 services.warm_up()
+                # the Korean analyser once no request is in flight (`api.activity`)
+                warm_up_when_idle(activity, services.lexical.tokenizer.load, stop_warming)
                 services.runner.remove_leftovers()
                 services.runner.start()
                 services.indexer.start()
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
                 app.state.services = services
                 yield
             finally:
+                stop_warming.set()
                 services.close()
         finally:
             lock.release()
@@ -87,6 +94,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.add_middleware(BodyLimit, upload_bytes=int(config.limits.max_request_mb * 1_000_000),
                        other_bytes=int(config.limits.max_body_kb * 1000),
                        upload_routes=[("POST", UPLOAD_PATH)])
+    app.add_middleware(CountRequests, activity=activity)  # outermost: every request counts
     return app
 
 
