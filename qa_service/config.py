@@ -154,9 +154,10 @@ class VectorSettings(BaseModel):
     Below `approximate_from` chunks every question reads every sentence vector (exact).
     From there on the store also keeps a FAISS IVF-SQ8 index over the sentence vectors,
     built and swapped in the background after ingestion: a question reads `nprobe` of its
-    lists, takes the chunks of its `candidates` best sentences (and the exact best of what
-    was written since the index was built) and scores them exactly. Measured by
-    `make bench`; see the README's "Large knowledge bases".
+    lists (fewer where those would hold more than `probe_vectors` vectors), takes the
+    chunks of its `candidates` best sentences (and the exact best of what was written since
+    the index was built) and scores them exactly. Measured by `make bench`; see the
+    README's "Large knowledge bases".
     """
 
     approximate_from: int = Field(
@@ -172,7 +173,13 @@ class VectorSettings(BaseModel):
         description="Best sentences taken from the index per question (at least 12 x k); "
         "their chunks are scored exactly by their best sentence vector.")
     nprobe: int = Field(default=192, ge=1, le=8192,
-                        description="Inverted lists read per question: recall against latency.")
+                        description="Inverted lists read per question, at most: recall "
+                        "against latency.")
+    probe_vectors: int = Field(
+        default=100_000, ge=0,
+        description="Fewer lists are read where `nprobe` of them would hold more than about "
+        "this many sentence vectors (a 1M-chunk knowledge base's lists are long); 0: always "
+        "`nprobe`.")
     max_lists: int = Field(default=8192, ge=16, le=65_536,
                            description="At most this many inverted lists (new builds: about "
                            "4 sqrt(vectors)).")

@@ -5,10 +5,11 @@ for each question: about 8.6 vectors per chunk, 1.8 GB per question at 100,000 c
 Once a knowledge base holds `approximate_from` chunks, the vector store also keeps a FAISS
 inverted-file index over the same sentence vectors, 8-bit scalar-quantized (IVF-SQ8:
 512 bytes a vector), each labelled with its chunk's id. A question reads the `nprobe`
-lists nearest to it, takes the chunks of its best `candidates` sentences, adds the exact
-best of the segments written since the index was built, and scores every candidate
-exactly by its best sentence vector, as exact search would: the index only chooses what
-to score, so a chunk's score never depends on it.
+lists nearest to it (fewer on an index so large that those would hold more than
+`probe_vectors` vectors: `ApproximateIndex.lists_read`), takes the chunks of its best
+`candidates` sentences, adds the exact best of the segments written since the index was
+built, and scores every candidate exactly by its best sentence vector, as exact search
+would: the index only chooses what to score, so a chunk's score never depends on it.
 
 (One vector per chunk, the mean of its sentences, was measured first and rejected: on the
 FinanceBench filings its 200 best chunks held 0.74 of exact search's top 10; see the
@@ -32,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qa_service.store.atomic import write_bytes_atomic
+from qa_service.store.prefetch import will_need_bytes
 
 __all__ = ["INDEX_KIND", "ApproximateIndex", "ApproximateSettings", "BuiltIndex", "build_index",
            "list_count"]
@@ -51,7 +53,8 @@ class ApproximateSettings:
     approximate_from: int = 20_000  # chunks; 0 builds the index for every knowledge base
     rebuild_fraction: float = 0.1  # rebuild when this share of chunks is outside the index
     candidates: int = 300  # best sentences taken from the index per question, at least
-    nprobe: int = 192  # lists read per question
+    nprobe: int = 192  # lists read per question, at most
+    probe_vectors: int = 100_000  # ... and no more than hold about this many vectors (0: any)
     max_lists: int = 8192
 
 
@@ -93,18 +96,53 @@ def build_index(folder: Path, dimension: int, total: int, sample: Vectors, rows:
 class ApproximateIndex:
     """A published index, read memory-mapped: candidates for a question."""
 
-    def __init__(self, path: Path, covers: tuple[str, ...], nprobe: int) -> None:
+    def __init__(self, path: Path, covers: tuple[str, ...], nprobe: int,
+                 probe_vectors: int = 0) -> None:
         import faiss
 
         self._faiss: Any = faiss
         self.file = path.name
         self.covers = frozenset(covers)
         self.nprobe = nprobe
+        self.probe_vectors = probe_vectors
         self._index: Any = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
 
     @property
     def count(self) -> int:
         return int(self._index.ntotal)
+
+    def _will_need_lists(self, queries: Vectors, lists: int) -> None:
+        """Queue the disk reads of the lists the search will read, all at once
+        (`store.prefetch`): a large index is mostly outside the page cache, and FAISS reads
+        its lists one after another."""
+        faiss = self._faiss
+        ivf = faiss.extract_index_ivf(self._index)
+        inverted = ivf.invlists
+        _, probed = ivf.quantizer.search(np.ascontiguousarray(queries, dtype=np.float32),
+                                         lists)
+        spans = []
+        for number in np.unique(probed[probed >= 0]).tolist():
+            size = inverted.list_size(number)
+            if size:
+                codes, ids = inverted.get_codes(number), inverted.get_ids(number)
+                spans += [(faiss.rev_swig_ptr(codes, 1).ctypes.data, size * inverted.code_size),
+                          (faiss.rev_swig_ptr(ids, 1).ctypes.data, size * 8)]
+                inverted.release_codes(number, codes)
+                inverted.release_ids(number, ids)
+        will_need_bytes(spans)
+
+    @property
+    def lists_read(self) -> int:
+        """Lists a question reads: `nprobe`, or fewer where that many hold more than about
+        `probe_vectors` vectors. A question's cost is the vectors it reads, and a large
+        index's lists are long: at 1M chunks (9M vectors in 8,192 lists) 192 lists are 213k
+        vectors, 109 MB read per question, most of it from disk until cached; at 100k chunks
+        they are 42k."""
+        lists = int(self._index.nlist)
+        read = min(self.nprobe, lists)
+        if self.probe_vectors > 0 and self.count > 0:
+            read = min(read, max(1, math.ceil(self.probe_vectors * lists / self.count)))
+        return read
 
     def candidates(self, queries: Vectors, n: int, removed: IdArray,
                    allowed: IdArray | None = None) -> list[IdArray]:
@@ -126,7 +164,8 @@ class ApproximateIndex:
             only = faiss.IDSelectorBatch(len(wanted), faiss.swig_ptr(wanted))
             keep += [wanted, only]
             selector = only if selector is None else faiss.IDSelectorAnd(only, selector)
-        params = faiss.SearchParametersIVF(nprobe=min(self.nprobe, self._index.nlist))
+        params = faiss.SearchParametersIVF(nprobe=self.lists_read)
+        self._will_need_lists(queries, params.nprobe)
         if selector is not None:
             params.sel = selector
             keep.append(selector)

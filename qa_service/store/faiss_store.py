@@ -46,6 +46,7 @@ from qa_service.store.approximate import (
     list_count,
 )
 from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
+from qa_service.store.prefetch import will_need
 from qa_service.store.vectors import Hits
 
 __all__ = ["FaissSegmentStore"]
@@ -164,7 +165,8 @@ class FaissSegmentStore:
             try:
                 self._ann = ApproximateIndex(self.folder / listed["file"],
                                              tuple(listed["covers"]),
-                                             self.approximate.nprobe)
+                                             self.approximate.nprobe,
+                                             self.approximate.probe_vectors)
             except RuntimeError as exc:  # exact search is still right, only slower
                 self._unreadable = listed["file"]
                 log.warning("the approximate index of %s is unreadable (%s): searching "
@@ -232,15 +234,18 @@ class FaissSegmentStore:
                 ) -> tuple[IdArray, npt.NDArray[np.float32]]:
         """Every stored vector of `ids` (sorted, unique): each row's owner and the rows, in
         the order they were added within each id."""
-        owner_blocks, row_blocks = [], []
+        wanted = []
         for (order, owners), (_, index) in zip(self._sorted_owners(segments), segments,
                                                strict=True):
             low = np.searchsorted(owners, ids, side="left")
             high = np.searchsorted(owners, ids, side="right")
             spans = _ranges(low, high)
             if len(spans):
-                owner_blocks.append(owners[spans])
-                row_blocks.append(self._stored(index)[order[spans]])
+                stored = self._stored(index)
+                will_need(stored, order[spans])  # every segment's reads queued at once
+                wanted.append((owners[spans], stored, order[spans]))
+        owner_blocks = [owners for owners, _, _ in wanted]
+        row_blocks = [stored[rows] for _, stored, rows in wanted]
         if not row_blocks:
             return np.zeros(0, np.int64), np.zeros((0, self._dimension), np.float32)
         return np.concatenate(owner_blocks), np.concatenate(row_blocks)

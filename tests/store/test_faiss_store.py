@@ -10,7 +10,7 @@ import pytest
 
 from qa_service.errors import StorageError
 from qa_service.store import faiss_store
-from qa_service.store.approximate import ApproximateSettings
+from qa_service.store.approximate import ApproximateIndex, ApproximateSettings
 from qa_service.store.faiss_store import MAX_SEGMENTS, FaissSegmentStore
 from tests.store.test_vector_store_contract import DIM, random_unit
 
@@ -162,6 +162,37 @@ def test_the_index_finds_what_exact_search_finds_with_the_same_scores(tmp_path: 
         for chunk_id, score in row:
             if chunk_id in scores:
                 assert score == pytest.approx(scores[chunk_id], abs=1e-5)
+
+
+def test_a_large_index_reads_no_more_lists_than_hold_probe_vectors(tmp_path: Path) -> None:
+    """A question's cost is the vectors its lists hold: `nprobe` lists at most, fewer where
+    they would hold more than about `probe_vectors`; fewer lists find less."""
+    ids, vectors = clustered(3000, 4, 32, 1)
+    store = approximated(tmp_path / "store", 32)
+    store.add(ids, vectors)
+    built = store.build_approximate()
+    path, count = tmp_path / "store" / built.file, len(vectors)
+
+    def read(nprobe: int, probe_vectors: int) -> int:
+        return ApproximateIndex(path, built.covers, nprobe, probe_vectors).lists_read
+
+    assert built.lists >= 64
+    assert read(64, 0) == 64 and read(1000, 0) == built.lists  # no bound; all lists at most
+    assert read(64, count) == 64  # bound above what 64 lists hold
+    assert read(64, 1) == 1
+    quarter = read(1000, count // 4)
+    assert built.lists // 4 <= quarter <= built.lists // 4 + 1
+    queries = clustered(60, 1, 32, 2)[1]
+    truth = [{i for i, _ in row} for row in store.search(queries, 10)]
+
+    def recall(probe_vectors: int) -> float:
+        bounded = approximated(tmp_path / "store", 32, probe_vectors=probe_vectors)
+        found = bounded.search(queries, 10)
+        return float(np.mean([len(t & {i for i, _ in row}) / 10
+                              for t, row in zip(truth, found, strict=True)]))
+
+    store.publish_approximate(built)
+    assert recall(1) < recall(0)
 
 
 def test_ids_written_after_the_index_are_found_and_removed_ones_are_not(tmp_path: Path) -> None:
