@@ -142,20 +142,25 @@ class TreeMonitor:
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
 
     def _tree(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry.name))
-        found, todo = [], [self.pid]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo += children.get(pid, [])
-        return found
+        return process_tree(self.pid)
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its descendants' process ids, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
 
 
 @contextmanager
@@ -339,7 +344,8 @@ def run(data: Path, work: Path, sizes: list[int], kb_sizes: list[int]) -> dict[s
     report["quality"] = {"ours": ours_quality, "naive": naive_quality}
     report["latency"] = {"ours": ours_latency, "naive": naive_latency}
     if sizes:  # seeded by the sentence vectors the service made of these PDFs
-        report["scale"] = scale(work / "ours" / KB / "vectors", sizes, work, probes)
+        report["scale"], report["joint"] = scale(work / "ours" / KB / "vectors", sizes, work,
+                                                 probes, pdfs)
     for size in kb_sizes:  # the knowledge base these PDFs made, grown
         print(f"knowledge base: {size:,} chunks through the server", flush=True)
         report.setdefault("knowledge_base", {})[str(size)] = grown(work, size, queries)
@@ -356,7 +362,11 @@ def grown(work: Path, size: int, queries: list[str]) -> dict[str, Any]:
     return measure(work / "ours" / KB, size, queries, work, KEY, timed)
 
 
-def scale(source: Path, sizes: list[int], work: Path, probes: list[Probe]) -> dict[str, Any]:
+def scale(source: Path, sizes: list[int], work: Path, probes: list[Probe],
+          pdfs: list[Path]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The vector store at each of `sizes`; then the largest searched while a server
+    ingests `pdfs` (`bench.joint_load`)."""
+    from bench import joint_load
     from bench.vector_scale import measure, real_chunks
     from qa_service.embedding import load_embedder
     from qa_service.store.approximate import ApproximateSettings
@@ -364,16 +374,21 @@ def scale(source: Path, sizes: list[int], work: Path, probes: list[Probe]) -> di
     chunks = real_chunks(source)
     queries = load_embedder("use-multilingual-v3").embed_queries(
         [p.text for p in probes][::2][:200]).astype(np.float32)
-    results = {}
+    settings = ApproximateSettings(approximate_from=0)
+    results, joint = {}, {}
     for size in sizes:
         print(f"scale: {size:,} chunks", flush=True)
         folder = work / f"scale-{size}"
-        results[str(size)] = measure(size, chunks, queries, folder,
-                                     ApproximateSettings(approximate_from=0),
+        results[str(size)] = measure(size, chunks, queries, folder, settings,
                                      len(queries) if size <= 100_000 else 20)
         print(json.dumps(results[str(size)]), flush=True)
+        if size == max(sizes):
+            print(f"scale: {size:,} chunks searched while a server ingests", flush=True)
+            joint = {"chunks": size, **joint_load.measure(
+                folder, chunks[0].shape[1], settings, queries, pdfs, work)}
+            print(json.dumps(joint), flush=True)
         shutil.rmtree(folder, ignore_errors=True)
-    return results
+    return results, joint
 
 
 # --- the report -------------------------------------------------------------------------
@@ -420,6 +435,18 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{row['disk_mb']:,.0f} | {row['rss_anon_mb']:,.0f} + "
                          f"{row['rss_file_mb']:,.0f} | {row['first_search_ms']} |")
         lines.append("\n".join(table))
+    if report.get("joint"):
+        joint = report["joint"]
+        lines.append(
+            f"{joint['chunks']:,} chunks searched while a server ingests every PDF "
+            f"(`bench/joint_load.py`): lowest memory available {joint['lowest_available_mb']:,} "
+            f"of {joint['memory_total_mb']:,} MB; the searcher and the server with its parser "
+            f"workers held at most {joint['peak_anon_mb']:,} MB of their own (anonymous) and "
+            f"{joint['peak_file_mb']:,} MB of page cache (file-backed); {joint['searches']} "
+            f"searches p50 / p95 {joint['search_p50_ms']} / {joint['search_p95_ms']} ms; "
+            f"ingestion {joint['ingest_pages_per_s']} pages/s"
+            + (f"; failed: {', '.join(joint['ingest_failed'])}" if joint["ingest_failed"]
+               else "") + ".")
     if "knowledge_base" in report:
         table = ["| knowledge base | built (publish + index) s | disk MB | cold start s (English / "
                  "Korean question) | "
