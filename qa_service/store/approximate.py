@@ -135,9 +135,9 @@ class ApproximateIndex:
     def lists_read(self) -> int:
         """Lists a question reads: `nprobe`, or fewer where that many hold more than about
         `probe_vectors` vectors. A question's cost is the vectors it reads, and a large
-        index's lists are long: at 1M chunks (9M vectors in 8,192 lists) 192 lists are 213k
-        vectors, 109 MB read per question, most of it from disk until cached; at 100k chunks
-        they are 42k."""
+        index's lists are long: at 1M chunks (9.1M vectors in 5,128 lists, as many as the
+        training sample allows) 192 lists hold 340k vectors, 174 MB read per question, most
+        of it from disk until cached; at 100k chunks they hold 42k."""
         lists = int(self._index.nlist)
         read = min(self.nprobe, lists)
         if self.probe_vectors > 0 and self.count > 0:
