@@ -36,6 +36,8 @@ __all__ = ["JobRunner", "run_job"]
 
 log = logging.getLogger(__name__)
 
+PARSE_AHEAD = 2  # files parsed ahead per parser worker
+
 
 def run_job(
     pipeline: IngestPipeline,
@@ -112,17 +114,25 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
 
     queued = [(position, filename, Path(staged)) for position, filename, staged, status
               in kb.catalog.job_files(job_id) if status is DocumentStatus.QUEUED]
-    # The next files are parsed ahead (`IngestPipeline.parse_ahead`), one per parser
-    # worker process, while this thread chunks, embeds and publishes them in order.
-    depth = pipeline.parsers.size
-    ahead = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="parse-ahead")
+    # The next files are parsed ahead (`IngestPipeline.parse_ahead`), `PARSE_AHEAD` per
+    # parser worker process (so that a worker done with a short file goes on while a long
+    # one holds up the order), while this thread chunks, embeds and publishes them in order.
+    # One thread per worker takes the files in the job's order (the executor's queue).
+    depth = pipeline.parsers.size * PARSE_AHEAD
+    ahead = ThreadPoolExecutor(max_workers=pipeline.parsers.size,
+                               thread_name_prefix="parse-ahead")
+    claimed: set[str] = set()  # files (by hash) parsed ahead: a copy later in the job is not
+
+    def parse_ahead(staged: Path) -> ParsedAhead | None:
+        return pipeline.parse_ahead(kb, staged, claimed)
+
     parsing: deque[Future[ParsedAhead | None]] = deque(
-        ahead.submit(pipeline.parse_ahead, kb, staged) for *_, staged in queued[:depth])
+        ahead.submit(parse_ahead, staged) for *_, staged in queued[:depth])
     try:
         for index, (position, filename, staged) in enumerate(queued):
             current = parsing.popleft()
             if index + depth < len(queued):
-                parsing.append(ahead.submit(pipeline.parse_ahead, kb, queued[index + depth][2]))
+                parsing.append(ahead.submit(parse_ahead, queued[index + depth][2]))
             outcome = _ingest_one(pipeline, kb, job_id, position, staged, filename, count,
                                   _parse_of(current))
             if on_file is not None:

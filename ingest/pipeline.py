@@ -9,6 +9,7 @@ document: nothing else in the knowledge base is re-read, re-embedded or rebuilt.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ class IngestPipeline:
     embed_batch_size: int = 64
     # what `parsers` read pages with (`ParserLimits.identity`), part of the pipeline version
     parser_identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
+    _claim_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                        repr=False, compare=False)
 
     def ingest_file(
         self,
@@ -103,11 +106,14 @@ class IngestPipeline:
         return self._index(kb, path, doc_id, filename, size, report, hook,
                            parsed.result if parsed is not None else None)
 
-    def parse_ahead(self, kb: KnowledgeBase, path: Path) -> ParsedAhead | None:
+    def parse_ahead(self, kb: KnowledgeBase, path: Path,
+                    claimed: set[str] | None = None) -> ParsedAhead | None:
         """Hash and parse `path` for a later `ingest_file(..., parsed=...)`: a job parses
-        its next file in the parser worker while this process chunks and embeds the
+        its next files in the parser workers while this process chunks and embeds the
         current one, which keeps both cores busy. None when `ingest_file` would not parse
-        the file (unreadable, too large, not a PDF, already indexed)."""
+        the file (unreadable, too large, not a PDF, already indexed), or when its hash is
+        in `claimed` (the same bytes already parsed ahead for this job; the hash is added
+        otherwise): the copy is found indexed in its turn."""
         try:
             size = path.stat().st_size
         except OSError:
@@ -115,6 +121,11 @@ class IngestPipeline:
         doc_id = file_sha256(path)
         if self._precheck(kb, path, doc_id, path.name, size) is not None:
             return None
+        if claimed is not None:
+            with self._claim_lock:
+                if doc_id in claimed:
+                    return None
+                claimed.add(doc_id)
         return ParsedAhead(doc_id, size, self.parsers.parse(path))
 
     def _precheck(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str,

@@ -281,6 +281,34 @@ def test_each_parser_worker_parses_a_file_ahead(
     assert sorted(parsed) == sorted(p.name for p in paths)  # each parsed once
 
 
+def test_a_worker_done_with_a_short_file_goes_on_to_the_next(
+        pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two files are parsed ahead per worker: with one worker, the third file is parsed
+    while the first is embedded, so a long file does not leave the worker idle."""
+    paths = _reports(tmp_path, ("first", "second", "third", "fourth"))
+    job, overlapped, parsed = _run_watched(pool, paths, paths[2], embedder, lexical, kb,
+                                           monkeypatch)
+    assert overlapped
+    assert job is not None and [f.status for f in job.files] == [DocumentStatus.INDEXED] * 4
+    assert parsed == [p.name for p in paths]  # in order, each once
+
+
+def test_the_same_file_twice_in_a_job_is_parsed_once(
+        pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
+        tmp_path: Path) -> None:
+    report = _reports(tmp_path, ("report",))[0]
+    watched = _WatchedPool(pool, report)
+    pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
+                              embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
+                              max_file_bytes=10_000_000)
+    job = run_job(pipeline, kb, queue_local_files(kb, [report, report, report]))
+    assert job is not None
+    assert [f.status for f in job.files] == [DocumentStatus.INDEXED] + [
+        DocumentStatus.UNCHANGED] * 2
+    assert watched.parsed == ["report.pdf"]
+
+
 def test_a_file_that_would_not_be_parsed_is_not_parsed_ahead(
         pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
         tmp_path: Path) -> None:
