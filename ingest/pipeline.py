@@ -39,6 +39,7 @@ def file_sha256(path: Path) -> str:
 
 
 OutcomeHook = Callable[[FileOutcome], PublishHook]
+_CLAIMING = threading.Lock()  # a job's parse-ahead threads check and claim a hash together
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,6 @@ class IngestPipeline:
     embed_batch_size: int = 64
     # what `parsers` read pages with (`ParserLimits.identity`), part of the pipeline version
     parser_identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
-    _claim_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
-                                        repr=False, compare=False)
 
     def ingest_file(
         self,
@@ -122,7 +121,7 @@ class IngestPipeline:
         if self._precheck(kb, path, doc_id, path.name, size) is not None:
             return None
         if claimed is not None:
-            with self._claim_lock:
+            with _CLAIMING:
                 if doc_id in claimed:
                     return None
                 claimed.add(doc_id)

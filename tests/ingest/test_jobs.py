@@ -226,15 +226,21 @@ class _WatchedPool:
         return result
 
 
+def _watched_pipeline(pool: ParserPool, second: Path, embedder: Embedder,
+                      lexical: LexicalIndex) -> tuple[IngestPipeline, _WatchedPool]:
+    """A pipeline parsing through `pool`, watched (`_WatchedPool`)."""
+    watched = _WatchedPool(pool, second)
+    return IngestPipeline(parsers=watched,  # type: ignore[arg-type]
+                          embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
+                          max_file_bytes=10_000_000), watched
+
+
 def _run_watched(pool: ParserPool, paths: list[Path], watched_path: Path, embedder: Embedder,
                  lexical: LexicalIndex, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
                  ) -> tuple[JobInfo | None, bool, list[str]]:
     """Run a job of `paths`; whether `watched_path` had been parsed by the time the first
     file's embedding began (it waits up to a minute for it), and the files parsed."""
-    watched = _WatchedPool(pool, watched_path)
-    pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
-                              embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
-                              max_file_bytes=10_000_000)
+    pipeline, watched = _watched_pipeline(pool, watched_path, embedder, lexical)
     overlapped: list[bool] = []
     embed = embedder.embed_passages
 
@@ -298,10 +304,7 @@ def test_the_same_file_twice_in_a_job_is_parsed_once(
         pool: ParserPool, embedder: Embedder, lexical: LexicalIndex, kb: KnowledgeBase,
         tmp_path: Path) -> None:
     report = _reports(tmp_path, ("report",))[0]
-    watched = _WatchedPool(pool, report)
-    pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
-                              embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
-                              max_file_bytes=10_000_000)
+    pipeline, watched = _watched_pipeline(pool, report, embedder, lexical)
     job = run_job(pipeline, kb, queue_local_files(kb, [report, report, report]))
     assert job is not None
     assert [f.status for f in job.files] == [DocumentStatus.INDEXED] + [
@@ -316,10 +319,7 @@ def test_a_file_that_would_not_be_parsed_is_not_parsed_ahead(
     good.write_bytes(text_pdf(["Orchards need pruning in winter. " * 30]))
     not_pdf = tmp_path / "notes.pdf"
     not_pdf.write_bytes(b"plain notes")
-    watched = _WatchedPool(pool, not_pdf)
-    pipeline = IngestPipeline(parsers=watched,  # type: ignore[arg-type]
-                              embedder=embedder, lexical=lexical, chunker=ChunkerConfig(),
-                              max_file_bytes=10_000_000)
+    pipeline, watched = _watched_pipeline(pool, not_pdf, embedder, lexical)
     job = run_job(pipeline, kb, queue_local_files(kb, [good, not_pdf, good]))
     assert job is not None
     assert [f.status for f in job.files] == [DocumentStatus.INDEXED, DocumentStatus.INVALID,
