@@ -1,5 +1,5 @@
-"""Test doubles: a deterministic bag-of-words embedder, a brute-force vector store, and
-helpers that turn page texts into a publishable document."""
+"""Test doubles: a deterministic bag-of-words embedder, a brute-force vector store, a clock
+moved by hand, and helpers that turn page texts into a publishable document."""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ from qa_service.store.catalog import now
 from qa_service.store.knowledge_base import KnowledgeBase
 
 _WORD = re.compile(r"\w+")
+
+
+class ManualClock:
+    """A monotonic clock that moves only when a test sets `now`."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class HashEmbedder:

@@ -4,18 +4,11 @@ import pytest
 
 from qa_service.access import RateLimiter
 from qa_service.errors import RateLimited
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import ManualClock
 
 
 def test_a_burst_of_a_minute_then_refill() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = RateLimiter("asks", per_minute=3, clock=clock)
     for _ in range(3):
         limiter.take("k")
@@ -31,7 +24,7 @@ def test_a_burst_of_a_minute_then_refill() -> None:
 
 
 def test_keys_have_their_own_buckets() -> None:
-    limiter = RateLimiter("uploads", per_minute=1, clock=Clock())
+    limiter = RateLimiter("uploads", per_minute=1, clock=ManualClock())
     limiter.take("a")
     limiter.take("b")
     with pytest.raises(RateLimited):
@@ -39,13 +32,13 @@ def test_keys_have_their_own_buckets() -> None:
 
 
 def test_zero_means_unlimited() -> None:
-    limiter = RateLimiter("asks", per_minute=0, clock=Clock())
+    limiter = RateLimiter("asks", per_minute=0, clock=ManualClock())
     for _ in range(1000):
         limiter.take("k")
 
 
 def test_idle_buckets_are_forgotten() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = RateLimiter("asks", per_minute=5, clock=clock)
     for n in range(10_001):
         limiter.take(f"key-{n}")

@@ -13,18 +13,11 @@ from qa_service.config import Settings
 from qa_service.embedding import Embedder
 from qa_service.tokens import Tokenizer
 from tests.api.helpers import running_app
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import ManualClock
 
 
 def test_idle_counts_from_the_end_of_the_last_request_in_flight() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     activity = Activity(clock)
     clock.now += 3
     assert activity.idle_for() == 3  # none since the start
