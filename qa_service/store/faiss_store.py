@@ -241,9 +241,9 @@ class FaissSegmentStore:
             high = np.searchsorted(owners, ids, side="right")
             spans = _ranges(low, high)
             if len(spans):
-                stored = self._stored(index)
-                will_need(stored, order[spans])  # every segment's reads queued at once
-                wanted.append((owners[spans], stored, order[spans]))
+                stored, rows = self._stored(index), order[spans]
+                will_need(stored, rows)  # every segment's reads queued at once
+                wanted.append((owners[spans], stored, rows))
         owner_blocks = [owners for owners, _, _ in wanted]
         row_blocks = [stored[rows] for _, stored, rows in wanted]
         if not row_blocks:

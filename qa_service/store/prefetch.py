@@ -41,8 +41,8 @@ def _madvise() -> Any:
 def will_need(array: npt.NDArray[Any], rows: npt.NDArray[np.int64]) -> int:
     """Ask for the pages holding `rows` of the C-contiguous 2-D `array` to be read now;
     returns how many page ranges were asked for (0 when `madvise` is missing)."""
-    madvise = _madvise()
-    if madvise is None or not len(rows) or array.ndim != 2 or not array.flags.c_contiguous:
+    if (_madvise() is None or not len(rows) or array.ndim != 2
+            or not array.flags.c_contiguous):
         return 0
     width = array.strides[0]
     base = array.ctypes.data
@@ -53,9 +53,8 @@ def will_need(array: npt.NDArray[Any], rows: npt.NDArray[np.int64]) -> int:
     breaks = np.flatnonzero(first[1:] > last[:-1] + 1) + 1
     begin = first[np.concatenate(([0], breaks))]
     end = last[np.concatenate((breaks - 1, [len(last) - 1]))]
-    for low, high in zip(begin.tolist(), end.tolist(), strict=True):
-        madvise(low * PAGE, (high - low + 1) * PAGE, MADV_WILLNEED)
-    return len(begin)
+    return will_need_bytes([(low * PAGE, (high - low + 1) * PAGE)
+                            for low, high in zip(begin.tolist(), end.tolist(), strict=True)])
 
 
 def will_need_bytes(spans: list[tuple[int, int]]) -> int:
