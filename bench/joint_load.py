@@ -57,6 +57,12 @@ def search_until(folder: Path, dimension: int, settings: ApproximateSettings,
     results.put(spent)
 
 
+def meminfo_mb(field: str) -> float:
+    """One field of /proc/meminfo, in MB."""
+    return next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith(f"{field}:")) / 1024
+
+
 class MemorySampler:
     """The machine's `MemAvailable` and the processes' RSS, sampled in a thread."""
 
@@ -84,9 +90,7 @@ class MemorySampler:
         from bench.compare import process_tree
         from bench.vector_scale import status_memory
 
-        available = next(int(line.split()[1]) for line in
-                         Path("/proc/meminfo").read_text().splitlines()
-                         if line.startswith("MemAvailable:")) / 1024
+        available = meminfo_mb("MemAvailable")
         self.lowest_available_mb = min(self.lowest_available_mb, available)
         anon = file = 0.0
         for root in self.roots:
@@ -127,11 +131,8 @@ def measure(folder: Path, dimension: int, settings: ApproximateSettings, queries
         stop.set()
         if searcher.is_alive():
             searcher.kill()
-    total_mb = next(int(line.split()[1]) for line in
-                    Path("/proc/meminfo").read_text().splitlines()
-                    if line.startswith("MemTotal:")) / 1024
     return {
-        "memory_total_mb": round(total_mb),
+        "memory_total_mb": round(meminfo_mb("MemTotal")),
         "lowest_available_mb": round(memory.lowest_available_mb),
         "peak_anon_mb": round(memory.peak_anon_mb),
         "peak_file_mb": round(memory.peak_file_mb),
