@@ -204,21 +204,23 @@ def _wait(ready: Callable[[], bool], timeout: float = 120) -> None:
 # --- ours -------------------------------------------------------------------------------
 
 
-def ingest_ours(api: httpx.Client, pid: int, pdfs: list[Path]) -> dict[str, Any]:
-    api.post("/kbs", json={"name": KB}).raise_for_status()
+def ingest_ours(api: httpx.Client, pid: int, pdfs: list[Path], kb: str = KB
+                ) -> dict[str, Any]:
+    """`pdfs` uploaded into a new knowledge base `kb`, 50 a job; waits for the jobs."""
+    api.post("/kbs", json={"name": kb}).raise_for_status()
     with TreeMonitor(pid) as monitor:
         started = time.perf_counter()
         jobs = []
         for first in range(0, len(pdfs), 50):
             files = [("files", (p.name, p.read_bytes(), "application/pdf"))
                      for p in pdfs[first:first + 50]]
-            response = api.post(f"/kbs/{KB}/documents", files=files, timeout=600)
+            response = api.post(f"/kbs/{kb}/documents", files=files, timeout=600)
             response.raise_for_status()
             jobs.append(response.json()["job_id"])
-        outcomes = [wait_job(api, job) for job in jobs]
+        outcomes = [wait_job(api, job, kb) for job in jobs]
         seconds = time.perf_counter() - started
     files = [f for job in outcomes for f in job["files"]]
-    info = api.get(f"/kbs/{KB}").json()
+    info = api.get(f"/kbs/{kb}").json()
     return {"pages": sum(f.get("pages") or 0 for f in files), "chunks": info["chunks"],
             "failed": [f"{f['filename']}: {f['status']}" for f in files
                        if f["status"] not in ("indexed", "unchanged")],
@@ -226,10 +228,11 @@ def ingest_ours(api: httpx.Client, pid: int, pdfs: list[Path]) -> dict[str, Any]
             "peak_rss_mb": monitor.peak_rss_mb}
 
 
-def wait_job(api: httpx.Client, job_id: str, timeout: float = 3600) -> dict[str, Any]:
+def wait_job(api: httpx.Client, job_id: str, kb: str = KB, timeout: float = 3600
+             ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = api.get(f"/kbs/{KB}/jobs/{job_id}").json()
+        job = api.get(f"/kbs/{kb}/jobs/{job_id}").json()
         if job["state"] in ("done", "failed"):
             return job  # type: ignore[no-any-return]
         time.sleep(0.5)
@@ -308,8 +311,9 @@ def speed(ingested: dict[str, Any]) -> dict[str, Any]:
             "failed": ingested["failed"]}
 
 
-def run(data: Path, work: Path, sizes: list[int], kb_sizes: list[int]) -> dict[str, Any]:
-    inputs = work / "pdfs"
+def bench_inputs(data: Path, inputs: Path) -> tuple[list[Path], list[Probe], list[Path]]:
+    """The benchmark's PDFs gathered and rendered under `inputs`: (the PDFs, the questions,
+    the folders that hold them)."""
     shutil.copytree(data / "real" / "financebench-dev" / "pdfs", inputs / "financebench")
     shutil.copytree(data / "pdfs" / "korean", inputs / "korean")
     probes = (rendered(data / "qa" / "squad-v1.1.dev.json", inputs / "squad", "squad")
@@ -317,7 +321,17 @@ def run(data: Path, work: Path, sizes: list[int], kb_sizes: list[int]) -> dict[s
               + financebench(data / "real" / "financebench-dev"))
     folders = sorted(p for p in inputs.iterdir() if p.is_dir())
     pdfs = sorted(p for folder in folders for p in folder.rglob("*.pdf"))
-    queries = [p.text for p in probes][::max(1, len(probes) // LATENCY_QUERIES)][:LATENCY_QUERIES]
+    return pdfs, probes, folders
+
+
+def latency_queries(probes: list[Probe]) -> list[str]:
+    """LATENCY_QUERIES questions spread over the probes (every kind of question)."""
+    return [p.text for p in probes][::max(1, len(probes) // LATENCY_QUERIES)][:LATENCY_QUERIES]
+
+
+def run(data: Path, work: Path, sizes: list[int], kb_sizes: list[int]) -> dict[str, Any]:
+    pdfs, probes, folders = bench_inputs(data, work / "pdfs")
+    queries = latency_queries(probes)
     report: dict[str, Any] = {"inputs": {"pdfs": len(pdfs), "questions": len(probes)}}
     print(f"{len(pdfs)} PDFs, {len(probes)} questions; the service first", flush=True)
     headers = {"Authorization": f"Bearer {KEY}"}
