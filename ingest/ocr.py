@@ -1,6 +1,6 @@
 """OCR for pages without a usable text layer: the `ocr` implementation of `PdfParser`.
 
-It reads the text layer as `pypdf` does (`ingest.parse.parse_pdf`), then, page by page,
+It reads the text layer as the `pypdf` parser does (`ingest.parse.parse_pdf`), then, page by page,
 renders each page whose text layer is empty or unusable (`needs_ocr`) with pdfium
 (`ingest.render`) and reads it with Tesseract (`ingest.tesseract`). A page keeps the OCR
 text when it holds more letters and digits in words than its text layer, with a box for each
@@ -182,16 +182,18 @@ def _page_of(number: int, image: PageImage, recognized: OcrText) -> Page:
 
 
 class OcrParser:
-    """The text layer (pypdf), and Tesseract for the pages without a usable one."""
+    """The text layer (`ingest.parse`, read by `text_layer`), and Tesseract for the pages
+    without a usable one."""
 
     name = "ocr"
 
-    def __init__(self, options: OcrOptions | None = None) -> None:
+    def __init__(self, options: OcrOptions | None = None, text_layer: str = "pdfium") -> None:
         self.options = options or OcrOptions()
+        self.text_layer = text_layer
 
     def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
               on_page_count: Callable[[int], None] | None = None,
               on_ocr_page: Callable[[int], None] | None = None) -> ParseResult:
         return parse_pdf(data, max_pages=max_pages, max_chars=max_chars,
                          on_page_count=on_page_count, filler=TesseractPages(self.options),
-                         on_ocr_page=on_ocr_page)
+                         on_ocr_page=on_ocr_page, text_layer=self.text_layer)

@@ -1,4 +1,4 @@
-"""PDF bytes -> pages of text. The only module that imports the PDF library (pypdf).
+"""PDF bytes -> pages of text.
 
 A `PdfParser` turns one PDF's bytes into a `ParseResult` and never raises for a bad
 document: it classifies it (`ParseResult.status`) and says why in words a person can act
@@ -6,6 +6,15 @@ on. `PARSERS` names the implementations (`pypdf`: the text layer; `ocr`: the tex
 and Tesseract for pages without one, `ingest.ocr`); the one a service uses runs
 inside parser worker processes (`ingest.parser_pool`), which bound its memory and time.
 Every implementation passes the same contract (`tests/ingest/test_parse.py`).
+
+pypdf opens the file and classifies it (damaged, encrypted, too many pages). A page's text
+is then pdfium's (`TEXT_LAYERS`: "pdfium", the default): pypdf's text extraction is pure
+Python, about twenty times slower, and it tears words apart ("op\nerations") and runs
+Korean words together where pdfium keeps the spaces. pypdf reads the pages pdfium cannot
+(a page that fails, or every page when pdfium cannot open the file or counts its pages
+differently), and draws table pages in its layout mode (`_page_text`). With
+`text_layer="pypdf"`, every page is pypdf's (the parser pool retries a file that way when
+pdfium crashed or hung its worker: `ingest.parser_pool`).
 """
 
 from __future__ import annotations
@@ -15,14 +24,17 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from qa_service.errors import describe
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "FilledPages", "PageFiller", "ParseResult",
-           "PdfParser", "PypdfParser", "clean_page_text", "find_pdf_header", "missing_decoder",
-           "parse_pdf", "parser_named"]
+__all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "TEXT_LAYERS", "FilledPages", "PageFiller",
+           "ParseResult", "PdfParser", "PypdfParser", "clean_page_text", "find_pdf_header",
+           "missing_decoder", "parse_pdf", "parser_named"]
+
+TEXT_LAYERS = ("pdfium", "pypdf")  # who reads a page's text; the first is the default
 
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024
@@ -77,32 +89,44 @@ class PageFiller(Protocol):
 
 
 class PypdfParser:
-    """The text layer, as pypdf extracts it."""
+    """The text layer (see the module: opened by pypdf, read by `text_layer`)."""
 
     name = "pypdf"
+
+    def __init__(self, text_layer: str = TEXT_LAYERS[0]) -> None:
+        self.text_layer = text_layer
 
     def parse(self, data: bytes, *, max_pages: int, max_chars: int | None = None,
               on_page_count: Callable[[int], None] | None = None,
               on_ocr_page: Callable[[int], None] | None = None) -> ParseResult:
         return parse_pdf(data, max_pages=max_pages, max_chars=max_chars,
-                         on_page_count=on_page_count)
+                         on_page_count=on_page_count, text_layer=self.text_layer)
 
 
-def _ocr_parser(options: Mapping[str, Any] | None = None) -> PdfParser:
+def _ocr_parser(options: Mapping[str, Any] | None = None,
+                text_layer: str = TEXT_LAYERS[0]) -> PdfParser:
     from ingest.ocr import OcrOptions, OcrParser  # loads only where OCR runs
 
-    return OcrParser(OcrOptions(**(options or {})))
+    return OcrParser(OcrOptions(**(options or {})), text_layer)
 
 
-def parser_named(name: str, ocr_options: Mapping[str, Any] | None = None) -> PdfParser:
-    """The parser `name` of `PARSERS`; `ocr_options` are `ingest.ocr.OcrOptions` fields."""
+def parser_named(name: str, ocr_options: Mapping[str, Any] | None = None,
+                 text_layer: str = TEXT_LAYERS[0]) -> PdfParser:
+    """The parser `name` of `PARSERS`; `ocr_options` are `ingest.ocr.OcrOptions` fields;
+    `text_layer` one of `TEXT_LAYERS`."""
+    if text_layer not in TEXT_LAYERS:
+        raise ValueError(f"unknown text layer {text_layer!r}: one of {', '.join(TEXT_LAYERS)}")
     if name == "ocr":
-        return _ocr_parser(ocr_options)
-    return PARSERS[name]()
+        return _ocr_parser(ocr_options, text_layer)
+    return PARSERS[name](text_layer)
 
 
-PARSERS: dict[str, Callable[[], PdfParser]] = {PypdfParser.name: PypdfParser,
-                                               "ocr": _ocr_parser}
+def _default_ocr_parser(text_layer: str = TEXT_LAYERS[0]) -> PdfParser:
+    return _ocr_parser(None, text_layer)
+
+
+PARSERS: dict[str, Callable[..., PdfParser]] = {PypdfParser.name: PypdfParser,
+                                                "ocr": _default_ocr_parser}
 
 
 def find_pdf_header(head: bytes) -> int:
@@ -126,6 +150,7 @@ def parse_pdf(
     on_page_count: Callable[[int], None] | None = None,
     filler: PageFiller | None = None,
     on_ocr_page: Callable[[int], None] | None = None,
+    text_layer: str = TEXT_LAYERS[0],
 ) -> ParseResult:
     """Extract every page's text. `on_page_count` hears the page count before extraction;
     `filler` (OCR) reads the pages the text layer leaves without usable text, telling
@@ -134,7 +159,8 @@ def parse_pdf(
     A document whose text passes `max_chars` characters ends `too_large` as soon as it
     does: chunking and embedding cost in proportion to the text, outside the time budget
     of parsing, and a tiny file can show the same huge text on every page. Pages that end
-    without text are named in the reason: they are never indexed silently."""
+    without text are named in the reason: they are never indexed silently. `text_layer`:
+    who reads each page's text (see the module)."""
     offset = find_pdf_header(data)
     if offset < 0:
         return ParseResult(
@@ -160,7 +186,7 @@ def parse_pdf(
         )
     if on_page_count is not None:
         on_page_count(count)
-    read = _extract(reader, count, max_chars)
+    read = _read_text_layer(reader, data[offset:], count, max_chars, text_layer)
     if isinstance(read, ParseResult):
         return read
     filled = FilledPages(read.pages, [])
@@ -239,8 +265,63 @@ class _TextLayer:
     hostile: frozenset[int] = frozenset()
 
 
+class _PdfiumText:
+    """pdfium's text of a document's pages. A page it finds no text on is read by pypdf
+    too (`_extract`): pypdf's limits name a decompression bomb or a page tree without end,
+    which pdfium would quietly find empty."""
+
+    def __init__(self, document: Any) -> None:
+        self._document = document
+
+    @classmethod
+    def open(cls, data: bytes, count: int) -> _PdfiumText | None:
+        """The document, or None when pdfium cannot open it or sees another number of
+        pages than pypdf's `count` (then page numbers could not be trusted)."""
+        import pypdfium2 as pdfium
+
+        try:
+            document = pdfium.PdfDocument(data)
+        except Exception:  # noqa: BLE001 - pdfium's errors are plain exceptions: pypdf reads it
+            return None
+        if len(document) != count:
+            document.close()
+            return None
+        return cls(document)
+
+    def page(self, number: int) -> str | None:
+        """Page `number`'s text (1-based); None when pdfium cannot read that page."""
+        try:
+            page = self._document[number - 1]
+        except Exception:  # noqa: BLE001 - one broken page must not lose the others
+            return None
+        try:
+            textpage = page.get_textpage()
+            try:
+                return str(textpage.get_text_range())
+            finally:
+                textpage.close()
+        except Exception:  # noqa: BLE001 - pypdf reads the page instead
+            return None
+        finally:
+            page.close()
+
+    def close(self) -> None:
+        self._document.close()
+
+
+def _read_text_layer(reader, data: bytes, count: int,  # type: ignore[no-untyped-def]
+                     max_chars: int | None, text_layer: str) -> _TextLayer | ParseResult:
+    pdfium = _PdfiumText.open(data, count) if text_layer == "pdfium" else None
+    try:
+        return _extract(reader, count, max_chars, pdfium)
+    finally:
+        if pdfium is not None:
+            pdfium.close()
+
+
 def _extract(reader, count: int,  # type: ignore[no-untyped-def]
-             max_chars: int | None) -> _TextLayer | ParseResult:
+             max_chars: int | None, pdfium: _PdfiumText | None = None
+             ) -> _TextLayer | ParseResult:
     from pypdf.errors import LimitReachedError
 
     pages: list[Page] = []
@@ -249,7 +330,10 @@ def _extract(reader, count: int,  # type: ignore[no-untyped-def]
     problem, chars = "", 0  # why the first broken page could not be read
     for number in range(1, count + 1):
         try:
-            raw = _page_text(reader.pages[number - 1])
+            plain = pdfium.page(number) if pdfium is not None else None
+            if plain is not None and not plain.strip():
+                plain = None  # pypdf says why a page is empty (a scan, a bomb it stops)
+            raw = _page_text(partial(_pypdf_page, reader, number), plain)
         except Exception as exc:  # noqa: BLE001 - one broken page must not lose the others
             raw, broken = "", [*broken, number]
             problem = problem or f"page {number} {_problem(exc)}"
@@ -333,17 +417,26 @@ _ENDS_IN_DIGIT = re.compile(r"\d$")
 _SHORT_GROUP = re.compile(r"\d,(\d{1,2})$")
 
 
-def _page_text(page) -> str:  # type: ignore[no-untyped-def]
-    """The page's text in reading order; a table page (a financial statement, a price list)
-    in pypdf's layout mode instead, one table row a line, cells joined by " | ", so that a
-    row keeps its label with its figures ("Total current liabilities | 5,466,312 |
-    4,586,657"). Layout mode is tried only on pages with many figures, and kept only when
-    most of its lines are such rows: on a page of two text columns it would interleave them.
-    """
-    plain: str = page.extract_text() or ""
+def _pypdf_page(reader: Any, number: int) -> Any:
+    return reader.pages[number - 1]
+
+
+def _page_text(page: Callable[[], Any], plain: str | None = None) -> str:
+    """The page's text in reading order (`plain`: pdfium's; when None, pypdf's of `page()`,
+    the pypdf page); a table page (a financial statement, a price list) in pypdf's layout
+    mode instead, one table row a line, cells joined by " | ", so that a row keeps its
+    label with its figures ("Total current liabilities | 5,466,312 | 4,586,657"). Layout
+    mode is tried only on pages with many figures, and kept only when most of its lines are
+    such rows: on a page of two text columns it would interleave them. Raises what pypdf
+    raises for a page it cannot read, unless pdfium has read it."""
+    if plain is None:
+        plain = str(page().extract_text() or "")
     if len(_DIGITS.findall(plain)) < max(40, len(_LETTER.findall(plain)) // 4):
         return plain
-    layout: str = page.extract_text(extraction_mode="layout") or ""
+    try:
+        layout = str(page().extract_text(extraction_mode="layout") or "")
+    except Exception:  # noqa: BLE001 - pdfium has read it; pypdf only drew its rows
+        return plain
     lines = [_cells(_CELL_GAP.split(line.strip())) for line in layout.splitlines()
              if line.strip()]
     rows = [cells for cells in lines if len(cells) >= 2

@@ -4,7 +4,8 @@ It limits its own address space, then answers requests on stdin/stdout, one at a
 Frames are a 4-byte big-endian length followed by UTF-8 JSON (no pickle):
 
     request   {"path": "...", "max_pages": 2000, "max_chars": 20000000, "positions": true,
-               "parser": "ocr", "ocr": {"languages": "kor+eng", ...}}
+               "parser": "ocr", "ocr": {"languages": "kor+eng", ...},
+               "text_layer": "pdfium"}             (or "pypdf": `ingest.parse.TEXT_LAYERS`)
     progress  {"type": "pages", "count": 12}          (once the page count is known)
               {"type": "ocr", "page": 3}              (as OCR starts on a page)
     answer    {"type": "result", "status": "indexed", "reason": "", "page_count": 12,
@@ -72,7 +73,8 @@ def _serve(memory_mb: int) -> None:
         try:
             with open(request["path"], "rb") as handle:
                 data = handle.read()
-            parser = parser_named(str(request.get("parser", "pypdf")), request.get("ocr"))
+            parser = parser_named(str(request.get("parser", "pypdf")), request.get("ocr"),
+                                  str(request.get("text_layer", "pdfium")))
             result = parser.parse(
                 data,
                 max_pages=int(request["max_pages"]),

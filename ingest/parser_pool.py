@@ -4,7 +4,10 @@ Each worker is `python -m ingest.parse_worker` with an address-space limit. A pa
 time budget of `base + per_page * pages` seconds (capped), extended once the worker has
 counted the pages, and again for each page OCR starts on. A worker that overruns is killed;
 one that dies (out of memory, a crash in a C extension) is replaced. Either way the
-document ends `failed` with the reason.
+document ends `failed` with the reason; unless it happened while pdfium was reading the text
+layer (before any OCR), in which case the file is read once more, in a fresh worker, with
+pypdf reading every page (`ingest.parse`), as it was read before pdfium read text: a file
+pdfium cannot survive costs up to two budgets, and is not lost for it.
 Pages drawn for display (`render`) go to a worker of their own, with the same memory limit,
 the OCR drawing's pixel limits and a time limit (`render_timeout_s`), so that a page view
 neither waits for an ingestion nor lets a hostile page exhaust the server.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import queue
 import select
@@ -40,6 +44,8 @@ from qa_service.schemas import DocumentStatus, Page
 __all__ = ["PageRender", "ParserLimits", "ParserPool", "ParserPoolClosed", "RenderBusy",
            "with_positions"]
 
+log = logging.getLogger(__name__)
+
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,8 +65,9 @@ class ParserLimits:
     ocr: tuple[tuple[str, Any], ...] = ()
     ocr_page_budget_s: float = 90.0
     positions: bool = True  # where each character is drawn (`ingest.positions`), per page
-    # Locating characters takes milliseconds a page; a page pdfium cannot finish (a form
-    # drawn a billion times) costs its positions after this, not the rest of the budget.
+    # pdfium reads a page's text and locates its characters in milliseconds; a page it
+    # cannot finish (a form drawn a billion times) costs, after this, its text (pypdf reads
+    # the file again, within the whole budget) and its positions, not the rest of the budget
     positions_base_s: float = 5.0
     positions_per_page_s: float = 0.5
     render_timeout_s: float = 20.0  # drawing one page for display (`ParserPool.render`)
@@ -79,6 +86,7 @@ class ParserLimits:
 
     def positions_budget(self, pages: int) -> float:
         return self.positions_base_s + self.positions_per_page_s * pages
+
 
 
 class ParserPoolClosed(Exception):
@@ -205,12 +213,22 @@ class ParserPool:
             self._idle.put(None)
             raise
         try:
-            result, keep = self._parse_with(worker, path, may_retry=reused)
+            result, keep, in_text = self._parse_with(worker, path, may_retry=reused)
             if result is None:  # the reused worker had died while idle: once more, fresh
                 self._retire(worker)
                 worker = self._spawn()
-                result, keep = self._parse_with(worker, path, may_retry=False)
+                result, keep, in_text = self._parse_with(worker, path, may_retry=False)
             assert result is not None
+            if in_text:
+                # pdfium crashed or hung the worker while reading the text layer: once
+                # more, fresh, with pypdf reading every page (`ingest.parse`)
+                log.warning("parsing %s failed with pdfium reading its text (%s); reading "
+                            "it with pypdf", path.name, result.reason)
+                self._retire(worker)
+                worker = self._spawn()
+                result, keep, _ = self._parse_with(worker, path, may_retry=False,
+                                                   text_layer="pypdf")
+                assert result is not None
         except BaseException:
             self._retire(worker)
             self._idle.put(None)
@@ -220,15 +238,17 @@ class ParserPool:
         self._idle.put(worker if keep else None)
         return result
 
-    def _parse_with(self, worker: _Worker, path: Path, may_retry: bool
-                    ) -> tuple[ParseResult | None, bool]:
-        """(result, keep the worker); (None, False) when a reused worker was already dead."""
+    def _parse_with(self, worker: _Worker, path: Path, may_retry: bool,
+                    text_layer: str = "pdfium") -> tuple[ParseResult | None, bool, bool]:
+        """(result, keep the worker, whether pdfium failed reading the text layer: the
+        worker died or ran past its budget before sending the text and before OCR started
+        on a page); (None, False, False) when a reused worker was already dead."""
         started = time.monotonic()
         deadline = started + self.limits.timeout_base_s
         pages, heard, ocr_pages = 0, False, 0
         request = {"path": str(path), "max_pages": self.limits.max_pages,
                    "max_chars": self.limits.max_text_chars, "parser": self.limits.parser,
-                   "positions": self.limits.positions}
+                   "positions": self.limits.positions, "text_layer": text_layer}
         if self.limits.parser == "ocr":
             request["ocr"] = dict(self.limits.ocr)
         try:
@@ -238,7 +258,7 @@ class ParserPool:
                 heard = True
                 if message.get("type") == "pages":
                     pages = int(message["count"])
-                    deadline = started + self.limits.budget(pages)
+                    deadline = self._text_deadline(started, pages, text_layer)
                     continue
                 if message.get("type") == "ocr":
                     ocr_pages += 1
@@ -248,8 +268,8 @@ class ParserPool:
                     result = _result_from(message)
                     deadline = min(deadline, time.monotonic()
                                    + self.limits.positions_budget(len(result.pages)))
-                    return self._with_positions(worker, result, deadline)
-                return _result_from(message), True
+                    return (*self._with_positions(worker, result, deadline), False)
+                return _result_from(message), True, False
         except _Timeout:
             budget = self.limits.budget(pages)
             return ParseResult(
@@ -260,18 +280,27 @@ class ParserPool:
                    " pages OCR started on)" if ocr_pages else "")
                 + "; the file may be malformed or hostile",
                 page_count=pages,
-            ), False
+            ), False, text_layer == "pdfium" and not ocr_pages
         except _WorkerGone as exc:
             if self._closed:
                 raise ParserPoolClosed("the parser pool was closed during the parse") from exc
             if may_retry and not heard:
-                return None, False
+                return None, False, False
             return ParseResult(
                 DocumentStatus.FAILED,
                 f"the parser process {worker.exit_description()} while reading this file "
                 f"(memory limit {self.limits.memory_mb} MiB)",
                 page_count=pages,
-            ), False
+            ), False, text_layer == "pdfium" and not ocr_pages
+
+    def _text_deadline(self, started: float, pages: int, text_layer: str) -> float:
+        """When a parse that started at `started` and has counted `pages` must have sent
+        its text: within its budget, and when pdfium reads the text, within the time
+        pdfium is given (`ParserLimits.positions_budget`), after which pypdf reads it."""
+        deadline = started + self.limits.budget(pages)
+        if text_layer == "pdfium":
+            deadline = min(deadline, time.monotonic() + self.limits.positions_budget(pages))
+        return deadline
 
     def _with_positions(self, worker: _Worker, result: ParseResult, deadline: float
                         ) -> tuple[ParseResult, bool]:

@@ -194,6 +194,7 @@ def test_rendered_articles_carry_their_title(tmp_path: Path) -> None:
 # --- streams that need a decoder ------------------------------------------------------------
 
 TEXT = b"BT /F1 12 Tf 72 720 Td (Needs a decoder to read) Tj ET"
+WORDS = "Needs a decoder to read"
 
 
 def test_brotli_compressed_text_is_read(parse: Parse) -> None:
@@ -203,18 +204,31 @@ def test_brotli_compressed_text_is_read(parse: Parse) -> None:
     assert [p.text for p in result.pages] == ["Needs a decoder to read"]
 
 
-@pytest.mark.parametrize(("data", "named"), [
+DECODERS = [
     (page_with_content(base64.a85encode(TEXT) + b"~>", b"/Filter /A85"),
      "the abbreviated filter name /A85 outside an inline image"),
     (page_with_content(TEXT, b"/Filter /FooDecode"), "the /FooDecode filter"),
     (page_with_content(TEXT, b"/Filter /JBIG2Decode"), "the /JBIG2Decode filter"),
-], ids=["a85", "unknown", "jbig2"])
-def test_a_stream_this_server_cannot_decode_fails_with_a_reason_naming_the_filter(
-        parse: Parse, data: bytes, named: str, request: pytest.FixtureRequest) -> None:
+]
+
+
+@pytest.mark.parametrize(("data", "named"), DECODERS, ids=["a85", "unknown", "jbig2"])
+def test_pdfium_reads_a_stream_pypdf_cannot_decode(parse: Parse, data: bytes, named: str
+                                                  ) -> None:
+    result = parse(data)
+    assert result.status is DocumentStatus.INDEXED, result.reason
+    assert (result.ocr_pages, [p.text for p in result.pages]) == (0, [WORDS])
+
+
+@pytest.mark.parametrize(("data", "named"), DECODERS, ids=["a85", "unknown", "jbig2"])
+@pytest.mark.parametrize("parser", PARSERS)
+def test_pypdf_reading_a_stream_it_cannot_decode_fails_with_a_reason_naming_the_filter(
+        parser: str, data: bytes, named: str) -> None:
+    """pypdf reads every page where pdfium cannot (`ingest.parse`)."""
     if "JBIG2" in named and shutil.which("jbig2dec"):
         pytest.skip("jbig2dec is installed here: pypdf can decode JBIG2")
-    result = parse(data)
-    if "ocr" in request.node.callspec.params["parse"] and tesseract_problem() is None:
+    result = PARSERS[parser]("pypdf").parse(data, max_pages=MAX_PAGES)
+    if parser == "ocr" and tesseract_problem() is None:
         # pdfium draws what pypdf cannot decode, and OCR reads the drawn page
         assert result.status is DocumentStatus.INDEXED, result.reason
         assert (result.ocr_pages, result.pages[0].text) == (1, "Needs a decoder to read")
@@ -235,7 +249,7 @@ def test_a_missing_brotli_package_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     check.cache_clear()
     try:
         result = parse_pdf(page_with_content(brotli.compress(TEXT), b"/Filter /BrotliDecode"),
-                           max_pages=MAX_PAGES)
+                           max_pages=MAX_PAGES, text_layer="pypdf")
     finally:
         check.cache_clear()
     assert result.status is DocumentStatus.FAILED
@@ -250,9 +264,12 @@ def test_readable_pages_are_kept_when_another_page_needs_a_missing_decoder() -> 
         writer.append(io.BytesIO(data))
     out = io.BytesIO()
     writer.write(out)
-    result = parse_pdf(out.getvalue(), max_pages=MAX_PAGES)
+    result = parse_pdf(out.getvalue(), max_pages=MAX_PAGES, text_layer="pypdf")
     assert result.status is DocumentStatus.INDEXED
     assert "pages 2 could not be read" in result.reason and "/FooDecode" in result.reason
+    both = parse_pdf(out.getvalue(), max_pages=MAX_PAGES)  # pdfium reads the second too
+    assert [p.text for p in both.pages] == ["A readable first page.", WORDS]
+    assert both.reason == ""
 
 
 # --- table pages: one row a line ----------------------------------------------------------
