@@ -402,13 +402,21 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (QA_PORT).")] = None,
 ) -> None:
     """Run the HTTP API (logs: QA_LOG_LEVEL, QA_LOG_FORMAT)."""
-    from qa_service.api.server import serve as run_server
+    from qa_service.analyser_process import AnalyserProcess
 
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = Settings().model_copy(update=overrides)
-    with exit_on_error(settings.data_dir):
-        run_server(settings)
+    # first: the Korean analyser loads on the other core while the server starts, so the
+    # first Korean question does not wait seconds for it (`qa_service.analyser_process`)
+    analyser = AnalyserProcess.start()
+    try:
+        from qa_service.api.server import serve as run_server
+
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        settings = Settings().model_copy(update=overrides)
+        with exit_on_error(settings.data_dir):
+            run_server(settings, analyser)
+    finally:
+        analyser.close()
 
 
 def main() -> None:

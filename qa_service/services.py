@@ -17,6 +17,7 @@ from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
 from qa_service.access.control import AccessControl
 from qa_service.access.keys import KeyInfo, KeyStore, Scope
+from qa_service.analyser_process import AnalyserProcess
 from qa_service.answer.conversation import build_condenser
 from qa_service.answer.extractive import ExtractiveAnswerer
 from qa_service.answer.llm import LLMAnswerer
@@ -54,9 +55,12 @@ class Services:
     ocr: OcrStatus
 
     @classmethod
-    def build(cls, settings: Settings, embedder: Embedder | None = None) -> Services:
+    def build(cls, settings: Settings, embedder: Embedder | None = None,
+              analyser: AnalyserProcess | None = None) -> Services:
+        """`analyser`: a Korean analyser process lent until the tokenizer's own analyser
+        loads (`qa_service.analyser_process`; `qa serve` starts one first thing)."""
         embedder = embedder or load_embedder(settings.embedding_model, settings.embedding_threads)
-        lexical = LexicalIndex(Tokenizer())
+        lexical = LexicalIndex(Tokenizer(analyser))
         ingest = settings.ingest
         ocr = ocr_status(ingest.ocr, ingest.ocr_languages)
         if not ocr.enabled and ingest.ocr != "off":
@@ -168,3 +172,4 @@ class Services:
         self.runner.stop()
         self.indexer.stop()
         self.registry.close()
+        self.lexical.tokenizer.close()

@@ -18,9 +18,12 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["KOREAN_STOPWORDS", "STOPWORDS", "Tokenizer", "has_hangul", "is_korean"]
+if TYPE_CHECKING:
+    from qa_service.analyser_process import AnalyserProcess, Morpheme
+
+__all__ = ["KOREAN_STOPWORDS", "STOPWORDS", "Tokenizer", "has_hangul", "is_korean", "new_kiwi"]
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _WORD = re.compile(r"[^\W_]+")
@@ -72,11 +75,14 @@ def is_korean(text: str) -> bool:
 
 
 class Tokenizer:
-    """Thread-safe; the Korean analyser loads on first use or on `load()` (about two
-    seconds, holding the interpreter lock: English text never needs it)."""
+    """Thread-safe; the Korean analyser loads on first use or on `load()` (seconds, holding
+    the interpreter lock: English text never needs it). Until then, a `lent` analyser
+    process (`qa_service.analyser_process`), if there is one, analyses Korean text; `load()`
+    ends the loan."""
 
-    def __init__(self) -> None:
+    def __init__(self, lent: AnalyserProcess | None = None) -> None:
         self._kiwi: Any = None
+        self._lent = lent
         self._lock = threading.Lock()
 
     def tokens(self, text: str) -> list[str]:
@@ -90,8 +96,8 @@ class Tokenizer:
         """Kiwi's analysis of Korean `text`: (form, part-of-speech tag without its
         sub-tag, "VV-R" -> "VV", start, end) per morpheme, offsets into `text`."""
         with self._lock:  # one analysis at a time: the analyser is shared by all threads
-            analysed = self._analyser().tokenize(text)
-        return [(t.form, t.tag.split("-", 1)[0], t.start, t.end) for t in analysed]
+            analysed = self._analysis(text)
+        return [(form, tag.split("-", 1)[0], start, end) for form, tag, start, end in analysed]
 
     def _korean(self, text: str) -> list[str]:
         out: list[str] = []
@@ -107,20 +113,49 @@ class Tokenizer:
 
     @property
     def loaded(self) -> bool:
+        """Whether this process's own analyser has loaded."""
         return self._kiwi is not None
 
     def load(self) -> None:
-        """Load the Korean analyser now, its first analysis included (its model finishes
-        loading then)."""
-        self.morphemes("모델을 미리 불러옵니다")
+        """Load this process's own analyser now, its first analysis included (its model
+        finishes loading then), and end the loan of an analyser process."""
+        with self._lock:
+            self._analyser().tokenize("모델을 미리 불러옵니다")
+            lent, self._lent = self._lent, None
+        if lent is not None:
+            lent.close()
+
+    def close(self) -> None:
+        """End the loan of an analyser process, if any (the tokenizer stays usable)."""
+        with self._lock:
+            lent, self._lent = self._lent, None
+        if lent is not None:
+            lent.close()
+
+    def _analysis(self, text: str) -> list[Morpheme]:
+        """Kiwi's morphemes of `text`, from the lent process until this process's own
+        analyser has loaded; callers hold `self._lock`."""
+        if self._kiwi is None and self._lent is not None:
+            found = self._lent.analyse(text)
+            if found is not None:
+                return found
+            self._lent = None  # it failed and has ended: analyse here from now on
+        return [(t.form, t.tag, t.start, t.end) for t in self._analyser().tokenize(text)]
 
     def _analyser(self) -> Any:
         """The Kiwi analyser; callers hold `self._lock`."""
         if self._kiwi is None:
-            from kiwipiepy import Kiwi
-
-            self._kiwi = Kiwi()
+            self._kiwi = new_kiwi()
         return self._kiwi
+
+
+def new_kiwi() -> Any:
+    """A Kiwi analyser as every tokenizer and analyser process builds one: the same options
+    give the same morphemes, which the BM25 index depends on (`kiwi-words` in
+    `IndexIdentity.lexical`)."""
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
 
 
 def _english(text: str) -> list[str]:

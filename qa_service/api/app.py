@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from qa_service import __version__
 from qa_service.access.control import AccessControl
+from qa_service.analyser_process import AnalyserProcess
 from qa_service.api.activity import Activity, CountRequests, warm_up_when_idle
 from qa_service.api.authenticate import Authenticate
 from qa_service.api.body_limit import BodyLimit
@@ -32,8 +33,11 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
-    """Build the app. `embedder` lets tests share one loaded model between apps.
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None,
+               analyser: AnalyserProcess | None = None) -> FastAPI:
+    """Build the app. `embedder` lets tests share one loaded model between apps; `analyser`
+    is a Korean analyser process lent until the server's own loads (`qa serve` starts one:
+    `qa_service.analyser_process`), which the app closes when it stops.
 
     Raises ConfigurationError when the settings cannot be served (auth off on a
     non-loopback address)."""
@@ -46,7 +50,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         lock = ServerLock(config.data_dir)
         lock.acquire(f"{config.host}:{config.port}")
         try:
-            services = Services.build(config, embedder)
+            services = Services.build(config, embedder, analyser)
             stop_warming = threading.Event()
             try:
                 _announce_access(services)
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
                 services.close()
         finally:
             lock.release()
+            if analyser is not None:  # Services.close ended it, unless building them failed
+                analyser.close()
 
     app = FastAPI(
         title="Document Q&A service",

@@ -15,6 +15,7 @@ import asyncio
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from qa_service.analyser_process import AnalyserProcess
 from qa_service.api.app import create_app
 from qa_service.config import Settings
 from qa_service.logs import logging_config
@@ -32,10 +33,11 @@ class BoundedReadProtocol(H11Protocol):
         super().connection_made(transport)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, analyser: AnalyserProcess | None = None) -> None:
     """Serve until stopped. Raises QAError before listening when the settings cannot be
-    served or another server holds the data directory."""
-    application = create_app(settings)
+    served or another server holds the data directory. `analyser`: a Korean analyser
+    process lent until the server's own has loaded (`qa_service.analyser_process`)."""
+    application = create_app(settings, analyser=analyser)
     probe = ServerLock(settings.data_dir)  # a clear message now, not a startup traceback
     probe.acquire(f"{settings.host}:{settings.port}")
     probe.release()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from qa_service import services as services_module
+from qa_service.analyser_process import AnalyserProcess
 from qa_service.api.activity import Activity, warm_up_when_idle
+from qa_service.api.app import create_app
 from qa_service.config import Settings
 from qa_service.embedding import Embedder
 from qa_service.tokens import Tokenizer
-from tests.api.helpers import running_app
+from tests.api.helpers import ADMIN_KEY, running_app
 from tests.fakes import ManualClock
 
 
@@ -95,3 +100,32 @@ def test_the_idle_server_loads_the_korean_analyser_its_startup_did_not(
         assert _wait(started)
         assert client.post("/kbs", json={"name": "after"}).status_code == 201
     assert loads == ["warm-up"]  # in the background, once
+
+
+def test_a_lent_analyser_serves_korean_until_the_server_s_own_loads(
+        tmp_path: Path, embedder: Embedder, tokenizer: Tokenizer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services_module, "Tokenizer", Tokenizer)  # not `shared_models`' one
+    lent = AnalyserProcess.start()
+    services = services_module.Services.build(Settings(data_dir=tmp_path / "lent"), embedder,
+                                              lent)
+    try:
+        borrowed = services.lexical.tokenizer
+        question = "간사이 국제공항의 활주로는 몇 개인가?"
+        assert borrowed.tokens(question) == tokenizer.tokens(question)
+        assert not borrowed.loaded and lent.alive  # the child analysed it
+    finally:
+        services.close()
+    assert not lent.alive  # the server's end ends the loan
+
+
+def test_the_app_ends_the_loan_when_it_stops(tmp_path: Path, embedder: Embedder,
+                                             shared_models: None) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import sys\nfor line in sys.stdin: pass"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    lent = AnalyserProcess(child)
+    app = create_app(Settings(data_dir=tmp_path / "data", admin_key=ADMIN_KEY), embedder, lent)
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        assert lent.alive
+    assert not lent.alive and child.wait(5) == 0
