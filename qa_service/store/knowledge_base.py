@@ -71,7 +71,7 @@ class IndexIdentity:
     chunker: dict[str, Any] = field(default_factory=dict)
     parser: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
     lexical: dict[str, Any] = field(
-        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v4",
+        default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v5",
                                  "context": "identity-sections-v5",
                                  "fields": "identity-section-text-v1"}
     )
