@@ -6,8 +6,8 @@ counted the pages, and again for each page OCR starts on. A worker that overruns
 one that dies (out of memory, a crash in a C extension) is replaced. Either way the
 document ends `failed` with the reason; unless it happened while pdfium was reading the text
 layer (before any OCR), in which case the file is read once more, in a fresh worker, with
-pypdf reading every page (`ingest.parse`), as it was read before pdfium read text: a file
-pdfium cannot survive costs up to two budgets, and is not lost for it.
+pypdf reading every page (`ingest.parse`), as it was read before pdfium read text, within
+what is left of its budget: a file pdfium cannot survive is not lost for it.
 Pages drawn for display (`render`) go to a worker of their own, with the same memory limit,
 the OCR drawing's pixel limits and a time limit (`render_timeout_s`), so that a page view
 neither waits for an ingestion nor lets a hostile page exhaust the server.
@@ -212,6 +212,7 @@ class ParserPool:
         except ParserPoolClosed:
             self._idle.put(None)
             raise
+        began = time.monotonic()
         try:
             result, keep, in_text = self._parse_with(worker, path, may_retry=reused)
             if result is None:  # the reused worker had died while idle: once more, fresh
@@ -219,15 +220,16 @@ class ParserPool:
                 worker = self._spawn()
                 result, keep, in_text = self._parse_with(worker, path, may_retry=False)
             assert result is not None
-            if in_text:
+            if in_text and time.monotonic() < began + self.limits.budget(result.page_count):
                 # pdfium crashed or hung the worker while reading the text layer: once
-                # more, fresh, with pypdf reading every page (`ingest.parse`)
+                # more, fresh, with pypdf reading every page (`ingest.parse`), within what
+                # is left of the file's budget
                 log.warning("parsing %s failed with pdfium reading its text (%s); reading "
                             "it with pypdf", path.name, result.reason)
                 self._retire(worker)
                 worker = self._spawn()
                 result, keep, _ = self._parse_with(worker, path, may_retry=False,
-                                                   text_layer="pypdf")
+                                                   text_layer="pypdf", started=began)
                 assert result is not None
         except BaseException:
             self._retire(worker)
@@ -239,11 +241,13 @@ class ParserPool:
         return result
 
     def _parse_with(self, worker: _Worker, path: Path, may_retry: bool,
-                    text_layer: str = "pdfium") -> tuple[ParseResult | None, bool, bool]:
+                    text_layer: str = "pdfium", started: float | None = None
+                    ) -> tuple[ParseResult | None, bool, bool]:
         """(result, keep the worker, whether pdfium failed reading the text layer: the
         worker died or ran past its budget before sending the text and before OCR started
-        on a page); (None, False, False) when a reused worker was already dead."""
-        started = time.monotonic()
+        on a page); (None, False, False) when a reused worker was already dead. The budget
+        counts from `started` (now by default)."""
+        started = time.monotonic() if started is None else started
         deadline = started + self.limits.timeout_base_s
         pages, heard, ocr_pages = 0, False, 0
         request = {"path": str(path), "max_pages": self.limits.max_pages,

@@ -149,7 +149,22 @@ def test_a_file_slower_than_its_budget_is_stopped_at_it(tmp_path: Path) -> None:
         assert pool.worker_pids() == []  # the worker that overran was killed
     assert result.status is DocumentStatus.FAILED
     assert "longer than its budget of 1 s for 2 pages" in result.reason
-    assert 0.9 <= elapsed < 8
+    assert 0.9 <= elapsed < 4  # pdfium's overrun spent the budget: pypdf gets no other
+
+
+def test_pypdf_reads_what_pdfium_overran_within_the_rest_of_the_budget(
+        tmp_path: Path) -> None:
+    """Slow for pdfium and for pypdf: the file ends at its one budget, not two."""
+    limits = ParserLimits(timeout_base_s=4.0, timeout_per_page_s=0.0, positions_base_s=1.0,
+                          positions_per_page_s=0.0)
+    path = write(tmp_path, "slow", attacks.attack_slow_pages(pages=2))
+    with ParserPool(limits, size=1) as pool:
+        started = time.monotonic()
+        result = pool.parse(path)
+        elapsed = time.monotonic() - started
+    assert result.status is DocumentStatus.FAILED
+    assert "longer than its budget of 4 s for 2 pages" in result.reason
+    assert 3.9 <= elapsed < 7
 
 
 def test_the_pipeline_records_every_hostile_file(hostile_pool: ParserPool,
