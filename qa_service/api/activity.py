@@ -1,10 +1,11 @@
 """What the server is doing: how many HTTP requests are in flight, and since when none.
 
-The Korean analyser takes about two seconds to load and holds the interpreter lock while
-it does, so a request arriving meanwhile waits. The server therefore starts answering
-without it (English questions never need it) and loads it once no request has been in
-flight for `IDLE_S` (`warm_up_when_idle`); a Korean request that comes first loads it
-itself.
+The Korean analyser takes 1.5 s to load and holds the interpreter lock while it does, so
+a request arriving meanwhile waits. The server therefore starts answering without it
+(English questions never need it) and loads it once no request has been in flight for
+`IDLE_S` (`warm_up_when_idle`); until then Korean text goes to the analyser process `qa
+serve` started (`qa_service.analyser_process`), or, without one, a Korean request that
+comes first loads it itself.
 """
 
 from __future__ import annotations
