@@ -168,7 +168,7 @@ def parse_pdf(
             "not a PDF: no %PDF- header in the first 1,024 bytes; upload the PDF itself",
         )
     try:
-        reader = _open_reader(data[offset:])
+        reader = _open_reader(body := data[offset:])
     except _Classified as exc:
         return ParseResult(exc.status, exc.reason)
     try:
@@ -186,12 +186,12 @@ def parse_pdf(
         )
     if on_page_count is not None:
         on_page_count(count)
-    read = _read_text_layer(reader, data[offset:], count, max_chars, text_layer)
+    read = _read_text_layer(reader, body, count, max_chars, text_layer)
     if isinstance(read, ParseResult):
         return read
     filled = FilledPages(read.pages, [])
     if filler is not None:
-        filled = filler.fill(data[offset:], read.pages, on_ocr_page, avoid=read.hostile)
+        filled = filler.fill(body, read.pages, on_ocr_page, avoid=read.hostile)
         if (too_large := _over_chars(filled.pages, max_chars, count)) is not None:
             return too_large
     result = _classify(read, filled, count, ocr=filler is not None)
@@ -421,6 +421,11 @@ def _pypdf_page(reader: Any, number: int) -> Any:
     return reader.pages[number - 1]
 
 
+def _few_figures(text: str) -> bool:
+    """Too few digits for a table page: layout mode is not tried."""
+    return len(_DIGITS.findall(text)) < max(40, len(_LETTER.findall(text)) // 4)
+
+
 def _page_text(page: Callable[[], Any], plain: str | None = None) -> str:
     """The page's text in reading order (`plain`: pdfium's; when None, pypdf's of `page()`,
     the pypdf page); a table page (a financial statement, a price list) in pypdf's layout
@@ -429,14 +434,19 @@ def _page_text(page: Callable[[], Any], plain: str | None = None) -> str:
     mode is tried only on pages with many figures, and kept only when most of its lines are
     such rows: on a page of two text columns it would interleave them. Raises what pypdf
     raises for a page it cannot read, unless pdfium has read it."""
-    if plain is None:
-        plain = str(page().extract_text() or "")
-    if len(_DIGITS.findall(plain)) < max(40, len(_LETTER.findall(plain)) // 4):
+    if plain is None:  # pypdf reads it all; what it raises marks the page broken
+        pypdf_page = page()
+        plain = str(pypdf_page.extract_text() or "")
+        if _few_figures(plain):
+            return plain
+        layout = str(pypdf_page.extract_text(extraction_mode="layout") or "")
+    elif _few_figures(plain):
         return plain
-    try:
-        layout = str(page().extract_text(extraction_mode="layout") or "")
-    except Exception:  # noqa: BLE001 - pdfium has read it; pypdf only drew its rows
-        return plain
+    else:
+        try:
+            layout = str(page().extract_text(extraction_mode="layout") or "")
+        except Exception:  # noqa: BLE001 - pdfium has read it; pypdf only draws its rows
+            return plain
     lines = [_cells(_CELL_GAP.split(line.strip())) for line in layout.splitlines()
              if line.strip()]
     rows = [cells for cells in lines if len(cells) >= 2

@@ -67,7 +67,7 @@ class ParserLimits:
     positions: bool = True  # where each character is drawn (`ingest.positions`), per page
     # pdfium reads a page's text and locates its characters in milliseconds; a page it
     # cannot finish (a form drawn a billion times) costs, after this, its text (pypdf reads
-    # the file again, within the whole budget) and its positions, not the rest of the budget
+    # the file again, within what is left of its budget) and its positions
     positions_base_s: float = 5.0
     positions_per_page_s: float = 0.5
     render_timeout_s: float = 20.0  # drawing one page for display (`ParserPool.render`)
@@ -86,7 +86,6 @@ class ParserLimits:
 
     def positions_budget(self, pages: int) -> float:
         return self.positions_base_s + self.positions_per_page_s * pages
-
 
 
 class ParserPoolClosed(Exception):

@@ -121,9 +121,7 @@ class Tokenizer:
         finishes loading then), and end the loan of an analyser process."""
         with self._lock:
             self._analyser().tokenize("모델을 미리 불러옵니다")
-            lent, self._lent = self._lent, None
-        if lent is not None:
-            lent.close()
+        self.close()
 
     def close(self) -> None:
         """End the loan of an analyser process, if any (the tokenizer stays usable)."""
