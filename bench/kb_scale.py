@@ -141,12 +141,12 @@ def lexical_latency(kb: KnowledgeBase, queries: list[str], postings: int, depth:
     terms the budget cut."""
     lexical = LexicalIndex(Tokenizer())
     spent, cut = [], 0
-    with kb.catalog.snapshot() as conn:
+    with kb.snapshot() as snapshot:
         for index, query in enumerate([*queries[:10], *queries]):
             tokens = list(dict.fromkeys(lexical.tokenizer.tokens(query)))
-            budget = Budget(postings, lexical.statistics(conn, tokens).frequencies)
+            budget = Budget(postings, lexical.statistics(snapshot, tokens).frequencies)
             started = time.perf_counter()
-            lexical.search(conn, query, depth, budget=budget)
+            lexical.search(snapshot, query, depth, budget=budget)
             if index >= 10:
                 spent.append((time.perf_counter() - started) * 1000)
                 cut += len(budget.kept(tokens)) < len(tokens)

@@ -29,7 +29,7 @@ from ingest.pipeline import IngestPipeline, ParsedAhead, Progress
 from ingest.uploads import job_lock_path, remove_orphaned_uploads
 from qa_service.errors import KnowledgeBaseNotFound, QAError, describe
 from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
-from qa_service.store.knowledge_base import KnowledgeBase, PublishHook
+from qa_service.store.knowledge_base import JobFile, KnowledgeBase
 from qa_service.store.registry import KnowledgeBaseRegistry
 
 __all__ = ["JobRunner", "run_job"]
@@ -73,11 +73,11 @@ def run_job(
                          "deleted", job_id, kb.name)
                 return None
             log.exception("job %s of '%s' failed", job_id, kb.name)
-            kb.catalog.set_job_state(job_id, JobState.FAILED, describe(exc))
+            kb.set_job_state(job_id, JobState.FAILED, describe(exc))
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     lock_path.unlink(missing_ok=True)
-    return kb.catalog.job(job_id)
+    return kb.job(job_id)
 
 
 class _KnowledgeBaseGone(Exception):
@@ -89,11 +89,11 @@ def _run_logged(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
     """`_run_files`, with one INFO line as the job starts and one as it ends (counts and
     duration)."""
     start = time.monotonic()
-    queued = sum(1 for *_, status in kb.catalog.job_files(job_id)
+    queued = sum(1 for *_, status in kb.job_files(job_id)
                  if status is DocumentStatus.QUEUED)
     log.info("job %s of '%s' started: %d file(s) to ingest", job_id, kb.name, queued)
     _run_files(pipeline, kb, job_id, on_file, progress)
-    job = kb.catalog.job(job_id)
+    job = kb.job(job_id)
     if job is not None:
         statuses = Counter(f.status.value for f in job.files)
         log.info("job %s of '%s' done in %.1f s: %d file(s): %s; %d page(s), %d chunk(s)",
@@ -104,16 +104,16 @@ def _run_logged(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
 
 def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
                on_file: Callable[[FileOutcome], None] | None, progress: Progress | None) -> None:
-    kb.catalog.set_job_state(job_id, JobState.RUNNING)
+    kb.set_job_state(job_id, JobState.RUNNING)
 
     def count(kind: str, n: int) -> None:
         if n:
-            kb.catalog.add_job_progress(job_id, **{"pages" if kind == "pages" else "chunks": n})
+            kb.add_job_progress(job_id, **{"pages" if kind == "pages" else "chunks": n})
         if progress is not None:
             progress(kind, n)
 
     queued = [(position, filename, Path(staged)) for position, filename, staged, status
-              in kb.catalog.job_files(job_id) if status is DocumentStatus.QUEUED]
+              in kb.job_files(job_id) if status is DocumentStatus.QUEUED]
     # The next files are parsed ahead (`IngestPipeline.parse_ahead`), `PARSE_AHEAD` per
     # parser worker process (so that a worker done with a short file goes on while a long
     # one holds up the order), while this thread chunks, embeds and publishes them in order.
@@ -139,7 +139,7 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
                 on_file(outcome)
     finally:  # parses still running end on their own; their results are not needed
         ahead.shutdown(wait=False, cancel_futures=True)
-    kb.catalog.set_job_state(job_id, JobState.DONE)
+    kb.set_job_state(job_id, JobState.DONE)
     shutil.rmtree(kb.upload_folder(job_id), ignore_errors=True)
 
 
@@ -158,11 +158,9 @@ def _parse_of(parsing: Future[ParsedAhead | None]) -> ParsedAhead | None:
 def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, position: int,
                 path: Path, filename: str, progress: Progress,
                 parsed: ParsedAhead | None = None) -> FileOutcome:
-    def hook(outcome: FileOutcome) -> PublishHook:
-        return lambda conn: kb.catalog.finish_job_file(conn, job_id, position, outcome)
-
+    job_file = JobFile(job_id, position)
     try:
-        return pipeline.ingest_file(kb, path, filename, progress, hook, parsed)
+        return pipeline.ingest_file(kb, path, filename, progress, job_file, parsed)
     except ParserPoolClosed:
         raise  # not the file's fault: it stays queued
     except Exception as exc:
@@ -173,8 +171,7 @@ def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, positi
         else:
             log.exception("ingesting %s failed", filename)
             outcome = FileOutcome(filename, DocumentStatus.FAILED, describe(exc))
-    with kb.catalog.transaction() as conn:
-        kb.catalog.finish_job_file(conn, job_id, position, outcome)
+    kb.finish_job_file(job_file.ended(outcome))
     return outcome
 
 
@@ -203,7 +200,7 @@ class JobRunner:
         """Queue the jobs a previous run left queued or running; returns how many."""
         resumed = 0
         for name in self.registry.names():
-            for job_id in self.registry.open(name).catalog.unfinished_jobs():
+            for job_id in self.registry.open(name).unfinished_jobs():
                 log.info("resuming job %s of '%s', left unfinished by the last run", job_id,
                          name)
                 self.submit(name, job_id)

@@ -23,7 +23,7 @@ from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
-from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase, PublishHook
+from qa_service.store.knowledge_base import IndexIdentity, JobFile, KnowledgeBase
 
 __all__ = ["IngestPipeline", "ParsedAhead", "Progress", "file_sha256"]
 
@@ -38,7 +38,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-OutcomeHook = Callable[[FileOutcome], PublishHook]
 _CLAIMING = threading.Lock()  # a job's parse-ahead threads check and claim a hash together
 
 
@@ -52,11 +51,14 @@ class ParsedAhead:
     result: ParseResult
 
 
-def _tell(kb: KnowledgeBase, hook: OutcomeHook | None, outcome: FileOutcome) -> None:
-    """Run `hook` for an outcome that changes nothing else in the knowledge base."""
-    if hook is not None:
-        with kb.catalog.transaction() as conn:
-            hook(outcome)(conn)
+def _tell(kb: KnowledgeBase, job_file: JobFile | None, outcome: FileOutcome) -> None:
+    """Record `outcome` for `job_file` when it changes nothing else in the knowledge base."""
+    if job_file is not None:
+        kb.finish_job_file(job_file.ended(outcome))
+
+
+def _ending(job_file: JobFile | None, outcome: FileOutcome) -> JobFile | None:
+    return job_file.ended(outcome) if job_file is not None else None
 
 
 @dataclass
@@ -76,11 +78,12 @@ class IngestPipeline:
         path: Path,
         filename: str,
         progress: Progress | None = None,
-        hook: OutcomeHook | None = None,
+        job_file: JobFile | None = None,
         parsed: ParsedAhead | None = None,
     ) -> FileOutcome:
-        """Index `path` under the display name `filename`. `hook(outcome)` runs in the
-        same transaction that records the outcome (jobs use it to stay consistent).
+        """Index `path` under the display name `filename`. The outcome of `job_file` (the
+        job's file this is) is recorded in the same commit as what the file changed, so a
+        job stays consistent with its knowledge base.
         `parsed`: the file's hash and parse, when `parse_ahead` already made them (a file
         of another size since is hashed and parsed again)."""
         report = progress or (lambda _kind, _n: None)
@@ -89,7 +92,7 @@ class IngestPipeline:
         except OSError as exc:
             unreadable = FileOutcome(filename, DocumentStatus.FAILED,
                                      f"cannot read the file: {exc.strerror or exc}")
-            _tell(kb, hook, unreadable)
+            _tell(kb, job_file, unreadable)
             return unreadable
         if parsed is not None and parsed.size != size:
             parsed = None
@@ -98,11 +101,11 @@ class IngestPipeline:
         if early is not None:
             if early.status is not DocumentStatus.UNCHANGED:
                 kb.record_outcome(doc_id, filename, early.status, early.reason, size,
-                                  hook=hook(early) if hook else None)
+                                  job_file=_ending(job_file, early))
             else:
-                _tell(kb, hook, early)
+                _tell(kb, job_file, early)
             return early
-        return self._index(kb, path, doc_id, filename, size, report, hook,
+        return self._index(kb, path, doc_id, filename, size, report, job_file,
                            parsed.result if parsed is not None else None)
 
     def parse_ahead(self, kb: KnowledgeBase, path: Path,
@@ -141,7 +144,7 @@ class IngestPipeline:
         if find_pdf_header(head) < 0:
             return FileOutcome(filename, DocumentStatus.INVALID,
                                "not a PDF: no %PDF- header in the first 1,024 bytes", doc_id)
-        existing = kb.catalog.document(doc_id)
+        existing = kb.document(doc_id)
         if existing is not None and existing.status is DocumentStatus.INDEXED:
             return FileOutcome(filename, DocumentStatus.UNCHANGED,
                                f"the same file is already indexed as '{existing.filename}'",
@@ -149,7 +152,7 @@ class IngestPipeline:
         return None
 
     def _index(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str, size: int,
-               report: Progress, hook: OutcomeHook | None, parsed: ParseResult | None
+               report: Progress, job_file: JobFile | None, parsed: ParseResult | None
                ) -> FileOutcome:
         parsed = parsed if parsed is not None else self.parsers.parse(path)
         report("pages", parsed.page_count)
@@ -157,16 +160,16 @@ class IngestPipeline:
             outcome = FileOutcome(filename, parsed.status, parsed.reason, doc_id,
                                   parsed.page_count)
             kb.record_outcome(doc_id, filename, outcome.status, outcome.reason, size,
-                              parsed.page_count, hook=hook(outcome) if hook else None)
+                              parsed.page_count, job_file=_ending(job_file, outcome))
             return outcome
         prepared = self.prepare(kb, DocumentSource(doc_id, filename, path, size), parsed,
                                 report)
         outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
                               parsed.page_count, len(prepared.chunks), parsed.ocr_pages)
-        if not kb.publish(prepared, hook=hook(outcome) if hook else None):
+        if not kb.publish(prepared, _ending(job_file, outcome)):
             unchanged = FileOutcome(filename, DocumentStatus.UNCHANGED,
                                     "the same file is already indexed", doc_id)
-            _tell(kb, hook, unchanged)
+            _tell(kb, job_file, unchanged)
             return unchanged
         return outcome
 
@@ -174,7 +177,7 @@ class IngestPipeline:
         """What this pipeline builds `kb`'s documents with: this version's parser and lexical
         analyser, and the chunker settings `kb` was created with (a knowledge base keeps
         them, recorded in its manifest, so all its documents are chunked alike)."""
-        chunker = ChunkerConfig.from_description(kb.manifest.get("chunker") or {})
+        chunker = ChunkerConfig.from_description(kb.identity.chunker)
         return IndexIdentity(self.embedder.name, self.embedder.dimension, chunker.describe(),
                              dict(self.parser_identity))
 

@@ -82,9 +82,9 @@ def rebuild_knowledge_base(
     outcome; `progress("pages" | "chunks", n)` the work within a document."""
     report = progress or (lambda _kind, _n: None)
     identity = pipeline.identity_for(kb)
-    outdated = {d.id for d in kb.catalog.outdated_documents(identity.pipeline_version)}
+    outdated = {d.id for d in kb.outdated_documents(identity.pipeline_version)}
     outcomes = []
-    for document in kb.catalog.documents():
+    for document in kb.documents():
         if document.status is not DocumentStatus.INDEXED:
             continue
         if not kb.exists():

@@ -47,7 +47,7 @@ _DELETED = "was deleted while the upload was under way; nothing of the upload wa
 
 def job_lock_path(kb: KnowledgeBase, job_id: str) -> Path:
     """Held (flock) while the job's files are staged, and while the job runs."""
-    return kb.root / "uploads" / f"{job_id}.lock"
+    return kb.uploads / f"{job_id}.lock"
 
 
 def display_name(raw: str | None, position: int) -> str:
@@ -173,7 +173,7 @@ class StagedUpload:
                 f"none of the {len(self._files)} uploaded file(s) is a PDF (no %PDF- header "
                 "in the first 1,024 bytes)")
         with self._unless_deleted():
-            self.kb.catalog.create_job(self.job_id, [(f.name, str(f.path), None)
+            self.kb.create_job(self.job_id, [(f.name, str(f.path), None)
                                                      for f in self._files])
         if not self.kb.exists():  # deleted just before: the job went with it
             raise KnowledgeBaseNotFound(self.kb.name, _DELETED)
@@ -213,7 +213,7 @@ def queue_local_files(kb: KnowledgeBase, paths: Iterable[Path], *, by_name: bool
     if not entries:
         raise InvalidRequest("no PDF files found at the given paths")
     job_id = uuid.uuid4().hex
-    kb.catalog.create_job(job_id, entries)
+    kb.create_job(job_id, entries)
     return job_id
 
 
@@ -249,12 +249,12 @@ def remove_orphaned_uploads(kb: KnowledgeBase) -> int:
     An upload in progress, or a running job, holds its job lock: such a folder is never
     touched. A free lock means its uploader is gone; under that lock, the folder is kept
     only if its job was committed and has not finished."""
-    root = kb.root / "uploads"
+    root = kb.uploads
     try:
         entries = list(root.iterdir())
     except FileNotFoundError:
         return 0
-    unfinished = set(kb.catalog.unfinished_jobs())
+    unfinished = set(kb.unfinished_jobs())
     candidates = {e.name.removesuffix(".lock") for e in entries} - unfinished
     return sum(_remove_if_orphaned(kb, job_id) for job_id in sorted(candidates))
 
@@ -270,7 +270,7 @@ def _remove_if_orphaned(kb: KnowledgeBase, job_id: str) -> bool:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # staging or running right now
-        job = kb.catalog.job(job_id)
+        job = kb.job(job_id)
         if job is not None and job.state in (JobState.QUEUED, JobState.RUNNING):
             return False  # committed since we looked: its runner will take it
         folder = kb.upload_folder(job_id)

@@ -10,6 +10,7 @@ base) never create it. `--json` prints the same shapes as the HTTP API (`kb list
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -117,13 +118,12 @@ def kb_reindex(
     """Re-embed every stored chunk with another model (no re-parsing)."""
     from ingest.embed import embed_chunks
     from qa_service.embedding import load_embedder
-    from qa_service.store.knowledge_base import IndexIdentity
 
     with on_data(name) as services:
         kb = services.registry.open(name)
         embedder = load_embedder(model, services.settings.embedding_threads)
-        identity = IndexIdentity(model, embedder.dimension, dict(kb.manifest["chunker"]),
-                                 dict(kb.manifest["parser"]), dict(kb.manifest["lexical"]))
+        identity = dataclasses.replace(kb.identity, embedding_model=model,
+                                       dimension=embedder.dimension)
         total = kb.info().chunks
         with progress_bar() as bar:
             task = bar.add_task("re-embedding", total=total)

@@ -1,27 +1,27 @@
-"""BM25 over the catalog's FTS5 table of pre-tokenized chunks.
+"""BM25 with the project's tokens: Korean morphemes and English stems (`Tokenizer`).
 
-SQLite's FTS5 ranks with Okapi BM25 (k1 = 1.2, b = 0.75). Chunks are stored as their
-`Tokenizer` tokens joined by spaces, so the FTS tokenizer only splits on those spaces and
-Korean gets morphemes, not whitespace words. Each chunk has three fields
-(`LexicalFields`: its document's identity, its section, its text); FTS5 counts a term's
-occurrences in each field at that field's weight (`FIELD_WEIGHTS`) and normalizes by the
-chunk's whole length. Because the postings live in the same SQLite
-file as the chunks, adding or deleting a document updates BM25 in the same transaction, at
-a cost proportional to that document (a static BM25 matrix would have to be rebuilt).
+Chunks are indexed as their tokens joined by spaces, so the index only splits on those
+spaces and Korean gets morphemes, not whitespace words. Each chunk has three fields
+(`LexicalFields`: its document's identity, its section, its text); a term's occurrences
+count in each field at that field's weight (`FIELD_WEIGHTS`), normalized by the chunk's
+whole length. This module decides what is matched (the query's terms, their spellings,
+the `Budget`); the index's `Postings` score them (SQLite's FTS5 in the catalog's own
+database: `qa_service.store.fts`, so adding or deleting a document updates BM25 in the
+same transaction, at a cost proportional to that document).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from qa_service.schemas import LexicalFields
 from qa_service.tokens import Tokenizer
 
-__all__ = ["FIELD_WEIGHTS", "Budget", "LexicalIndex", "TermStatistics", "one_edit"]
+__all__ = ["FIELD_WEIGHTS", "Budget", "LexicalIndex", "Postings", "TermStatistics", "one_edit"]
 
 MAX_QUERY_TOKENS = 64
 # A question's word that no chunk holds but an indexed word one typing slip away does
@@ -34,6 +34,32 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # table is, so it counts twice (measured on the FinanceBench dev tune half and the team
 # set; see the README's "Evaluation")
 FIELD_WEIGHTS = (1.0, 2.0, 1.0)
+
+
+class Postings(Protocol):
+    """What BM25 search reads of an index: one consistent snapshot of its postings (the
+    knowledge base's snapshots are these: `qa_service.store.snapshot`)."""
+
+    def bm25(self, terms: Sequence[str], limit: int,
+             document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score; higher is better) of the chunks holding any of `terms`
+        (only those of `document_ids` when given), best first; `FIELD_WEIGHTS` weigh the
+        chunk's fields. Nothing for no terms or a `limit` of 0."""
+        ...
+
+    def bm25_documents(self, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
+        """(document id, BM25 score of `terms` against the document's identity), best
+        first."""
+        ...
+
+    def term_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each of `terms` that any chunk holds (terms no chunk holds
+        are left out)."""
+        ...
+
+    def chunk_count(self) -> int:
+        """How many chunks are searchable."""
+        ...
 
 
 class LexicalIndex:
@@ -50,21 +76,18 @@ class LexicalIndex:
         return [LexicalFields(shared, " ".join(tokens(section)), " ".join(tokens(text)))
                 for section, text in zip(headings, texts, strict=True)]
 
-    def match_expression(self, query: str, also: Sequence[str] = (),
-                         budget: Budget | None = None) -> str | None:
-        """The FTS5 query: any of the query's tokens, or of the tokens `also` given; with a
-        `budget`, only those it keeps (`Budget.kept`)."""
+    def query_terms(self, query: str, also: Sequence[str] = (),
+                    budget: Budget | None = None) -> list[str]:
+        """The terms BM25 matches for `query`: its distinct tokens (at most
+        `MAX_QUERY_TOKENS`), then the tokens `also` given; with a `budget`, only those it
+        keeps (`Budget.kept`)."""
         asked = list(dict.fromkeys(self.tokenizer.tokens(query)))[:MAX_QUERY_TOKENS]
         unique = list(dict.fromkeys([*asked, *also]))
-        if budget is not None:
-            unique = budget.kept(unique)
-        if not unique:
-            return None
-        return " OR ".join('"' + token.replace('"', '""') + '"' for token in unique)
+        return budget.kept(unique) if budget is not None else unique
 
     def search(
         self,
-        conn: sqlite3.Connection,
+        postings: Postings,
         query: str,
         limit: int,
         document_ids: Sequence[str] | None = None,
@@ -74,50 +97,24 @@ class LexicalIndex:
         """(chunk id, BM25 score; higher is better), best first; `also`: more tokens to
         match (what the query's misspelled words most likely meant: `near_terms`);
         `budget`: which terms are worth their postings (`Budget`)."""
-        expression = self.match_expression(query, also, budget)
-        if expression is None or limit <= 0:
-            return []
-        rank = "bm25(chunks_fts, " + ", ".join(str(w) for w in FIELD_WEIGHTS) + ")"
-        sql = f"SELECT chunks_fts.rowid, -{rank} AS score FROM chunks_fts"
-        params: list[object] = [expression]
-        if document_ids is not None:
-            # a join, not `rowid IN (...)`: FTS5 would evaluate the query once per rowid
-            # (measured: a question naming a company searched within its 39 copies' chunks
-            # in a 100k-chunk knowledge base took seconds)
-            marks = ",".join("?" * len(document_ids))
-            sql += (" JOIN chunks ON chunks.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
-                    f" AND chunks.document_id IN ({marks})")
-            params.extend(document_ids)
-        else:
-            sql += " WHERE chunks_fts MATCH ?"
-        sql += f" ORDER BY {rank} LIMIT ?"
-        params.append(limit)
-        return [(int(row[0]), float(row[1])) for row in conn.execute(sql, params)]
+        return postings.bm25(self.query_terms(query, also, budget), limit, document_ids)
 
-    def search_documents(self, conn: sqlite3.Connection, query: str, limit: int
+    def search_documents(self, postings: Postings, query: str, limit: int
                          ) -> list[tuple[str, float]]:
         """(document id, BM25 score of the query against the document's identity: its file
-        name, title and first-page headings), best first. Empty for a catalog written
-        before identities were kept."""
-        expression = self.match_expression(query)
-        if expression is None or limit <= 0:
-            return []
-        rows = conn.execute(
-            "SELECT document_id, -bm25(documents_fts) FROM documents_fts WHERE documents_fts"
-            " MATCH ? ORDER BY bm25(documents_fts) LIMIT ?", (expression, limit))
-        return [(str(row[0]), float(row[1])) for row in rows]
+        name, title and first-page headings), best first."""
+        return postings.bm25_documents(self.query_terms(query), limit)
 
     @staticmethod
-    def statistics(conn: sqlite3.Connection, tokens: Sequence[str]) -> TermStatistics:
+    def statistics(postings: Postings, tokens: Sequence[str]) -> TermStatistics:
         """How many chunks there are, and how many contain each of `tokens`."""
         unique = list(dict.fromkeys(tokens))
         frequencies = dict.fromkeys(unique, 0)
-        frequencies.update(_frequencies(conn, unique))
-        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
-        return TermStatistics(total, frequencies)
+        frequencies.update(postings.term_frequencies(unique))
+        return TermStatistics(postings.chunk_count(), frequencies)
 
     @staticmethod
-    def near_terms(conn: sqlite3.Connection, tokens: Sequence[str]) -> dict[str, str]:
+    def near_terms(postings: Postings, tokens: Sequence[str]) -> dict[str, str]:
         """For each of `tokens` that no chunk holds (a Latin word of `SPELLING_MIN_CHARS`
         letters or more), the indexed term one edit away (a letter left out, added,
         replaced, or two swapped) that the most chunks hold, if any: what a question's
@@ -126,24 +123,10 @@ class LexicalIndex:
         for token in dict.fromkeys(tokens):
             if len(token) < SPELLING_MIN_CHARS or not _LATIN_WORD.match(token):
                 continue
-            found = _frequencies(conn, [token, *sorted(one_edit(token))])  # one lookup
+            found = postings.term_frequencies([token, *sorted(one_edit(token))])  # one lookup
             if found and token not in found:
                 near[token] = max(found.items(), key=lambda item: (item[1], item[0]))[0]
         return near
-
-
-def _frequencies(conn: sqlite3.Connection, terms: Sequence[str]) -> dict[str, int]:
-    """How many chunks hold each of `terms` that any chunk holds."""
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
-                 "USING fts5vocab(main, chunks_fts, 'row')")
-    found: dict[str, int] = {}
-    for start in range(0, len(terms), 500):
-        batch = list(terms[start:start + 500])
-        marks = ",".join("?" * len(batch))
-        for term, count in conn.execute(
-                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", batch):
-            found[str(term)] = int(count)
-    return found
 
 
 def one_edit(word: str) -> set[str]:

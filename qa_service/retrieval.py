@@ -6,7 +6,6 @@ its chunk is in that snapshot: deleted or half-published documents never come ba
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -22,6 +21,7 @@ from qa_service.lexical import Budget, LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.statements import Statement, of_statements, statements_asked
 from qa_service.store.knowledge_base import KnowledgeBase
+from qa_service.store.snapshot import Snapshot
 from qa_service.tokens import has_hangul, is_korean
 
 __all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_zscores",
@@ -169,9 +169,9 @@ def with_translated_hits(lexical: Sequence[tuple[int, float]],
                              if chunk_id in other_language and chunk_id in near])
 
 
-def _index_state(kb: KnowledgeBase, conn: sqlite3.Connection) -> tuple[object, ...]:
+def _index_state(kb: KnowledgeBase, snapshot: Snapshot) -> tuple[object, ...]:
     """What the bridge keys a knowledge base's terms by: it and the state of its index."""
-    return (kb.uid, *kb.catalog.index_state(conn))
+    return (kb.uid, *snapshot.index_state())
 
 
 class HybridRetriever:
@@ -196,30 +196,27 @@ class HybridRetriever:
         kb.check_embedder(self.embedder.name, self.embedder.dimension)
         query_vector = self.embedder.embed_queries([query])
         depth = max(self.settings.candidates, k)
-        with kb.catalog.snapshot() as conn:
-            allowed = None
+        with kb.snapshot() as snapshot:
             if document_ids is not None:
-                self._check_documents(kb, conn, document_ids)
-                allowed = np.asarray(kb.catalog.chunk_ids_of(conn, document_ids), dtype=np.int64)
-            terms, spellings, translations = self._query_terms(kb, conn, query)
+                self._check_documents(kb, snapshot, document_ids)
+            terms, spellings, translations = self._query_terms(kb, snapshot, query)
             meant = list(spellings.values())
             bridged = [*meant, *(t for found in translations.values() for t in found)]
             scopes: list[Sequence[str] | None] = [document_ids]
-            dense = kb.vectors.search(query_vector, depth, allowed)[0]
-            named = self._named_documents(conn, query, document_ids)
+            dense = snapshot.nearest(query_vector, depth, document_ids)
+            named = self._named_documents(snapshot, query, document_ids)
             if named:  # also the best candidates of the documents the question names
                 focus = list(named)[:self.settings.named_documents]
                 scopes.append(focus)
-                within = np.asarray(kb.catalog.chunk_ids_of(conn, focus), dtype=np.int64)
-                dense = _merged(dense, kb.vectors.search(query_vector, depth, within)[0])
+                dense = _merged(dense, snapshot.nearest(query_vector, depth, focus))
             budget = Budget(self.settings.lexical_postings, terms.frequencies)
-            lexical = self._lexical(conn, query, depth, scopes, meant, budget)
-            translated = (self._lexical(conn, query, depth, scopes, bridged, budget)
+            lexical = self._lexical(snapshot, query, depth, scopes, meant, budget)
+            translated = (self._lexical(snapshot, query, depth, scopes, bridged, budget)
                           if len(bridged) > len(meant) else [])
-            rows = kb.catalog.passages(conn, {i for i, _ in lexical} | {i for i, _ in dense}
-                                       | {i for i, _ in translated})
+            rows = snapshot.passages({i for i, _ in lexical} | {i for i, _ in dense}
+                                     | {i for i, _ in translated})
             asked = statements_asked(query) if self.settings.statement_weight > 0 else []
-            contexts = kb.catalog.contexts(conn, list(rows)) if asked else {}
+            contexts = snapshot.contexts(list(rows)) if asked else {}
         cross_lingual = (self.settings.cross_lingual_weight > 0
                          and self.settings.fusion == "zscore")
         korean = has_hangul(query)
@@ -254,9 +251,9 @@ class HybridRetriever:
         retrieval = self.retrieve(kb, question, k, document_ids, statistics=True)
         assert retrieval.terms is not None
         ids = [p.chunk_id for p in retrieval.passages]
-        stored = kb.vectors.vectors_of(np.asarray(ids, dtype=np.int64))
-        with kb.catalog.snapshot() as conn:
-            contexts = kb.catalog.contexts(conn, ids)
+        with kb.snapshot() as snapshot:
+            stored = snapshot.vectors_of(ids)
+            contexts = snapshot.contexts(ids)
         return gather_evidence(question.strip(), retrieval.passages, retrieval.query_vector,
                                retrieval.terms, stored, contexts, self.embedder.embed_passages,
                                retrieval.spellings, retrieval.named, retrieval.translations)
@@ -265,9 +262,9 @@ class HybridRetriever:
         """`evidence` with the first passage's document in reading order (`Evidence.overview`)."""
         if not evidence.items:
             return evidence
-        with kb.catalog.snapshot() as conn:
-            opening = kb.catalog.document_passages(
-                conn, evidence.items[0].passage.document_id, OVERVIEW_CHUNKS)
+        with kb.snapshot() as snapshot:
+            opening = snapshot.document_passages(evidence.items[0].passage.document_id,
+                                                 OVERVIEW_CHUNKS)
         return replace(evidence, overview=tuple(opening))
 
     def prepare(self, kb: KnowledgeBase) -> None:
@@ -276,11 +273,12 @@ class HybridRetriever:
         does not wait for them."""
         if not self.settings.translate:
             return
-        with kb.catalog.snapshot() as conn:
-            state = _index_state(kb, conn)
-            indexed = kb.catalog.indexed_terms(conn)
+        with kb.snapshot() as snapshot:
+            state = _index_state(kb, snapshot)
+            indexed = snapshot.indexed_terms()
         for korean in (False, True):
-            self.bridge.prepare(kb.root / TERM_VECTORS_FILE, state, lambda: indexed, korean)
+            self.bridge.prepare(kb.derived_file(TERM_VECTORS_FILE), state, lambda: indexed,
+                                korean)
 
     def _checked(self, query: str, k: int) -> str:
         """The query stripped, once it and `k` are found acceptable."""
@@ -293,49 +291,49 @@ class HybridRetriever:
             raise InvalidRequest(f"k must be between 1 and {self.settings.max_k}")
         return query
 
-    def _lexical(self, conn: sqlite3.Connection, query: str, depth: int,
+    def _lexical(self, snapshot: Snapshot, query: str, depth: int,
                  scopes: Sequence[Sequence[str] | None], also: Sequence[str],
                  budget: Budget) -> list[tuple[int, float]]:
         """BM25's best candidates of the query (and `also`) within each of `scopes`
         (document ids, None: all), merged; the terms are those `budget` keeps."""
         found: list[tuple[int, float]] = []
         for scope in scopes:
-            found = _merged(found, self.lexical.search(conn, query, depth, scope, also,
+            found = _merged(found, self.lexical.search(snapshot, query, depth, scope, also,
                                                        budget))
         return found
 
-    def _query_terms(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str
+    def _query_terms(self, kb: KnowledgeBase, snapshot: Snapshot, query: str
                      ) -> tuple[TermStatistics, dict[str, str], dict[str, tuple[str, ...]]]:
         """The query tokens' statistics; what its words that no chunk holds most likely
         meant (`LexicalIndex.near_terms`); its words' translations into the knowledge
         base's other language (`_translations`). The statistics count all of them."""
-        terms = self.lexical.statistics(conn, self.lexical.tokenizer.tokens(query))
+        terms = self.lexical.statistics(snapshot, self.lexical.tokenizer.tokens(query))
         spellings = self.lexical.near_terms(
-            conn, [token for token, count in terms.frequencies.items() if not count])
-        translations = self._translations(kb, conn, query)
+            snapshot, [token for token, count in terms.frequencies.items() if not count])
+        translations = self._translations(kb, snapshot, query)
         also = [*spellings.values(), *(t for found in translations.values() for t in found)]
         if also:
-            terms = terms.with_terms(self.lexical.statistics(conn, also))
+            terms = terms.with_terms(self.lexical.statistics(snapshot, also))
         return terms, spellings, translations
 
-    def _translations(self, kb: KnowledgeBase, conn: sqlite3.Connection, query: str
+    def _translations(self, kb: KnowledgeBase, snapshot: Snapshot, query: str
                       ) -> dict[str, tuple[str, ...]]:
         """The question's words -> their translations among the indexed terms of the
         other language (`qa_service.bridge`), when `translate` is on."""
         if not self.settings.translate:
             return {}
         return self.bridge.translations(
-            kb.root / TERM_VECTORS_FILE, _index_state(kb, conn),
-            lambda: kb.catalog.indexed_terms(conn),
+            kb.derived_file(TERM_VECTORS_FILE), _index_state(kb, snapshot),
+            snapshot.indexed_terms,
             question_words(self.lexical.tokenizer, query))
 
-    def _named_documents(self, conn: sqlite3.Connection, query: str,
+    def _named_documents(self, snapshot: Snapshot, query: str,
                          document_ids: Sequence[str] | None) -> dict[str, float]:
         """The documents whose identity (file name, title, first-page headings) the question
         names, each with its match relative to the best one (1.0), best first."""
         if self.settings.name_weight <= 0:
             return {}
-        found = self.lexical.search_documents(conn, query, 100)
+        found = self.lexical.search_documents(snapshot, query, 100)
         if document_ids is not None:
             wanted = set(document_ids)
             found = [(d, s) for d, s in found if d in wanted]
@@ -351,8 +349,8 @@ class HybridRetriever:
         return fuse_zscores([lexical, dense])
 
     @staticmethod
-    def _check_documents(kb: KnowledgeBase, conn: sqlite3.Connection,
+    def _check_documents(kb: KnowledgeBase, snapshot: Snapshot,
                          document_ids: Sequence[str]) -> None:
         for doc_id in document_ids:
-            if kb.catalog.status_of(conn, doc_id) is None:
+            if snapshot.status_of(doc_id) is None:
                 raise DocumentNotFound(kb.name, doc_id)

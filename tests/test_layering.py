@@ -58,3 +58,38 @@ def test_only_the_parsers_import_a_pdf_library(path: Path) -> None:
     if relative(path) in PARSING_MODULES:
         return
     assert not {n for n in imported(path) if n.split(".")[0] in PDF_LIBRARIES}
+
+
+
+STORAGE_INSIDES = {"catalog", "vectors", "manifest", "root"}
+
+
+def storage_reached(source: str) -> list[tuple[int, str]]:
+    """(line, attribute) of each `kb.catalog`, `self.kb.vectors`,
+    `registry.open(name).manifest` ... in `source`: a knowledge base's insides reached (by
+    the names the code gives knowledge bases)."""
+    def is_knowledge_base(node: ast.expr) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in ("kb", "knowledge_base")
+        if isinstance(node, ast.Attribute):
+            return node.attr in ("kb", "knowledge_base")
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "open")
+    return sorted((node.lineno, node.attr) for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.Attribute) and node.attr in STORAGE_INSIDES
+                  and is_knowledge_base(node.value))
+
+
+@pytest.mark.parametrize("path", modules("qa_service") + modules("ingest"), ids=relative)
+def test_only_the_store_reaches_into_a_knowledge_base(path: Path) -> None:
+    """Callers use the knowledge base's methods and its snapshots, so that another storage
+    backend can stand behind them."""
+    if relative(path).startswith("qa_service/store/"):
+        return
+    assert storage_reached(path.read_text("utf-8")) == []
+
+
+def test_the_storage_check_finds_what_it_looks_for() -> None:
+    source = ("kb.catalog.job(1)\nself.kb.vectors\nregistry.open(n).manifest\n"
+              "side.vectors\nkb.name\nsettings.vectors\n")
+    assert storage_reached(source) == [(1, "catalog"), (2, "vectors"), (3, "manifest")]

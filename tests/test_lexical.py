@@ -1,4 +1,4 @@
-"""BM25 over the catalog's FTS5 table, with the project's tokenizer."""
+"""BM25 over the catalog's FTS5 table (`Fts5Postings`), with the project's tokenizer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from qa_service.lexical import MAX_QUERY_TOKENS, Budget, LexicalIndex, one_edit
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
 from qa_service.store.catalog import Catalog, now
+from qa_service.store.fts import Fts5Postings
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def catalog(tmp_path: Path, lexical: LexicalIndex):  # type: ignore[no-untyped-d
 def search(catalog: Catalog, lexical: LexicalIndex, query: str, limit: int = 10,
            docs: list[str] | None = None) -> list[tuple[int, float]]:
     with catalog.snapshot() as conn:
-        return lexical.search(conn, query, limit, docs)
+        return lexical.search(Fts5Postings(conn), query, limit, docs)
 
 
 def test_more_occurrences_rank_higher(catalog: Catalog, lexical: LexicalIndex) -> None:
@@ -58,7 +59,7 @@ def test_document_filter_and_limit(catalog: Catalog, lexical: LexicalIndex) -> N
 
 def test_queries_without_tokens_find_nothing(catalog: Catalog, lexical: LexicalIndex) -> None:
     assert search(catalog, lexical, "what is it?") == []
-    assert lexical.match_expression("the of and") is None
+    assert lexical.query_terms("the of and") == []
 
 
 @pytest.mark.parametrize("query", ['otters" OR "trains', "NEAR(otters trains)", "otters AND",
@@ -68,11 +69,18 @@ def test_fts_syntax_in_queries_is_treated_as_words(catalog: Catalog, lexical: Le
     search(catalog, lexical, query)  # never an FTS5 syntax error
 
 
-def test_match_expression_quotes_and_deduplicates(lexical: LexicalIndex) -> None:
-    assert lexical.match_expression("Otters otters rivers") == '"otter" OR "river"'
+def test_query_terms_are_distinct_and_capped(lexical: LexicalIndex) -> None:
+    assert lexical.query_terms("Otters otters rivers") == ["otter", "river"]
     many = " ".join(f"word{n}" for n in range(MAX_QUERY_TOKENS + 10))
-    expression = lexical.match_expression(many)
-    assert expression is not None and expression.count(" OR ") == MAX_QUERY_TOKENS - 1
+    assert len(lexical.query_terms(many)) == MAX_QUERY_TOKENS
+    assert lexical.query_terms("otters", also=["river", "otter"]) == ["otter", "river"]
+
+
+def test_a_term_with_quotes_is_matched_as_a_word(catalog: Catalog) -> None:
+    with catalog.snapshot() as conn:
+        postings = Fts5Postings(conn)
+        assert postings.bm25(['otter" OR "train', "otter"], 10) == postings.bm25(["otter"], 10)
+        assert postings.bm25([], 10) == [] and postings.bm25(["otter"], 0) == []
 
 
 def test_chunk_fields_share_the_identity_and_keep_each_section(lexical: LexicalIndex) -> None:
@@ -149,7 +157,7 @@ def test_a_misspelled_word_is_read_as_the_indexed_word(catalog: Catalog, lexical
                                                        typed: str, meant: str) -> None:
     tokens = lexical.tokenizer.tokens(typed)  # the query's tokens: English stems
     with catalog.snapshot() as conn:
-        assert lexical.near_terms(conn, tokens) == {tokens[0]: meant}
+        assert lexical.near_terms(Fts5Postings(conn), tokens) == {tokens[0]: meant}
 
 
 @pytest.mark.parametrize("typed", [
@@ -162,13 +170,14 @@ def test_a_misspelled_word_is_read_as_the_indexed_word(catalog: Catalog, lexical
 def test_other_words_have_no_reading(catalog: Catalog, lexical: LexicalIndex,
                                      typed: str) -> None:
     with catalog.snapshot() as conn:
-        assert lexical.near_terms(conn, [typed]) == {}
+        assert lexical.near_terms(Fts5Postings(conn), [typed]) == {}
 
 
 def test_search_also_matches_the_words_given(catalog: Catalog, lexical: LexicalIndex) -> None:
     with catalog.snapshot() as conn:
-        assert lexical.search(conn, "stattion", 10) == []
-        assert [i for i, _ in lexical.search(conn, "stattion", 10, also=["station"])] == [3]
+        postings = Fts5Postings(conn)
+        assert lexical.search(postings, "stattion", 10) == []
+        assert [i for i, _ in lexical.search(postings, "stattion", 10, also=["station"])] == [3]
 
 
 def test_a_budget_keeps_the_rarest_terms_within_their_postings() -> None:
@@ -186,10 +195,11 @@ def test_a_search_over_budget_leaves_its_common_terms_out(catalog: Catalog,
     """"otter" is in two chunks, "station" in one: with one posting to spend, only the
     station's chunk can match; without a budget, both terms match."""
     with catalog.snapshot() as conn:
-        frequencies = lexical.statistics(conn, ["otter", "station"]).frequencies
-        tight = lexical.search(conn, "otters station", 10, budget=Budget(1, frequencies))
-        loose = lexical.search(conn, "otters station", 10, budget=Budget(3, frequencies))
-        scoped = lexical.search(conn, "otters station", 10, ["doc-a"],
+        postings = Fts5Postings(conn)
+        frequencies = lexical.statistics(postings, ["otter", "station"]).frequencies
+        tight = lexical.search(postings, "otters station", 10, budget=Budget(1, frequencies))
+        loose = lexical.search(postings, "otters station", 10, budget=Budget(3, frequencies))
+        scoped = lexical.search(postings, "otters station", 10, ["doc-a"],
                                 budget=Budget(1, frequencies))
     assert frequencies == {"otter": 2, "station": 1}
     assert [i for i, _ in tight] == [3]

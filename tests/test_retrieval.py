@@ -243,9 +243,9 @@ def test_the_postings_budget_leaves_common_words_out_of_bm25(corpus, fake_embedd
     kept: list[list[str]] = []
     search = lexical.search
 
-    def spied(conn, query, limit, document_ids=None, also=(), budget=None):  # type: ignore[no-untyped-def]
+    def spied(postings, query, limit, document_ids=None, also=(), budget=None):  # type: ignore[no-untyped-def]
         kept.append(budget.kept(list(dict.fromkeys(lexical.tokenizer.tokens(query)))))
-        return search(conn, query, limit, document_ids, also, budget)
+        return search(postings, query, limit, document_ids, also, budget)
 
     monkeypatch.setattr(lexical, "search", spied)
     tight = retriever(fake_embedder, lexical, dense_weight=0.0, lexical_postings=1)
@@ -262,8 +262,8 @@ def test_lexical_only_ranking_follows_bm25(corpus, fake_embedder, lexical, fusio
                                            ) -> None:
     kb, _ = corpus
     query = "mortgage rates interest"
-    with kb.catalog.snapshot() as conn:
-        bm25 = dict(lexical.search(conn, query, 50))
+    with kb.snapshot() as snapshot:
+        bm25 = dict(lexical.search(snapshot, query, 50))
     passages = retriever(fake_embedder, lexical, lexical_weight=1, dense_weight=0,
                          fusion=fusion).search(kb, query, 10)
     assert len(passages) == min(10, len(bm25)) > 1
@@ -380,8 +380,8 @@ def test_the_document_a_question_names_comes_first(filings, fake_embedder, lexic
     query = f"What were {company}'s total current liabilities?"
     first = retriever(fake_embedder, lexical).search(kb, query, 3)[0]
     assert first.document_id == wanted and first.page == 2
-    with kb.catalog.snapshot() as conn:
-        named = lexical.search_documents(conn, query, 10)
+    with kb.snapshot() as snapshot:
+        named = lexical.search_documents(snapshot, query, 10)
     assert [doc for doc, _ in named] == [wanted]
     # and the answerer is told which document the question names
     assert retriever(fake_embedder, lexical).evidence(kb, query, 3).named == {wanted: 1.0}
@@ -398,8 +398,8 @@ def test_named_documents_respect_the_document_filter(filings, fake_embedder, lex
 def test_a_deleted_document_is_no_longer_named(filings, lexical) -> None:  # type: ignore[no-untyped-def]
     kb, docs = filings
     kb.delete_document(docs["b.pdf"].info.id)
-    with kb.catalog.snapshot() as conn:
-        assert lexical.search_documents(conn, "Harbour Shipping", 10) == []
+    with kb.snapshot() as snapshot:
+        assert lexical.search_documents(snapshot, "Harbour Shipping", 10) == []
 
 
 def test_evidence_hands_an_answerer_the_passages_their_sentences_and_vectors(  # type: ignore[no-untyped-def]

@@ -67,7 +67,7 @@ def _valid(name: str) -> bool:
 
 def _card(kb: KnowledgeBase) -> dict[str, Any]:
     try:
-        created = int(datetime.fromisoformat(str(kb.manifest["created_at"])).timestamp())
+        created = int(datetime.fromisoformat(kb.created_at).timestamp())
     except (KeyError, ValueError):
         created = 0
     return {"id": f"{MODEL_PREFIX}{kb.name}", "object": "model", "created": created,

@@ -163,13 +163,13 @@ def list_jobs(kb: AnyKb, limit: JobLimit = 20, state: JobStateFilter = None
               ) -> dict[str, object]:
     """The knowledge base's recent ingestion jobs, newest first, without each file's
     outcome (`GET /kbs/{kb}/jobs/{job_id}` has them): to find a job id again."""
-    return {"jobs": [job.to_json() for job in kb.catalog.jobs(limit, state)]}
+    return {"jobs": [job.to_json() for job in kb.jobs(limit, state)]}
 
 
 @router.get("/kbs/{kb}/jobs/{job_id}", response_model=JobOut, tags=["documents"])
 def get_job(kb: AnyKb, job_id: str) -> dict[str, object]:
     """A job's state, progress and each file's outcome (status, reason, document_id)."""
-    job = kb.catalog.job(job_id)
+    job = kb.job(job_id)
     if job is None:
         raise JobNotFound(kb.name, job_id)
     return job.to_json()
@@ -177,11 +177,11 @@ def get_job(kb: AnyKb, job_id: str) -> dict[str, object]:
 
 @router.get("/kbs/{kb}/documents", response_model=DocumentList, tags=["documents"])
 def list_documents(kb: AnyKb) -> dict[str, object]:
-    return {"documents": [d.to_json() for d in kb.catalog.documents()]}
+    return {"documents": [d.to_json() for d in kb.documents()]}
 
 
 def _document(kb: KnowledgeBase, doc_id: str) -> DocumentInfo:
-    info = kb.catalog.document(doc_id)
+    info = kb.document(doc_id)
     if info is None:
         raise DocumentNotFound(kb.name, doc_id)
     return info
@@ -212,7 +212,7 @@ def _no_page(info: DocumentInfo, page: int) -> PageNotFound:
             tags=["documents"])
 def get_page(kb: AnyKb, doc_id: str, page: int) -> PageOut:
     info = _document(kb, doc_id)
-    text = kb.catalog.page_text(doc_id, page) if 1 <= page <= info.pages else None
+    text = kb.page_text(doc_id, page) if 1 <= page <= info.pages else None
     if text is None:
         raise _no_page(info, page)
     return PageOut(document_id=doc_id, page=page, text=text)
@@ -230,7 +230,7 @@ def get_page_boxes(kb: AnyKb, doc_id: str, page: int, start: int | None = None,
     down. On the page's image (`GET .../pages/{page}/image`) a box is at
     `x_px = x * scale`, `y_px = y * scale`, with `scale` the image's `X-Page-Scale`."""
     info = _document(kb, doc_id)
-    found = kb.catalog.page_with_positions(doc_id, page) if 1 <= page <= info.pages else None
+    found = kb.page_with_positions(doc_id, page) if 1 <= page <= info.pages else None
     if found is None:
         raise _no_page(info, page)
     return {"document_id": doc_id, "page": page,

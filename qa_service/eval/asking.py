@@ -59,7 +59,7 @@ def valid_citations(kb: KnowledgeBase, answer: Answer) -> int:
     """How many of the answer's citations quote their page exactly at their offsets."""
     valid = 0
     for citation in answer.citations:
-        text = kb.catalog.page_text(citation.document_id, citation.page)
+        text = kb.page_text(citation.document_id, citation.page)
         if text is not None and citation.quote and (
                 text[citation.char_start:citation.char_end] == citation.quote):
             valid += 1

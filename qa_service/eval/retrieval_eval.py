@@ -42,10 +42,10 @@ class EvalCorpus:
 
     def page_texts(self, doc_id: str) -> list[str]:
         if doc_id not in self._page_texts:
-            info = self.kb.catalog.document(doc_id)
+            info = self.kb.document(doc_id)
             count = info.pages if info else 0
             self._page_texts[doc_id] = [
-                normalize_answer(self.kb.catalog.page_text(doc_id, n) or "")
+                normalize_answer(self.kb.page_text(doc_id, n) or "")
                 for n in range(1, count + 1)
             ]
         return self._page_texts[doc_id]

@@ -36,7 +36,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,20 +46,44 @@ import numpy as np
 import numpy.typing as npt
 
 from qa_service.errors import IndexMismatch, StorageError, describe
+from qa_service.page_positions import PagePositions
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
-from qa_service.schemas import Chunk, DocumentStatus, KnowledgeBaseInfo, PreparedDocument
+from qa_service.schemas import (
+    Chunk,
+    DocumentInfo,
+    DocumentStatus,
+    FileOutcome,
+    JobInfo,
+    JobState,
+    JobSummary,
+    KnowledgeBaseInfo,
+    PreparedDocument,
+)
 from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
 from qa_service.store.faiss_store import FaissSegmentStore
+from qa_service.store.snapshot import Snapshot
 
-__all__ = ["FORMAT_VERSION", "UNFINISHED_MARKER", "IndexIdentity", "KnowledgeBase", "PublishHook"]
+__all__ = ["FORMAT_VERSION", "UNFINISHED_MARKER", "IndexIdentity", "JobFile", "KnowledgeBase"]
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 UNFINISHED_MARKER = "write.unfinished"  # present while a write may leave garbage behind
-PublishHook = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """One file of an ingestion job (its position in the job): a write that settles the
+    file records its `outcome` in the same commit as what it changed."""
+
+    job_id: str
+    position: int
+    outcome: FileOutcome | None = None
+
+    def ended(self, outcome: FileOutcome) -> JobFile:
+        return dataclasses.replace(self, outcome=outcome)
 
 
 @dataclass(frozen=True)
@@ -201,8 +225,97 @@ class KnowledgeBase:
     def file_path(self, doc_id: str) -> Path:
         return self.root / "files" / doc_id[:2] / f"{doc_id}.pdf"
 
+    @property
+    def uploads(self) -> Path:
+        """Where uploads are staged: a folder per job (`upload_folder`), and its lock."""
+        return self.root / "uploads"
+
     def upload_folder(self, job_id: str) -> Path:
-        return self.root / "uploads" / job_id
+        return self.uploads / job_id
+
+    def derived_file(self, name: str) -> Path:
+        """A file derived from the indexed documents that the service may rebuild at will
+        (a cache): it lives and goes with the knowledge base."""
+        return self.root / name
+
+    @property
+    def created_at(self) -> str:
+        return str(self.manifest["created_at"])
+
+    @property
+    def identity(self) -> IndexIdentity:
+        """What the manifest records this knowledge base's index was built with."""
+        return IndexIdentity(self.embedding_model, self.dimension,
+                             dict(self.manifest.get("chunker") or {}),
+                             dict(self.manifest.get("parser") or {}),
+                             dict(self.manifest.get("lexical") or {}))
+
+    # --- reading ---------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One committed state of the knowledge base to read: everything a question reads
+        comes from one (`Snapshot`)."""
+        with self.catalog.snapshot() as conn:
+            yield Snapshot(self.catalog, conn, self.vectors)
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        return self.catalog.document(doc_id)
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every document with an outcome (indexed or not), oldest first."""
+        return self.catalog.documents()
+
+    def outdated_documents(self, pipeline_version: str) -> list[DocumentInfo]:
+        """The indexed documents built by another pipeline version (`qa kb rebuild`)."""
+        return self.catalog.outdated_documents(pipeline_version)
+
+    def page_text(self, doc_id: str, number: int) -> str | None:
+        return self.catalog.page_text(doc_id, number)
+
+    def page_with_positions(self, doc_id: str, number: int
+                            ) -> tuple[str, PagePositions | None] | None:
+        """A page's text and where its characters are drawn (None: not known for this
+        page); None: no such page."""
+        return self.catalog.page_with_positions(doc_id, number)
+
+    # --- ingestion jobs --------------------------------------------------------------
+
+    def create_job(self, job_id: str, files: Sequence[tuple[str, str, FileOutcome | None]]
+                   ) -> None:
+        """`files`: (display name, staged path, outcome if already decided)."""
+        self.catalog.create_job(job_id, files)
+
+    def job(self, job_id: str) -> JobInfo | None:
+        return self.catalog.job(job_id)
+
+    def jobs(self, limit: int, state: JobState | None = None) -> list[JobSummary]:
+        """The `limit` newest jobs (only those in `state`, when given), newest first."""
+        return self.catalog.jobs(limit, state)
+
+    def job_files(self, job_id: str) -> list[tuple[int, str, str, DocumentStatus]]:
+        """(position, display name, staged path, status) of each of the job's files."""
+        return self.catalog.job_files(job_id)
+
+    def unfinished_jobs(self) -> list[str]:
+        """The jobs queued or running, oldest first."""
+        return self.catalog.unfinished_jobs()
+
+    def set_job_state(self, job_id: str, state: JobState, error: str = "") -> None:
+        self.catalog.set_job_state(job_id, state, error)
+
+    def add_job_progress(self, job_id: str, pages: int = 0, chunks: int = 0) -> None:
+        self.catalog.add_job_progress(job_id, pages, chunks)
+
+    def finish_job_file(self, job_file: JobFile) -> None:
+        """Record the outcome of a job's file that changed nothing else."""
+        with self.catalog.transaction() as conn:
+            self._finish_job_file(conn, job_file)
+
+    def _finish_job_file(self, conn: sqlite3.Connection, job_file: JobFile | None) -> None:
+        if job_file is not None and job_file.outcome is not None:
+            self.catalog.finish_job_file(conn, job_file.job_id, job_file.position,
+                                         job_file.outcome)
 
     # --- writing ---------------------------------------------------------------------
 
@@ -219,9 +332,9 @@ class KnowledgeBase:
     def status_of(self, doc_id: str) -> DocumentStatus | None:
         return self.catalog.status_of(self.catalog.connection(), doc_id)
 
-    def publish(self, document: PreparedDocument, hook: PublishHook | None = None) -> bool:
+    def publish(self, document: PreparedDocument, job_file: JobFile | None = None) -> bool:
         """Make a prepared document searchable (the single-writer publish stage); False if
-        it was already indexed. `hook` runs inside the commit (a job records its outcome)."""
+        it was already indexed. `job_file`'s outcome is recorded in the same commit."""
         info = document.info
         with self.write_lock():
             if self.status_of(info.id) is DocumentStatus.INDEXED:
@@ -231,10 +344,10 @@ class KnowledgeBase:
                 named = self.catalog.documents_named(conn, info.filename)
                 return [*named, info.id]  # and an earlier failed attempt of the same bytes
 
-            self._write_document(document, replaced, hook)
+            self._write_document(document, replaced, job_file)
         return True
 
-    def republish(self, document: PreparedDocument, hook: PublishHook | None = None) -> bool:
+    def republish(self, document: PreparedDocument) -> bool:
         """Replace an indexed document by a new version of it (same bytes, so same id and
         file) built with another pipeline version: one commit switches searches from the
         old version, complete, to the new one, complete. It keeps its name and creation
@@ -256,12 +369,12 @@ class KnowledgeBase:
             info = dataclasses.replace(document.info, filename=old.filename,
                                        created_at=old.created_at)
             self._write_document(dataclasses.replace(document, info=info),
-                                 lambda _conn: [doc_id], hook)
+                                 lambda _conn: [doc_id], None)
         return True
 
     def _write_document(self, document: PreparedDocument,
                         replaced: Callable[[sqlite3.Connection], list[str]],
-                        hook: PublishHook | None) -> None:
+                        job_file: JobFile | None) -> None:
         """Steps of the publishing protocol (caller holds the write lock): the documents
         `replaced(conn)` names give way to `document` in one commit."""
         info = document.info
@@ -274,8 +387,7 @@ class KnowledgeBase:
             self.catalog.insert_indexed(conn, info, document.pages, document.chunks,
                                         document.tokens, document.identity_tokens,
                                         document.pipeline_version)
-            if hook is not None:
-                hook(conn)
+            self._finish_job_file(conn, job_file)
         keep = document.chunk_ids
         self._end_write(lambda: self._forget(stale, keep, old_docs=old_docs, current=info.id))
 
@@ -296,14 +408,14 @@ class KnowledgeBase:
         return True
 
     def record_outcome(self, doc_id: str, filename: str, status: DocumentStatus, reason: str,
-                       size_bytes: int, pages: int = 0, hook: PublishHook | None = None) -> None:
-        """Record a document that ended without being indexed; an indexed one is kept."""
+                       size_bytes: int, pages: int = 0, job_file: JobFile | None = None) -> None:
+        """Record a document that ended without being indexed; an indexed one is kept.
+        `job_file`'s outcome is recorded in the same commit."""
         with self.write_lock(), self.catalog.transaction() as conn:
             if self.catalog.status_of(conn, doc_id) is not DocumentStatus.INDEXED:
                 self.catalog.record_outcome(conn, doc_id, filename, status, reason, size_bytes,
                                             pages)
-            if hook is not None:
-                hook(conn)
+            self._finish_job_file(conn, job_file)
 
     def delete_document(self, doc_id: str) -> bool:
         with self.write_lock():

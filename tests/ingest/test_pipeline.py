@@ -13,8 +13,8 @@ from ingest.parser_pool import ParserPool
 from ingest.pipeline import IngestPipeline, file_sha256
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
-from qa_service.schemas import DocumentStatus, FileOutcome
-from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.schemas import DocumentStatus
+from qa_service.store.knowledge_base import IndexIdentity, JobFile, KnowledgeBase
 from tests.fakes import HashEmbedder
 from tests.pdfs import encrypted, image_only_pdf, text_pdf, with_junk_prefix, with_title
 
@@ -176,22 +176,19 @@ def test_a_missing_file_fails_with_a_reason(pipeline: IngestPipeline, kb: Knowle
     assert "cannot read" in outcome.reason
 
 
-def test_the_hook_sees_every_outcome(pipeline: IngestPipeline, kb: KnowledgeBase,
-                                     tmp_path: Path) -> None:
-    seen: list[FileOutcome] = []
-
-    def hook(outcome: FileOutcome):  # type: ignore[no-untyped-def]
-        def record(conn) -> None:  # type: ignore[no-untyped-def]
-            assert conn.in_transaction
-            seen.append(outcome)
-        return record
-
+def test_a_job_s_file_records_every_outcome(pipeline: IngestPipeline, kb: KnowledgeBase,
+                                            tmp_path: Path) -> None:
     good = write(tmp_path, "good.pdf", text_pdf(PAGES))
-    pipeline.ingest_file(kb, good, "good.pdf", hook=hook)
-    pipeline.ingest_file(kb, good, "good.pdf", hook=hook)
-    pipeline.ingest_file(kb, write(tmp_path, "bad.pdf", b"nope"), "bad.pdf", hook=hook)
-    assert [o.status for o in seen] == [DocumentStatus.INDEXED, DocumentStatus.UNCHANGED,
-                                        DocumentStatus.INVALID]
+    bad = write(tmp_path, "bad.pdf", b"nope")
+    kb.create_job("job", [("good.pdf", str(good), None), ("again.pdf", str(good), None),
+                          ("bad.pdf", str(bad), None)])
+    for position, (path, name) in enumerate([(good, "good.pdf"), (good, "again.pdf"),
+                                             (bad, "bad.pdf")]):
+        pipeline.ingest_file(kb, path, name, job_file=JobFile("job", position))
+    job = kb.job("job")
+    assert job is not None and job.files_done == 3
+    assert [f.status for f in job.files] == [DocumentStatus.INDEXED, DocumentStatus.UNCHANGED,
+                                             DocumentStatus.INVALID]
 
 
 def _titled_pdf(tmp_path: Path) -> Path:
@@ -222,8 +219,8 @@ def test_the_title_makes_chunks_findable_but_is_not_in_passages(
     _fake, pipeline, kb = hashed
     outcome = pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
     assert outcome.status is DocumentStatus.INDEXED
-    with kb.catalog.snapshot() as conn:
-        hits = lexical.search(conn, "zanzibar", 10)
+    with kb.snapshot() as snapshot:
+        hits = lexical.search(snapshot, "zanzibar", 10)
     assert {i for i, _ in hits} == {c.id for c in kb.catalog.all_chunks()}
     for chunk in kb.catalog.all_chunks():
         assert "Zanzibar" not in chunk.text

@@ -13,10 +13,10 @@ from qa_service.config import RetrievalSettings
 from qa_service.errors import IndexMismatch
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
-from qa_service.schemas import DocumentStatus, PreparedDocument
+from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
 from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.catalog import Catalog
-from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.knowledge_base import IndexIdentity, JobFile, KnowledgeBase
 from tests.fakes import HashEmbedder, make_document, publish
 
 FILLER = ("The committee reviewed quarterly figures and agreed on a modest budget. "
@@ -40,8 +40,8 @@ def doc(tmp_path: Path, fake_embedder: HashEmbedder, lexical: LexicalIndex):  # 
 
 
 def lexical_ids(kb: KnowledgeBase, lexical: LexicalIndex, query: str) -> set[int]:
-    with kb.catalog.snapshot() as conn:
-        return {i for i, _ in lexical.search(conn, query, 100)}
+    with kb.snapshot() as snapshot:
+        return {i for i, _ in lexical.search(snapshot, query, 100)}
 
 
 def dense_ids(kb: KnowledgeBase, embedder: HashEmbedder, query: str, k: int = 100) -> list[int]:
@@ -153,14 +153,17 @@ def test_indexing_a_document_that_failed_before(kb: KnowledgeBase, doc) -> None:
     assert len(kb.catalog.documents()) == 1
 
 
-def test_a_failing_hook_rolls_the_publication_back(kb: KnowledgeBase, doc) -> None:  # type: ignore[no-untyped-def]
+def test_failing_job_bookkeeping_rolls_the_publication_back(  # type: ignore[no-untyped-def]
+        kb: KnowledgeBase, doc, monkeypatch: pytest.MonkeyPatch) -> None:
     manual = doc("manual.pdf", "A page about lemurs.")
 
-    def hook(_conn: object) -> None:
+    def fail(*_args: object) -> None:
         raise RuntimeError("job bookkeeping failed")
 
+    monkeypatch.setattr(Catalog, "finish_job_file", fail)
+    outcome = FileOutcome("manual.pdf", DocumentStatus.INDEXED, "", manual.info.id)
     with pytest.raises(RuntimeError):
-        kb.publish(manual, hook=hook)
+        kb.publish(manual, JobFile("job", 0, outcome))
     assert kb.status_of(manual.info.id) is None
     assert catalog_chunk_ids(kb) == set()
 

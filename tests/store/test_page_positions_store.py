@@ -14,8 +14,9 @@ import pytest
 from ingest.chunk import ChunkerConfig
 from qa_service.lexical import LexicalIndex
 from qa_service.page_positions import PagePositions
-from qa_service.schemas import Page, PreparedDocument
-from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.schemas import DocumentStatus, FileOutcome, Page, PreparedDocument
+from qa_service.store.catalog import Catalog
+from qa_service.store.knowledge_base import IndexIdentity, JobFile, KnowledgeBase
 from tests.fakes import HashEmbedder, make_document
 
 PAGES = ("The pelican mascot wears a scarlet hat.", "Page two explains the refund policy.")
@@ -72,14 +73,16 @@ def test_deleting_or_replacing_a_document_removes_its_positions(
 
 def test_a_failed_publication_writes_no_positions(
         kb: KnowledgeBase, tmp_path: Path, fake_embedder: HashEmbedder,
-        lexical: LexicalIndex) -> None:
+        lexical: LexicalIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = located(tmp_path, fake_embedder, lexical)
 
-    def fail(_conn: object) -> None:
-        raise RuntimeError("the hook failed")
+    def fail(*_args: object) -> None:
+        raise RuntimeError("the job's bookkeeping failed")
 
+    monkeypatch.setattr(Catalog, "finish_job_file", fail)
+    outcome = FileOutcome("located.pdf", DocumentStatus.INDEXED, "", doc.info.id)
     with pytest.raises(RuntimeError):
-        kb.publish(doc, hook=fail)
+        kb.publish(doc, JobFile("job", 0, outcome))
     assert rows(kb, doc.info.id) == 0
 
 

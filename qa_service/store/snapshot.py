@@ -1,0 +1,91 @@
+"""What a question reads of a knowledge base, from one committed state
+(`KnowledgeBase.snapshot`).
+
+Retrieval reads everything through a `Snapshot`: the BM25 postings (it is the lexical
+index's `Postings`), the nearest vectors, and the chunks it returns as passages. The
+catalog decides what is visible: a vector whose chunk was not committed (a writer that
+died, a version being replaced) is never returned as a passage, because `passages` only
+finds committed chunks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from qa_service.schemas import DocumentStatus, Passage
+from qa_service.store.catalog import Catalog
+from qa_service.store.fts import Fts5Postings
+from qa_service.store.vectors import VectorStore
+
+__all__ = ["Snapshot"]
+
+
+class Snapshot:
+    """One read transaction of a knowledge base's catalog, with its vector store."""
+
+    def __init__(self, catalog: Catalog, conn: sqlite3.Connection,
+                 vectors: VectorStore) -> None:
+        self._catalog = catalog
+        self._conn = conn
+        self._vectors = vectors
+        self._postings = Fts5Postings(conn)
+
+    # --- lexical: `qa_service.lexical.Postings` ---------------------------------------
+
+    def bm25(self, terms: Sequence[str], limit: int,
+             document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        return self._postings.bm25(terms, limit, document_ids)
+
+    def bm25_documents(self, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
+        return self._postings.bm25_documents(terms, limit)
+
+    def term_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        return self._postings.term_frequencies(terms)
+
+    def chunk_count(self) -> int:
+        return self._postings.chunk_count()
+
+    # --- dense and the catalog ---------------------------------------------------------
+
+    def status_of(self, doc_id: str) -> DocumentStatus | None:
+        return self._catalog.status_of(self._conn, doc_id)
+
+    def chunk_ids_of(self, doc_ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        return np.asarray(self._catalog.chunk_ids_of(self._conn, doc_ids), dtype=np.int64)
+
+    def nearest(self, query_vector: npt.NDArray[np.float32], k: int,
+                document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """(chunk id, inner product) of the `k` vectors nearest to `query_vector` (one
+        row), best first; only among the chunks of `document_ids` when given. An id may
+        belong to no committed chunk (`passages` leaves it out)."""
+        allowed = self.chunk_ids_of(document_ids) if document_ids is not None else None
+        return self._vectors.search(query_vector, k, allowed)[0]
+
+    def vectors_of(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """The stored vectors of each chunk among `ids` (one a sentence, in order)."""
+        return self._vectors.vectors_of(np.asarray(ids, dtype=np.int64))
+
+    def passages(self, ids: set[int]) -> dict[int, Passage]:
+        """The committed chunks among `ids`, as passages scored 0."""
+        return self._catalog.passages(self._conn, ids)
+
+    def document_passages(self, doc_id: str, limit: int) -> list[Passage]:
+        """The first `limit` chunks of a document in reading order, as passages scored 0."""
+        return self._catalog.document_passages(self._conn, doc_id, limit)
+
+    def contexts(self, ids: Sequence[int]) -> dict[int, str]:
+        """What the chunks among `ids` are matched together with (document identity and
+        section): never quoted, but it says what a passage is about."""
+        return self._catalog.contexts(self._conn, ids)
+
+    def index_state(self) -> tuple[object, ...]:
+        """What changes whenever a document is added, replaced or deleted."""
+        return self._catalog.index_state(self._conn)
+
+    def indexed_terms(self) -> list[str]:
+        """Every term the lexical index holds (in any field of any chunk)."""
+        return self._catalog.indexed_terms(self._conn)
