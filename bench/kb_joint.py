@@ -77,15 +77,10 @@ def searched_while_ingesting(data_dir: Path, work: Path, queries: list[str],
     """Step 3 (see the module)."""
     from bench.compare import process_tree
     from bench.concurrency import stop
-    from bench.concurrent_load import free_port, qa_command, qa_environment
     from bench.joint_load import MemorySampler, meminfo_mb
-    from bench.kb_scale import cold_start
+    from bench.kb_scale import cold_start, server
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = qa_environment(data_dir, QA_ADMIN_KEY=KEY, QA_LIMITS__ASKS_PER_MINUTE="0",
-                         QA_LIMITS__UPLOADS_PER_MINUTE="0")
-    command = [*qa_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    url, command, env = server(data_dir, KEY, QA_LIMITS__UPLOADS_PER_MINUTE="0")
     process, cold_s = cold_start(command, env, url, KB, KEY, queries[0], work / "big.log")
     spent: list[float] = []
     failures: list[str] = []

@@ -179,6 +179,18 @@ def cold_start(command: list[str], env: dict[str, str], url: str, kb_name: str, 
     raise RuntimeError("the server did not answer a search in time")
 
 
+def server(data_dir: Path, key: str, **env: str) -> tuple[str, list[str], dict[str, str]]:
+    """The URL, command and environment of a `qa serve` over `data_dir` on a free loopback
+    port, with `key` as its admin key, no limit on questions, and `env`'s settings."""
+    from bench.concurrent_load import free_port, qa_command, qa_environment
+
+    port = free_port()
+    environment = qa_environment(data_dir, QA_ADMIN_KEY=key, QA_LIMITS__ASKS_PER_MINUTE="0",
+                                 **env)
+    command = [*qa_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return f"http://127.0.0.1:{port}", command, environment
+
+
 def copy_knowledge_base(source_root: Path, data_dir: Path) -> Path:
     """The knowledge base folder copied into a fresh data directory (its files only: no
     server state), where it is grown."""
@@ -204,7 +216,6 @@ def measure(source_root: Path, size: int, queries: list[str], work: Path, key: s
     start to the first answered search), then `latency(url, headers, clients)` with 1 and
     8 clients, and the server's memory after."""
     from bench.concurrency import stop
-    from bench.concurrent_load import free_port, qa_command, qa_environment
     from qa_service.config import RetrievalSettings, Settings
     from qa_service.embedding import load_embedder
     from qa_service.retrieval import HybridRetriever
@@ -227,10 +238,7 @@ def measure(source_root: Path, size: int, queries: list[str], work: Path, key: s
                           "no_budget": lexical_latency(kb, queries, 0)}
     finally:
         registry.close()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = qa_environment(data_dir, QA_ADMIN_KEY=key, QA_LIMITS__ASKS_PER_MINUTE="0")
-    command = [*qa_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    url, command, env = server(data_dir, key)
     # an English question first, then, started again, a Korean one: only Korean needs the
     # Korean analyser, which loads in about two seconds (`qa_service.api.activity`)
     process, seconds = cold_start(command, env, url, source_root.name, key, queries[0],

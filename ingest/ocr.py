@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.parse import FilledPages, ParseResult, clean_page_text, parse_pdf
+from ingest.parse import TEXT_LAYERS, FilledPages, ParseResult, clean_page_text, parse_pdf
 from ingest.render import PageImage, PdfPages, RenderRefused
 from ingest.tesseract import (
     DEFAULT_LANGUAGES,
@@ -187,7 +187,7 @@ class OcrParser:
 
     name = "ocr"
 
-    def __init__(self, options: OcrOptions | None = None, text_layer: str = "pdfium") -> None:
+    def __init__(self, options: OcrOptions | None = None, text_layer: str = TEXT_LAYERS[0]) -> None:
         self.options = options or OcrOptions()
         self.text_layer = text_layer
 

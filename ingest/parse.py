@@ -30,11 +30,12 @@ from typing import Any, Protocol
 from qa_service.errors import describe
 from qa_service.schemas import DocumentStatus, Page
 
-__all__ = ["HEADER_WINDOW", "PARSERS", "PDF_MAGIC", "TEXT_LAYERS", "FilledPages", "PageFiller",
-           "ParseResult", "PdfParser", "PypdfParser", "clean_page_text", "find_pdf_header",
-           "missing_decoder", "parse_pdf", "parser_named"]
+__all__ = ["HEADER_WINDOW", "PARSERS", "PDFIUM_TEXT", "PDF_MAGIC", "PYPDF_TEXT", "TEXT_LAYERS",
+           "FilledPages", "PageFiller", "ParseResult", "PdfParser", "PypdfParser",
+           "clean_page_text", "find_pdf_header", "missing_decoder", "parse_pdf", "parser_named"]
 
 TEXT_LAYERS = ("pdfium", "pypdf")  # who reads a page's text; the first is the default
+PDFIUM_TEXT, PYPDF_TEXT = TEXT_LAYERS
 
 PDF_MAGIC = b"%PDF-"
 HEADER_WINDOW = 1024
@@ -311,7 +312,7 @@ class _PdfiumText:
 
 def _read_text_layer(reader, data: bytes, count: int,  # type: ignore[no-untyped-def]
                      max_chars: int | None, text_layer: str) -> _TextLayer | ParseResult:
-    pdfium = _PdfiumText.open(data, count) if text_layer == "pdfium" else None
+    pdfium = _PdfiumText.open(data, count) if text_layer == PDFIUM_TEXT else None
     try:
         return _extract(reader, count, max_chars, pdfium)
     finally:

@@ -61,7 +61,7 @@ def _limit_memory(megabytes: int) -> None:
 
 def _serve(memory_mb: int) -> None:
     from ingest.page_image import render_request
-    from ingest.parse import parser_named
+    from ingest.parse import TEXT_LAYERS, parser_named
     from qa_service.errors import describe
     from qa_service.schemas import DocumentStatus
 
@@ -74,7 +74,7 @@ def _serve(memory_mb: int) -> None:
             with open(request["path"], "rb") as handle:
                 data = handle.read()
             parser = parser_named(str(request.get("parser", "pypdf")), request.get("ocr"),
-                                  str(request.get("text_layer", "pdfium")))
+                                  str(request.get("text_layer", TEXT_LAYERS[0])))
             result = parser.parse(
                 data,
                 max_pages=int(request["max_pages"]),

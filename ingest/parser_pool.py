@@ -34,7 +34,7 @@ from typing import Any
 
 from ingest.ocr import OcrOptions
 from ingest.page_image import refusal
-from ingest.parse import ParseResult
+from ingest.parse import PYPDF_TEXT, ParseResult
 from ingest.parse_worker import FRAME_HEADER, write_frame
 from ingest.render import RenderOverLimit, RenderRefused
 from qa_service.page_positions import PagePositions
@@ -228,7 +228,7 @@ class ParserPool:
                 self._retire(worker)
                 worker = self._spawn()
                 result, keep, _ = self._parse_with(worker, path, may_retry=False,
-                                                   text_layer="pypdf", started=began)
+                                                   text_layer=PYPDF_TEXT, started=began)
                 assert result is not None
         except BaseException:
             self._retire(worker)
