@@ -77,7 +77,7 @@ def source_documents(kb: KnowledgeBase) -> list[SourceDocument]:
                 (c.id,)).fetchone()) for c in chunks)
             identity = conn.execute("SELECT tokens FROM documents_fts WHERE document_id = ?",
                                     (info.id,)).fetchone()
-            vectors = kb.vectors.vectors_of(np.asarray([c.id for c in chunks], np.int64))
+            vectors = kb.index.reader(conn).vectors_of([c.id for c in chunks])
             found.append(SourceDocument(
                 info, kb.file_path(info.id), pages, chunks, tokens,
                 str(identity[0]) if identity else "", tuple(vectors[c.id] for c in chunks),

@@ -27,6 +27,7 @@ from qa_service.embedding import Embedder, load_embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
 from qa_service.store.approximate import ApproximateSettings
+from qa_service.store.faiss_index import FaissBackend
 from qa_service.store.index_builder import ApproximateIndexBuilder
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 from qa_service.store.registry import KnowledgeBaseRegistry
@@ -95,8 +96,8 @@ class Services:
             embed_batch_size=ingest.embed_batch_size,
             parser_identity=parsers.limits.identity(),
         )
-        registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity(),
-                                         ApproximateSettings(**settings.vectors.model_dump()))
+        backend = FaissBackend(ApproximateSettings(**settings.vectors.model_dump()))
+        registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity(), backend)
         retriever = HybridRetriever(embedder, lexical, settings.retrieval)
         indexer = ApproximateIndexBuilder(registry)
 

@@ -10,13 +10,13 @@ import pytest
 from qa_service.lexical import MAX_QUERY_TOKENS, Budget, LexicalIndex, one_edit
 from qa_service.schemas import Chunk, DocumentInfo, DocumentStatus, Page
 from qa_service.store.catalog import Catalog, now
-from qa_service.store.fts import Fts5Postings
+from qa_service.store.fts import Fts5Postings, create_postings, write_postings
 
 
 @pytest.fixture
 def catalog(tmp_path: Path, lexical: LexicalIndex):  # type: ignore[no-untyped-def]
     store = Catalog(tmp_path / "catalog.sqlite")
-    store.initialize()
+    store.initialize(create_postings)
     texts = {
         1: "Otters eat fish. Otters sleep holding hands. Otters are playful.",
         2: "A single otter was seen near the river bank.",
@@ -97,7 +97,7 @@ def test_a_heading_counts_more_than_the_same_words_in_the_text(tmp_path: Path,
     chunk's whole length: a chunk titled "BALANCE SHEETS" beats a chunk of the same length
     that mentions a balance sheet once in its text."""
     store = Catalog(tmp_path / "catalog.sqlite")
-    store.initialize()
+    store.initialize(create_postings)
     chunks = [("CONSOLIDATED BALANCE SHEETS", "Total assets 19,012 and total equity 6,000"),
               ("NOTES", "The consolidated balance sheets show total assets 19,012")]
     chunks += [(f"NOTE {n}", f"Unrelated note number {n} about trains") for n in range(8)]
@@ -121,15 +121,15 @@ def test_a_catalog_from_before_the_fields_keeps_its_postings_in_the_text_field(
                     (" ".join(lexical.tokenizer.tokens("Zoo handbook\nOtters hold hands.")),))
     old.close()
     store = Catalog(path)
-    store.initialize()
-    store.initialize()  # once only
+    store.initialize(create_postings)
+    store.initialize(create_postings)  # once only
     assert [i for i, _ in search(store, lexical, "otters")] == [3]
     page = "Penguins eat herring."
     chunk = Chunk(id=7, document_id="d", page=1, char_start=0, char_end=len(page), text=page)
     info = DocumentInfo("d", "penguins.pdf", DocumentStatus.INDEXED, "", 1, 1, 10, now(), now())
     with store.transaction() as conn:
-        store.insert_indexed(conn, info, [Page(1, page)], [chunk],
-                             lexical.chunk_fields([page], [""], "Zoo handbook"))
+        store.insert_indexed(conn, info, [Page(1, page)], [chunk])
+        write_postings(conn, "d", [chunk], lexical.chunk_fields([page], [""], "Zoo handbook"))
         columns = [row[1] for row in conn.execute("PRAGMA table_info(chunks_fts)")]
     assert columns == ["identity", "section", "tokens"]
     assert [i for i, _ in search(store, lexical, "penguins")] == [7]

@@ -280,7 +280,7 @@ def test_dense_only_ranking_follows_the_vectors(corpus, fake_embedder, lexical, 
                                                 ) -> None:
     kb, _ = corpus
     query = "the ferry to the island"
-    hits = dict(kb.vectors.search(fake_embedder.embed_queries([query]), 100)[0])
+    hits = dict(kb.index.store.search(fake_embedder.embed_queries([query]), 100)[0])
     passages = retriever(fake_embedder, lexical, lexical_weight=0, fusion=fusion).search(
         kb, query, 5)
     ranked_scores = [hits[p.chunk_id] for p in passages]

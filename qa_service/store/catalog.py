@@ -5,10 +5,10 @@ text is drawn (`qa_service.page_positions`); a catalog from before it gets the e
 when opened, and its pages simply have no positions.
 
 It is the source of truth for what is visible: a chunk is searchable exactly when its row
-is here. The lexical index (an FTS5 table of pre-tokenized chunk fields, rowid = chunk id,
-and one of each document's identity) lives in the same database, so documents, chunks and
-BM25 postings change in one transaction. WAL mode lets readers (the server, the CLI)
-proceed while one writer commits; `synchronous=FULL` makes a commit durable once it returns.
+is here. An index may keep its part in the same database (the default one's BM25 postings:
+`qa_service.store.fts`), so documents, chunks and postings change in one transaction. WAL
+mode lets readers (the server, the CLI) proceed while one writer commits;
+`synchronous=FULL` makes a commit durable once it returns.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,6 @@ from qa_service.schemas import (
     JobInfo,
     JobState,
     JobSummary,
-    LexicalFields,
     Page,
     Passage,
 )
@@ -83,9 +82,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     context TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    document_id UNINDEXED, tokens, tokenize = 'unicode61 remove_diacritics 0'
-);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -124,24 +120,6 @@ _DOCUMENT_COLUMNS = (
 )
 
 
-# the BM25 postings of each chunk's `LexicalFields`, rowid = chunk id
-_CHUNKS_FTS = ("VIRTUAL TABLE {exists}chunks_fts USING fts5(identity, section, tokens, "
-               "tokenize = 'unicode61 remove_diacritics 0')")
-
-
-def _add_lexical_fields(conn: sqlite3.Connection) -> None:
-    """A catalog from before the fields has one FTS column of each chunk's tokens, context
-    included: they become the text field (so search works as it did), and `qa kb rebuild`
-    splits them into identity, section and text."""
-    if len(conn.execute("SELECT * FROM chunks_fts LIMIT 0").description) > 1:
-        return
-    conn.execute("ALTER TABLE chunks_fts RENAME TO chunks_fts_before_fields")
-    conn.execute("CREATE " + _CHUNKS_FTS.format(exists=""))
-    conn.execute("INSERT INTO chunks_fts (rowid, identity, section, tokens) "
-                 "SELECT rowid, '', '', tokens FROM chunks_fts_before_fields")
-    conn.execute("DROP TABLE chunks_fts_before_fields")
-
-
 WAL_RETRY_SECONDS = 30.0  # as long as a connection waits for a lock
 WAL_RETRY_PAUSE = 0.02
 
@@ -173,16 +151,19 @@ class Catalog:
         self.path = path
         self._local = threading.local()
 
-    def initialize(self) -> None:
+    def initialize(self, also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Create the tables, or add what a catalog from an earlier version lacks; `also`
+        does the same, in the same transaction, for what the index keeps here
+        (`IndexBackend.initialize`)."""
         conn = self.connection()
-        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "CREATE "
-                           + _CHUNKS_FTS.format(exists="IF NOT EXISTS ") + ";COMMIT;")
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
         with self.transaction() as conn:  # columns added since: one process adds each
             for table, column, declaration in _ADDED_COLUMNS:
                 columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                 if column not in columns:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-            _add_lexical_fields(conn)
+            if also is not None:
+                also(conn)
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -292,13 +273,6 @@ class Catalog:
             " (SELECT COALESCE(MAX(id), 0) FROM chunks) FROM documents").fetchone()
         return int(row[0]), int(row[1]), str(row[2]), int(row[3])
 
-    @staticmethod
-    def indexed_terms(conn: sqlite3.Connection) -> list[str]:
-        """Every term the lexical index holds (in any field of any chunk)."""
-        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.indexed_terms"
-                     " USING fts5vocab(main, chunks_fts, 'row')")
-        return [str(row[0]) for row in conn.execute("SELECT term FROM temp.indexed_terms")]
-
     def chunk_ids_of(self, conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
         marks = ",".join("?" * len(doc_ids))
         rows = conn.execute(
@@ -378,8 +352,6 @@ class Catalog:
         info: DocumentInfo,
         pages: Sequence[Page],
         chunks: Sequence[Chunk],
-        tokens: Sequence[LexicalFields],
-        identity_tokens: str = "",
         pipeline_version: str = "",
     ) -> None:
         conn.execute(
@@ -405,25 +377,17 @@ class Catalog:
             [(c.id, c.document_id, c.page, c.char_start, c.char_end, c.text, c.context)
              for c in chunks],
         )
-        conn.executemany(
-            "INSERT INTO chunks_fts (rowid, identity, section, tokens) VALUES (?, ?, ?, ?)",
-            [(c.id, *fields) for c, fields in zip(chunks, tokens, strict=True)])
-        if identity_tokens:
-            conn.execute("INSERT INTO documents_fts (document_id, tokens) VALUES (?, ?)",
-                         (info.id, identity_tokens))
 
     def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> list[int]:
-        """Remove documents with their pages (and positions), chunks and postings; returns
-        the chunk ids."""
+        """Remove documents with their pages (and positions) and chunks; returns the chunk
+        ids (the index's postings go in the same transaction: `ChunkIndex.erase`)."""
         ids = list(doc_ids)
         if not ids:
             return []
         chunk_ids = self.chunk_ids_of(conn, ids)
-        conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(c,) for c in chunk_ids])
         marks = ",".join("?" * len(ids))
         for table, column in (("chunks", "document_id"), ("pages", "document_id"),
-                              ("page_positions", "document_id"),
-                              ("documents_fts", "document_id"), ("documents", "id")):
+                              ("page_positions", "document_id"), ("documents", "id")):
             conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(ids))
         return chunk_ids
 

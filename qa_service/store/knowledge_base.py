@@ -4,16 +4,21 @@
         manifest.json      identity: format version, embedding model and dimension,
                            chunker, parser and lexical settings (atomic replace)
         catalog.sqlite     documents, pages, chunks, BM25 postings, jobs (WAL)
-        vectors/           the vector store (see faiss_store.py)
+        vectors/           the vector store of the default index (faiss_index.py)
         files/ab/<sha256>.pdf   original PDFs, by content hash
         uploads/<job>/     staged uploads of unfinished jobs
         write.lock         held (flock) by whichever process publishes
         write.unfinished   present while a write is under way, or after one that died
 
+Its chunks' vectors and BM25 postings are in its index, which the `IndexBackend` given by
+the composition root opens (`qa_service.store.index`; FAISS and FTS5 by default).
+
 Publishing a document, under the write lock: set the `write.unfinished` marker -> store
-the PDF (fsync) -> add its vectors (segment fsync + vector manifest replace) -> one SQLite
-transaction inserts the document, pages, chunks and postings and removes any older version
-of the same source name -> drop the replaced version's vectors and file -> lift the marker.
+the PDF (fsync) -> add it to the index (`ChunkIndex.add`: the default index writes a
+vector segment, fsync, and replaces its vector manifest) -> one SQLite transaction inserts
+the document, pages and chunks (and what the index keeps in the catalog: the default
+index's postings) and removes any older version of the same source name -> drop the
+replaced version's vectors and file -> lift the marker.
 The chunks become visible at that commit; a crash before it leaves only unreferenced files
 and vector ids that are never returned (the catalog decides visibility). The next writer
 finds the marker and removes them before it writes (deleting a document works the same).
@@ -32,7 +37,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import shutil
 import sqlite3
 import threading
 import uuid
@@ -59,10 +63,10 @@ from qa_service.schemas import (
     KnowledgeBaseInfo,
     PreparedDocument,
 )
-from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.atomic import fsync_directory, write_bytes_atomic, write_json_atomic
 from qa_service.store.catalog import Catalog, now
-from qa_service.store.faiss_store import FaissSegmentStore
+from qa_service.store.faiss_index import FaissBackend
+from qa_service.store.index import ChunkIndex, IndexBackend
 from qa_service.store.snapshot import Snapshot
 
 __all__ = ["FORMAT_VERSION", "UNFINISHED_MARKER", "IndexIdentity", "JobFile", "KnowledgeBase"]
@@ -114,22 +118,23 @@ class IndexIdentity:
 class KnowledgeBase:
     def __init__(self, name: str, root: Path, manifest: dict[str, Any],
                  parser_identity: dict[str, Any] | None = None,
-                 approximate: ApproximateSettings | None = None) -> None:
+                 backend: IndexBackend | None = None) -> None:
         self.name = name
         self.root = root
         self.manifest = manifest
         # what the server that opened it reads pages with (`rebuild_needed` compares)
         self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
-        self.approximate = approximate or ApproximateSettings()
+        self.backend: IndexBackend = backend or FaissBackend()
         self.catalog = Catalog(root / "catalog.sqlite")
-        self.vectors = FaissSegmentStore(root / self.vectors_dir, self.dimension,
-                                         self.approximate)
+        self.index: ChunkIndex = self.backend.open(root, manifest, self.dimension,
+                                                   self.vectors_dir)
         self._thread_lock = threading.Lock()
 
     # --- lifecycle -------------------------------------------------------------------
 
     @classmethod
-    def create(cls, root: Path, name: str, identity: IndexIdentity) -> KnowledgeBase:
+    def create(cls, root: Path, name: str, identity: IndexIdentity,
+               backend: IndexBackend | None = None) -> KnowledgeBase:
         """Build a knowledge base in `root`, which must be a new, empty folder."""
         for sub in ("vectors", "files", "uploads"):
             (root / sub).mkdir(parents=True, exist_ok=True)
@@ -143,14 +148,14 @@ class KnowledgeBase:
             "parser": identity.parser,
             "lexical": identity.lexical,
         }
-        kb = cls(name, root, manifest)
-        kb.catalog.initialize()
+        kb = cls(name, root, manifest, backend=backend)
+        kb.catalog.initialize(kb.backend.initialize)
         write_json_atomic(root / "manifest.json", manifest)
         return kb
 
     @classmethod
     def open(cls, root: Path, name: str, parser_identity: dict[str, Any] | None = None,
-             approximate: ApproximateSettings | None = None) -> KnowledgeBase:
+             backend: IndexBackend | None = None) -> KnowledgeBase:
         manifest = read_manifest(root)
         version = manifest.get("format_version")
         if version != FORMAT_VERSION:
@@ -158,13 +163,13 @@ class KnowledgeBase:
                 f"knowledge base '{name}' uses on-disk format {version}; this version of the "
                 f"service reads format {FORMAT_VERSION}"
             )
-        kb = cls(name, root, manifest, parser_identity, approximate)
-        kb.catalog.initialize()
+        kb = cls(name, root, manifest, parser_identity, backend)
+        kb.catalog.initialize(kb.backend.initialize)
         return kb
 
     def close(self) -> None:
         self.catalog.close()
-        self.vectors.close()
+        self.index.close()
 
     @property
     def uid(self) -> str:
@@ -257,7 +262,7 @@ class KnowledgeBase:
         """One committed state of the knowledge base to read: everything a question reads
         comes from one (`Snapshot`)."""
         with self.catalog.snapshot() as conn:
-            yield Snapshot(self.catalog, conn, self.vectors)
+            yield Snapshot(self.catalog, conn, self.index.reader(conn))
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         return self.catalog.document(doc_id)
@@ -380,13 +385,14 @@ class KnowledgeBase:
         info = document.info
         self._begin_write()
         self._store_file(info.id, document.source)
-        self.vectors.add(document.vector_ids, document.vectors)
+        self.index.add(document)
         with self.catalog.transaction() as conn:
             old_docs = replaced(conn)
             stale = self.catalog.delete_documents(conn, old_docs)
+            self.index.erase(conn, old_docs, stale)
             self.catalog.insert_indexed(conn, info, document.pages, document.chunks,
-                                        document.tokens, document.identity_tokens,
                                         document.pipeline_version)
+            self.index.write(conn, document)
             self._finish_job_file(conn, job_file)
         keep = document.chunk_ids
         self._end_write(lambda: self._forget(stale, keep, old_docs=old_docs, current=info.id))
@@ -424,6 +430,7 @@ class KnowledgeBase:
             self._begin_write()
             with self.catalog.transaction() as conn:
                 stale = self.catalog.delete_documents(conn, [doc_id])
+                self.index.erase(conn, [doc_id], stale)
             self._end_write(lambda: self._forget(stale, set(), old_docs=[doc_id], current=None))
         return True
 
@@ -459,10 +466,10 @@ class KnowledgeBase:
         (self.root / UNFINISHED_MARKER).unlink(missing_ok=True)
 
     def _collect_garbage(self) -> None:
-        """Remove what an interrupted writer left: vector segments, vector ids and original
-        files that the catalog does not refer to (never committed, or already deleted)."""
-        self.vectors.remove_orphans()
-        self.vectors.remove(np.setdiff1d(self.vectors.ids(), self.catalog.all_chunk_ids()))
+        """Remove what an interrupted writer left: what the index holds of chunks, and the
+        original files, that the catalog does not refer to (never committed, or already
+        deleted)."""
+        self.index.collect_garbage(self.catalog.all_chunk_ids())
         stored = {self.file_path(document.id) for document in self.catalog.documents()
                   if document.status is DocumentStatus.INDEXED}
         for path in (self.root / "files").glob("*/*"):
@@ -473,35 +480,35 @@ class KnowledgeBase:
                 current: str | None) -> None:
         """After a commit: drop vectors and files nothing refers to any more."""
         gone = np.asarray([c for c in chunk_ids if c not in keep], dtype=np.int64)
-        self.vectors.remove(gone)
+        self.index.forget(gone)
         for doc_id in old_docs:
             if doc_id != current:
                 self.file_path(doc_id).unlink(missing_ok=True)
 
     def _compact_if_needed(self) -> None:
-        if self.vectors.needs_compaction():
-            live = self.catalog.all_chunk_ids()
-            self.vectors.compact(live)
+        if self.index.needs_compaction():
+            self.index.compact(self.catalog.all_chunk_ids())
 
     def build_approximate_index(self) -> bool:
-        """Build the vector store's approximate index when it is due (`approximate_due`) and
-        publish it; False when it was not due. The build reads immutable segments without
-        any lock, so writers go on meanwhile; only the publish takes the write lock. A
-        build whose vectors were replaced meanwhile (`qa kb reindex`) is dropped."""
-        store = self.vectors
-        if not store.approximate_due():
+        """Build the index's approximate vector index when it is due (`approximate_due`)
+        and publish it; False when it was not due. The build reads without any lock (the
+        default index: its immutable segments), so writers go on meanwhile; only the
+        publish takes the write lock. A build whose vectors were replaced meanwhile (`qa kb
+        reindex`) is dropped."""
+        index = self.index
+        if not index.approximate_due():
             return False
-        built = store.build_approximate()
+        built = index.build_approximate()
         published = False
         try:
             with self.write_lock():
-                if self.vectors is store and read_manifest(self.root).get(
+                if self.index is index and read_manifest(self.root).get(
                         "embedding", {}).get("vectors", "vectors") == self.vectors_dir:
-                    store.publish_approximate(built)
+                    index.publish_approximate(built)
                     published = True
         finally:
             if not published:
-                (store.folder / built.file).unlink(missing_ok=True)
+                index.discard(built)
         return published
 
     def _store_file(self, doc_id: str, source: Path) -> None:
@@ -526,21 +533,19 @@ class KnowledgeBase:
         """
         folder = f"vectors-{uuid.uuid4().hex[:12]}"
         with self.write_lock():
-            store = FaissSegmentStore(self.root / folder, identity.dimension, self.approximate)
+            index = self.backend.open(self.root, self.manifest, identity.dimension, folder)
             chunks = list(self.catalog.all_chunks())
             for start in range(0, len(chunks), batch):
                 part = chunks[start:start + batch]
-                store.add(*embed(part))
+                index.add_vectors(*embed(part))
                 if progress is not None:
                     progress(len(part))
-            old_folder = self.root / self.vectors_dir
             manifest = dict(self.manifest)
             manifest["embedding"] = {"model": identity.embedding_model,
                                      "dimension": identity.dimension, "vectors": folder}
             write_json_atomic(self.root / "manifest.json", manifest)
-            self.vectors.close()
-            self.manifest, self.vectors = manifest, store
-            shutil.rmtree(old_folder, ignore_errors=True)
+            old, self.manifest, self.index = self.index, manifest, index
+            old.destroy_vectors()
         return len(chunks)
 
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from qa_service.errors import AlreadyExists, InvalidName, KnowledgeBaseNotFound
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
-from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.atomic import fsync_directory
+from qa_service.store.faiss_index import FaissBackend
+from qa_service.store.index import IndexBackend
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
 
 __all__ = ["NAME_PATTERN", "KnowledgeBaseRegistry", "validate_name"]
@@ -42,13 +43,14 @@ def validate_name(name: str) -> str:
 
 class KnowledgeBaseRegistry:
     def __init__(self, data_dir: Path, parser_identity: dict[str, Any] | None = None,
-                 approximate: ApproximateSettings | None = None) -> None:
+                 backend: IndexBackend | None = None) -> None:
         """`parser_identity`: what this server reads pages with (`IndexIdentity.parser`),
-        which decides whether a knowledge base needs `qa kb rebuild`; `approximate`: when
-        and how knowledge bases use an approximate vector index."""
+        which decides whether a knowledge base needs `qa kb rebuild`; `backend`: the
+        engine of the knowledge bases' indexes (`qa_service.store.index`; FAISS and FTS5
+        with the default settings when not given)."""
         self.data_dir = data_dir
         self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
-        self.approximate = approximate or ApproximateSettings()
+        self.backend = backend or FaissBackend()
         self._open: dict[str, tuple[KnowledgeBase, tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
@@ -69,7 +71,7 @@ class KnowledgeBaseRegistry:
             raise AlreadyExists(f"knowledge base '{name}' already exists")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         building = self.data_dir / f".creating-{name}-{uuid.uuid4().hex[:8]}"
-        kb = KnowledgeBase.create(building, name, identity)
+        kb = KnowledgeBase.create(building, name, identity, self.backend)
         kb.close()
         try:
             building.rename(target)
@@ -93,7 +95,7 @@ class KnowledgeBaseRegistry:
                 return cached[0]
             if cached is not None:
                 cached[0].close()
-            kb = KnowledgeBase.open(folder, name, self.parser_identity, self.approximate)
+            kb = KnowledgeBase.open(folder, name, self.parser_identity, self.backend)
             self._open[name] = (kb, stamp)
             return kb
 

@@ -2,7 +2,8 @@
 (`KnowledgeBase.snapshot`).
 
 Retrieval reads everything through a `Snapshot`: the BM25 postings (it is the lexical
-index's `Postings`), the nearest vectors, and the chunks it returns as passages. The
+index's `Postings`) and the nearest vectors, from the knowledge base's index
+(`qa_service.store.index`), and the chunks it returns as passages, from the catalog. The
 catalog decides what is visible: a vector whose chunk was not committed (a writer that
 died, a version being replaced) is never returned as a passage, because `passages` only
 finds committed chunks.
@@ -18,56 +19,56 @@ import numpy.typing as npt
 
 from qa_service.schemas import DocumentStatus, Passage
 from qa_service.store.catalog import Catalog
-from qa_service.store.fts import Fts5Postings
-from qa_service.store.vectors import VectorStore
+from qa_service.store.index import IndexReader
 
 __all__ = ["Snapshot"]
 
 
 class Snapshot:
-    """One read transaction of a knowledge base's catalog, with its vector store."""
+    """One read transaction of a knowledge base's catalog, with its index's reads."""
 
     def __init__(self, catalog: Catalog, conn: sqlite3.Connection,
-                 vectors: VectorStore) -> None:
+                 index: IndexReader) -> None:
         self._catalog = catalog
         self._conn = conn
-        self._vectors = vectors
-        self._postings = Fts5Postings(conn)
+        self._index = index
 
     # --- lexical: `qa_service.lexical.Postings` ---------------------------------------
 
     def bm25(self, terms: Sequence[str], limit: int,
              document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
-        return self._postings.bm25(terms, limit, document_ids)
+        return self._index.bm25(terms, limit, document_ids)
 
     def bm25_documents(self, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
-        return self._postings.bm25_documents(terms, limit)
+        return self._index.bm25_documents(terms, limit)
 
     def term_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        return self._postings.term_frequencies(terms)
+        return self._index.term_frequencies(terms)
 
     def chunk_count(self) -> int:
-        return self._postings.chunk_count()
+        return self._index.chunk_count()
 
-    # --- dense and the catalog ---------------------------------------------------------
+    def indexed_terms(self) -> list[str]:
+        """Every term the lexical index holds (in any field of any chunk)."""
+        return self._index.indexed_terms()
 
-    def status_of(self, doc_id: str) -> DocumentStatus | None:
-        return self._catalog.status_of(self._conn, doc_id)
-
-    def chunk_ids_of(self, doc_ids: Sequence[str]) -> npt.NDArray[np.int64]:
-        return np.asarray(self._catalog.chunk_ids_of(self._conn, doc_ids), dtype=np.int64)
+    # --- dense --------------------------------------------------------------------------
 
     def nearest(self, query_vector: npt.NDArray[np.float32], k: int,
                 document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """(chunk id, inner product) of the `k` vectors nearest to `query_vector` (one
         row), best first; only among the chunks of `document_ids` when given. An id may
         belong to no committed chunk (`passages` leaves it out)."""
-        allowed = self.chunk_ids_of(document_ids) if document_ids is not None else None
-        return self._vectors.search(query_vector, k, allowed)[0]
+        return self._index.nearest(query_vector, k, document_ids)
 
     def vectors_of(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """The stored vectors of each chunk among `ids` (one a sentence, in order)."""
-        return self._vectors.vectors_of(np.asarray(ids, dtype=np.int64))
+        return self._index.vectors_of(ids)
+
+    # --- the catalog --------------------------------------------------------------------
+
+    def status_of(self, doc_id: str) -> DocumentStatus | None:
+        return self._catalog.status_of(self._conn, doc_id)
 
     def passages(self, ids: set[int]) -> dict[int, Passage]:
         """The committed chunks among `ids`, as passages scored 0."""
@@ -85,7 +86,3 @@ class Snapshot:
     def index_state(self) -> tuple[object, ...]:
         """What changes whenever a document is added, replaced or deleted."""
         return self._catalog.index_state(self._conn)
-
-    def indexed_terms(self) -> list[str]:
-        """Every term the lexical index holds (in any field of any chunk)."""
-        return self._catalog.indexed_terms(self._conn)

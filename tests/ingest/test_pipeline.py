@@ -64,7 +64,7 @@ def test_a_text_pdf_is_indexed(pipeline: IngestPipeline, kb: KnowledgeBase, tmp_
         page = kb.catalog.page_text(doc_id, chunk.page)
         assert page is not None and page[chunk.char_start:chunk.char_end] == chunk.text
     assert kb.file_path(doc_id).read_bytes() == path.read_bytes()
-    assert len(kb.vectors.ids()) == outcome.chunks
+    assert len(kb.index.store.ids()) == outcome.chunks
 
 
 def test_the_same_bytes_again_are_unchanged(pipeline: IngestPipeline, kb: KnowledgeBase,
@@ -233,9 +233,9 @@ def test_reindexing_with_the_same_model_reproduces_the_vectors(
     fake, pipeline, kb = hashed
     pipeline.ingest_file(kb, _titled_pdf(tmp_path), "titled.pdf")
     queries = fake.embed_queries(["Zanzibar cloves", "nutmeg shade rain", "spice"])
-    before = kb.vectors.search(queries, 5)
+    before = kb.index.store.search(queries, 5)
     kb.replace_vectors(lambda chunks: embed_chunks(fake, chunks),
                        IndexIdentity(fake.name, fake.dimension))
-    after = kb.vectors.search(queries, 5)
+    after = kb.index.store.search(queries, 5)
     for b, a in zip(before, after, strict=True):
         assert dict(a) == pytest.approx(dict(b), abs=1e-6)  # ties may swap places

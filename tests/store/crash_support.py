@@ -133,7 +133,7 @@ def assert_consistent(kb: KnowledgeBase) -> State:
         assert page_counts.get(doc_id) == pages, f"{doc_id}: partial pages"
         stored = kb.file_path(doc_id)
         assert stored.is_file() and hashlib.sha256(stored.read_bytes()).hexdigest() == doc_id
-    live = set(kb.vectors.ids().tolist())
+    live = set(kb.index.store.ids().tolist())
     assert chunks <= live, "a visible chunk has no vectors"
     _assert_vectors_are_exactly_the_embeddings(kb)
     leftovers = _leftovers(kb, live - chunks, indexed)
@@ -146,7 +146,7 @@ def _assert_vectors_are_exactly_the_embeddings(kb: KnowledgeBase) -> None:
     """Each chunk has one vector per sentence, in order: no duplicates of an earlier try."""
     chunks = list(kb.catalog.all_chunks())
     ids, vectors = embed_chunks(embedder(), chunks)
-    found = kb.vectors.vectors_of(np.asarray([c.id for c in chunks], dtype=np.int64))
+    found = kb.index.store.vectors_of(np.asarray([c.id for c in chunks], dtype=np.int64))
     for chunk in chunks:
         expected = vectors[ids == chunk.id]
         assert found[chunk.id].shape == expected.shape, f"chunk {chunk.id}: wrong vector count"

@@ -16,6 +16,7 @@ from qa_service.retrieval import HybridRetriever
 from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
 from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.catalog import Catalog
+from qa_service.store.faiss_index import FaissBackend
 from qa_service.store.knowledge_base import IndexIdentity, JobFile, KnowledgeBase
 from tests.fakes import HashEmbedder, make_document, publish
 
@@ -45,7 +46,7 @@ def lexical_ids(kb: KnowledgeBase, lexical: LexicalIndex, query: str) -> set[int
 
 
 def dense_ids(kb: KnowledgeBase, embedder: HashEmbedder, query: str, k: int = 100) -> list[int]:
-    return [i for i, _ in kb.vectors.search(embedder.embed_queries([query]), k)[0]]
+    return [i for i, _ in kb.index.store.search(embedder.embed_queries([query]), k)[0]]
 
 
 def catalog_chunk_ids(kb: KnowledgeBase) -> set[int]:
@@ -68,7 +69,7 @@ def test_publish_makes_chunks_searchable(kb: KnowledgeBase, doc, lexical: Lexica
     assert kb.catalog.page_text(manual.info.id, 2) == manual.pages[1].text
     assert kb.info().documents == 1 and kb.info().chunks == len(manual.chunks)
     assert kb.file_path(manual.info.id).read_bytes() == manual.source.read_bytes()
-    assert sorted(kb.vectors.ids().tolist()) == sorted(manual.chunk_ids)
+    assert sorted(kb.index.store.ids().tolist()) == sorted(manual.chunk_ids)
 
 
 def test_publishing_the_same_document_twice_is_a_no_op(kb: KnowledgeBase, doc) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +77,7 @@ def test_publishing_the_same_document_twice_is_a_no_op(kb: KnowledgeBase, doc) -
     assert publish(kb, manual) is True
     assert publish(kb, manual) is False
     assert kb.info().chunks == len(manual.chunks)
-    assert len(kb.vectors.ids()) == len(manual.chunks)
+    assert len(kb.index.store.ids()) == len(manual.chunks)
 
 
 def test_same_source_name_replaces_the_old_version(kb: KnowledgeBase, doc,  # type: ignore[no-untyped-def]
@@ -95,7 +96,7 @@ def test_same_source_name_replaces_the_old_version(kb: KnowledgeBase, doc,  # ty
     assert not set(dense_ids(kb, fake_embedder, "Version one mentions the walrus budget")) & \
         old.chunk_ids
     assert catalog_chunk_ids(kb) == new.chunk_ids | other.chunk_ids
-    assert not set(kb.vectors.ids().tolist()) & old.chunk_ids
+    assert not set(kb.index.store.ids().tolist()) & old.chunk_ids
     assert not kb.file_path(old.info.id).exists()
     assert kb.file_path(new.info.id).exists()
     assert kb.info().documents == 2
@@ -115,7 +116,7 @@ def test_delete_document_removes_it_from_every_index(kb: KnowledgeBase, doc,  # 
     assert not lexical_ids(kb, lexical, "flamingo")
     assert not set(dense_ids(kb, fake_embedder, "flamingo migration route")) & gone.chunk_ids
     assert catalog_chunk_ids(kb) == keep.chunk_ids
-    assert not set(kb.vectors.ids().tolist()) & gone.chunk_ids
+    assert not set(kb.index.store.ids().tolist()) & gone.chunk_ids
     assert not kb.file_path(gone.info.id).exists()
     assert kb.delete_document(gone.info.id) is False
     assert lexical_ids(kb, lexical, "iguana") <= keep.chunk_ids
@@ -188,7 +189,7 @@ def test_crash_before_the_catalog_commit_keeps_the_previous_state(  # type: igno
     _crash_while_publishing(kb, new, monkeypatch)
 
     # the vectors were written, but nothing that reads through the catalog sees them
-    assert set(kb.vectors.ids().tolist()) & new.chunk_ids
+    assert set(kb.index.store.ids().tolist()) & new.chunk_ids
     for base in (kb, KnowledgeBase.open(kb.root, "kb")):
         assert base.status_of(new.info.id) is None
         old_info = base.catalog.document(old.info.id)
@@ -211,7 +212,7 @@ def test_a_retry_after_a_crash_publishes_the_document(  # type: ignore[no-untype
     _crash_while_publishing(kb, manual, monkeypatch)
     assert publish(kb, manual) is True
     assert catalog_chunk_ids(kb) == manual.chunk_ids
-    assert sorted(kb.vectors.ids().tolist()) == sorted(manual.chunk_ids)
+    assert sorted(kb.index.store.ids().tolist()) == sorted(manual.chunk_ids)
     assert lexical_ids(kb, lexical, "turquoise glacier") <= manual.chunk_ids
     found = dense_ids(kb, fake_embedder, "turquoise glacier", 10)
     assert len(found) == len(set(found)) and set(found) <= manual.chunk_ids
@@ -229,7 +230,7 @@ def test_a_re_added_document_gets_only_its_new_vectors(  # type: ignore[no-untyp
     changed = dataclasses.replace(small, vectors=np.roll(small.vectors, 5, axis=1))
     assert publish(kb, changed) is True
     old_query = small.vectors[:1]
-    hits = dict(kb.vectors.search(old_query, 50)[0])
+    hits = dict(kb.index.store.search(old_query, 50)[0])
     (chunk_id,) = small.chunk_ids
     assert hits[chunk_id] == pytest.approx(float(changed.vectors[0] @ old_query[0]), abs=1e-5), \
         "a vector removed with the old document came back"
@@ -270,13 +271,13 @@ def test_replace_vectors_switches_the_model(kb: KnowledgeBase, doc,  # type: ign
                                progress=done.append)
     everything = first.chunk_ids | second.chunk_ids
     assert count == len(everything) == sum(done)
-    assert (kb.embedding_model, kb.dimension, kb.vectors.dimension) == ("fake-hash-32", 32, 32)
+    assert (kb.embedding_model, kb.dimension, kb.index.store.dimension) == ("fake-hash-32", 32, 32)
     assert not old_folder.exists()
     kb.check_embedder("fake-hash-32", 32)
     reopened = KnowledgeBase.open(kb.root, "kb")
     try:
         assert (reopened.embedding_model, reopened.dimension) == ("fake-hash-32", 32)
-        assert sorted(reopened.vectors.ids().tolist()) == sorted(everything)
+        assert sorted(reopened.index.store.ids().tolist()) == sorted(everything)
         retriever = HybridRetriever(small, lexical, RetrievalSettings(lexical_weight=0))
         passages = retriever.search(reopened, "silver spoons", 1)
         assert passages[0].document_id == second.info.id
@@ -304,8 +305,8 @@ def test_replace_vectors_failing_midway_keeps_the_old_index(kb: KnowledgeBase, d
     try:
         for base in (kb, reopened):
             base.check_embedder(fake_embedder.name, fake_embedder.dimension)
-            assert sorted(base.vectors.ids().tolist()) == sorted(manual.chunk_ids)
-            hits = base.vectors.search(fake_embedder.embed_queries(["Page 3."]), 1)
+            assert sorted(base.index.store.ids().tolist()) == sorted(manual.chunk_ids)
+            hits = base.index.store.search(fake_embedder.embed_queries(["Page 3."]), 1)
             assert hits[0] and hits[0][0][0] in manual.chunk_ids
     finally:
         reopened.close()
@@ -322,7 +323,7 @@ def test_compaction_after_many_deletions_keeps_search_right(  # type: ignore[no-
     manifest = json.loads((kb.root / kb.vectors_dir / "manifest.json").read_text("utf-8"))
     assert len(manifest["removed"]) <= 0.2 * sum(s["count"] for s in manifest["segments"])
     live = docs[4].chunk_ids | docs[5].chunk_ids
-    assert set(kb.vectors.ids().tolist()) == live
+    assert set(kb.index.store.ids().tolist()) == live
     top = dense_ids(kb, fake_embedder, "Document 5 talks about topic5 in depth.", 1)
     assert top[0] in docs[5].chunk_ids
     assert np.isin(dense_ids(kb, fake_embedder, "topic1"), list(live)).all()
@@ -366,20 +367,20 @@ def test_a_knowledge_base_builds_its_approximate_index_when_large_enough(
     identity = IndexIdentity(fake_embedder.name, fake_embedder.dimension,
                              ChunkerConfig().describe())
     KnowledgeBase.create(tmp_path / "big", "big", identity).close()
-    base = KnowledgeBase.open(tmp_path / "big", "big",
-                              approximate=ApproximateSettings(approximate_from=3, nprobe=64))
+    base = KnowledgeBase.open(tmp_path / "big", "big", backend=FaissBackend(
+        ApproximateSettings(approximate_from=3, nprobe=64)))
     try:
         base.publish(doc("one.pdf", FILLER + "The pelican mascot wears a scarlet hat."))
         assert not base.build_approximate_index()  # too small yet
         for n in range(3):
             base.publish(doc(f"more-{n}.pdf", FILLER * (n + 1) + f"Appendix {n} lists owls."))
         query = fake_embedder.embed_queries(["pelican scarlet hat"])
-        exact = base.vectors.search(query, 5)[0]
+        exact = base.index.store.search(query, 5)[0]
         assert base.build_approximate_index()
         listed = json.loads((base.root / base.vectors_dir / "manifest.json").read_text())
         assert listed["approximate"]["kind"] == "ivf-sq8"
         assert not base.build_approximate_index()  # not due again
-        found = base.vectors.search(query, 5)[0]  # the same, but for the order of ties
+        found = base.index.store.search(query, 5)[0]  # the same, but for the order of ties
         assert found[0] == exact[0]
         assert [s for _, s in found] == pytest.approx([s for _, s in exact], abs=1e-5)
         base.delete_document(base.catalog.documents()[0].id)  # removed ids: never found

@@ -71,7 +71,7 @@ def test_a_planted_pickle_is_never_loaded(tmp_path: Path, target: str,
     try:
         with pytest.raises(QAError):
             kb = registry.open("kb")
-            kb.vectors.search(embedder.embed_queries(["x"])[0], 5)
+            kb.index.store.search(embedder.embed_queries(["x"])[0], 5)
     finally:
         registry.close()
     assert not marker.exists()
