@@ -1,10 +1,10 @@
-"""Test doubles: a deterministic bag-of-words embedder, a brute-force vector store, a clock
-moved by hand, and helpers that turn page texts into a publishable document."""
+"""Test doubles: a deterministic bag-of-words embedder (the index contract's), a
+brute-force vector store, a clock moved by hand, and helpers that turn page texts into a
+publishable document."""
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,8 +17,7 @@ from qa_service.lexical import LexicalIndex
 from qa_service.schemas import DocumentInfo, DocumentStatus, Page, PreparedDocument
 from qa_service.store.catalog import now
 from qa_service.store.knowledge_base import KnowledgeBase
-
-_WORD = re.compile(r"\w+")
+from qa_service.testing.index_contract import HashEmbedder
 
 
 class ManualClock:
@@ -29,31 +28,6 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class HashEmbedder:
-    """Hashed bag of words, L2-normalized: texts sharing words get similar vectors."""
-
-    def __init__(self, dimension: int = 64, name: str = "fake-hash") -> None:
-        self.name = name
-        self.dimension = dimension
-
-    def _vector(self, text: str) -> npt.NDArray[np.float32]:
-        vector = np.zeros(self.dimension, dtype=np.float32)
-        for word in _WORD.findall(text.casefold()):
-            bucket = int.from_bytes(hashlib.sha1(word.encode()).digest()[:4], "big")
-            vector[bucket % self.dimension] += 1.0
-        if not vector.any():
-            vector[0] = 1.0
-        return vector / np.linalg.norm(vector)
-
-    def embed_passages(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._vector(t) for t in texts])
-
-    def embed_queries(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        return self.embed_passages(texts)
 
 
 class BruteForceVectorStore:
