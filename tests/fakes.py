@@ -5,7 +5,7 @@ publishable document."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,9 +100,10 @@ class BruteForceVectorStore:
         return {int(i): self._vectors[self._ids == i] for i in np.unique(ids)
                 if (self._ids == i).any()}
 
-    def compact(self, live_ids: npt.NDArray[np.int64]) -> None:
+    def compact(self, live: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]) -> None:
         self.refresh()
-        self._keep(np.isin(self._ids, np.asarray(live_ids, dtype=np.int64)))
+        unique, position = np.unique(self._ids, return_inverse=True)
+        self._keep(np.asarray(live(unique), dtype=bool)[position])
 
     def close(self) -> None:
         self._ids = np.zeros(0, dtype=np.int64)

@@ -313,6 +313,18 @@ class Catalog:
                             tuple(ids)).fetchall()
         return {int(r[0]): str(r[1]) for r in rows}
 
+    def committed(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of `ids` are committed chunks (in proportion to `ids`, not the catalog)."""
+        conn = self.connection()
+        found: set[int] = set()
+        values = [int(i) for i in ids]
+        for start in range(0, len(values), 500):
+            batch = values[start:start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(int(row[0]) for row in conn.execute(
+                f"SELECT id FROM chunks WHERE id IN ({marks})", batch))
+        return np.fromiter((i in found for i in values), dtype=bool, count=len(values))
+
     def all_chunk_ids(self) -> npt.NDArray[np.int64]:
         rows = self.connection().execute("SELECT id FROM chunks")
         return np.fromiter((row[0] for row in rows), dtype=np.int64)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from qa_service.schemas import PreparedDocument
 from qa_service.store.approximate import ApproximateSettings, BuiltIndex
@@ -75,8 +76,8 @@ class FaissIndex:
     def needs_compaction(self) -> bool:
         return self.store.needs_compaction()
 
-    def compact(self, live_ids: IdArray) -> None:
-        self.store.compact(live_ids)
+    def compact(self, live: Callable[[IdArray], npt.NDArray[np.bool_]]) -> None:
+        self.store.compact(live)
 
     def reader(self, conn: sqlite3.Connection) -> FaissReader:
         return FaissReader(conn, self.store)

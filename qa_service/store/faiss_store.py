@@ -11,13 +11,20 @@ chunk's id): search scores an id by its best vector and returns distinct ids.
                            listed in the manifest as {"file", "covers", "count", ...}
 
 Adding vectors writes a new segment (fsync) and then a new manifest (atomic replace), so
-the cost of an add is proportional to what is added. Removal records ids in the manifest;
-`compact` rewrites segments that are mostly dead and merges small ones, keeping the
-segment count bounded. Search is exact inner product over all segments (an `allowed_ids`
-filter runs inside FAISS with an id selector) until the knowledge base has an approximate
-index; then the index's candidates and the exact best of the segments it does not cover
-are scored exactly by their best vector. Segments and the index are read memory-mapped:
-one copy in the page cache, shared by every process. No pickle: FAISS's own format.
+the cost of an add is proportional to what is added. Removal records ids in the manifest.
+`compact` merges segments by size tier, as log-structured stores do: once `MERGE_FACTOR`
+segments share a tier (sizes within a factor of `MERGE_FACTOR`), they become one segment of
+the next tier, so a vector is rewritten about log8(store / segment) times over its life,
+never once per add, and the segment count stays near `MERGE_FACTOR - 1` per tier. Once
+removed ids reach `DEAD_SHARE` of the live ones, the segments holding them are rewritten
+without them, one by one. Segments that the approximate index covers are merged only with
+each other, and what they become stays covered.
+
+Search is exact inner product over all segments (an `allowed_ids` filter runs inside FAISS
+with an id selector) until the knowledge base has an approximate index; then the index's
+candidates and the exact best of the segments it does not cover are scored exactly by
+their best vector. Segments and the index are read memory-mapped: one copy in the page
+cache, shared by every process. No pickle: FAISS's own format.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +61,23 @@ __all__ = ["FaissSegmentStore"]
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-MAX_SEGMENTS = 12
-MIN_LIVE_FRACTION = 0.7
+MERGE_FACTOR = 8  # segments of one size tier merged into one
+DEAD_SHARE = 0.2  # removed ids, as a share of the live ones, that ask for a rewrite
 VECTORS_PER_ID = 12  # first guess of search depth per wanted id; deepened when short
 EXACT_ALLOWED = 20_000  # an `allowed_ids` filter up to this many ids is scored exactly
 GATHER_BLOCK = 65_536  # vectors read at once (building the index, scoring candidates)
 IdArray = npt.NDArray[np.int64]
 Segment = tuple[str, Any]  # file name, FAISS index (memory-mapped)
+Liveness = Callable[[IdArray], npt.NDArray[np.bool_]]  # which of these (unique) ids live
+
+
+def size_tier(count: int) -> int:
+    """A segment's size tier: 0 below `MERGE_FACTOR` vectors, then one per factor."""
+    tier = 0
+    while count >= MERGE_FACTOR:
+        count //= MERGE_FACTOR
+        tier += 1
+    return tier
 
 
 class FaissSegmentStore:
@@ -184,25 +201,25 @@ class FaissSegmentStore:
             k = min(k, len(allowed_ids))
         with self._lock:
             segments = self._named_segments()
-            removed, ann = self._removed, self._approximate_index()
+            removed, ann, covered = self._removed, self._approximate_index(), self._covered()
         if ann is None:
             return self._exact(queries, k, allowed_ids, [ix for _, ix in segments], removed)
         if allowed_ids is not None and len(allowed_ids) <= EXACT_ALLOWED:
             wanted = allowed_ids[~np.isin(allowed_ids, removed)]
             return [self._best(query, wanted, segments, k) for query in queries]
-        return self._approximate(queries, k, allowed_ids, segments, removed, ann)
+        return self._approximate(queries, k, allowed_ids, segments, removed, ann, covered)
 
     def _approximate(self, queries: npt.NDArray[np.float32], k: int,
                      allowed_ids: IdArray | None, segments: list[Segment], removed: IdArray,
-                     ann: ApproximateIndex) -> Hits:
-        """The index's candidates and the exact best of the segments it does not cover,
-        scored exactly by their best vector."""
+                     ann: ApproximateIndex, covered: set[str]) -> Hits:
+        """The index's candidates and the exact best of the segments it does not cover
+        (`covered`: those it does), scored exactly by their best vector."""
         depth = max(self.approximate.candidates, VECTORS_PER_ID * k)
         found = ann.candidates(queries, depth, removed, allowed_ids)
         while depth < ann.count and any(len(row) < k for row in found):
             depth *= 4  # many vectors of the same ids: look deeper
             found = ann.candidates(queries, depth, removed, allowed_ids)
-        newer = [index for name, index in segments if name not in ann.covers]
+        newer = [index for name, index in segments if name not in covered]
         recent = (self._exact(queries, depth, allowed_ids, newer, removed) if newer
                   else [[] for _ in range(len(queries))])
         hits = []
@@ -359,10 +376,10 @@ class FaissSegmentStore:
     def _purge(self, ids: IdArray) -> None:
         """Rewrite the segments holding `ids` without any removed id; `ids` (all removed)
         then leave `removed`, since no segment holds them any more."""
-        segments = list(self._manifest["segments"])
-        owners = {seg["file"]: self._owners(self._segment(seg["file"])) for seg in segments}
-        chosen = [seg for seg in segments if np.isin(owners[seg["file"]], ids).any()]
-        self._rewrite(chosen, {name: ~np.isin(o, self._removed) for name, o in owners.items()})
+        for segment in list(self._manifest["segments"]):
+            owners = self._owners(self._segment(segment["file"]))
+            if np.isin(owners, ids).any():
+                self._rewrite([segment], {segment["file"]: ~np.isin(owners, self._removed)})
 
     def remove(self, ids: IdArray) -> None:
         if len(ids) == 0:
@@ -375,46 +392,88 @@ class FaissSegmentStore:
             self._publish(manifest)
 
     def needs_compaction(self) -> bool:
+        """Whether `compact` has work: a full size tier, or removed ids past `DEAD_SHARE`
+        (read from the manifest alone: it is asked after every write)."""
         with self._lock:
             self._refresh_if_changed()
-            segments = self._manifest["segments"]
-            total = sum(s["count"] for s in segments)
-            return len(segments) > MAX_SEGMENTS or len(self._removed) > 0.2 * max(total, 1)
+            return bool(self._full_tier()) or self._mostly_removed()
 
-    def compact(self, live_ids: IdArray) -> None:
-        """Rewrite mostly-dead segments and merge small ones; drop ids not in `live_ids`."""
-        live = np.asarray(live_ids, dtype=np.int64)
+    def _full_tier(self) -> list[dict[str, Any]]:
+        """The segments of the smallest size tier holding `MERGE_FACTOR` of them that the
+        approximate index either all covers or all does not; none if no tier is full."""
+        covered = self._covered()
+        tiers: dict[tuple[int, bool], list[dict[str, Any]]] = {}
+        for segment in self._manifest["segments"]:
+            key = (size_tier(int(segment["count"])), segment["file"] in covered)
+            tiers.setdefault(key, []).append(segment)
+        full = [group for _, group in sorted(tiers.items()) if len(group) >= MERGE_FACTOR]
+        return full[0] if full else []
+
+    def _mostly_removed(self) -> bool:
+        listed = sum(int(s.get("ids", s["count"])) for s in self._manifest["segments"])
+        return len(self._removed) > DEAD_SHARE * max(listed - len(self._removed), 1)
+
+    def _covered(self) -> set[str]:
+        """The segments whose vectors the approximate index holds."""
+        return set((self._manifest.get("approximate") or {}).get("covers", ()))
+
+    def compact(self, live: Liveness) -> None:
+        """Merge full size tiers (cascading); rewrite the segments holding removed ids once
+        they pass `DEAD_SHARE`. Rewritten segments keep only vectors of ids that `live`
+        accepts and that were not removed; `live` is asked only about those segments."""
         with self._lock:
             self.refresh()
-            segments = list(self._manifest["segments"])
-            stats = [(s, self._live_mask(self._segment(s["file"]), live)) for s in segments]
-            chosen = [s for s, mask in stats if mask.mean() < MIN_LIVE_FRACTION]
-            if len(segments) > MAX_SEGMENTS:
-                by_size = sorted(segments, key=lambda s: s["count"])
-                excess = len(segments) - MAX_SEGMENTS // 2 + 1
-                chosen += [s for s in by_size[:excess] if s not in chosen]
-            if not chosen:
-                return
-            self._rewrite(chosen, {s["file"]: mask for s, mask in stats})
+            if self._mostly_removed():
+                removed = self._removed
+                for segment in list(self._manifest["segments"]):
+                    owners = self._owners(self._segment(segment["file"]))
+                    if np.isin(owners, removed).any():
+                        self._rewrite([segment], {segment["file"]: self._kept(owners, live)})
+            while chosen := self._full_tier():
+                masks = {s["file"]: self._kept(self._owners(self._segment(s["file"])), live)
+                         for s in chosen}
+                self._rewrite(chosen, masks)
+
+    def _kept(self, owners: IdArray, live: Liveness) -> npt.NDArray[np.bool_]:
+        """Which of a segment's vectors (their `owners`) a rewrite keeps."""
+        unique, position = np.unique(owners, return_inverse=True)
+        wanted = np.asarray(live(unique), dtype=bool) & ~np.isin(unique, self._removed)
+        kept: npt.NDArray[np.bool_] = wanted[position]
+        return kept
 
     def _rewrite(self, chosen: list[dict[str, Any]], masks: dict[str, Any]) -> None:
-        """Merge the `chosen` segments into one, keeping the vectors their mask selects."""
+        """Replace the `chosen` segments by one holding the vectors their masks keep; it is
+        covered by the approximate index if they all were. Removed ids that no segment
+        holds any more leave `removed` (counted as stale in the approximate index, which
+        may still hold them)."""
         id_blocks, vector_blocks = [], []
         for segment in chosen:
             index = self._segment(segment["file"])
             mask = masks[segment["file"]]
             id_blocks.append(self._owners(index)[mask])
             vector_blocks.append(index.index.reconstruct_n(0, index.ntotal)[mask])
-        kept = [s for s in self._manifest["segments"] if s not in chosen]
+        names = {s["file"] for s in chosen}
+        covered = self._covered()
+        kept = [s for s in self._manifest["segments"] if s["file"] not in names]
         manifest = dict(self._manifest)
         new_ids = np.concatenate(id_blocks) if id_blocks else np.zeros(0, np.int64)
+        name = None
         if len(new_ids):
             name = self._write_segment(new_ids, np.concatenate(vector_blocks))
             kept.append({"file": name, "count": len(new_ids), "ids": len(np.unique(new_ids))})
         manifest["segments"] = kept
         still_present = [self._owners(self._segment(s["file"])) for s in kept]
         present = np.concatenate(still_present) if still_present else np.zeros(0, np.int64)
-        manifest["removed"] = [int(i) for i in self._removed[np.isin(self._removed, present)]]
+        still_removed = self._removed[np.isin(self._removed, present)]
+        listed = manifest.get("approximate")
+        if listed:
+            stays_covered = names <= covered and name is not None
+            covers = [c for c in listed["covers"] if c not in names]
+            manifest["approximate"] = {
+                **listed, "covers": [*covers, name] if stays_covered else covers,
+                "stale": int(listed.get("stale", 0))
+                + len(self._removed) - len(still_removed)}
+        manifest["removed"] = [int(i) for i in still_removed]
         self._publish(manifest)
         for segment in chosen:
             (self.folder / segment["file"]).unlink(missing_ok=True)
@@ -460,7 +519,8 @@ class FaissSegmentStore:
             return True
         covered = set(listed["covers"])
         outside = sum(n for name, n in counts.items() if name not in covered)
-        return outside + removed > settings.rebuild_fraction * max(live, 1)
+        stale = int(listed.get("stale", 0))
+        return outside + removed + stale > settings.rebuild_fraction * max(live, 1)
 
     def _distinct(self, index: Any) -> int:
         """How many ids a segment holds (0 for one compacted away meanwhile)."""

@@ -23,7 +23,7 @@ run against every backend.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,7 +106,10 @@ class ChunkIndex(Protocol):
 
     def needs_compaction(self) -> bool: ...
 
-    def compact(self, live_ids: IdArray) -> None: ...
+    def compact(self, live: Callable[[IdArray], npt.NDArray[np.bool_]]) -> None:
+        """Tidy the index (the default one merges segments); what it rewrites keeps only
+        chunks that `live(ids)` says are committed."""
+        ...
 
     def reader(self, conn: sqlite3.Connection) -> IndexReader:
         """Reads bound to the catalog's read transaction `conn`."""

@@ -487,7 +487,7 @@ class KnowledgeBase:
 
     def _compact_if_needed(self) -> None:
         if self.index.needs_compaction():
-            self.index.compact(self.catalog.all_chunk_ids())
+            self.index.compact(self.catalog.committed)
 
     def build_approximate_index(self) -> bool:
         """Build the index's approximate vector index when it is due (`approximate_due`)

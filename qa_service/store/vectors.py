@@ -6,7 +6,8 @@ Contract (checked for every implementation by `tests/store/test_vector_store_con
   only among `allowed_ids` when given, never an id that was `remove`d.
 - Visibility is decided by the catalog: a knowledge base adds vectors before it commits
   the chunks they belong to, so vectors whose chunk never committed are invisible garbage
-  that `compact(live_ids)` drops.
+  that `compact(live)` drops where it rewrites (`live(ids)`: which of these ids the catalog
+  holds; asked only about what is rewritten, so compaction costs what it rewrites).
 - `vectors_of` returns every live vector of the given ids, in the order they were added
   (the service stores one vector per sentence of a chunk, in sentence order).
 - `refresh` picks up what other processes published.
@@ -14,6 +15,7 @@ Contract (checked for every implementation by `tests/store/test_vector_store_con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -46,7 +48,9 @@ class VectorStore(Protocol):
 
     def ids(self) -> npt.NDArray[np.int64]: ...
 
-    def compact(self, live_ids: npt.NDArray[np.int64]) -> None: ...
+    def compact(
+        self, live: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
+    ) -> None: ...
 
     def refresh(self) -> None: ...
 

@@ -11,7 +11,7 @@ import pytest
 from qa_service.errors import StorageError
 from qa_service.store import faiss_store
 from qa_service.store.approximate import ApproximateIndex, ApproximateSettings
-from qa_service.store.faiss_store import MAX_SEGMENTS, FaissSegmentStore
+from qa_service.store.faiss_store import MERGE_FACTOR, FaissSegmentStore
 from tests.store.test_vector_store_contract import DIM, random_unit
 
 
@@ -46,33 +46,106 @@ def test_unreadable_manifest_is_a_storage_error(tmp_path: Path) -> None:
         FaissSegmentStore(tmp_path, DIM)
 
 
-def test_many_segments_ask_for_compaction_and_compaction_bounds_them(tmp_path: Path) -> None:
+def everything(ids: np.ndarray) -> np.ndarray:
+    return np.ones(len(ids), dtype=bool)
+
+
+def add_singles(store: FaissSegmentStore, first: int, count: int, seed: int,
+                compact: bool = True) -> None:
+    """`count` adds of one vector each (ids from `first`), compacting after each as a
+    knowledge base does after its writes."""
+    vectors = random_unit(count, seed)
+    for n in range(count):
+        store.add(np.asarray([first + n], dtype=np.int64), vectors[n:n + 1])
+        if compact and store.needs_compaction():
+            store.compact(everything)
+
+
+def test_a_full_size_tier_is_merged_into_one_segment_of_the_next(tmp_path: Path) -> None:
     store = FaissSegmentStore(tmp_path, DIM)
-    vectors = random_unit(MAX_SEGMENTS + 3, 1)
-    for i in range(MAX_SEGMENTS + 3):
-        store.add(np.asarray([i], dtype=np.int64), vectors[i:i + 1])
+    add_singles(store, 0, MERGE_FACTOR - 1, 1)
+    assert not store.needs_compaction()
+    add_singles(store, MERGE_FACTOR - 1, 1, 3, compact=False)
     assert store.needs_compaction()
     query = random_unit(1, 2)
-    before = store.search(query, 5)
-    store.compact(store.ids())
-    assert len(manifest(tmp_path)["segments"]) <= MAX_SEGMENTS
-    assert len(segment_files(tmp_path)) == len(manifest(tmp_path)["segments"])
-    assert not store.needs_compaction()
+    before = store.search(query, 5)[0]
+    store.compact(everything)
+    assert [s["count"] for s in manifest(tmp_path)["segments"]] == [MERGE_FACTOR]
+    assert len(segment_files(tmp_path)) == 1 and not store.needs_compaction()
     after = store.search(query, 5)[0]
-    assert [i for i, _ in after] == [i for i, _ in before[0]]
-    assert [s for _, s in after] == pytest.approx([s for _, s in before[0]])
+    assert [i for i, _ in after] == [i for i, _ in before]
+    assert [s for _, s in after] == pytest.approx([s for _, s in before])
+    assert sorted(store.ids().tolist()) == list(range(MERGE_FACTOR))
 
 
-def test_many_removals_ask_for_compaction(tmp_path: Path) -> None:
+def test_a_vector_is_rewritten_once_a_tier_not_once_an_add(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two tiers of merges for 2 x 8 x 8 single-vector adds: each vector is written twice
+    by merges (tier 0 -> 1 -> 2), where merging the smallest segments into one after every
+    few adds rewrote a share of the whole store each time."""
+    written: list[int] = []
+    write = FaissSegmentStore._write_segment
+
+    def counted(self: FaissSegmentStore, ids: np.ndarray, vectors: np.ndarray) -> str:
+        written.append(len(ids))
+        return write(self, ids, vectors)
+
+    monkeypatch.setattr(FaissSegmentStore, "_write_segment", counted)
+    store = FaissSegmentStore(tmp_path, DIM)
+    adds = 2 * MERGE_FACTOR * MERGE_FACTOR
+    add_singles(store, 0, adds, 4)
+    assert sum(written) - adds == 2 * adds  # what merges wrote
+    assert [s["count"] for s in manifest(tmp_path)["segments"]] == [64, 64]
+    assert len(store.ids()) == adds
+
+
+def test_compaction_asks_about_the_ids_it_rewrites_only(tmp_path: Path) -> None:
+    store = FaissSegmentStore(tmp_path, DIM)
+    store.add(np.arange(1000, 1100, dtype=np.int64), random_unit(100, 5))  # tier 2
+    add_singles(store, 0, MERGE_FACTOR, 6, compact=False)
+    asked: list[int] = []
+
+    def live(ids: np.ndarray) -> np.ndarray:
+        asked.extend(ids.tolist())
+        return ids != 3  # 3 was never committed
+
+    store.compact(live)
+    assert sorted(asked) == list(range(MERGE_FACTOR))
+    assert 3 not in store.ids() and 1050 in store.ids()
+
+
+def test_many_removals_ask_for_a_rewrite_of_the_segments_holding_them(tmp_path: Path) -> None:
     store = FaissSegmentStore(tmp_path, DIM)
     store.add(np.arange(10, dtype=np.int64), random_unit(10, 3))
+    store.add(np.arange(10, 20, dtype=np.int64), random_unit(10, 7))
     store.remove(np.arange(1, dtype=np.int64))
     assert not store.needs_compaction()
+    untouched = manifest(tmp_path)["segments"][1]["file"]
     store.remove(np.arange(5, dtype=np.int64))
     assert store.needs_compaction()
-    store.compact(np.arange(5, 10, dtype=np.int64))
+    store.compact(everything)
     assert manifest(tmp_path)["removed"] == []
+    assert untouched in segment_files(tmp_path)  # it held none of them
+    assert sorted(store.ids().tolist()) == list(range(5, 20))
     assert not store.needs_compaction()
+
+
+def test_covered_segments_merge_among_themselves_and_stay_covered(tmp_path: Path) -> None:
+    store = approximated(tmp_path, DIM, approximate_from=0, nprobe=4, candidates=20)
+    add_singles(store, 0, MERGE_FACTOR - 1, 8)
+    build(store)
+    covered = set(manifest(tmp_path)["approximate"]["covers"])
+    add_singles(store, 100, MERGE_FACTOR, 9)  # a full tier of new segments: merged alone
+    segments = {s["file"] for s in manifest(tmp_path)["segments"]}
+    assert covered <= segments and len(segments) == len(covered) + 1
+    store.remove(np.arange(3, dtype=np.int64))  # past DEAD_SHARE of the covered ones
+    store.compact(everything)
+    listed = manifest(tmp_path)["approximate"]
+    assert len(listed["covers"]) == MERGE_FACTOR - 1 - 3  # rewritten empty: gone
+    assert listed["stale"] == 3 and store.approximate_due()
+    query = random_unit(1, 10)
+    found = [i for i, _ in store.search(query, 20)[0]]
+    assert sorted(found) == sorted([*range(3, MERGE_FACTOR - 1), *range(100, 108)])
 
 
 def test_remove_orphans_deletes_only_unlisted_files(tmp_path: Path) -> None:
