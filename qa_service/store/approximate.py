@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from qa_service.store.atomic import write_bytes_atomic
+from qa_service.store.atomic import write_file_atomic
+from qa_service.store.faiss_io import write_index
 from qa_service.store.prefetch import will_need_bytes
 
 __all__ = ["INDEX_KIND", "ApproximateIndex", "ApproximateSettings", "BuiltIndex", "build_index",
@@ -89,7 +90,7 @@ def build_index(folder: Path, dimension: int, total: int, sample: Vectors, rows:
                            np.ascontiguousarray(owners, dtype=np.int64))
         count += len(owners)
     name = f"ann-{uuid.uuid4().hex[:12]}.faiss"
-    write_bytes_atomic(folder / name, faiss.serialize_index(index).tobytes())
+    write_file_atomic(folder / name, lambda handle: write_index(index, handle))
     return BuiltIndex(name, covers, count, lists)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["fsync_directory", "write_bytes_atomic", "write_json_atomic"]
+__all__ = ["fsync_directory", "write_bytes_atomic", "write_file_atomic", "write_json_atomic"]
 
 
 def fsync_directory(path: Path) -> None:
@@ -24,10 +25,17 @@ def fsync_directory(path: Path) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes | memoryview) -> None:
+    write_file_atomic(path, lambda handle: handle.write(data))
+
+
+def write_file_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """`write(handle)` writes the file's content into a temporary file beside `path` (in
+    pieces, when a library streams it: nothing need be held in memory whole), which is then
+    made durable (fsync) and renamed over `path`."""
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(temporary, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

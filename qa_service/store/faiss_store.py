@@ -15,7 +15,8 @@ the cost of an add is proportional to what is added. Removal records ids in the 
 `compact` merges segments by size tier, as log-structured stores do: once `MERGE_FACTOR`
 segments share a tier (sizes within a factor of `MERGE_FACTOR`), they become one segment of
 the next tier, so a vector is rewritten about log8(store / segment) times over its life,
-never once per add, and the segment count stays near `MERGE_FACTOR - 1` per tier. Once
+never once per add, and the segment count stays near `MERGE_FACTOR - 1` per tier (no merge
+writes more than `MAX_MERGED_VECTORS`: larger stores keep more segments of that size). Once
 removed ids reach `DEAD_SHARE` of the live ones, the segments holding them are rewritten
 without them, one by one. Segments that the approximate index covers are merged only with
 each other, and what they become stays covered.
@@ -52,7 +53,8 @@ from qa_service.store.approximate import (
     build_index,
     list_count,
 )
-from qa_service.store.atomic import write_bytes_atomic, write_json_atomic
+from qa_service.store.atomic import write_file_atomic, write_json_atomic
+from qa_service.store.faiss_io import write_index
 from qa_service.store.prefetch import will_need
 from qa_service.store.vectors import Hits
 
@@ -62,6 +64,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 MERGE_FACTOR = 8  # segments of one size tier merged into one
+# the most vectors a merge writes into one segment (2 GB at 512 dimensions): merges build
+# the segment in memory, and on a 24 GiB machine the server and its searches come first
+MAX_MERGED_VECTORS = 1 << 20
 DEAD_SHARE = 0.2  # removed ids, as a share of the live ones, that ask for a rewrite
 VECTORS_PER_ID = 12  # first guess of search depth per wanted id; deepened when short
 EXACT_ALLOWED = 20_000  # an `allowed_ids` filter up to this many ids is scored exactly
@@ -399,15 +404,27 @@ class FaissSegmentStore:
             return bool(self._full_tier()) or self._mostly_removed()
 
     def _full_tier(self) -> list[dict[str, Any]]:
-        """The segments of the smallest size tier holding `MERGE_FACTOR` of them that the
-        approximate index either all covers or all does not; none if no tier is full."""
+        """What to merge next: of the smallest size tier holding `MERGE_FACTOR` segments
+        that the approximate index either all covers or all does not, its smallest ones
+        while together they hold at most `MAX_MERGED_VECTORS` (two at least); none if no
+        tier is full or none has two that fit."""
         covered = self._covered()
         tiers: dict[tuple[int, bool], list[dict[str, Any]]] = {}
         for segment in self._manifest["segments"]:
             key = (size_tier(int(segment["count"])), segment["file"] in covered)
             tiers.setdefault(key, []).append(segment)
-        full = [group for _, group in sorted(tiers.items()) if len(group) >= MERGE_FACTOR]
-        return full[0] if full else []
+        for _, group in sorted(tiers.items()):
+            if len(group) < MERGE_FACTOR:
+                continue
+            chosen, total = [], 0
+            for segment in sorted(group, key=lambda s: int(s["count"])):
+                if total + int(segment["count"]) > MAX_MERGED_VECTORS:
+                    break
+                chosen.append(segment)
+                total += int(segment["count"])
+            if len(chosen) >= 2:
+                return chosen
+        return []
 
     def _mostly_removed(self) -> bool:
         listed = sum(int(s.get("ids", s["count"])) for s in self._manifest["segments"])
@@ -446,12 +463,18 @@ class FaissSegmentStore:
         covered by the approximate index if they all were. Removed ids that no segment
         holds any more leave `removed` (counted as stale in the approximate index, which
         may still hold them)."""
-        id_blocks, vector_blocks = [], []
-        for segment in chosen:
+        merged = self._faiss.IndexIDMap(self._faiss.IndexFlatIP(self._dimension))
+        id_blocks = []
+        for segment in chosen:  # block by block from the mapped files: one copy in memory
             index = self._segment(segment["file"])
-            mask = masks[segment["file"]]
-            id_blocks.append(self._owners(index)[mask])
-            vector_blocks.append(index.index.reconstruct_n(0, index.ntotal)[mask])
+            owners, stored, mask = self._owners(index), self._stored(index), masks[segment["file"]]
+            for start in range(0, len(owners), GATHER_BLOCK):
+                keep = mask[start:start + GATHER_BLOCK]
+                block = owners[start:start + GATHER_BLOCK][keep]
+                if len(block):
+                    merged.add_with_ids(np.ascontiguousarray(
+                        stored[start:start + GATHER_BLOCK][keep]), block)
+                    id_blocks.append(block)
         names = {s["file"] for s in chosen}
         covered = self._covered()
         kept = [s for s in self._manifest["segments"] if s["file"] not in names]
@@ -459,7 +482,7 @@ class FaissSegmentStore:
         new_ids = np.concatenate(id_blocks) if id_blocks else np.zeros(0, np.int64)
         name = None
         if len(new_ids):
-            name = self._write_segment(new_ids, np.concatenate(vector_blocks))
+            name = self._write_index(merged)
             kept.append({"file": name, "count": len(new_ids), "ids": len(np.unique(new_ids))})
         manifest["segments"] = kept
         still_present = [self._owners(self._segment(s["file"])) for s in kept]
@@ -488,12 +511,15 @@ class FaissSegmentStore:
         return np.isin(ids, live) & ~np.isin(ids, self._removed)
 
     def _write_segment(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> str:
-        faiss = self._faiss
-        index = faiss.IndexIDMap(faiss.IndexFlatIP(self._dimension))
+        index = self._faiss.IndexIDMap(self._faiss.IndexFlatIP(self._dimension))
         index.add_with_ids(vectors, ids)
+        return self._write_index(index)
+
+    def _write_index(self, index: Any) -> str:
+        """Write a segment's file (streamed by FAISS, fsync, rename); its name."""
         generation = int(self._manifest["generation"]) + 1
         name = f"seg-{generation:06d}-{uuid.uuid4().hex[:8]}.faiss"
-        write_bytes_atomic(self.folder / name, faiss.serialize_index(index).tobytes())
+        write_file_atomic(self.folder / name, lambda handle: write_index(index, handle))
         return name  # read back memory-mapped when first searched
 
     # --- the approximate index (approximate.py) ------------------------------------------

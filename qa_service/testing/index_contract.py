@@ -316,7 +316,7 @@ class IndexContract:
                        embedder, identity="Zoo handbook")
         kb.publish(doc)
         kb.close()
-        reopened = KnowledgeBase.open(kb.root, kb.name, backend=backend)
+        reopened = KnowledgeBase.open(tmp_path / "kb", "kb", backend=backend)
         try:
             lexical, dense = self.found(reopened, embedder, "otters swim")
             assert min(doc.chunk_ids) in lexical & dense

@@ -84,19 +84,32 @@ def test_a_vector_is_rewritten_once_a_tier_not_once_an_add(
     by merges (tier 0 -> 1 -> 2), where merging the smallest segments into one after every
     few adds rewrote a share of the whole store each time."""
     written: list[int] = []
-    write = FaissSegmentStore._write_segment
+    write = FaissSegmentStore._write_index
 
-    def counted(self: FaissSegmentStore, ids: np.ndarray, vectors: np.ndarray) -> str:
-        written.append(len(ids))
-        return write(self, ids, vectors)
+    def counted(self: FaissSegmentStore, index: object) -> str:
+        written.append(int(index.ntotal))  # type: ignore[attr-defined]
+        return write(self, index)
 
-    monkeypatch.setattr(FaissSegmentStore, "_write_segment", counted)
+    monkeypatch.setattr(FaissSegmentStore, "_write_index", counted)
     store = FaissSegmentStore(tmp_path, DIM)
     adds = 2 * MERGE_FACTOR * MERGE_FACTOR
     add_singles(store, 0, adds, 4)
     assert sum(written) - adds == 2 * adds  # what merges wrote
     assert [s["count"] for s in manifest(tmp_path)["segments"]] == [64, 64]
     assert len(store.ids()) == adds
+
+
+def test_no_merge_writes_more_than_the_largest_segment_allowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faiss_store, "MAX_MERGED_VECTORS", 20)
+    store = FaissSegmentStore(tmp_path, DIM)
+    add_singles(store, 0, 4 * MERGE_FACTOR, 11)
+    counts = sorted(s["count"] for s in manifest(tmp_path)["segments"])
+    assert max(counts) <= 20 and sum(counts) == 4 * MERGE_FACTOR
+    assert counts == [8, 8, 8, 8]  # tier 1 is full, but no two of it fit in one segment
+    assert not store.needs_compaction()
+    query = random_unit(1, 12)
+    assert len(store.search(query, 40)[0]) == 4 * MERGE_FACTOR
 
 
 def test_compaction_asks_about_the_ids_it_rewrites_only(tmp_path: Path) -> None:
