@@ -446,6 +446,7 @@ class FaissSegmentStore:
                     owners = self._owners(self._segment(segment["file"]))
                     if np.isin(owners, removed).any():
                         self._rewrite([segment], {segment["file"]: self._kept(owners, live)})
+                self._prune_removed()
             while chosen := self._full_tier():
                 masks = {s["file"]: self._kept(self._owners(self._segment(s["file"])), live)
                          for s in chosen}
@@ -464,10 +465,11 @@ class FaissSegmentStore:
         holds any more leave `removed` (counted as stale in the approximate index, which
         may still hold them)."""
         merged = self._faiss.IndexIDMap(self._faiss.IndexFlatIP(self._dimension))
-        id_blocks = []
+        id_blocks, held = [], []
         for segment in chosen:  # block by block from the mapped files: one copy in memory
             index = self._segment(segment["file"])
             owners, stored, mask = self._owners(index), self._stored(index), masks[segment["file"]]
+            held.append(owners)
             for start in range(0, len(owners), GATHER_BLOCK):
                 keep = mask[start:start + GATHER_BLOCK]
                 block = owners[start:start + GATHER_BLOCK][keep]
@@ -478,6 +480,14 @@ class FaissSegmentStore:
         names = {s["file"] for s in chosen}
         covered = self._covered()
         kept = [s for s in self._manifest["segments"] if s["file"] not in names]
+        # removed ids the chosen segments held and no other segment holds leave `removed`
+        # (looked up in the other segments' sorted owners: no pass over the whole store)
+        dropped = self._removed[np.isin(self._removed, np.concatenate(held))] if held \
+            else np.zeros(0, np.int64)
+        if len(dropped):
+            others = [(s["file"], self._segment(s["file"])) for s in kept]
+            for _, owners in self._sorted_owners(others):
+                dropped = dropped[~_holds(owners, dropped)]
         manifest = dict(self._manifest)
         new_ids = np.concatenate(id_blocks) if id_blocks else np.zeros(0, np.int64)
         name = None
@@ -485,21 +495,36 @@ class FaissSegmentStore:
             name = self._write_index(merged)
             kept.append({"file": name, "count": len(new_ids), "ids": len(np.unique(new_ids))})
         manifest["segments"] = kept
-        still_present = [self._owners(self._segment(s["file"])) for s in kept]
-        present = np.concatenate(still_present) if still_present else np.zeros(0, np.int64)
-        still_removed = self._removed[np.isin(self._removed, present)]
         listed = manifest.get("approximate")
         if listed:
             stays_covered = names <= covered and name is not None
             covers = [c for c in listed["covers"] if c not in names]
-            manifest["approximate"] = {
-                **listed, "covers": [*covers, name] if stays_covered else covers,
-                "stale": int(listed.get("stale", 0))
-                + len(self._removed) - len(still_removed)}
-        manifest["removed"] = [int(i) for i in still_removed]
-        self._publish(manifest)
+            manifest["approximate"] = {**listed,
+                                       "covers": [*covers, name] if stays_covered else covers}
+        self._publish(self._without_removed(manifest, dropped))
         for segment in chosen:
             (self.folder / segment["file"]).unlink(missing_ok=True)
+
+    def _without_removed(self, manifest: dict[str, Any], dropped: Any) -> dict[str, Any]:
+        """`manifest` without the `dropped` removed ids (no segment holds them any more),
+        counted as stale in the approximate index, which may still hold them."""
+        if not len(dropped):
+            return manifest
+        manifest["removed"] = [int(i) for i in np.setdiff1d(self._removed, dropped)]
+        listed = manifest.get("approximate")
+        if listed:
+            manifest["approximate"] = {**listed,
+                                       "stale": int(listed.get("stale", 0)) + len(dropped)}
+        return manifest
+
+    def _prune_removed(self) -> None:
+        """Drop removed ids that no segment holds (a pass over every segment's ids: only
+        when removed ids pass `DEAD_SHARE`)."""
+        every = [self._owners(self._segment(s["file"])) for s in self._manifest["segments"]]
+        held = np.concatenate(every) if every else np.zeros(0, np.int64)
+        dropped = self._removed[~np.isin(self._removed, held)]
+        if len(dropped):
+            self._publish(self._without_removed(dict(self._manifest), dropped))
 
     def _owners(self, index: Any) -> IdArray:
         """The id of each vector of a segment, in storage order."""
@@ -618,6 +643,14 @@ class FaissSegmentStore:
             self._loaded.clear()
             self._owner_index.clear()
             self._ann = None
+
+
+def _holds(sorted_ids: IdArray, ids: IdArray) -> npt.NDArray[np.bool_]:
+    """Which of `ids` are in `sorted_ids` (sorted ascending)."""
+    at = np.searchsorted(sorted_ids, ids)
+    found = at < len(sorted_ids)
+    found[found] = sorted_ids[at[found]] == ids[found]
+    return found
 
 
 def _ranges(low: IdArray, high: IdArray) -> IdArray:

@@ -143,6 +143,33 @@ def test_many_removals_ask_for_a_rewrite_of_the_segments_holding_them(tmp_path: 
     assert not store.needs_compaction()
 
 
+def test_a_removed_id_another_segment_still_holds_stays_removed(tmp_path: Path) -> None:
+    """An id stored twice (a writer that died re-added it) and removed: rewriting one of
+    its segments must not make the other's vectors of it visible again."""
+    store = FaissSegmentStore(tmp_path, DIM)
+    vectors = random_unit(2, 21)
+    store.add(np.asarray([7], dtype=np.int64), vectors[:1])
+    store.add(np.arange(100, 110, dtype=np.int64), random_unit(10, 22))
+    store.add(np.asarray([7], dtype=np.int64), vectors[1:])  # stored twice
+    store.remove(np.asarray([7], dtype=np.int64))
+    first = manifest(tmp_path)["segments"][0]
+    store._rewrite([first], {first["file"]: np.zeros(1, dtype=bool)})
+    assert manifest(tmp_path)["removed"] == [7]
+    assert 7 not in store.ids()
+    assert 7 not in [i for i, _ in store.search(vectors[1:], 5)[0]]
+
+
+def test_removed_ids_no_segment_holds_leave_with_the_dead_share_rewrite(
+        tmp_path: Path) -> None:
+    store = FaissSegmentStore(tmp_path, DIM)
+    store.add(np.arange(10, dtype=np.int64), random_unit(10, 23))
+    store.remove(np.arange(500, 505, dtype=np.int64))  # never stored
+    assert store.needs_compaction()
+    store.compact(everything)
+    assert manifest(tmp_path)["removed"] == [] and not store.needs_compaction()
+    assert sorted(store.ids().tolist()) == list(range(10))
+
+
 def test_covered_segments_merge_among_themselves_and_stay_covered(tmp_path: Path) -> None:
     store = approximated(tmp_path, DIM, approximate_from=0, nprobe=4, candidates=20)
     add_singles(store, 0, MERGE_FACTOR - 1, 8)
