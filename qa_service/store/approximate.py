@@ -97,13 +97,11 @@ def build_index(folder: Path, dimension: int, total: int, sample: Vectors, rows:
 class ApproximateIndex:
     """A published index, read memory-mapped: candidates for a question."""
 
-    def __init__(self, path: Path, covers: tuple[str, ...], nprobe: int,
-                 probe_vectors: int = 0) -> None:
+    def __init__(self, path: Path, nprobe: int, probe_vectors: int = 0) -> None:
         import faiss
 
         self._faiss: Any = faiss
         self.file = path.name
-        self.covers = frozenset(covers)
         self.nprobe = nprobe
         self.probe_vectors = probe_vectors
         self._index: Any = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)

@@ -186,7 +186,6 @@ class FaissSegmentStore:
         if self._ann is None and self._unreadable != listed["file"]:
             try:
                 self._ann = ApproximateIndex(self.folder / listed["file"],
-                                             tuple(listed["covers"]),
                                              self.approximate.nprobe,
                                              self.approximate.probe_vectors)
             except RuntimeError as exc:  # exact search is still right, only slower
@@ -381,10 +380,7 @@ class FaissSegmentStore:
     def _purge(self, ids: IdArray) -> None:
         """Rewrite the segments holding `ids` without any removed id; `ids` (all removed)
         then leave `removed`, since no segment holds them any more."""
-        for segment in list(self._manifest["segments"]):
-            owners = self._owners(self._segment(segment["file"]))
-            if np.isin(owners, ids).any():
-                self._rewrite([segment], {segment["file"]: ~np.isin(owners, self._removed)})
+        self._rewrite_holding(ids, lambda owners: ~np.isin(owners, self._removed))
 
     def remove(self, ids: IdArray) -> None:
         if len(ids) == 0:
@@ -441,16 +437,21 @@ class FaissSegmentStore:
         with self._lock:
             self.refresh()
             if self._mostly_removed():
-                removed = self._removed
-                for segment in list(self._manifest["segments"]):
-                    owners = self._owners(self._segment(segment["file"]))
-                    if np.isin(owners, removed).any():
-                        self._rewrite([segment], {segment["file"]: self._kept(owners, live)})
+                self._rewrite_holding(self._removed, lambda owners: self._kept(owners, live))
                 self._prune_removed()
             while chosen := self._full_tier():
                 masks = {s["file"]: self._kept(self._owners(self._segment(s["file"])), live)
                          for s in chosen}
                 self._rewrite(chosen, masks)
+
+    def _rewrite_holding(self, ids: IdArray,
+                         keep: Callable[[IdArray], npt.NDArray[np.bool_]]) -> None:
+        """Rewrite, one by one, the segments holding any of `ids`, each keeping the vectors
+        `keep(its owners)` selects."""
+        for segment in list(self._manifest["segments"]):
+            owners = self._owners(self._segment(segment["file"]))
+            if np.isin(owners, ids).any():
+                self._rewrite([segment], {segment["file"]: keep(owners)})
 
     def _kept(self, owners: IdArray, live: Liveness) -> npt.NDArray[np.bool_]:
         """Which of a segment's vectors (their `owners`) a rewrite keeps."""
@@ -530,10 +531,6 @@ class FaissSegmentStore:
         """The id of each vector of a segment, in storage order."""
         owners: IdArray = self._faiss.vector_to_array(index.id_map).astype(np.int64)
         return owners
-
-    def _live_mask(self, index: Any, live: IdArray) -> Any:
-        ids = self._owners(index)
-        return np.isin(ids, live) & ~np.isin(ids, self._removed)
 
     def _write_segment(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> str:
         index = self._faiss.IndexIDMap(self._faiss.IndexFlatIP(self._dimension))

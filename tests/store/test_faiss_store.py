@@ -287,7 +287,7 @@ def test_a_large_index_reads_no_more_lists_than_hold_probe_vectors(tmp_path: Pat
     path, count = tmp_path / "store" / built.file, len(vectors)
 
     def read(nprobe: int, probe_vectors: int) -> int:
-        return ApproximateIndex(path, built.covers, nprobe, probe_vectors).lists_read
+        return ApproximateIndex(path, nprobe, probe_vectors).lists_read
 
     assert built.lists >= 64
     assert read(64, 0) == 64 and read(1000, 0) == built.lists  # no bound; all lists at most
