@@ -273,7 +273,8 @@ class Catalog:
             " (SELECT COALESCE(MAX(id), 0) FROM chunks) FROM documents").fetchone()
         return int(row[0]), int(row[1]), str(row[2]), int(row[3])
 
-    def chunk_ids_of(self, conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
+    @staticmethod
+    def chunk_ids_of(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
         marks = ",".join("?" * len(doc_ids))
         rows = conn.execute(
             f"SELECT id FROM chunks WHERE document_id IN ({marks})", tuple(doc_ids)

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from qa_service.schemas import PreparedDocument
 from qa_service.store.approximate import ApproximateSettings, BuiltIndex
+from qa_service.store.catalog import Catalog
 from qa_service.store.faiss_store import FaissSegmentStore
 from qa_service.store.fts import Fts5Postings, create_postings, erase_postings, write_postings
 from qa_service.store.index import IdArray, Vectors
@@ -33,13 +34,8 @@ class FaissReader(Fts5Postings):
 
     def nearest(self, query_vector: Vectors, k: int,
                 document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
-        allowed = None
-        if document_ids is not None:
-            marks = ",".join("?" * len(document_ids))
-            allowed = np.fromiter(
-                (row[0] for row in self._conn.execute(
-                    f"SELECT id FROM chunks WHERE document_id IN ({marks})",
-                    tuple(document_ids))), dtype=np.int64)
+        allowed = (None if document_ids is None else
+                   np.asarray(Catalog.chunk_ids_of(self._conn, document_ids), dtype=np.int64))
         return self._store.search(query_vector, k, allowed)[0]
 
     def vectors_of(self, ids: Sequence[int]) -> dict[int, Vectors]:
