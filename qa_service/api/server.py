@@ -41,5 +41,6 @@ def serve(settings: Settings, analyser: AnalyserProcess | None = None) -> None:
     probe = ServerLock(settings.data_dir)  # a clear message now, not a startup traceback
     probe.acquire(f"{settings.host}:{settings.port}")
     probe.release()
+    # no websockets (no route uses them): uvicorn then never imports a websockets library
     uvicorn.run(application, host=settings.host, port=settings.port, http=BoundedReadProtocol,
-                log_config=logging_config(settings.log_level, settings.log_format))
+                ws="none", log_config=logging_config(settings.log_level, settings.log_format))
