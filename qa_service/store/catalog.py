@@ -274,6 +274,11 @@ class Catalog:
         return int(row[0]), int(row[1]), str(row[2]), int(row[3])
 
     @staticmethod
+    def chunk_count(conn: sqlite3.Connection) -> int:
+        """How many chunks are committed, in `conn`'s snapshot."""
+        return int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    @staticmethod
     def chunk_ids_of(conn: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int]:
         marks = ",".join("?" * len(doc_ids))
         rows = conn.execute(

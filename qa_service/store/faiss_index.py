@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from qa_service.schemas import PreparedDocument
+from qa_service.schemas import Chunk, PreparedDocument
 from qa_service.store.approximate import ApproximateSettings, BuiltIndex
 from qa_service.store.catalog import Catalog
 from qa_service.store.faiss_store import FaissSegmentStore
@@ -51,7 +51,8 @@ class FaissIndex:
     def add(self, document: PreparedDocument) -> None:
         self.store.add(document.vector_ids, document.vectors)
 
-    def add_vectors(self, ids: IdArray, vectors: Vectors) -> None:
+    def add_vectors(self, chunks: Sequence[Chunk], ids: IdArray, vectors: Vectors) -> None:
+        del chunks  # a vector's id is all the store keeps
         self.store.add(ids, vectors)
 
     def write(self, conn: sqlite3.Connection, document: PreparedDocument) -> None:
@@ -62,10 +63,12 @@ class FaissIndex:
               chunk_ids: Sequence[int]) -> None:
         erase_postings(conn, doc_ids, chunk_ids)
 
-    def forget(self, chunk_ids: IdArray) -> None:
+    def forget(self, chunk_ids: IdArray, document_ids: Sequence[str]) -> None:
+        del document_ids  # their postings went with the catalog transaction
         self.store.remove(chunk_ids)
 
-    def collect_garbage(self, live_ids: IdArray) -> None:
+    def collect_garbage(self, live_ids: IdArray, live_documents: Collection[str]) -> None:
+        del live_documents
         self.store.remove_orphans()
         self.store.remove(np.setdiff1d(self.store.ids(), live_ids))
 
@@ -114,3 +117,9 @@ class FaissBackend:
         del manifest  # everything it needs is in its folder
         return FaissIndex(FaissSegmentStore(root / vectors_folder, dimension,
                                             self.approximate))
+
+    def remove(self, manifest: Mapping[str, Any]) -> None:
+        del manifest  # everything it keeps is in the knowledge base's folder
+
+    def close(self) -> None:
+        """Nothing held beyond each index's files."""

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from qa_service.lexical import FIELD_WEIGHTS
 from qa_service.schemas import Chunk, LexicalFields
+from qa_service.store.catalog import Catalog
 
 __all__ = ["Fts5Postings", "create_postings", "erase_postings", "write_postings"]
 
@@ -123,7 +124,7 @@ class Fts5Postings:
         return found
 
     def chunk_count(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        return Catalog.chunk_count(self._conn)
 
     def indexed_terms(self) -> list[str]:
         """Every term the lexical index holds (in any field of any chunk)."""

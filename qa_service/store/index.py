@@ -16,21 +16,22 @@ and the catalog decides what is visible:
 
 A question reads through an `IndexReader` bound to the catalog's read transaction
 (`reader(conn)`): its BM25 (the lexical index's `Postings`), its nearest vectors and the
-stored vectors of chunks. The contract tests (`tests/store/test_chunk_index_contract.py`)
-run against every backend.
+stored vectors of chunks. The contract tests (`qa_service.testing.index_contract`) run
+against every backend: FAISS and FTS5 (`qa_service.store.faiss_index`, the default) and
+Milvus (`qa_service.store.milvus_index`, `QA_INDEX=milvus`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from qa_service.schemas import PreparedDocument
+from qa_service.schemas import Chunk, PreparedDocument
 
 __all__ = ["ChunkIndex", "IndexBackend", "IndexReader"]
 
@@ -83,8 +84,9 @@ class ChunkIndex(Protocol):
         """Step 1: store `document`'s vectors (and postings kept outside the catalog)."""
         ...
 
-    def add_vectors(self, ids: IdArray, vectors: Vectors) -> None:
-        """Store vectors alone (re-embedding: `KnowledgeBase.replace_vectors`)."""
+    def add_vectors(self, chunks: Sequence[Chunk], ids: IdArray, vectors: Vectors) -> None:
+        """Store vectors alone (re-embedding: `KnowledgeBase.replace_vectors`): `vectors[i]`
+        belongs to chunk `ids[i]`, one of `chunks`."""
         ...
 
     def write(self, conn: sqlite3.Connection, document: PreparedDocument) -> None:
@@ -96,12 +98,13 @@ class ChunkIndex(Protocol):
         """Step 2 for documents deleted (or replaced) in the catalog transaction."""
         ...
 
-    def forget(self, chunk_ids: IdArray) -> None:
-        """Step 3: drop the vectors (and outside postings) of chunks no longer committed."""
+    def forget(self, chunk_ids: IdArray, document_ids: Sequence[str]) -> None:
+        """Step 3: drop what the index holds of chunks (and documents) no longer committed."""
         ...
 
-    def collect_garbage(self, live_ids: IdArray) -> None:
-        """Remove everything of chunks not among `live_ids` (a writer died mid-way)."""
+    def collect_garbage(self, live_ids: IdArray, live_documents: Collection[str]) -> None:
+        """Remove everything of chunks not among `live_ids` and of documents not among
+        `live_documents` (the indexed ones): a writer died mid-way."""
         ...
 
     def needs_compaction(self) -> bool: ...
@@ -153,4 +156,13 @@ class IndexBackend(Protocol):
              vectors_folder: str) -> ChunkIndex:
         """The index of the knowledge base in `root` (its `manifest`), its vectors in
         `vectors_folder` (a new folder gives a new, empty index)."""
+        ...
+
+    def remove(self, manifest: Mapping[str, Any]) -> None:
+        """Delete what the index keeps outside the knowledge base's folder (the registry
+        deleted the knowledge base that `manifest` describes, and removes the folder)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (the registry closes)."""
         ...

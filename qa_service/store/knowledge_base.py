@@ -2,7 +2,8 @@
 
     <data_dir>/<name>/
         manifest.json      identity: format version, embedding model and dimension,
-                           chunker, parser and lexical settings (atomic replace)
+                           chunker, parser and lexical settings, index engine (atomic
+                           replace)
         catalog.sqlite     documents, pages, chunks, BM25 postings, jobs (WAL)
         vectors/           the vector store of the default index (faiss_index.py)
         files/ab/<sha256>.pdf   original PDFs, by content hash
@@ -125,6 +126,12 @@ class KnowledgeBase:
         # what the server that opened it reads pages with (`rebuild_needed` compares)
         self.parser_identity = dict(parser_identity or DEFAULT_PARSER_IDENTITY)
         self.backend: IndexBackend = backend or FaissBackend()
+        recorded = str(manifest.get("index", FaissBackend.name))
+        if recorded != self.backend.name:
+            raise IndexMismatch(
+                f"knowledge base '{name}' keeps its index in {recorded}, but the service is "
+                f"configured with QA_INDEX={self.backend.name}; set QA_INDEX={recorded} to "
+                "serve it (a data directory holds knowledge bases of one index engine)")
         self.catalog = Catalog(root / "catalog.sqlite")
         self.index: ChunkIndex = self.backend.open(root, manifest, self.dimension,
                                                    self.vectors_dir)
@@ -147,6 +154,7 @@ class KnowledgeBase:
             "chunker": identity.chunker,
             "parser": identity.parser,
             "lexical": identity.lexical,
+            "index": (backend or FaissBackend()).name,
         }
         kb = cls(name, root, manifest, backend=backend)
         kb.catalog.initialize(kb.backend.initialize)
@@ -469,9 +477,10 @@ class KnowledgeBase:
         """Remove what an interrupted writer left: what the index holds of chunks, and the
         original files, that the catalog does not refer to (never committed, or already
         deleted)."""
-        self.index.collect_garbage(self.catalog.all_chunk_ids())
-        stored = {self.file_path(document.id) for document in self.catalog.documents()
-                  if document.status is DocumentStatus.INDEXED}
+        indexed = [document.id for document in self.catalog.documents()
+                   if document.status is DocumentStatus.INDEXED]
+        self.index.collect_garbage(self.catalog.all_chunk_ids(), set(indexed))
+        stored = {self.file_path(doc_id) for doc_id in indexed}
         for path in (self.root / "files").glob("*/*"):
             if path not in stored:
                 path.unlink(missing_ok=True)
@@ -480,10 +489,10 @@ class KnowledgeBase:
                 current: str | None) -> None:
         """After a commit: drop vectors and files nothing refers to any more."""
         gone = np.asarray([c for c in chunk_ids if c not in keep], dtype=np.int64)
-        self.index.forget(gone)
-        for doc_id in old_docs:
-            if doc_id != current:
-                self.file_path(doc_id).unlink(missing_ok=True)
+        removed = [doc_id for doc_id in old_docs if doc_id != current]
+        self.index.forget(gone, removed)
+        for doc_id in removed:
+            self.file_path(doc_id).unlink(missing_ok=True)
 
     def _compact_if_needed(self) -> None:
         if self.index.needs_compaction():
@@ -537,7 +546,7 @@ class KnowledgeBase:
             chunks = list(self.catalog.all_chunks())
             for start in range(0, len(chunks), batch):
                 part = chunks[start:start + batch]
-                index.add_vectors(*embed(part))
+                index.add_vectors(part, *embed(part))
                 if progress is not None:
                     progress(len(part))
             manifest = dict(self.manifest)

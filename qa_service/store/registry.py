@@ -18,12 +18,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from qa_service.errors import AlreadyExists, InvalidName, KnowledgeBaseNotFound
+from qa_service.errors import AlreadyExists, InvalidName, KnowledgeBaseNotFound, StorageError
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.store.atomic import fsync_directory
 from qa_service.store.faiss_index import FaissBackend
 from qa_service.store.index import IndexBackend
-from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase, read_manifest
 
 __all__ = ["NAME_PATTERN", "KnowledgeBaseRegistry", "validate_name"]
 
@@ -110,7 +110,18 @@ class KnowledgeBaseRegistry:
         except FileNotFoundError:
             raise KnowledgeBaseNotFound(name) from None
         fsync_directory(self.data_dir)
-        shutil.rmtree(trash, ignore_errors=True)
+        self._discard(trash)
+
+    def _discard(self, folder: Path) -> None:
+        """Remove a knowledge base's folder renamed away (deleted, or a creation that never
+        finished), and first what its index keeps elsewhere (`IndexBackend.remove`)."""
+        try:
+            manifest = read_manifest(folder)
+        except (OSError, StorageError):
+            manifest = None  # never got one: its index was never opened
+        if manifest is not None and manifest.get("uid"):
+            self.backend.remove(manifest)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def remove_leftovers(self) -> None:
         """Finish what crashes interrupted: a deletion renamed its folder away but did not
@@ -123,7 +134,7 @@ class KnowledgeBaseRegistry:
                     path.name.startswith(".creating-") and path.stat().st_mtime < stale):
                 log.info("removing %s, left by an interrupted %s", path.name,
                          "deletion" if path.name.startswith(".deleting-") else "creation")
-                shutil.rmtree(path, ignore_errors=True)
+                self._discard(path)
 
     def _evict(self, name: str) -> None:
         with self._lock:
@@ -136,3 +147,4 @@ class KnowledgeBaseRegistry:
             opened, self._open = list(self._open.values()), {}
         for kb, _ in opened:
             kb.close()
+        self.backend.close()
