@@ -21,7 +21,8 @@ install: $(STAMP) $(TESSDATA)
 
 # What the tests, the lint and the evaluations need as well: the dev tools, the `models`
 # extra (sentence-transformers and CPU torch, whose code path the tests cover), the
-# `langchain` extra (its retriever is tested) and a Hangul font to render test and
+# `langchain` extra (its retriever is tested), the `milvus` extra (the index contract runs
+# on Milvus Lite), the `ray` extra (ingestion on a local Ray cluster is tested) and a Hangul font to render test and
 # evaluation PDFs, and Chromium with its driver for the browser test of the web page.
 install-dev: install $(DEV_STAMP) $(FONT) $(CHROMEDRIVER)
 
@@ -39,10 +40,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 $(DEV_STAMP): $(STAMP) pyproject.toml
 	@if [ -n "$(TORCH_INDEX)" ] && $(BIN)/python -c "import sys, urllib.request; \
 	  urllib.request.urlopen(sys.argv[1], timeout=10)" "$(TORCH_INDEX)" 2>/dev/null; then \
-	  echo "$(BIN)/pip install -q -e '.[dev,models,langchain]' --extra-index-url $(TORCH_INDEX)"; \
-	  $(BIN)/pip install -q -e '.[dev,models,langchain]' --extra-index-url "$(TORCH_INDEX)"; \
+	  echo "$(BIN)/pip install -q -e '.[dev,models,langchain,milvus,ray]' --extra-index-url $(TORCH_INDEX)"; \
+	  $(BIN)/pip install -q -e '.[dev,models,langchain,milvus,ray]' --extra-index-url "$(TORCH_INDEX)"; \
 	else \
-	  echo "$(BIN)/pip install -q -e '.[dev,models,langchain]'"; $(BIN)/pip install -q -e '.[dev,models,langchain]'; \
+	  echo "$(BIN)/pip install -q -e '.[dev,models,langchain,milvus,ray]'"; $(BIN)/pip install -q -e '.[dev,models,langchain,milvus,ray]'; \
 	fi
 	touch $(DEV_STAMP)
 

@@ -412,6 +412,31 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     vectors: VectorSettings = Field(default_factory=VectorSettings)
+    index: Literal["faiss", "milvus"] = Field(
+        default="faiss",
+        description="Where knowledge bases keep their vectors and BM25: `faiss` (FAISS "
+        "segments and SQLite FTS5 in each knowledge base's folder; nothing else to run) or "
+        "`milvus` (collections in Milvus: QA_MILVUS_URI). A data directory holds knowledge "
+        "bases of one engine; one of the other is refused.")
+    milvus_uri: str = Field(
+        default="",
+        description="With QA_INDEX=milvus: a path ending in `.db` runs Milvus Lite embedded "
+        "(one process per file: a `qa serve` and a `qa ingest` cannot share it), "
+        "`http://host:19530` a Milvus server or cluster. Empty: `milvus.db` in the data "
+        "directory.")
+    milvus_token: SecretStr | None = Field(
+        default=None, description="A Milvus server's token (`user:password`, or an API key).")
+    milvus_user: str = Field(default="", description="A Milvus server's user.")
+    milvus_password: SecretStr | None = Field(default=None,
+                                              description="That user's password.")
+    milvus_db: str = Field(default="", description="The Milvus database (empty: `default`).")
+    milvus_index_type: str = Field(
+        default="AUTOINDEX",
+        description="The Milvus index of the dense vectors: AUTOINDEX (the server's choice; "
+        "HNSW on Milvus Lite), HNSW, IVF_FLAT, IVF_SQ8, FLAT (exact) ...")
+    milvus_search_params: dict[str, int | float | str] = Field(
+        default_factory=dict,
+        description='What a dense search passes the index, as JSON (e.g. {"ef": 128}).')
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)

@@ -28,16 +28,32 @@ from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
 from qa_service.store.approximate import ApproximateSettings
 from qa_service.store.faiss_index import FaissBackend
+from qa_service.store.index import IndexBackend
 from qa_service.store.index_builder import ApproximateIndexBuilder
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.milvus_index import MilvusBackend, MilvusConnection
 from qa_service.store.registry import KnowledgeBaseRegistry
 from qa_service.tokens import Tokenizer
 
-__all__ = ["Services"]
+__all__ = ["Services", "index_backend"]
 
 log = logging.getLogger(__name__)
 
 OCR_DRAW_BUDGET_S = 30.0  # drawing one page for OCR, on top of Tesseract's own limit
+
+
+def index_backend(settings: Settings) -> IndexBackend:
+    """The engine of the knowledge bases' indexes (`QA_INDEX`)."""
+    if settings.index == "milvus":
+        return MilvusBackend(MilvusConnection(
+            uri=settings.milvus_uri or str(settings.data_dir / "milvus.db"),
+            token=settings.milvus_token.get_secret_value() if settings.milvus_token else "",
+            user=settings.milvus_user,
+            password=(settings.milvus_password.get_secret_value()
+                      if settings.milvus_password else ""),
+            db_name=settings.milvus_db, index_type=settings.milvus_index_type,
+            search_params=tuple(sorted(settings.milvus_search_params.items()))))
+    return FaissBackend(ApproximateSettings(**settings.vectors.model_dump()))
 
 
 @dataclass
@@ -96,7 +112,7 @@ class Services:
             embed_batch_size=ingest.embed_batch_size,
             parser_identity=parsers.limits.identity(),
         )
-        backend = FaissBackend(ApproximateSettings(**settings.vectors.model_dump()))
+        backend = index_backend(settings)
         registry = KnowledgeBaseRegistry(settings.data_dir, parsers.limits.identity(), backend)
         retriever = HybridRetriever(embedder, lexical, settings.retrieval)
         indexer = ApproximateIndexBuilder(registry)

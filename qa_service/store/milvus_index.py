@@ -1,0 +1,438 @@
+"""The Milvus index (`QA_INDEX=milvus`): a knowledge base's dense vectors and BM25 in Milvus,
+for knowledge bases that outgrow one machine (Milvus standalone or cluster, over the
+network) or to try that set-up on one machine (Milvus Lite, embedded: a `.db` path).
+
+Per knowledge base (its manifest's `uid`), three collections:
+- `qa_<uid>_<vectors folder>`: one row a sentence vector; primary key `<chunk id>.<n>` (a
+  chunk owns several sentence vectors), with the chunk's and its document's id as scalar
+  fields. A search groups by chunk, so it returns the `k` best chunks by their best
+  sentence. `qa kb reindex` writes a new one and drops the old.
+- `qa_<uid>_lexical`: one row a chunk, its BM25 terms as a sparse vector
+  (`qa_service.store.term_table`: our own tokens, never Milvus's analyzers, which have no
+  Korean morphemes; a question's vector holds the IDFs computed from the catalog's counts).
+- `qa_<uid>_documents`: one row a document identity, likewise, for `bm25_documents`.
+No FAISS segment and no FTS5 posting is written; the catalog (SQLite) keeps the documents,
+chunks and term counts, and decides what is visible, as with the default index:
+- `add` writes a document's sentence vectors before the catalog commits it, and `write`
+  its sparse vectors inside that transaction (the term ids are assigned there); rows of a
+  document never committed are never returned as passages (`Snapshot.passages`);
+- after the commit, `forget` deletes the rows of the chunks and documents it replaced;
+- every id a write may leave behind is first recorded in `milvus.pending` (atomically, in
+  the knowledge base's folder), so after a crash `collect_garbage` deletes exactly those
+  not committed, without scanning the collections.
+
+Collections are created with strong consistency, so a search sees every write acknowledged
+before it. Durability is Milvus's: a server's writes are durable once acknowledged; Milvus
+Lite writes to its write-ahead log without an fsync per write, so a process crash loses
+nothing but a power loss may lose the last writes (the catalog's commit would then name
+vectors that are gone; `qa kb reindex` rewrites them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from qa_service.errors import ConfigurationError, StorageError, describe
+from qa_service.schemas import Chunk, PreparedDocument
+from qa_service.store.atomic import write_json_atomic
+from qa_service.store.catalog import Catalog
+from qa_service.store.index import IdArray, Vectors
+from qa_service.store.term_table import SparseRow, TermTable
+
+__all__ = ["MilvusBackend", "MilvusConnection", "MilvusIndex", "MilvusReader"]
+
+log = logging.getLogger(__name__)
+
+PENDING = "milvus.pending"
+_BATCH_ROWS = 1000          # rows a request (a 512-dimension vector is 2 KB)
+_BATCH_IDS = 1000           # ids in one filter expression
+_MAX_TOPK = 16_384          # Milvus's largest search limit
+_NAME = re.compile(r"[^A-Za-z0-9_]")
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class MilvusConnection:
+    """Where Milvus is and how to sign in (`QA_MILVUS_*`). `uri`: a path ending `.db` runs
+    Milvus Lite embedded (one process per file), `http(s)://host:19530` a Milvus server or
+    cluster. `index_type`: the dense vectors' index (AUTOINDEX: the server's choice; HNSW on
+    Milvus Lite), `search_params` what a search passes it (e.g. `{"ef": 128}`)."""
+
+    uri: str
+    token: str = ""
+    user: str = ""
+    password: str = ""
+    db_name: str = ""
+    index_type: str = "AUTOINDEX"
+    search_params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def lite(self) -> bool:
+        return self.uri.endswith(".db")
+
+    def validate(self) -> None:
+        if not (self.lite or self.uri.startswith(("http://", "https://", "tcp://"))):
+            raise ConfigurationError(
+                "QA_MILVUS_URI must be a Milvus Lite file ending in .db or a Milvus server's "
+                f"http(s)://host:port address, not '{self.uri}'")
+
+
+def _in(field: str, values: Sequence[int] | Sequence[str]) -> str:
+    """A filter expression: `field` is one of `values` (ids and hex digests only)."""
+    return f"{field} in {json.dumps(list(values))}"
+
+
+def _batches(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _upsert(collection: str, rows: list[dict[str, Any]], client: Any) -> Any:
+    return client.upsert(collection, rows)
+
+
+def _delete(collection: str, expression: str, client: Any) -> Any:
+    return client.delete(collection, filter=expression)
+
+
+class MilvusBackend:
+    """Opens knowledge bases' indexes in one Milvus (one client, shared by all of them)."""
+
+    name = "milvus"
+
+    def __init__(self, connection: MilvusConnection) -> None:
+        connection.validate()
+        self.connection = connection
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        """The Milvus client, connected on first use (pymilvus is imported only here)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError as exc:
+            raise ConfigurationError(
+                "QA_INDEX=milvus needs pymilvus (and milvus-lite for a .db file): install "
+                "the service with its `milvus` extra (pip install 'qa-service[milvus]')"
+            ) from exc
+        settings = self.connection
+        if settings.lite:
+            Path(settings.uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return MilvusClient(uri=settings.uri, token=settings.token, user=settings.user,
+                                password=settings.password, db_name=settings.db_name,
+                                timeout=CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            hint = ("Milvus Lite serves one process per file: another process (a `qa serve`?) "
+                    "may hold it; stop it, or use a Milvus server" if settings.lite else
+                    "check QA_MILVUS_URI and the credentials, and that the server is up")
+            raise StorageError(f"cannot connect to Milvus ({hint})",
+                               detail=f"{settings.uri}: {describe(exc)}") from exc
+
+    def initialize(self, conn: Any) -> None:
+        TermTable.create(conn)
+
+    def open(self, root: Path, manifest: Mapping[str, Any], dimension: int,
+             vectors_folder: str) -> MilvusIndex:
+        return MilvusIndex(self, root, str(manifest["uid"]), dimension, vectors_folder)
+
+    def remove(self, manifest: Mapping[str, Any]) -> None:
+        """Drop every collection of the knowledge base `manifest` describes (deleted)."""
+        client = self.client()
+        prefix = f"qa_{_NAME.sub('_', str(manifest['uid']))}_"
+        for name in client.list_collections():
+            if name.startswith(prefix):
+                client.drop_collection(name)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+class MilvusIndex:
+    """A knowledge base's `ChunkIndex` in Milvus (see the module)."""
+
+    def __init__(self, backend: MilvusBackend, root: Path, uid: str, dimension: int,
+                 vectors_folder: str) -> None:
+        self._backend = backend
+        self._root = root
+        self.dimension = dimension
+        prefix = f"qa_{_NAME.sub('_', uid)}_"
+        self.dense = prefix + _NAME.sub("_", vectors_folder)
+        self.lexical = prefix + "lexical"
+        self.documents = prefix + "documents"
+        self._ready = False
+        self._lock = threading.Lock()
+        self._client()  # connect and create the collections now: a wrong setting shows at once
+
+    # --- collections ----------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        client = self._backend.client()
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self._create(client)
+                    self._ready = True
+        return client
+
+    def _create(self, client: Any) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        wanted = {self.dense: "dense", self.lexical: "lexical", self.documents: "documents"}
+        for name, kind in wanted.items():
+            if client.has_collection(name):
+                client.load_collection(name)
+                continue
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            index = client.prepare_index_params()
+            if kind == "dense":
+                schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=32)
+                schema.add_field("chunk_id", DataType.INT64)
+                schema.add_field("document_id", DataType.VARCHAR, max_length=64)
+                schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
+                index.add_index("vector", index_type=self._backend.connection.index_type,
+                                metric_type="IP")
+                index.add_index("chunk_id", index_type="INVERTED")
+            elif kind == "lexical":
+                schema.add_field("chunk_id", DataType.INT64, is_primary=True)
+                schema.add_field("document_id", DataType.VARCHAR, max_length=64)
+                schema.add_field("terms", DataType.SPARSE_FLOAT_VECTOR)
+                index.add_index("terms", index_type="SPARSE_INVERTED_INDEX",
+                                metric_type="IP")
+            else:
+                schema.add_field("document_id", DataType.VARCHAR, is_primary=True,
+                                 max_length=64)
+                schema.add_field("terms", DataType.SPARSE_FLOAT_VECTOR)
+                index.add_index("terms", index_type="SPARSE_INVERTED_INDEX",
+                                metric_type="IP")
+            if kind != "documents":
+                index.add_index("document_id", index_type="INVERTED")
+            client.create_collection(name, schema=schema, index_params=index,
+                                     consistency_level="Strong")
+
+    def _call(self, what: str, call: Callable[[Any], Any]) -> Any:
+        """`call(client)`, its failure worded as a storage error."""
+        try:
+            return call(self._client())
+        except (StorageError, ConfigurationError):
+            raise
+        except Exception as exc:
+            raise StorageError(f"Milvus failed to {what}",
+                               detail=f"{self._backend.connection.uri}: {describe(exc)}"
+                               ) from exc
+
+    def _upsert(self, collection: str, rows: list[dict[str, Any]]) -> None:
+        for batch in _batches(rows, _BATCH_ROWS):
+            self._call("store vectors", partial(_upsert, collection, list(batch)))
+
+    def _delete(self, collection: str, field: str, values: Sequence[Any]) -> None:
+        for batch in _batches(values, _BATCH_IDS):
+            self._call("delete vectors", partial(_delete, collection, _in(field, batch)))
+
+    # --- the pending ids: what a write may leave behind -----------------------------------
+
+    def _pending(self) -> dict[str, list[Any]]:
+        try:
+            recorded = json.loads((self._root / PENDING).read_text("utf-8"))
+        except FileNotFoundError:
+            return {"chunks": [], "documents": []}
+        except (OSError, ValueError) as exc:
+            raise StorageError("the list of Milvus rows an interrupted write left is "
+                               "unreadable", detail=f"{self._root / PENDING}: {exc}") from exc
+        return {"chunks": list(recorded.get("chunks", [])),
+                "documents": list(recorded.get("documents", []))}
+
+    def _expect(self, chunks: Collection[int], documents: Collection[str]) -> None:
+        """Record, durably and before writing them, ids whose rows may become garbage."""
+        pending = self._pending()
+        write_json_atomic(self._root / PENDING, {
+            "chunks": sorted({*pending["chunks"], *(int(c) for c in chunks)}),
+            "documents": sorted({*pending["documents"], *documents})})
+
+    # --- ChunkIndex -----------------------------------------------------------------------
+
+    def add(self, document: PreparedDocument) -> None:
+        self._expect(document.chunk_ids, [document.info.id])
+        self._add_dense(document.vector_ids, document.vectors, document.info.id,
+                        {c.id: c.document_id for c in document.chunks})
+
+    def add_vectors(self, chunks: Sequence[Chunk], ids: IdArray, vectors: Vectors) -> None:
+        self._add_dense(ids, vectors, "", {c.id: c.document_id for c in chunks})
+
+    def _add_dense(self, ids: IdArray, vectors: Vectors, document_id: str,
+                   owners: Mapping[int, str]) -> None:
+        counts: dict[int, int] = {}
+        rows: list[dict[str, Any]] = []
+        for chunk_id, vector in zip(ids.tolist(), np.asarray(vectors, dtype=np.float32),
+                                    strict=True):
+            n = counts.get(chunk_id, 0)
+            counts[chunk_id] = n + 1
+            rows.append({"pk": f"{chunk_id}.{n}", "chunk_id": chunk_id,
+                         "document_id": owners.get(chunk_id, document_id),
+                         "vector": vector.tolist()})
+        self._upsert(self.dense, rows)
+
+    def write(self, conn: Any, document: PreparedDocument) -> None:
+        chunks, identity = TermTable.write(conn, document.info.id,
+                                           [c.id for c in document.chunks], document.tokens,
+                                           document.identity_tokens)
+        self._write_sparse(document.info.id, chunks, identity)
+
+    def _write_sparse(self, document_id: str, chunks: list[SparseRow],
+                      identity: SparseRow | None) -> None:
+        self._upsert(self.lexical, [
+            {"chunk_id": row.key, "document_id": document_id, "terms": row.weights}
+            for row in chunks if row.weights])
+        if identity is not None:
+            self._upsert(self.documents, [{"document_id": document_id,
+                                           "terms": identity.weights}])
+
+    def erase(self, conn: Any, doc_ids: Sequence[str], chunk_ids: Sequence[int]) -> None:
+        self._expect(chunk_ids, doc_ids)
+        TermTable.erase(conn, doc_ids, chunk_ids)
+
+    def forget(self, chunk_ids: IdArray, document_ids: Sequence[str]) -> None:
+        ids = [int(c) for c in chunk_ids]
+        self._delete(self.dense, "chunk_id", ids)
+        self._delete(self.lexical, "chunk_id", ids)
+        self._delete(self.documents, "document_id", list(document_ids))
+        (self._root / PENDING).unlink(missing_ok=True)
+
+    def collect_garbage(self, live_ids: IdArray, live_documents: Collection[str]) -> None:
+        pending = self._pending()
+        live = set(live_ids.tolist())
+        documents = set(live_documents)
+        self.forget(np.asarray([c for c in pending["chunks"] if c not in live],
+                               dtype=np.int64),
+                    [d for d in pending["documents"] if d not in documents])
+
+    def needs_compaction(self) -> bool:
+        return False  # Milvus compacts its own segments
+
+    def compact(self, live: Callable[[IdArray], npt.NDArray[np.bool_]]) -> None:
+        del live
+
+    def reader(self, conn: Any) -> MilvusReader:
+        return MilvusReader(conn, self)
+
+    def approximate_due(self) -> bool:
+        return False  # Milvus builds its vector indexes itself (`index_type`)
+
+    def build_approximate(self) -> Any:
+        raise StorageError("the Milvus index builds its own approximate index")
+
+    def publish_approximate(self, built: Any) -> None:
+        del built
+
+    def discard(self, built: Any) -> None:
+        del built
+
+    def close(self) -> None:
+        """Nothing to release: the client is the backend's, shared."""
+
+    def destroy_vectors(self) -> None:
+        self._call("drop replaced vectors",
+                   lambda client: client.drop_collection(self.dense))
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def search(self, collection: str, field: str, data: list[Any], limit: int,
+               expression: str, group_by: str | None = None,
+               output: Sequence[str] = ()) -> list[Any]:
+        """The hits of one query (pymilvus `Hit`s: `.id`, `.distance`, `hit[field]`)."""
+        params: dict[str, Any] = {"metric_type": "IP"}
+        if field == "vector" and self._backend.connection.search_params:
+            params["params"] = dict(self._backend.connection.search_params)
+        extra: dict[str, Any] = {"group_by_field": group_by} if group_by else {}
+        found = self._call("search", lambda client: client.search(
+            collection, data=data, anns_field=field, limit=min(limit, _MAX_TOPK),
+            filter=expression, search_params=params, output_fields=list(output), **extra))
+        return list(found[0]) if found else []
+
+    def query(self, collection: str, expression: str, output: Sequence[str]
+              ) -> list[dict[str, Any]]:
+        return list(self._call("read vectors", lambda client: client.query(
+            collection, filter=expression, output_fields=list(output))))
+
+
+class MilvusReader:
+    """Reads of one catalog snapshot: term statistics from the catalog, the rest from
+    Milvus."""
+
+    def __init__(self, conn: Any, index: MilvusIndex) -> None:
+        self._conn = conn
+        self._index = index
+
+    def bm25(self, terms: Sequence[str], limit: int,
+             document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        if not terms or limit <= 0 or document_ids == []:
+            return []
+        query = TermTable.chunk_query(self._conn, terms)
+        if not query:
+            return []
+        expression = "" if document_ids is None else _in("document_id", list(document_ids))
+        hits = self._index.search(self._index.lexical, "terms", [query], limit, expression)
+        return [(int(hit.id), float(hit.distance)) for hit in hits]
+
+    def bm25_documents(self, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
+        if not terms or limit <= 0:
+            return []
+        query = TermTable.document_query(self._conn, terms)
+        if not query:
+            return []
+        hits = self._index.search(self._index.documents, "terms", [query], limit, "")
+        found = [(str(hit.id), float(hit.distance)) for hit in hits]
+        committed = TermTable.identities(self._conn, [d for d, _ in found])
+        return [(d, score) for d, score in found if d in committed]
+
+    def term_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        return TermTable.frequencies(self._conn, terms)
+
+    def chunk_count(self) -> int:
+        return Catalog.chunk_count(self._conn)
+
+    def indexed_terms(self) -> list[str]:
+        return TermTable.terms(self._conn)
+
+    def nearest(self, query_vector: Vectors, k: int,
+                document_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        if k <= 0 or document_ids == []:
+            return []
+        expression = "" if document_ids is None else _in("document_id", list(document_ids))
+        vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        hits = self._index.search(self._index.dense, "vector", [vector.tolist()], k,
+                                  expression, group_by="chunk_id", output=["chunk_id"])
+        return [(int(hit["chunk_id"]), float(hit.distance)) for hit in hits]
+
+    def vectors_of(self, ids: Sequence[int]) -> dict[int, Vectors]:
+        rows: list[dict[str, Any]] = []
+        unique = sorted({int(i) for i in ids})
+        for batch in _batches(unique, _BATCH_IDS):
+            rows += self._index.query(self._index.dense, _in("chunk_id", list(batch)),
+                                      ["pk", "chunk_id", "vector"])
+        grouped: dict[int, list[tuple[int, list[float]]]] = {}
+        for row in rows:
+            number = int(str(row["pk"]).rpartition(".")[2])
+            grouped.setdefault(int(row["chunk_id"]), []).append((number, row["vector"]))
+        return {chunk: np.asarray([v for _, v in sorted(parts)], dtype=np.float32)
+                for chunk, parts in grouped.items()}

@@ -1,0 +1,166 @@
+"""The Milvus index beyond the contract (`qa_service.store.milvus_index`): nothing of the
+default index is written, BM25 scores as FTS5's do, a deleted knowledge base's collections
+go, an interrupted write's rows are collected, and wrong settings are refused clearly."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_service.errors import ConfigurationError, IndexMismatch, StorageError
+from qa_service.store.catalog import Catalog
+from qa_service.store.faiss_index import FaissBackend
+from qa_service.store.index import IndexBackend
+from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.milvus_index import PENDING, MilvusBackend, MilvusConnection
+from qa_service.store.registry import KnowledgeBaseRegistry
+from qa_service.testing.index_contract import HashEmbedder, document
+
+PAGES = ["Otters hold hands while they sleep. Otters eat fish and crabs.",
+         "Seals bark on the rocks; otters swim past them.",
+         "The harbour opens at nine. Boats leave for the islands at ten.",
+         "Fish markets sell crabs, mussels and fish caught at dawn by the boats."]
+
+
+@pytest.fixture
+def milvus(tmp_path: Path) -> Iterator[MilvusBackend]:
+    backend = MilvusBackend(MilvusConnection(uri=str(tmp_path / "milvus.db")))
+    yield backend
+    backend.close()
+
+
+def create(root: Path, backend: IndexBackend, embedder: HashEmbedder) -> KnowledgeBase:
+    return KnowledgeBase.create(root, "kb", IndexIdentity(embedder.name, embedder.dimension),
+                                backend)
+
+
+def test_no_faiss_segment_or_fts5_posting_is_written(milvus: MilvusBackend,
+                                                      tmp_path: Path) -> None:
+    embedder = HashEmbedder(32)
+    kb = create(tmp_path / "kb", milvus, embedder)
+    try:
+        kb.publish(document(tmp_path / "src", "zoo.pdf", PAGES, embedder, identity="Zoo"))
+        with kb.snapshot() as snapshot:
+            assert snapshot.bm25(["otters"], 5)
+    finally:
+        kb.close()
+    assert not any((tmp_path / "kb" / "vectors").iterdir())
+    assert not list((tmp_path / "kb").rglob("*.faiss"))
+    with sqlite3.connect(tmp_path / "kb" / "catalog.sqlite") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert not any("fts" in table for table in tables)
+    assert {"lexical_terms", "lexical_chunks", "lexical_totals"} <= tables
+
+
+def test_bm25_scores_as_fts5_does(milvus: MilvusBackend, tmp_path: Path) -> None:
+    """One document written at once: the average length its chunks were weighed with is
+    the one FTS5 reads, so the scores agree (they drift apart only as far as the average
+    length changes after a chunk is written)."""
+    embedder = HashEmbedder(32)
+    doc = document(tmp_path / "src", "zoo.pdf", PAGES, embedder, identity="Harbour zoo")
+    scores = {}
+    for name, backend in (("faiss", FaissBackend()), ("milvus", milvus)):
+        kb = create(tmp_path / name, backend, embedder)
+        try:
+            kb.publish(doc)
+            with kb.snapshot() as snapshot:
+                scores[name] = (snapshot.bm25(["otters", "fish", "crabs", "the"], 10),
+                                snapshot.bm25_documents(["harbour", "zoo"], 5),
+                                snapshot.term_frequencies(["otters", "fish", "boats", "no"]))
+        finally:
+            kb.close()
+    faiss_chunks, faiss_documents, faiss_counts = scores["faiss"]
+    milvus_chunks, milvus_documents, milvus_counts = scores["milvus"]
+    assert [c for c, _ in milvus_chunks] == [c for c, _ in faiss_chunks]
+    np.testing.assert_allclose([s for _, s in milvus_chunks], [s for _, s in faiss_chunks],
+                               rtol=1e-4)
+    assert [d for d, _ in milvus_documents] == [d for d, _ in faiss_documents]
+    np.testing.assert_allclose([s for _, s in milvus_documents],
+                               [s for _, s in faiss_documents], rtol=1e-4)
+    assert milvus_counts == faiss_counts == {"otters": 2, "fish": 2, "boats": 2}
+
+
+def test_a_deleted_knowledge_base_takes_its_collections(milvus: MilvusBackend,
+                                                         tmp_path: Path) -> None:
+    embedder = HashEmbedder(32)
+    registry = KnowledgeBaseRegistry(tmp_path / "data", backend=milvus)
+    try:
+        kb = registry.create("zoo", IndexIdentity(embedder.name, embedder.dimension))
+        kb.publish(document(tmp_path / "src", "zoo.pdf", PAGES, embedder))
+        prefix = f"qa_{kb.uid}_"
+        assert sum(n.startswith(prefix) for n in milvus.client().list_collections()) == 3
+        registry.delete("zoo")
+        assert not [n for n in milvus.client().list_collections() if n.startswith(prefix)]
+    finally:
+        registry.close()
+
+
+def test_rows_of_a_write_that_died_after_adding_are_collected(
+        milvus: MilvusBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sentence vectors were written, then the sparse ones inside the transaction,
+    which then failed: the next writer deletes exactly those rows."""
+    embedder = HashEmbedder(32)
+    kb = create(tmp_path / "kb", milvus, embedder)
+    failed = document(tmp_path / "src", "failed.pdf", ["Narwhals sing at night."], embedder)
+    later = document(tmp_path / "src", "later.pdf", ["Dolphins sing by day."], embedder)
+    try:
+        original = kb.index.write
+
+        def write_then_crash(conn: sqlite3.Connection, doc: object) -> None:
+            original(conn, doc)  # type: ignore[arg-type]
+            raise OSError("simulated crash before the commit")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(kb.index, "write", write_then_crash)
+            with pytest.raises(OSError):
+                kb.publish(failed)
+        assert (tmp_path / "kb" / PENDING).exists()
+        client = milvus.client()
+        index = kb.index
+        assert client.query(index.lexical, filter="chunk_id >= 0", output_fields=["chunk_id"])
+        with kb.snapshot() as snapshot:  # the rows are there, the catalog hides them
+            assert snapshot.passages({i for i, _ in snapshot.bm25(["narwhals"], 5)}) == {}
+            assert snapshot.term_frequencies(["narwhals"]) == {}
+        kb.publish(later)
+        ids = {int(r["chunk_id"]) for r in client.query(
+            index.lexical, filter="chunk_id >= 0", output_fields=["chunk_id"])}
+        dense = {int(r["chunk_id"]) for r in client.query(
+            index.dense, filter="chunk_id >= 0", output_fields=["chunk_id"])}
+        assert ids == dense == later.chunk_ids
+        assert not (tmp_path / "kb" / PENDING).exists()
+    finally:
+        kb.close()
+
+
+def test_a_knowledge_base_of_the_other_engine_is_refused(milvus: MilvusBackend,
+                                                          tmp_path: Path) -> None:
+    embedder = HashEmbedder(32)
+    create(tmp_path / "kb", FaissBackend(), embedder).close()
+    with pytest.raises(IndexMismatch, match="QA_INDEX=faiss"):
+        KnowledgeBase.open(tmp_path / "kb", "kb", backend=milvus)
+
+
+def test_settings_that_cannot_work_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"\.db or a Milvus server"):
+        MilvusBackend(MilvusConnection(uri="milvus-data"))
+    unreachable = MilvusBackend(MilvusConnection(uri="http://127.0.0.1:9"))
+    with pytest.raises(StorageError, match="cannot connect to Milvus") as caught:
+        KnowledgeBase.create(tmp_path / "kb", "kb", IndexIdentity("m", 8), unreachable)
+    assert "127.0.0.1:9" not in caught.value.message  # the address is the operator's
+    assert "127.0.0.1:9" in (caught.value.detail or "")
+
+
+def test_catalog_counts_chunks_for_both_engines(milvus: MilvusBackend, tmp_path: Path
+                                                ) -> None:
+    embedder = HashEmbedder(32)
+    kb = create(tmp_path / "kb", milvus, embedder)
+    try:
+        kb.publish(document(tmp_path / "src", "zoo.pdf", PAGES, embedder))
+        with kb.catalog.snapshot() as conn:
+            assert Catalog.chunk_count(conn) == len(PAGES)
+    finally:
+        kb.close()
