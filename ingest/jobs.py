@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ingest.parser_pool import ParserPoolClosed
-from ingest.pipeline import IngestPipeline, ParsedAhead, Progress
+from ingest.pipeline import IngestPipeline, ParsedAhead, PreparedAhead, Progress
 from ingest.uploads import job_lock_path, remove_orphaned_uploads
 from qa_service.errors import KnowledgeBaseNotFound, QAError, describe
 from qa_service.schemas import DocumentStatus, FileOutcome, JobInfo, JobState
@@ -118,21 +118,23 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
     # parser worker process (so that a worker done with a short file goes on while a long
     # one holds up the order), while this thread chunks, embeds and publishes them in order.
     # One thread per worker takes the files in the job's order (the executor's queue).
-    depth = pipeline.parsers.size * PARSE_AHEAD
-    ahead = ThreadPoolExecutor(max_workers=pipeline.parsers.size,
-                               thread_name_prefix="parse-ahead")
+    # With Ray (`pipeline.remote`) the workers there also chunk and embed the files ahead.
+    workers = pipeline.ahead_workers
+    depth = workers * PARSE_AHEAD
+    ahead = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse-ahead")
     claimed: set[str] = set()  # files (by hash) parsed ahead: a copy later in the job is not
 
-    def parse_ahead(staged: Path) -> ParsedAhead | None:
-        return pipeline.parse_ahead(kb, staged, claimed)
+    def parse_ahead(file: tuple[int, str, Path]) -> ParsedAhead | PreparedAhead | None:
+        _, filename, staged = file
+        return pipeline.parse_ahead(kb, staged, claimed, filename)
 
-    parsing: deque[Future[ParsedAhead | None]] = deque(
-        ahead.submit(parse_ahead, staged) for *_, staged in queued[:depth])
+    parsing: deque[Future[ParsedAhead | PreparedAhead | None]] = deque(
+        ahead.submit(parse_ahead, file) for file in queued[:depth])
     try:
         for index, (position, filename, staged) in enumerate(queued):
             current = parsing.popleft()
             if index + depth < len(queued):
-                parsing.append(ahead.submit(parse_ahead, queued[index + depth][2]))
+                parsing.append(ahead.submit(parse_ahead, queued[index + depth]))
             outcome = _ingest_one(pipeline, kb, job_id, position, staged, filename, count,
                                   _parse_of(current))
             if on_file is not None:
@@ -143,7 +145,8 @@ def _run_files(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str,
     shutil.rmtree(kb.upload_folder(job_id), ignore_errors=True)
 
 
-def _parse_of(parsing: Future[ParsedAhead | None]) -> ParsedAhead | None:
+def _parse_of(parsing: Future[ParsedAhead | PreparedAhead | None]
+              ) -> ParsedAhead | PreparedAhead | None:
     """The parse made ahead; None (the file is parsed in turn, and any problem reported
     as usual) when there is none or it failed, unless the pool is shutting down."""
     try:
@@ -157,7 +160,7 @@ def _parse_of(parsing: Future[ParsedAhead | None]) -> ParsedAhead | None:
 
 def _ingest_one(pipeline: IngestPipeline, kb: KnowledgeBase, job_id: str, position: int,
                 path: Path, filename: str, progress: Progress,
-                parsed: ParsedAhead | None = None) -> FileOutcome:
+                parsed: ParsedAhead | PreparedAhead | None = None) -> FileOutcome:
     job_file = JobFile(job_id, position)
     try:
         return pipeline.ingest_file(kb, path, filename, progress, job_file, parsed)

@@ -1,5 +1,6 @@
 """One file into one knowledge base: hash -> skip unchanged -> parse -> prepare (chunk,
-tokens, vectors: `ingest.prepare`) -> publish (`KnowledgeBase.publish`).
+tokens, vectors: `ingest.prepare`) -> publish (`KnowledgeBase.publish`). Parse and prepare
+may run on a Ray cluster (`ingest.ray_prepare`); publishing is always here.
 
 Every file ends with a `FileOutcome` (status + a reason a person can act on); nothing here
 raises for a bad document. The cost of adding a document is proportional to that
@@ -19,13 +20,14 @@ from ingest.chunk import ChunkerConfig
 from ingest.parse import HEADER_WINDOW, ParseResult, find_pdf_header
 from ingest.parser_pool import ParserPool
 from ingest.prepare import DocumentSource, prepare_document
+from ingest.ray_prepare import PrepareReply, PrepareRequest, RayPreparer, WorkerDied
 from qa_service.embedding import Embedder
 from qa_service.lexical import LexicalIndex
 from qa_service.parser_identity import DEFAULT_PARSER_IDENTITY
 from qa_service.schemas import DocumentStatus, FileOutcome, PreparedDocument
 from qa_service.store.knowledge_base import IndexIdentity, JobFile, KnowledgeBase
 
-__all__ = ["IngestPipeline", "ParsedAhead", "Progress", "file_sha256"]
+__all__ = ["IngestPipeline", "ParsedAhead", "PreparedAhead", "Progress", "file_sha256"]
 
 Progress = Callable[[str, int], None]  # ("pages" | "chunks", how many more)
 
@@ -51,6 +53,16 @@ class ParsedAhead:
     result: ParseResult
 
 
+@dataclass(frozen=True)
+class PreparedAhead:
+    """A file that `IngestPipeline.parse_ahead` had a Ray worker prepare (`remote`): its
+    document id, its size then, and the parse's outcome with the prepared document."""
+
+    doc_id: str
+    size: int
+    reply: PrepareReply
+
+
 def _tell(kb: KnowledgeBase, job_file: JobFile | None, outcome: FileOutcome) -> None:
     """Record `outcome` for `job_file` when it changes nothing else in the knowledge base."""
     if job_file is not None:
@@ -71,6 +83,14 @@ class IngestPipeline:
     embed_batch_size: int = 64
     # what `parsers` read pages with (`ParserLimits.identity`), part of the pipeline version
     parser_identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
+    # the prepare stage on a Ray cluster (`ingest.ray_prepare`): a job's files are parsed,
+    # chunked and embedded there, ahead, and published here in order
+    remote: RayPreparer | None = None
+
+    @property
+    def ahead_workers(self) -> int:
+        """How many files a job prepares (or parses) at once, ahead of the one it publishes."""
+        return self.remote.size if self.remote is not None else self.parsers.size
 
     def ingest_file(
         self,
@@ -79,13 +99,13 @@ class IngestPipeline:
         filename: str,
         progress: Progress | None = None,
         job_file: JobFile | None = None,
-        parsed: ParsedAhead | None = None,
+        parsed: ParsedAhead | PreparedAhead | None = None,
     ) -> FileOutcome:
         """Index `path` under the display name `filename`. The outcome of `job_file` (the
         job's file this is) is recorded in the same commit as what the file changed, so a
         job stays consistent with its knowledge base.
-        `parsed`: the file's hash and parse, when `parse_ahead` already made them (a file
-        of another size since is hashed and parsed again)."""
+        `parsed`: the file's hash and parse (or prepared document), when `parse_ahead`
+        already made them (a file of another size since is hashed and parsed again)."""
         report = progress or (lambda _kind, _n: None)
         try:
             size = path.stat().st_size
@@ -105,17 +125,17 @@ class IngestPipeline:
             else:
                 _tell(kb, job_file, early)
             return early
-        return self._index(kb, path, doc_id, filename, size, report, job_file,
-                           parsed.result if parsed is not None else None)
+        return self._index(kb, path, doc_id, filename, size, report, job_file, parsed)
 
-    def parse_ahead(self, kb: KnowledgeBase, path: Path,
-                    claimed: set[str] | None = None) -> ParsedAhead | None:
+    def parse_ahead(self, kb: KnowledgeBase, path: Path, claimed: set[str] | None = None,
+                    filename: str | None = None) -> ParsedAhead | PreparedAhead | None:
         """Hash and parse `path` for a later `ingest_file(..., parsed=...)`: a job parses
         its next files in the parser workers while this process chunks and embeds the
-        current one, which keeps both cores busy. None when `ingest_file` would not parse
-        the file (unreadable, too large, not a PDF, already indexed), or when its hash is
-        in `claimed` (the same bytes already parsed ahead for this job; the hash is added
-        otherwise): the copy is found indexed in its turn."""
+        current one, which keeps both cores busy; with `remote` (Ray), a worker there also
+        chunks and embeds it, under its display name `filename`. None when `ingest_file`
+        would not parse the file (unreadable, too large, not a PDF, already indexed), or
+        when its hash is in `claimed` (the same bytes already parsed ahead for this job; the
+        hash is added otherwise): the copy is found indexed in its turn."""
         try:
             size = path.stat().st_size
         except OSError:
@@ -128,7 +148,16 @@ class IngestPipeline:
                 if doc_id in claimed:
                     return None
                 claimed.add(doc_id)
-        return ParsedAhead(doc_id, size, self.parsers.parse(path))
+        if self.remote is None:
+            return ParsedAhead(doc_id, size, self.parsers.parse(path))
+        identity = self.identity_for(kb)
+        request = PrepareRequest(doc_id, filename or path.name, size, identity.chunker,
+                                 identity.pipeline_version)
+        try:
+            reply = self.remote.prepare(path, request)
+        except WorkerDied as exc:
+            reply = PrepareReply(DocumentStatus.FAILED, str(exc), 0)
+        return PreparedAhead(doc_id, size, reply)
 
     def _precheck(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str,
                   size: int) -> FileOutcome | None:
@@ -152,9 +181,11 @@ class IngestPipeline:
         return None
 
     def _index(self, kb: KnowledgeBase, path: Path, doc_id: str, filename: str, size: int,
-               report: Progress, job_file: JobFile | None, parsed: ParseResult | None
-               ) -> FileOutcome:
-        parsed = parsed if parsed is not None else self.parsers.parse(path)
+               report: Progress, job_file: JobFile | None,
+               ahead: ParsedAhead | PreparedAhead | None) -> FileOutcome:
+        parsed: ParseResult | PrepareReply = (
+            ahead.reply if isinstance(ahead, PreparedAhead) else
+            ahead.result if ahead is not None else self.parsers.parse(path))
         report("pages", parsed.page_count)
         if parsed.status is not DocumentStatus.INDEXED:
             outcome = FileOutcome(filename, parsed.status, parsed.reason, doc_id,
@@ -162,8 +193,13 @@ class IngestPipeline:
             kb.record_outcome(doc_id, filename, outcome.status, outcome.reason, size,
                               parsed.page_count, job_file=_ending(job_file, outcome))
             return outcome
-        prepared = self.prepare(kb, DocumentSource(doc_id, filename, path, size), parsed,
-                                report)
+        if isinstance(parsed, PrepareReply):
+            assert parsed.document is not None  # an indexed reply carries its document
+            prepared = parsed.document
+            report("chunks", len(prepared.chunks))
+        else:
+            prepared = self.prepare(kb, DocumentSource(doc_id, filename, path, size), parsed,
+                                    report)
         outcome = FileOutcome(filename, DocumentStatus.INDEXED, parsed.reason, doc_id,
                               parsed.page_count, len(prepared.chunks), parsed.ocr_pages)
         if not kb.publish(prepared, _ending(job_file, outcome)):

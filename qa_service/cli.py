@@ -218,6 +218,13 @@ def ingest(
     kb: str,
     paths: Annotated[list[Path], typer.Argument(help="PDF files and folders (searched for *.pdf)")],
     create: Annotated[bool, typer.Option(help="Create the knowledge base if missing.")] = False,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Parse, chunk and embed on a Ray cluster (a local one unless "
+        "--ray-address); publish here, in order.")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        help="Join this Ray cluster (`auto`, host:6379, ray://host:10001).")] = None,
+    ray_workers: Annotated[int | None, typer.Option(
+        min=1, help="Ray workers preparing files at once (QA_INGEST__RAY_WORKERS).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Index PDFs into a knowledge base; exits non-zero if any file failed or was invalid."""
@@ -225,7 +232,13 @@ def ingest(
     from ingest.uploads import queue_local_files
 
     files = _pdf_paths(paths)
-    with on_data(kb, create=create) as services:
+    settings = Settings()
+    if ray or ray_address is not None or ray_workers is not None:
+        changed = {"ray": True, **({"ray_address": ray_address} if ray_address else {}),
+                   **({"ray_workers": ray_workers} if ray_workers else {})}
+        settings = settings.model_copy(
+            update={"ingest": settings.ingest.model_copy(update=changed)})
+    with on_data(kb, create=create, settings=settings) as services:
         if create and kb not in services.registry.names():
             services.create_kb(kb)
         base = services.open_kb(kb)

@@ -29,11 +29,13 @@ ERROR_STATUSES = ("failed", "invalid")
 
 
 @contextmanager
-def on_data(kb: str | None = None, *, create: bool = False) -> Iterator[Any]:
-    """The services on the configured data directory, whose errors name it. Unless the
-    command may `create` it, a missing data directory ends the command (naming `kb`, the
-    knowledge base it needed): reading never makes an empty one."""
-    settings = Settings()
+def on_data(kb: str | None = None, *, create: bool = False,
+            settings: Settings | None = None) -> Iterator[Any]:
+    """The services on the configured data directory (`settings`, from the environment by
+    default), whose errors name it. Unless the command may `create` it, a missing data
+    directory ends the command (naming `kb`, the knowledge base it needed): reading never
+    makes an empty one."""
+    settings = settings or Settings()
     if not create and not settings.data_dir.is_dir():
         _no_data_directory(settings.data_dir, kb)
     with open_services(settings, settings.data_dir) as services:

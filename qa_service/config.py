@@ -143,6 +143,21 @@ class IngestSettings(BaseModel):
         "many seconds, and the request is refused (413).",
     )
 
+    ray: bool = Field(
+        default=False,
+        description="Jobs prepare their files (parse, OCR, chunk, embed) on a Ray cluster and "
+        "publish them here, in order (`qa ingest --ray` for one command); needs the `ray` "
+        "extra.")
+    ray_address: str = Field(
+        default="",
+        description="The Ray cluster: empty starts a local one of `ray_workers` CPUs; `auto`, "
+        "`host:6379` or `ray://host:10001` joins a running one, whose nodes have this "
+        "package installed.")
+    ray_workers: int = Field(
+        default=2, ge=1, le=4096,
+        description="Ray actors preparing files at once, one CPU each (each loads the "
+        "embedding model and runs one parser worker process).")
+
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1_000_000)

@@ -103,7 +103,15 @@ class Services:
             ),
             size=ingest.workers,
         )
+        remote = None
+        if ingest.ray:  # Ray is imported only here, and only when asked for
+            from ingest.ray_prepare import RayPreparer, WorkerConfig
+
+            remote = RayPreparer(WorkerConfig(parsers.limits, settings.embedding_model, 1,
+                                              ingest.embed_batch_size),
+                                 ingest.ray_address, ingest.ray_workers).start()
         pipeline = IngestPipeline(
+            remote=remote,
             parsers=parsers,
             embedder=embedder,
             lexical=lexical,
@@ -186,6 +194,8 @@ class Services:
     def close(self) -> None:
         self.asker.close()
         self.parsers.close()  # first: a parse under way stops now, its file stays queued
+        if self.pipeline.remote is not None:
+            self.pipeline.remote.close()  # likewise on the Ray workers
         self.runner.stop()
         self.indexer.stop()
         self.registry.close()
