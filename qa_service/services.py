@@ -24,6 +24,7 @@ from qa_service.answer.llm import LLMAnswerer
 from qa_service.answer.service import AskService
 from qa_service.config import Settings
 from qa_service.embedding import Embedder, load_embedder
+from qa_service.errors import ConfigurationError
 from qa_service.lexical import LexicalIndex
 from qa_service.retrieval import HybridRetriever
 from qa_service.store.approximate import ApproximateSettings
@@ -31,6 +32,7 @@ from qa_service.store.faiss_index import FaissBackend
 from qa_service.store.index import IndexBackend
 from qa_service.store.index_builder import ApproximateIndexBuilder
 from qa_service.store.knowledge_base import IndexIdentity, KnowledgeBase
+from qa_service.store.local_disk import network_file_system
 from qa_service.store.milvus_index import MilvusBackend, MilvusConnection
 from qa_service.store.registry import KnowledgeBaseRegistry
 from qa_service.tokens import Tokenizer
@@ -75,7 +77,15 @@ class Services:
     def build(cls, settings: Settings, embedder: Embedder | None = None,
               analyser: AnalyserProcess | None = None) -> Services:
         """`analyser`: a Korean analyser process lent until the tokenizer's own analyser
-        loads (`qa_service.analyser_process`; `qa serve` starts one first thing)."""
+        loads (`qa_service.analyser_process`; `qa serve` starts one first thing). Refuses a
+        data directory on a network file system (`qa_service.store.local_disk`)."""
+        shared = network_file_system(settings.data_dir)
+        if shared is not None:
+            raise ConfigurationError(
+                f"the data directory is on a network file system ({shared}): knowledge bases' "
+                "catalogs (SQLite in WAL mode) and their publishing lock need a local disk; "
+                "set QA_DATA_DIR to a local folder (README: More than one API server)",
+                detail=str(settings.data_dir))
         embedder = embedder or load_embedder(settings.embedding_model, settings.embedding_threads)
         lexical = LexicalIndex(Tokenizer(analyser))
         ingest = settings.ingest
