@@ -13,7 +13,7 @@ DATA   ?= ../shared/data
 # is a CUDA build of several GB). Empty: the default index only.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install install-dev run test test-fast lint eval eval-answers eval-real eval-scanned eval-llm eval-conversations calibrate bench bench-kb-joint bench-ingest eval-approximate concurrency hostile hardening positions clean
+.PHONY: install install-dev run test test-fast lint eval eval-milvus eval-answers eval-real eval-scanned eval-llm eval-conversations calibrate bench bench-kb-joint bench-backends bench-ingest eval-approximate concurrency hostile hardening positions clean
 
 # What serving needs: the project and its dependencies (the default embedding model
 # included, no torch), and Tesseract for OCR.
@@ -97,6 +97,16 @@ eval-approximate: install-dev
 	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/approximate/korquad.json
 	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/approximate/pages-financebench.json
 	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/approximate/pages-team.json
+
+# The same retrieval and real-document evaluations with every knowledge base in Milvus Lite
+# (QA_INDEX=milvus: a .db file in each evaluation's scratch data directory), to compare with
+# `make eval` and `make eval-real`.
+eval-milvus: install-dev
+	mkdir -p .eval/milvus
+	QA_INDEX=milvus $(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/milvus/squad.json
+	QA_INDEX=milvus $(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/milvus/korquad.json
+	QA_INDEX=milvus $(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/milvus/pages-financebench.json
+	QA_INDEX=milvus $(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/milvus/pages-team.json
 
 # Answer quality (extractive default) on the shared dev sets (see README "Answering").
 # Whole files, then half of each file's articles ingested (the other half must be declined).
@@ -194,6 +204,15 @@ BENCH_WORK ?= $(TMPDIR)
 bench-kb-joint: install-dev $(BENCH_STAMP)
 	mkdir -p .eval
 	$(BIN)/python -m bench.kb_joint --data $(DATA) --out .eval $(if $(BENCH_WORK),--work $(BENCH_WORK))
+
+# Milvus Lite and Ray on this machine beside the defaults (bench/backends.py): ingestion
+# pages/s without Ray and with 1 and 2 Ray workers, then the benchmark knowledge base grown to
+# BACKENDS_SIZE chunks in FAISS and in Milvus Lite, each served by qa serve (longer than
+# `make bench`: publishing into Milvus Lite is pure Python). Writes .eval/backends.json/.md.
+BACKENDS_SIZE ?= 100000
+bench-backends: install-dev $(BENCH_STAMP)
+	mkdir -p .eval
+	$(BIN)/python -m bench.backends --data $(DATA) --size $(BACKENDS_SIZE) --out .eval $(if $(BENCH_WORK),--work $(BENCH_WORK))
 
 # Ingestion speed against parser workers and file sizes (bench/ingest_scaling.py).
 bench-ingest: install-dev
