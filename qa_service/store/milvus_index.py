@@ -106,6 +106,10 @@ def _delete(collection: str, expression: str, client: Any) -> Any:
     return client.delete(collection, filter=expression)
 
 
+def _flush(collection: str, client: Any) -> Any:
+    return client.flush(collection)
+
+
 class MilvusBackend:
     """Opens knowledge bases' indexes in one Milvus (one client, shared by all of them)."""
 
@@ -278,6 +282,7 @@ class MilvusIndex:
 
     def add_vectors(self, chunks: Sequence[Chunk], ids: IdArray, vectors: Vectors) -> None:
         self._add_dense(ids, vectors, "", {c.id: c.document_id for c in chunks})
+        self._seal()
 
     def _add_dense(self, ids: IdArray, vectors: Vectors, document_id: str,
                    owners: Mapping[int, str]) -> None:
@@ -317,6 +322,17 @@ class MilvusIndex:
         self._delete(self.lexical, "chunk_id", ids)
         self._delete(self.documents, "document_id", list(document_ids))
         (self._root / PENDING).unlink(missing_ok=True)
+        self._seal()
+
+    def _seal(self) -> None:
+        """Milvus Lite: move what was written into indexed segments. Lite searches its
+        in-memory table by building an index over all of it for every search, so each
+        commit seals it; a Milvus server seals and indexes its segments itself, and is
+        not asked to (its flush is rate-limited and meant for bulk loads)."""
+        if not self._backend.connection.lite:
+            return
+        for collection in (self.dense, self.lexical, self.documents):
+            self._call("seal written rows", partial(_flush, collection))
 
     def collect_garbage(self, live_ids: IdArray, live_documents: Collection[str]) -> None:
         pending = self._pending()
