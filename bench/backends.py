@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.compare import KB, KEY, bench_inputs, latency, latency_queries, ours_search
-from bench.kb_scale import cold_start, process_memory, server, source_documents
+from bench.kb_scale import cold_start, grow, process_memory, server, source_documents
 
 RAY_WORKERS = (1, 2)
 
@@ -62,9 +62,6 @@ def ingest(folders: list[Path], data_dir: Path, ray_workers: int) -> dict[str, A
 def grown_into(source_dir: Path, target_dir: Path, size: int, index: str) -> dict[str, Any]:
     """The knowledge base in `source_dir` (built with the default index) published again,
     with copies, into a new knowledge base of `index` in `target_dir` up to `size` chunks."""
-    import numpy as np
-
-    from bench.kb_scale import copy_of
     from qa_service.config import Settings
     from qa_service.embedding import load_embedder
     from qa_service.lexical import LexicalIndex
@@ -84,29 +81,13 @@ def grown_into(source_dir: Path, target_dir: Path, size: int, index: str) -> dic
     registry = KnowledgeBaseRegistry(target_dir, backend=index_backend(settings))
     try:
         kb = registry.create(KB, identity)
-        partners = np.concatenate([np.concatenate(s.rows) for s in sources])
-        rng = np.random.default_rng(0)
-        held, copy = 0, 0
-        started = time.perf_counter()
-        while held < size:
-            copy += 1
-            for document in sources:
-                if held >= size:
-                    break
-                kb.publish(copy_of(document, copy, partners, rng))
-                held += len(document.chunks)
-        publish_s = time.perf_counter() - started
-        started = time.perf_counter()
-        kb.build_approximate_index()
-        HybridRetriever(load_embedder(settings.embedding_model), LexicalIndex(Tokenizer()),
-                        settings.retrieval).prepare(kb)
-        info = kb.info()
-        return {"index": index, "chunks": info.chunks, "documents": info.documents,
-                "publish_s": round(publish_s, 1),
-                "publish_ms_per_document": round(1000 * publish_s / info.documents, 1),
-                "index_s": round(time.perf_counter() - started, 1),
-                "disk_mb": round(sum(p.stat().st_size for p in target_dir.rglob("*")
-                                     if p.is_file()) / 1e6, 1)}
+        prepare = HybridRetriever(load_embedder(settings.embedding_model),
+                                  LexicalIndex(Tokenizer()), settings.retrieval).prepare
+        row = grow(kb, size, prepare=prepare, sources=sources)
+        row["publish_ms_per_document"] = round(1000 * row["publish_s"] / row["documents"], 1)
+        row["disk_mb"] = round(sum(p.stat().st_size for p in target_dir.rglob("*")
+                                   if p.is_file()) / 1e6, 1)  # Milvus Lite's file included
+        return {"index": index, **row}
     finally:
         registry.close()
 

@@ -106,11 +106,13 @@ def copy_of(document: SourceDocument, copy: int, partners: Vectors,
 
 
 def grow(kb: KnowledgeBase, chunks: int, seed: int = 0,
-         prepare: Callable[[KnowledgeBase], None] | None = None) -> dict[str, Any]:
-    """Publish copies of `kb`'s documents into it until it holds `chunks` chunks, then build
-    its approximate index and run `prepare` (what the server does after an ingestion job:
-    `HybridRetriever.prepare`). Returns how long each part took."""
-    sources = source_documents(kb)
+         prepare: Callable[[KnowledgeBase], None] | None = None,
+         sources: list[SourceDocument] | None = None) -> dict[str, Any]:
+    """Publish copies of `kb`'s documents (or of `sources`, another knowledge base's) into
+    it until it holds `chunks` chunks, then build its approximate index and run `prepare`
+    (what the server does after an ingestion job: `HybridRetriever.prepare`). Returns how
+    long each part took."""
+    sources = sources if sources is not None else source_documents(kb)
     partners = np.concatenate([np.concatenate(s.rows) for s in sources])
     rng = np.random.default_rng(seed)
     held = kb.info().chunks
