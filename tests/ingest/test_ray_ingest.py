@@ -65,6 +65,13 @@ def files(tmp_path: Path) -> list[Path]:
     return paths
 
 
+def mark(files: list[Path], index: int, prefix: str) -> None:
+    """Give `files[index]` a name that tells the misbehaving worker what to do with it."""
+    marked = files[index].with_name(f"{prefix}-{files[index].name}")
+    files[index].rename(marked)
+    files[index] = marked
+
+
 def preparer(worker: type[PrepareWorker] = PrepareWorker, *args: Any) -> RayPreparer:
     return RayPreparer(WorkerConfig(LIMITS, DEFAULT_EMBEDDING_MODEL, 1, 8), "", 2, worker,
                        *args).start()
@@ -140,9 +147,7 @@ def test_a_job_on_ray_publishes_what_it_would_without_ray(
 def test_a_worker_killed_mid_task_costs_a_retry(
         cluster: None, tmp_path: Path, files: list[Path], embedder: Embedder,
         lexical: LexicalIndex) -> None:
-    slow = files[1].with_name("SLOW-beavers.pdf")
-    files[1].rename(slow)
-    files[1] = slow
+    mark(files, 1, "SLOW")
     started = tmp_path / "started.log"
     started.touch()
     remote = preparer(MisbehavingWorker, "", str(started), 3.0)
@@ -178,9 +183,7 @@ def test_a_worker_killed_mid_task_costs_a_retry(
 def test_a_file_workers_die_on_twice_ends_failed_and_the_rest_go_on(
         cluster: None, tmp_path: Path, files: list[Path], embedder: Embedder,
         lexical: LexicalIndex) -> None:
-    poison = files[0].with_name("DIE-otters.pdf")
-    files[0].rename(poison)
-    files[0] = poison
+    mark(files, 0, "DIE")
     remote = preparer(MisbehavingWorker)
     try:
         kb = run(tmp_path, "kb", files, embedder, lexical, remote)
@@ -203,9 +206,7 @@ def test_a_file_workers_die_on_twice_ends_failed_and_the_rest_go_on(
 def test_a_file_a_worker_dies_on_once_is_indexed_by_the_next(
         cluster: None, tmp_path: Path, files: list[Path], embedder: Embedder,
         lexical: LexicalIndex) -> None:
-    once = files[2].with_name("DIE-harbour.pdf")
-    files[2].rename(once)
-    files[2] = once
+    mark(files, 2, "DIE")
     markers = tmp_path / "markers"
     markers.mkdir()
     remote = preparer(MisbehavingWorker, str(markers))
