@@ -156,9 +156,12 @@ class KnowledgeBase:
             "lexical": identity.lexical,
             "index": (backend or FaissBackend()).name,
         }
+        # the manifest first: an index kept outside the folder (Milvus) may be created as
+        # the knowledge base opens, and a creation that dies then must still name it
+        # (`KnowledgeBaseRegistry.remove_leftovers` drops it by the manifest's uid)
+        write_json_atomic(root / "manifest.json", manifest)
         kb = cls(name, root, manifest, backend=backend)
         kb.catalog.initialize(kb.backend.initialize)
-        write_json_atomic(root / "manifest.json", manifest)
         return kb
 
     @classmethod

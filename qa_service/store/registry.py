@@ -120,7 +120,12 @@ class KnowledgeBaseRegistry:
         except (OSError, StorageError):
             manifest = None  # never got one: its index was never opened
         if manifest is not None and manifest.get("uid"):
-            self.backend.remove(manifest)
+            try:
+                self.backend.remove(manifest)
+            except Exception:  # the folder stays, so the next start tries again
+                log.warning("%s: what its index keeps outside it could not be removed yet; "
+                            "the next start retries", folder.name, exc_info=True)
+                return
         shutil.rmtree(folder, ignore_errors=True)
 
     def remove_leftovers(self) -> None:

@@ -4,6 +4,7 @@ go, an interrupted write's rows are collected, and wrong settings are refused cl
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,27 @@ def test_catalog_counts_chunks_for_both_engines(milvus: MilvusBackend, tmp_path:
             assert Catalog.chunk_count(conn) == len(PAGES)
     finally:
         kb.close()
+
+
+def test_a_creation_that_died_leaves_collections_the_next_start_drops(
+        milvus: MilvusBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = HashEmbedder(32)
+    registry = KnowledgeBaseRegistry(tmp_path / "data", backend=milvus)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(Catalog, "initialize",
+                          lambda *_a, **_k: (_ for _ in ()).throw(OSError("simulated crash")))
+            with pytest.raises(OSError, match="simulated crash"):
+                registry.create("zoo", IndexIdentity(embedder.name, embedder.dimension))
+        [leftover] = (tmp_path / "data").glob(".creating-zoo-*")
+        assert any(n.startswith("qa_") for n in milvus.client().list_collections())
+        os.utime(leftover, (0, 0))  # older than an hour
+        with monkeypatch.context() as patch:  # Milvus unreachable: the folder waits
+            patch.setattr(milvus, "remove", lambda _m: (_ for _ in ()).throw(OSError("down")))
+            registry.remove_leftovers()
+        assert leftover.exists()
+        registry.remove_leftovers()
+        assert not leftover.exists()
+        assert not [n for n in milvus.client().list_collections() if n.startswith("qa_")]
+    finally:
+        registry.close()
