@@ -195,11 +195,6 @@ class RayPreparer:
         raise WorkerDied(f"the Ray worker preparing it died {len(failures)} times "
                          f"({failures[-1]})")
 
-    def worker_pids(self) -> list[int]:
-        import ray
-
-        return [int(pid) for pid in ray.get([a.pid.remote() for a in self._actors])]
-
     def close(self) -> None:
         with self._lock:
             self._closed = True

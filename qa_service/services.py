@@ -15,6 +15,7 @@ from ingest.jobs import JobRunner
 from ingest.ocr import OcrOptions, OcrStatus, ocr_status
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
+from ingest.ray_prepare import RayPreparer, WorkerConfig
 from qa_service.access.control import AccessControl
 from qa_service.access.keys import KeyInfo, KeyStore, Scope
 from qa_service.analyser_process import AnalyserProcess
@@ -114,9 +115,7 @@ class Services:
             size=ingest.workers,
         )
         remote = None
-        if ingest.ray:  # Ray is imported only here, and only when asked for
-            from ingest.ray_prepare import RayPreparer, WorkerConfig
-
+        if ingest.ray:  # RayPreparer.start imports Ray: only when asked for
             remote = RayPreparer(WorkerConfig(parsers.limits, settings.embedding_model, 1,
                                               ingest.embed_batch_size),
                                  ingest.ray_address, ingest.ray_workers).start()

@@ -184,20 +184,13 @@ class MilvusIndex:
         self.dense = prefix + _NAME.sub("_", vectors_folder)
         self.lexical = prefix + "lexical"
         self.documents = prefix + "documents"
-        self._ready = False
-        self._lock = threading.Lock()
-        self._client()  # connect and create the collections now: a wrong setting shows at once
+        # connect and create the collections now: a wrong setting shows at once
+        self._create(backend.client())
 
     # --- collections ----------------------------------------------------------------------
 
     def _client(self) -> Any:
-        client = self._backend.client()
-        if not self._ready:
-            with self._lock:
-                if not self._ready:
-                    self._create(client)
-                    self._ready = True
-        return client
+        return self._backend.client()
 
     def _create(self, client: Any) -> None:
         from pymilvus import DataType, MilvusClient
