@@ -90,6 +90,17 @@ def run(tmp_path: Path, name: str, files: list[Path], embedder: Embedder,
     return kb
 
 
+def run_on_ray(tmp_path: Path, name: str, files: list[Path], embedder: Embedder,
+               lexical: LexicalIndex, worker: type[PrepareWorker] = PrepareWorker,
+               *args: Any) -> KnowledgeBase:
+    """`run` with the prepare stage on Ray actors of class `worker` (given `args`)."""
+    remote = preparer(worker, *args)
+    try:
+        return run(tmp_path, name, files, embedder, lexical, remote)
+    finally:
+        remote.close()
+
+
 def contents(kb: KnowledgeBase) -> dict[str, Any]:
     """What a knowledge base holds, by file name: status, pages, chunks and vectors."""
     held: dict[str, Any] = {}
@@ -112,11 +123,7 @@ def test_a_job_on_ray_publishes_what_it_would_without_ray(
         lexical: LexicalIndex) -> None:
     files.append(tmp_path / "in" / "locked.pdf")
     files[-1].write_bytes(encrypted(text_pdf(["secret"]), "pw", "owner"))
-    remote = preparer()
-    try:
-        on_ray = run(tmp_path, "ray", files, embedder, lexical, remote)
-    finally:
-        remote.close()
+    on_ray = run_on_ray(tmp_path, "ray", files, embedder, lexical)
     here = run(tmp_path, "here", files, embedder, lexical, None)
     try:
         ray_job, here_job = on_ray.jobs(1)[0], here.jobs(1)[0]
@@ -150,7 +157,6 @@ def test_a_worker_killed_mid_task_costs_a_retry(
     mark(files, 1, "SLOW")
     started = tmp_path / "started.log"
     started.touch()
-    remote = preparer(MisbehavingWorker, "", str(started), 3.0)
     killed: list[int] = []
 
     def kill_when_started() -> None:
@@ -164,10 +170,10 @@ def test_a_worker_killed_mid_task_costs_a_retry(
     killer = threading.Thread(target=kill_when_started)
     killer.start()
     try:
-        kb = run(tmp_path, "kb", files, embedder, lexical, remote)
+        kb = run_on_ray(tmp_path, "kb", files, embedder, lexical, MisbehavingWorker, "",
+                        str(started), 3.0)
     finally:
         killer.join()
-        remote.close()
     try:
         job = kb.job(kb.jobs(1)[0].id)
         assert job is not None and job.state.value == "done"
@@ -184,11 +190,7 @@ def test_a_file_workers_die_on_twice_ends_failed_and_the_rest_go_on(
         cluster: None, tmp_path: Path, files: list[Path], embedder: Embedder,
         lexical: LexicalIndex) -> None:
     mark(files, 0, "DIE")
-    remote = preparer(MisbehavingWorker)
-    try:
-        kb = run(tmp_path, "kb", files, embedder, lexical, remote)
-    finally:
-        remote.close()
+    kb = run_on_ray(tmp_path, "kb", files, embedder, lexical, MisbehavingWorker)
     try:
         job = kb.job(kb.jobs(1)[0].id)
         assert job is not None and job.state.value == "done"
@@ -209,11 +211,7 @@ def test_a_file_a_worker_dies_on_once_is_indexed_by_the_next(
     mark(files, 2, "DIE")
     markers = tmp_path / "markers"
     markers.mkdir()
-    remote = preparer(MisbehavingWorker, str(markers))
-    try:
-        kb = run(tmp_path, "kb", files, embedder, lexical, remote)
-    finally:
-        remote.close()
+    kb = run_on_ray(tmp_path, "kb", files, embedder, lexical, MisbehavingWorker, str(markers))
     try:
         job = kb.job(kb.jobs(1)[0].id)
         assert job is not None
