@@ -285,14 +285,29 @@ class FaissSegmentStore:
         params, keep_alive = self._params(allowed_ids)
         depth = k * VECTORS_PER_ID + len(removed)
         while True:
-            found = [index.search(queries, min(index.ntotal, depth), params=params)
-                     for index in segments if index.ntotal]
+            found = [(*index.search(queries, min(index.ntotal, depth), params=params),
+                      index.ntotal <= depth) for index in segments if index.ntotal]
             hits = [self._top(q, found, removed, k) for q in range(len(queries))]
-            if depth >= total or all(len(row) >= k for row in hits):
+            if depth >= total or all(self._settled(row, q, found, k)
+                                     for q, row in enumerate(hits)):
                 break
-            depth *= 4  # many vectors of the same ids, or removed ones: look deeper
+            # many vectors of the same ids, removed ones, or vectors tied with the k-th
+            # best beyond the depth (chunks sharing their context's vector): look deeper
+            depth *= 4
         del keep_alive
         return hits
+
+    @staticmethod
+    def _settled(row: list[tuple[int, float]], q: int, found: list[tuple[Any, Any, bool]],
+                 k: int) -> bool:
+        """Whether `row`, the `k` best of query `q`, is final: each segment's list either
+        holds all it has for the query or ends below the k-th best score, so no vector
+        beyond the depth could enter `row` or tie with its last."""
+        if len(row) < k:
+            return False
+        floor = row[-1][1]
+        return all(ended or ids[q][-1] < 0 or scores[q][-1] < floor
+                   for scores, ids, ended in found)
 
     def _params(self, allowed_ids: IdArray | None) -> tuple[Any, Any]:
         if allowed_ids is None:
@@ -302,15 +317,15 @@ class FaissSegmentStore:
         return self._faiss.SearchParameters(sel=selector), (selector, allowed)
 
     @staticmethod
-    def _top(q: int, found: list[tuple[Any, Any]], removed: IdArray, k: int
+    def _top(q: int, found: list[tuple[Any, Any, bool]], removed: IdArray, k: int
              ) -> list[tuple[int, float]]:
         if not found:
             return []
-        row_ids = np.concatenate([ids[q] for _, ids in found])
-        row_scores = np.concatenate([scores[q] for scores, _ in found])
+        row_ids = np.concatenate([ids[q] for _, ids, _ in found])
+        row_scores = np.concatenate([scores[q] for scores, _, _ in found])
         keep = (row_ids >= 0) & ~np.isin(row_ids, removed)
         row_ids, row_scores = row_ids[keep], row_scores[keep]
-        order = np.argsort(-row_scores, kind="stable")
+        order = np.lexsort((row_ids, -row_scores))  # best first; ties by id
         row_ids, row_scores = row_ids[order], row_scores[order]
         _, first = np.unique(row_ids, return_index=True)  # an id's best vector comes first
         best = np.sort(first)[:k]

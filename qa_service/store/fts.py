@@ -96,7 +96,7 @@ class Fts5Postings:
             params.extend(document_ids)
         else:
             sql += " WHERE chunks_fts MATCH ?"
-        sql += f" ORDER BY {_RANK} LIMIT ?"
+        sql += f" ORDER BY {_RANK}, chunks_fts.rowid LIMIT ?"  # ties by id, as all indexes
         params.append(limit)
         return [(int(row[0]), float(row[1])) for row in self._conn.execute(sql, params)]
 
@@ -107,7 +107,7 @@ class Fts5Postings:
             return []
         rows = self._conn.execute(
             "SELECT document_id, -bm25(documents_fts) FROM documents_fts WHERE documents_fts"
-            " MATCH ? ORDER BY bm25(documents_fts) LIMIT ?", (_match(terms), limit))
+            " MATCH ? ORDER BY bm25(documents_fts), document_id LIMIT ?", (_match(terms), limit))
         return [(str(row[0]), float(row[1])) for row in rows]
 
     def term_frequencies(self, terms: Sequence[str]) -> dict[str, int]:

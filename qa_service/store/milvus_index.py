@@ -48,7 +48,7 @@ from qa_service.schemas import Chunk, PreparedDocument
 from qa_service.store.atomic import write_json_atomic
 from qa_service.store.catalog import Catalog
 from qa_service.store.index import IdArray, Vectors
-from qa_service.store.term_table import SparseRow, TermTable
+from qa_service.store.term_table import SparseRow, TermTable, candidates, ranked
 
 __all__ = ["MilvusBackend", "MilvusConnection", "MilvusIndex", "MilvusReader"]
 
@@ -400,8 +400,7 @@ class MilvusReader:
         if not query:
             return []
         expression = "" if document_ids is None else _in("document_id", list(document_ids))
-        hits = self._index.search(self._index.lexical, "terms", [query], limit, expression)
-        return [(int(hit.id), float(hit.distance)) for hit in hits]
+        return self._bm25(self._index.lexical, query, limit, expression, int, documents=False)
 
     def bm25_documents(self, terms: Sequence[str], limit: int) -> list[tuple[str, float]]:
         if not terms or limit <= 0:
@@ -409,10 +408,29 @@ class MilvusReader:
         query = TermTable.document_query(self._conn, terms)
         if not query:
             return []
-        hits = self._index.search(self._index.documents, "terms", [query], limit, "")
-        found = [(str(hit.id), float(hit.distance)) for hit in hits]
-        committed = TermTable.identities(self._conn, [d for d, _ in found])
-        return [(d, score) for d, score in found if d in committed]
+        return self._bm25(self._index.documents, query, limit, "", str, documents=True)
+
+    def _bm25(self, collection: str, query: dict[int, float], limit: int, expression: str,
+              key: Callable[[Any], Any], documents: bool) -> list[tuple[Any, float]]:
+        """The best `limit` rows of `collection` for `query` as FTS5 would score and order
+        them (`TermTable.rescored`, `ranked`) among Milvus's best candidates, fetched deeper
+        while a row kept has a Milvus score no better than the last fetched (rows beyond it
+        could tie or, weighed at another average length, score better)."""
+        wanted = candidates(limit)
+        while True:
+            hits = [(key(hit.id), float(hit.distance)) for hit in self._index.search(
+                collection, "terms", [query], wanted, expression)]
+            fetched, cut = len(hits), hits[-1][1] if hits else 0.0
+            if documents:  # identities of documents committed (chunks not committed never
+                # become passages: `Snapshot.passages`)
+                committed = TermTable.identities(self._conn, [d for d, _ in hits])
+                hits = [(d, score) for d, score in hits if d in committed]
+            best = ranked(TermTable.rescored(self._conn, query, hits, documents))[:limit]
+            engine = dict(hits)
+            if (fetched < wanted or wanted >= _MAX_TOPK or not best
+                    or min(engine[k] for k, _ in best) > cut):
+                return best
+            wanted = min(4 * wanted, _MAX_TOPK)
 
     def term_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         return TermTable.frequencies(self._conn, terms)
@@ -428,10 +446,16 @@ class MilvusReader:
         if k <= 0 or document_ids == []:
             return []
         expression = "" if document_ids is None else _in("document_id", list(document_ids))
-        vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-        hits = self._index.search(self._index.dense, "vector", [vector.tolist()], k,
-                                  expression, group_by="chunk_id", output=["chunk_id"])
-        return [(int(hit["chunk_id"]), float(hit.distance)) for hit in hits]
+        vector = np.asarray(query_vector, dtype=np.float32).reshape(-1).tolist()
+        limit = k + 1
+        while True:  # one more than asked: is the k-th best tied with chunks not returned?
+            hits = [(int(hit["chunk_id"]), float(hit.distance)) for hit in self._index.search(
+                self._index.dense, "vector", [vector], limit, expression, group_by="chunk_id",
+                output=["chunk_id"])]
+            if (len(hits) < limit or limit >= _MAX_TOPK
+                    or hits[-1][1] != ranked(hits)[k - 1][1]):
+                return ranked(hits)[:k]
+            limit = min(4 * limit, _MAX_TOPK)  # chunks sharing a vector (their context)
 
     def vectors_of(self, ids: Sequence[int]) -> dict[int, Vectors]:
         rows: list[dict[str, Any]] = []

@@ -15,9 +15,16 @@ IDF changes with every document, so it is computed per question from the counts 
   term ids, so a delete takes back exactly what its write counted;
 - `lexical_totals`: how many chunks and identities there are, and their summed lengths.
 They change in the catalog transaction that commits or deletes the chunks (`write`,
-`erase`), so the counts always describe exactly the committed chunks. A chunk's saturated
-frequencies use the average length at the time it is written (FTS5 uses today's average):
-the two rankings differ only as far as that average drifted.
+`erase`), so the counts always describe exactly the committed chunks.
+
+A chunk's saturated frequencies in the engine use the average length at the time it was
+written, which drifts as documents come and go; so the engine's best hits are only
+candidates. `rescored` scores them again exactly as FTS5 does (each row's weighed term
+frequencies are kept beside its term ids, and today's average length is in
+`lexical_totals`), and `ranked` orders them as the default index does: best first, equal
+scores by key. A search asks the engine for `candidates(limit)` hits, so the exact best
+`limit` are among them unless the average drifted far more than it does. Rows written before
+the frequencies were kept keep the engine's score until `qa kb rebuild`.
 """
 
 from __future__ import annotations
@@ -25,15 +32,16 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from qa_service.lexical import FIELD_WEIGHTS
 from qa_service.schemas import LexicalFields
 
-__all__ = ["K1", "B", "SparseRow", "TermTable"]
+__all__ = ["K1", "B", "SparseRow", "TermTable", "candidates", "ranked"]
 
 K1 = 1.2
 B = 0.75
@@ -45,9 +53,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS lexical_terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL "
     "UNIQUE, chunks INTEGER NOT NULL DEFAULT 0, documents INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS lexical_chunks (chunk_id INTEGER PRIMARY KEY, "
-    "length INTEGER NOT NULL, terms BLOB NOT NULL)",
+    "length INTEGER NOT NULL, terms BLOB NOT NULL, frequencies BLOB)",
     "CREATE TABLE IF NOT EXISTS lexical_documents (document_id TEXT PRIMARY KEY, "
-    "length INTEGER NOT NULL, terms BLOB NOT NULL)",
+    "length INTEGER NOT NULL, terms BLOB NOT NULL, frequencies BLOB)",
     "CREATE TABLE IF NOT EXISTS lexical_totals (id INTEGER PRIMARY KEY CHECK (id = 0), "
     "chunks INTEGER NOT NULL, chunk_length INTEGER NOT NULL, documents INTEGER NOT NULL, "
     "document_length INTEGER NOT NULL)",
@@ -64,8 +72,26 @@ class SparseRow:
     weights: dict[int, float]
 
 
-def _pack(ids: Iterable[int]) -> bytes:
-    return np.asarray(sorted(ids), dtype="<i4").tobytes()
+# (table, key column, its count and summed length in lexical_totals)
+_CHUNKS = ("lexical_chunks", "chunk_id", "chunks", "chunk_length")
+_DOCUMENTS = ("lexical_documents", "document_id", "documents", "document_length")
+
+
+def candidates(limit: int) -> int:
+    """How many of the engine's hits to score again for the best `limit` (see the module)."""
+    return 2 * limit + 10
+
+
+def ranked(hits: Iterable[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """`hits` best first, equal scores by key (the default index's order)."""
+    return sorted(hits, key=lambda hit: (-hit[1], hit[0]))
+
+
+def _packed(weighed: Mapping[int, float]) -> tuple[bytes, bytes]:
+    """(term ids sorted, their weighed frequencies in that order) as stored."""
+    ids = sorted(weighed)
+    return (np.asarray(ids, dtype="<i4").tobytes(),
+            np.asarray([weighed[i] for i in ids], dtype="<f4").tobytes())
 
 
 def _unpack(blob: bytes) -> list[int]:
@@ -88,6 +114,10 @@ class TermTable:
     def create(conn: sqlite3.Connection) -> None:
         for statement in _SCHEMA:
             conn.execute(statement)
+        for table, *_ in (_CHUNKS, _DOCUMENTS):  # tables from before the frequencies
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if "frequencies" not in columns:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN frequencies BLOB")
 
     # --- writing --------------------------------------------------------------------------
 
@@ -125,8 +155,11 @@ class TermTable:
         holding = Counter(t for _, f, _ in weighed for t in f)
         conn.executemany("UPDATE lexical_terms SET chunks = chunks + ? WHERE id = ?",
                          [(n, ids[t]) for t, n in holding.items()])
-        conn.executemany("INSERT OR REPLACE INTO lexical_chunks VALUES (?, ?, ?)",
-                         [(c, length, _pack(ids[t] for t in f)) for c, f, length in weighed])
+        conn.executemany(
+            "INSERT OR REPLACE INTO lexical_chunks (chunk_id, length, terms, frequencies) "
+            "VALUES (?, ?, ?, ?)",
+            [(c, length, *_packed({ids[t]: n for t, n in f.items()}))
+             for c, f, length in weighed])
         chunks, chunk_length, documents, document_length = conn.execute(
             "SELECT chunks, chunk_length, documents, document_length FROM lexical_totals"
         ).fetchone()
@@ -142,8 +175,10 @@ class TermTable:
             document_length += length
             conn.executemany("UPDATE lexical_terms SET documents = documents + 1 WHERE id = ?",
                              [(ids[t],) for t in identity])
-            conn.execute("INSERT OR REPLACE INTO lexical_documents VALUES (?, ?, ?)",
-                         (document_id, length, _pack(ids[t] for t in identity)))
+            conn.execute("INSERT OR REPLACE INTO lexical_documents (document_id, length, "
+                         "terms, frequencies) VALUES (?, ?, ?, ?)",
+                         (document_id, length,
+                          *_packed({ids[t]: float(n) for t, n in identity.items()})))
             average = document_length / documents
             document_row = SparseRow(document_id, {
                 ids[t]: _saturated(n, length, average) for t, n in identity.items()})
@@ -207,6 +242,36 @@ class TermTable:
         """The sparse vector of `terms` against the documents' identities."""
         total = int(conn.execute("SELECT documents FROM lexical_totals").fetchone()[0])
         return {i: _idf(total, n) for _, i, n in TermTable._held(conn, terms, "documents")}
+
+    @staticmethod
+    def rescored(conn: sqlite3.Connection, query: Mapping[int, float],
+                 hits: Sequence[tuple[Any, float]], documents: bool = False
+                 ) -> list[tuple[Any, float]]:
+        """`hits` of the chunks' (with `documents`, the identities') `query` (term id ->
+        IDF), each scored as FTS5 scores it today: BM25 of its weighed term frequencies at
+        today's average length. A row kept without frequencies keeps its score."""
+        table, key, count, summed = _DOCUMENTS if documents else _CHUNKS
+        rows, length = conn.execute(f"SELECT {count}, {summed} FROM lexical_totals").fetchone()
+        average = (length / rows) if rows and length else 1.0
+        wanted = np.asarray(sorted(query), dtype=np.int64)
+        idf = np.asarray([query[i] for i in wanted.tolist()], dtype=np.float64)
+        exact: dict[Any, float] = {}
+        keys = [k for k, _ in hits]
+        for start in range(0, len(keys), _BATCH):
+            batch = keys[start:start + _BATCH]
+            marks = ",".join("?" * len(batch))
+            for name, row_length, terms, frequencies in conn.execute(
+                    f"SELECT {key}, length, terms, frequencies FROM {table} "
+                    f"WHERE {key} IN ({marks})", batch):
+                if frequencies is None:
+                    continue
+                held = np.frombuffer(terms, dtype="<i4")
+                at = np.minimum(np.searchsorted(held, wanted), max(len(held) - 1, 0))
+                found = (held[at] == wanted) if len(held) else np.zeros(len(wanted), bool)
+                counts = np.frombuffer(frequencies, dtype="<f4").astype(np.float64)[at[found]]
+                norm = K1 * (1 - B + B * int(row_length) / average)
+                exact[name] = float(np.sum(idf[found] * counts * (K1 + 1) / (counts + norm)))
+        return [(k, exact.get(k, score)) for k, score in hits]
 
     @staticmethod
     def identities(conn: sqlite3.Connection, document_ids: Sequence[str]) -> set[str]:

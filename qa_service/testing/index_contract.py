@@ -178,6 +178,28 @@ class IndexContract:
             assert snapshot.bm25(["otters"], 0) == [] and snapshot.bm25([], 10) == []
             assert snapshot.bm25(['otters" OR "trains', "*", "NEAR(a b)"], 10) == []
 
+    def test_equal_scores_come_in_id_order_even_where_the_limit_cuts_them(
+            self, kb: KnowledgeBase, embedder: HashEmbedder, tmp_path: Path) -> None:
+        """Chunks that share a vector (as chunks share their context's) and the same words
+        score equally; every backend returns them by id, so the same few are kept whichever
+        engine searches, whatever order they were published in."""
+        docs = [document(tmp_path / "src", f"notice-{n}.pdf",
+                         ["Harbour notice for all boats."], embedder) for n in range(30)]
+        docs.sort(key=lambda d: -min(d.chunk_ids))  # published against id order
+        for doc in docs:
+            kb.publish(doc)
+        other = document(tmp_path / "src", "other.pdf", ["Boats leave at dawn."], embedder)
+        kb.publish(other)
+        ids = sorted(min(d.chunk_ids) for d in docs)
+        with kb.snapshot() as snapshot:
+            for k in (1, 2, 5):
+                nearest = snapshot.nearest(embedder.embed_queries(["harbour notice"]), k)
+                assert [i for i, _ in nearest] == ids[:k]
+                assert len({s for _, s in nearest}) == 1
+                assert [i for i, _ in snapshot.bm25(["notice", "harbour"], k)] == ids[:k]
+            nearest = snapshot.nearest(embedder.embed_queries(["harbour notice"]), 40)
+            assert [i for i, _ in nearest] == [*ids, *other.chunk_ids]
+
     def test_document_filters_apply_to_words_and_vectors(
             self, kb: KnowledgeBase, embedder: HashEmbedder, tmp_path: Path) -> None:
         a = document(tmp_path / "src", "a.pdf", ["Lemurs eat fruit at dawn."], embedder)

@@ -57,32 +57,67 @@ def test_no_faiss_segment_or_fts5_posting_is_written(milvus: MilvusBackend,
     assert {"lexical_terms", "lexical_chunks", "lexical_totals"} <= tables
 
 
-def test_bm25_scores_as_fts5_does(milvus: MilvusBackend, tmp_path: Path) -> None:
-    """One document written at once: the average length its chunks were weighed with is
-    the one FTS5 reads, so the scores agree (they drift apart only as far as the average
-    length changes after a chunk is written)."""
+def test_bm25_scores_as_fts5_does_as_the_average_length_drifts(
+        milvus: MilvusBackend, tmp_path: Path) -> None:
+    """Documents of very different lengths written one after another, and one deleted:
+    each chunk was weighed in Milvus at the average length of its time, yet the scores and
+    the order (equal scores by id) are FTS5's to the last digits, for chunks and for the
+    documents' identities, with and without a document filter."""
     embedder = HashEmbedder(32)
-    doc = document(tmp_path / "src", "zoo.pdf", PAGES, embedder, identity="Harbour zoo")
+    src = tmp_path / "src"
+    docs = [document(src, "zoo.pdf", PAGES, embedder, identity="Harbour zoo"),
+            document(src, "long.pdf", [" ".join(PAGES * 6), "Otters. " * 40,
+                                       "Crabs and fish, fish and crabs."], embedder,
+                     identity="Long harbour survey of the otters"),
+            document(src, "short.pdf", ["Otters.", "Fish.", "Otters fish."], embedder,
+                     identity="Short zoo notes"),
+            document(src, "twin.pdf", ["Otters fish.", "Otters fish."], embedder,
+                     identity="Zoo twin")]
     scores = {}
     for name, backend in (("faiss", FaissBackend()), ("milvus", milvus)):
         kb = create(tmp_path / name, backend, embedder)
         try:
-            kb.publish(doc)
+            for doc in docs:
+                kb.publish(doc)
+            kb.delete_document(docs[1].info.id)
             with kb.snapshot() as snapshot:
-                scores[name] = (snapshot.bm25(["otters", "fish", "crabs", "the"], 10),
-                                snapshot.bm25_documents(["harbour", "zoo"], 5),
-                                snapshot.term_frequencies(["otters", "fish", "boats", "no"]))
+                scores[name] = (
+                    snapshot.bm25(["otters", "fish", "crabs", "the"], 10),
+                    snapshot.bm25(["otters", "fish"], 3),
+                    snapshot.bm25(["otters", "fish"], 10, [docs[2].info.id, docs[3].info.id]),
+                    snapshot.bm25_documents(["harbour", "zoo", "otters"], 5),
+                    snapshot.term_frequencies(["otters", "fish", "boats", "no"]))
         finally:
             kb.close()
-    faiss_chunks, faiss_documents, faiss_counts = scores["faiss"]
-    milvus_chunks, milvus_documents, milvus_counts = scores["milvus"]
-    assert [c for c, _ in milvus_chunks] == [c for c, _ in faiss_chunks]
-    np.testing.assert_allclose([s for _, s in milvus_chunks], [s for _, s in faiss_chunks],
-                               rtol=1e-4)
-    assert [d for d, _ in milvus_documents] == [d for d, _ in faiss_documents]
-    np.testing.assert_allclose([s for _, s in milvus_documents],
-                               [s for _, s in faiss_documents], rtol=1e-4)
-    assert milvus_counts == faiss_counts == {"otters": 2, "fish": 2, "boats": 2}
+    for faiss_hits, milvus_hits in zip(scores["faiss"][:4], scores["milvus"][:4], strict=True):
+        assert faiss_hits
+        assert [c for c, _ in milvus_hits] == [c for c, _ in faiss_hits]
+        np.testing.assert_allclose([s for _, s in milvus_hits], [s for _, s in faiss_hits],
+                                   rtol=1e-9)
+    twins = sorted(docs[3].chunk_ids)  # equal scores: by id
+    assert [c for c, _ in scores["milvus"][2] if c in docs[3].chunk_ids] == twins
+    assert scores["milvus"][4] == scores["faiss"][4]
+    assert scores["milvus"][4]["boats"] == 2 and "no" not in scores["milvus"][4]
+
+
+def test_rows_kept_before_frequencies_keep_milvus_s_score(milvus: MilvusBackend,
+                                                          tmp_path: Path) -> None:
+    """A catalog whose term rows have no frequencies (written before they were kept) still
+    searches: those rows keep the score Milvus gave them."""
+    embedder = HashEmbedder(32)
+    kb = create(tmp_path / "kb", milvus, embedder)
+    try:
+        kb.publish(document(tmp_path / "src", "zoo.pdf", PAGES, embedder, identity="Zoo"))
+        with kb.snapshot() as snapshot:
+            exact = snapshot.bm25(["otters", "fish"], 10)
+        with sqlite3.connect(tmp_path / "kb" / "catalog.sqlite") as conn:
+            conn.execute("UPDATE lexical_chunks SET frequencies = NULL")
+        with kb.snapshot() as snapshot:
+            kept = snapshot.bm25(["otters", "fish"], 10)
+    finally:
+        kb.close()
+    assert [c for c, _ in kept] == [c for c, _ in exact]
+    np.testing.assert_allclose([s for _, s in kept], [s for _, s in exact], rtol=1e-4)
 
 
 def test_a_deleted_knowledge_base_takes_its_collections(milvus: MilvusBackend,
