@@ -446,12 +446,16 @@ class Settings(BaseSettings):
                                               description="That user's password.")
     milvus_db: str = Field(default="", description="The Milvus database (empty: `default`).")
     milvus_index_type: str = Field(
-        default="AUTOINDEX",
-        description="The Milvus index of the dense vectors: AUTOINDEX (the server's choice; "
-        "HNSW on Milvus Lite), HNSW, IVF_FLAT, IVF_SQ8, FLAT (exact) ...")
+        default="",
+        description="The Milvus index of the dense vectors, for knowledge bases created from "
+        "now on. Empty: FLAT (exact) on Milvus Lite, IVF_SQ8 on a server. IVF_FLAT, IVF_SQ8, "
+        "FLAT, DISKANN, ... as Milvus names them. HNSW (and AUTOINDEX where it builds HNSW, as "
+        "Milvus Lite's does) can miss chunks whose best vector is identical to another "
+        "chunk's (README).")
     milvus_search_params: dict[str, int | float | str] = Field(
         default_factory=dict,
-        description='What a dense search passes the index, as JSON (e.g. {"ef": 128}).')
+        description='What a dense search passes the index, as JSON (e.g. {"nprobe": 64}). '
+        'Empty: {"nprobe": 32} for IVF indexes, {"ef": 1024} for HNSW, none otherwise.')
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)

@@ -190,6 +190,28 @@ def test_settings_that_cannot_work_are_refused_with_what_to_do(tmp_path: Path) -
     assert "127.0.0.1:9" in (caught.value.detail or "")
 
 
+def test_the_dense_index_is_exact_on_lite_and_never_hnsw_unless_set(
+        milvus: MilvusBackend, tmp_path: Path) -> None:
+    """HNSW can lose vectors identical to others, which chunks share; so Milvus Lite gets
+    FLAT and a server IVF_SQ8 unless the operator names an index, and each index type gets
+    its search breadth unless the operator gives one."""
+    lite, server = MilvusConnection(uri="x.db"), MilvusConnection(uri="http://milvus:19530")
+    assert (lite.dense_index(), lite.dense_search_params()) == ("FLAT", {})
+    assert (server.dense_index(), server.dense_search_params()) == ("IVF_SQ8", {"nprobe": 32})
+    named = MilvusConnection(uri="x.db", index_type="hnsw")
+    assert (named.dense_index(), named.dense_search_params()) == ("HNSW", {"ef": 1024})
+    tuned = MilvusConnection(uri="x.db", index_type="IVF_FLAT", search_params=(("nprobe", 8),))
+    assert tuned.dense_search_params() == {"nprobe": 8}
+    kb = create(tmp_path / "kb", milvus, HashEmbedder(32))
+    try:
+        client = milvus.client()
+        dense = next(n for n in client.list_collections()
+                     if n.startswith("qa_") and n.endswith("_vectors"))
+        assert client.describe_index(dense, "vector")["index_type"] == "FLAT"
+    finally:
+        kb.close()
+
+
 def test_catalog_counts_chunks_for_both_engines(milvus: MilvusBackend, tmp_path: Path
                                                 ) -> None:
     embedder = HashEmbedder(32)
