@@ -98,15 +98,22 @@ eval-approximate: install-dev
 	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/approximate/pages-financebench.json
 	QA_VECTORS__APPROXIMATE_FROM=0 $(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/approximate/pages-team.json
 
-# The same retrieval and real-document evaluations with every knowledge base in Milvus Lite
-# (QA_INDEX=milvus: a .db file in each evaluation's scratch data directory), to compare with
-# `make eval` and `make eval-real`.
+# `make eval`'s and `make eval-real`'s commands, each the same, with every knowledge base in
+# Milvus Lite (QA_INDEX=milvus: a .db file in each evaluation's scratch data directory); their
+# reports go to .eval/milvus/ under the same names, to compare with .eval/ (README "When one
+# machine is not enough").
+EVAL_MILVUS = QA_INDEX=milvus $(BIN)/qa eval
 eval-milvus: install-dev
 	mkdir -p .eval/milvus
-	QA_INDEX=milvus $(BIN)/qa eval retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/milvus/squad.json
-	QA_INDEX=milvus $(BIN)/qa eval retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/milvus/korquad.json
-	QA_INDEX=milvus $(BIN)/qa eval pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --json .eval/milvus/pages-financebench.json
-	QA_INDEX=milvus $(BIN)/qa eval pages $(DATA)/pdfs evalsets/team-real.jsonl --json .eval/milvus/pages-team.json
+	$(EVAL_MILVUS) retrieval $(DATA)/qa/squad-v1.1.dev.json --json .eval/milvus/squad.json
+	$(EVAL_MILVUS) retrieval $(DATA)/qa/korquad-v1.0.dev.json --json .eval/milvus/korquad.json
+	$(EVAL_MILVUS) retrieval $(DATA)/qa/squad-v1.1.dev.json $(DATA)/qa/korquad-v1.0.dev.json --json .eval/milvus/combined.json
+	$(EVAL_MILVUS) pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --answers --json .eval/milvus/pages-financebench.json
+	$(EVAL_MILVUS) pages $(FINANCEBENCH)/pdfs $(FINANCEBENCH)/questions.jsonl --neutral-names --json .eval/milvus/pages-financebench-neutral.json
+	$(EVAL_MILVUS) pages $(DATA)/pdfs evalsets/team-real.jsonl --answers --json .eval/milvus/pages-team.json
+	$(EVAL_MILVUS) pages $(DATA)/pdfs evalsets/team-cross.jsonl --answers --json .eval/milvus/pages-team-cross.json
+	$(EVAL_MILVUS) pages $(DATA)/pdfs evalsets/team-none.jsonl --answers --json .eval/milvus/pages-team-none.json
+	$(BIN)/python -m bench.backend_quality .eval .eval/milvus
 
 # Answer quality (extractive default) on the shared dev sets (see README "Answering").
 # Whole files, then half of each file's articles ingested (the other half must be declined).
