@@ -1,5 +1,6 @@
 """End to end: render multi-page English and Korean PDFs, upload them through the API with
-the real default model, and ask a question whose answer sits on page 3 of each."""
+the real default model, and ask a question whose answer sits on page 3 of each; on each
+index engine (the default FAISS and FTS5, and Milvus Lite: `QA_INDEX=milvus`)."""
 
 from __future__ import annotations
 
@@ -65,14 +66,14 @@ class Library:
     job: dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder,
-            shared_models: None) -> Iterator[Library]:
+@pytest.fixture(scope="module", params=["faiss", "milvus"])
+def library(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            embedder: Embedder, shared_models: None) -> Iterator[Library]:
     folder = tmp_path_factory.mktemp("e2e")
     english = _render(folder / "en.pdf", "Annual report of the harbour town",
                       ENGLISH_FILLER, 24, ENGLISH_FACT)
     korean = _render(folder / "ko.pdf", "항구 도시 연례 보고서", KOREAN_FILLER, 30, KOREAN_FACT)
-    with running_app(folder / "data", embedder) as client:
+    with running_app(folder / "data", embedder, index=request.param) as client:
         create_kb(client, "reports")
         job = ingest(client, "reports", [("harbour-report.pdf", english),
                                          ("항구-보고서.pdf", korean)])
@@ -113,3 +114,23 @@ def test_the_korean_file_keeps_its_name_and_bytes(library: Library) -> None:
     assert response.status_code == 200
     assert response.content.startswith(b"%PDF-")
     assert hashlib.sha256(response.content).hexdigest() == korean["document_id"]
+
+
+@pytest.mark.parametrize(("question", "fact"), [
+    ("What colour was the Kestrel Point lighthouse painted?", ENGLISH_FACT),
+    ("한빛섬 등대를 칠한 조각가는 누구인가요?", KOREAN_FACT)], ids=["en", "ko"])
+def test_the_answer_quotes_the_fact_from_page_3(library: Library, question: str,
+                                                fact: str) -> None:
+    answer = library.client.post("/kbs/reports/ask", json={"question": question}).json()
+    assert not answer["abstained"]
+    first = answer["citations"][0]
+    assert first["page"] == FACT_PAGE and " ".join(first["quote"].split()) in fact
+
+
+def test_a_deleted_document_is_no_longer_found(library: Library) -> None:
+    """Last in this module: it deletes the English report."""
+    english = next(f for f in library.job["files"] if f["filename"] == "harbour-report.pdf")
+    assert library.client.delete(
+        f"/kbs/reports/documents/{english['document_id']}").status_code in (200, 204)
+    passages = search(library.client, "reports", "Kestrel Point lighthouse purple", k=5)
+    assert passages and all(p["filename"] == "항구-보고서.pdf" for p in passages)
