@@ -60,6 +60,10 @@ _BATCH_IDS = 1000           # ids in one filter expression
 _MAX_TOPK = 16_384          # Milvus's largest search limit
 _NAME = re.compile(r"[^A-Za-z0-9_]")
 CONNECT_TIMEOUT_S = 10.0
+# dense indexes whose distances are exact; another's hits are candidates, scored again
+# from their stored vectors, APPROXIMATE_CANDIDATES times as many as wanted
+EXACT_INDEXES = frozenset({"FLAT", "BRUTE_FORCE", "BIN_FLAT"})
+APPROXIMATE_CANDIDATES = 2
 # what a dense search passes each index by default: the lists an IVF search reads (Milvus
 # reads 8 unless told), HNSW's breadth (FAISS's, in Milvus Lite, is 64)
 DEFAULT_SEARCH: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -210,6 +214,9 @@ class MilvusIndex:
         self.documents = prefix + "documents"
         # connect and create the collections now: a wrong setting shows at once
         self._create(backend.client())
+        # whether the dense index's distances are exact (`MilvusReader.nearest`)
+        self.exact = self._call("describe the vector index", lambda client: client.describe_index(
+            self.dense, "vector"))["index_type"] in EXACT_INDEXES
 
     # --- collections ----------------------------------------------------------------------
 
@@ -470,16 +477,27 @@ class MilvusReader:
         if k <= 0 or document_ids == []:
             return []
         expression = "" if document_ids is None else _in("document_id", list(document_ids))
-        vector = np.asarray(query_vector, dtype=np.float32).reshape(-1).tolist()
-        limit = k + 1
-        while True:  # one more than asked: is the k-th best tied with chunks not returned?
+        vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        # one more than asked (is the k-th best tied with chunks not returned?); from an
+        # approximate index, candidates to score exactly, as FAISS's approximate index does
+        limit = k + 1 if self._index.exact else max(k + 1, APPROXIMATE_CANDIDATES * k)
+        while True:
             hits = [(int(hit["chunk_id"]), float(hit.distance)) for hit in self._index.search(
-                self._index.dense, "vector", [vector], limit, expression, group_by="chunk_id",
-                output=["chunk_id"])]
+                self._index.dense, "vector", [vector.tolist()], limit, expression,
+                group_by="chunk_id", output=["chunk_id"])]
+            if not self._index.exact:
+                hits = self._exactly(hits, vector)
             if (len(hits) < limit or limit >= _MAX_TOPK
-                    or hits[-1][1] != ranked(hits)[k - 1][1]):
+                    or min(s for _, s in hits) != ranked(hits)[k - 1][1]):
                 return ranked(hits)[:k]
             limit = min(4 * limit, _MAX_TOPK)  # chunks sharing a vector (their context)
+
+    def _exactly(self, hits: list[tuple[int, float]], vector: npt.NDArray[np.float32]
+                 ) -> list[tuple[int, float]]:
+        """`hits` scored by their best stored vector's inner product with `vector`."""
+        stored = self.vectors_of([c for c, _ in hits])
+        return [(c, float(np.max(stored[c] @ vector)) if c in stored else score)
+                for c, score in hits]
 
     def vectors_of(self, ids: Sequence[int]) -> dict[int, Vectors]:
         rows: list[dict[str, Any]] = []

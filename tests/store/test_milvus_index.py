@@ -212,6 +212,36 @@ def test_the_dense_index_is_exact_on_lite_and_never_hnsw_unless_set(
         kb.close()
 
 
+def test_an_approximate_index_s_hits_are_scored_exactly(tmp_path: Path) -> None:
+    """IVF_SQ8 distances are of quantized vectors; a search returns its candidates scored by
+    their best stored vector, as FAISS's exact search scores them, and in the same order."""
+    embedder = HashEmbedder(32)
+    approximate = MilvusBackend(MilvusConnection(uri=str(tmp_path / "milvus.db"),
+                                                 index_type="IVF_SQ8"))
+    words = " ".join(PAGES).replace(".", "").replace(";", "").replace(",", "").split()
+    # more vectors a segment than IVF lists (128), so that its codes are of residuals
+    pages = [" ".join(words[(n * 7 + i * 3) % len(words)] for i in range(6)) + "."
+             for n in range(400)]
+    docs = [document(tmp_path / "src", "many.pdf", pages, embedder)]
+    found = {}
+    try:
+        for name, backend in (("faiss", FaissBackend()), ("milvus", approximate)):
+            kb = create(tmp_path / name, backend, embedder)
+            try:
+                for doc in docs:
+                    kb.publish(doc)
+                with kb.snapshot() as snapshot:
+                    query = embedder.embed_queries(["otters eat crabs at the harbour"])
+                    found[name] = snapshot.nearest(query, 5)
+            finally:
+                kb.close()
+    finally:
+        approximate.close()
+    assert [c for c, _ in found["milvus"]] == [c for c, _ in found["faiss"]]
+    np.testing.assert_allclose([s for _, s in found["milvus"]], [s for _, s in found["faiss"]],
+                               rtol=1e-6)
+
+
 def test_catalog_counts_chunks_for_both_engines(milvus: MilvusBackend, tmp_path: Path
                                                 ) -> None:
     embedder = HashEmbedder(32)
