@@ -131,4 +131,5 @@ class Fts5Postings:
         self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.indexed_terms"
                            " USING fts5vocab(main, chunks_fts, 'row')")
         return [str(row[0])
-                for row in self._conn.execute("SELECT term FROM temp.indexed_terms")]
+                for row in self._conn.execute(
+                    "SELECT term FROM temp.indexed_terms ORDER BY term")]

@@ -62,7 +62,8 @@ class IndexReader(Protocol):
         ...
 
     def indexed_terms(self) -> list[str]:
-        """Every term the lexical index holds (in any field of any chunk)."""
+        """Every term the lexical index holds (in any field of any chunk), in byte order
+        (`Snapshot.indexed_terms`)."""
         ...
 
     def nearest(self, query_vector: Vectors, k: int,

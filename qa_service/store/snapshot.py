@@ -49,7 +49,9 @@ class Snapshot:
         return self._index.chunk_count()
 
     def indexed_terms(self) -> list[str]:
-        """Every term the lexical index holds (in any field of any chunk)."""
+        """Every term the lexical index holds (in any field of any chunk), in byte order:
+        the cross-lingual bridge samples them by position, so every index lists them
+        alike."""
         return self._index.indexed_terms()
 
     # --- dense --------------------------------------------------------------------------

@@ -292,6 +292,6 @@ class TermTable:
 
     @staticmethod
     def terms(conn: sqlite3.Connection) -> list[str]:
-        """Every term some chunk holds."""
-        return [str(row[0]) for row in
-                conn.execute("SELECT term FROM lexical_terms WHERE chunks > 0")]
+        """Every term some chunk holds, in byte order (as FTS5 lists them)."""
+        return [str(row[0]) for row in conn.execute(
+            "SELECT term FROM lexical_terms WHERE chunks > 0 ORDER BY term")]

@@ -235,6 +235,18 @@ class IndexContract:
                 "otters": 2, "seals": 2, "bark": 1}
             assert {"otters", "seals", "swim", "bark", "and"} <= set(snapshot.indexed_terms())
 
+    def test_indexed_terms_come_in_byte_order_whatever_order_they_came_in(
+            self, kb: KnowledgeBase, embedder: HashEmbedder, tmp_path: Path) -> None:
+        """The cross-lingual bridge samples them by position: every index lists alike."""
+        kb.publish(document(tmp_path / "src", "z.pdf", ["Zebras run. 수달은 헤엄친다."],
+                            embedder))
+        kb.publish(document(tmp_path / "src", "a.pdf", ["Aardvarks dig. 고래는 노래한다."],
+                            embedder))
+        with kb.snapshot() as snapshot:
+            indexed = snapshot.indexed_terms()
+        assert {"zebras", "aardvarks", "수달은", "고래는"} <= set(indexed)
+        assert indexed == sorted(indexed, key=lambda t: t.encode())
+
     def test_stored_vectors_are_each_sentence_s_in_order(
             self, kb: KnowledgeBase, embedder: HashEmbedder, tmp_path: Path) -> None:
         doc = document(tmp_path / "src", "zoo.pdf", ["Otters swim. Seals bark. Owls hoot."],
