@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(".eval"))
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--indexes", default="faiss,milvus")
+    parser.add_argument("--ray-workers", default=",".join(map(str, RAY_WORKERS)),
+                        help="Ray worker counts to ingest with, after the run without Ray "
+                        "(empty: none)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-backends-", dir=args.work))
@@ -147,7 +150,7 @@ def main() -> None:
         _, probes, folders = bench_inputs(args.data, work / "inputs")
         queries = latency_queries(probes)
         report: dict[str, Any] = {"size": args.size, "ingest": [], "search": []}
-        for workers in (0, *RAY_WORKERS):
+        for workers in (0, *(int(n) for n in args.ray_workers.split(",") if n)):
             print(f"ingestion, Ray workers: {workers}", flush=True)
             report["ingest"].append(ingest(folders, work / f"ingest-{workers}", workers))
             print(json.dumps(report["ingest"][-1]), flush=True)

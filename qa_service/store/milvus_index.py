@@ -194,10 +194,17 @@ class MilvusBackend:
                 client.drop_collection(name)
 
     def close(self) -> None:
+        """Disconnect; with Milvus Lite, also stop its server in this process, which holds
+        the file until then (another process can open it once this one closed)."""
         with self._lock:
             client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        if client is None:
+            return
+        client.close()
+        if self.connection.lite:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.connection.uri)
 
 
 class MilvusIndex:

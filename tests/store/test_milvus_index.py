@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -240,6 +242,23 @@ def test_an_approximate_index_s_hits_are_scored_exactly(tmp_path: Path) -> None:
     assert [c for c, _ in found["milvus"]] == [c for c, _ in found["faiss"]]
     np.testing.assert_allclose([s for _, s in found["milvus"]], [s for _, s in found["faiss"]],
                                rtol=1e-6)
+
+
+def test_a_closed_backend_leaves_the_lite_file_to_another_process(tmp_path: Path) -> None:
+    """Milvus Lite's server runs in the process that opened the file until released: a
+    closed backend releases it, so a `qa serve` can start after a `qa` command in the same
+    script, or a benchmark's server after the benchmark built the knowledge base."""
+    uri = str(tmp_path / "milvus.db")
+    backend = MilvusBackend(MilvusConnection(uri=uri))
+    kb = create(tmp_path / "kb", backend, HashEmbedder(32))
+    kb.close()
+    backend.close()
+    other = subprocess.run(
+        [sys.executable, "-c", "import sys; from pymilvus import MilvusClient; "
+         "print(len(MilvusClient(uri=sys.argv[1], timeout=10).list_collections()))", uri],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert other.stdout.strip().splitlines()[-1] == "3"
 
 
 def test_catalog_counts_chunks_for_both_engines(milvus: MilvusBackend, tmp_path: Path
