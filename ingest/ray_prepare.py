@@ -8,9 +8,12 @@ job's order, through the same writer, with the same per-file outcomes, progress,
 and resume-after-crash as without Ray:
 - an actor parses in a parser worker process of its own (`ingest.parser_pool`, the same
   memory and time limits), so a hostile PDF costs that process, not the actor;
+- an actor holds one file at a time (a file waits here for a free actor, not in an actor's
+  queue), so an actor's death is blamed on the one file it was preparing, never on files
+  queued behind it;
 - an actor that dies (its machine, a kill, out of memory) fails the call: the file is sent
-  again, to another actor (Ray restarts the dead one); a file that an actor dies on twice
-  ends `failed`, saying so; nothing of it was published;
+  again, to another actor when one is free (Ray restarts the dead one); a file that an
+  actor dies on twice ends `failed`, saying so; nothing of it was published;
 - files without an outcome when the job stops (the server stops) stay queued and resume.
 
 `ray_address` empty starts a local Ray (`workers` CPUs) and stops it at the end;
@@ -132,8 +135,8 @@ class RayPreparer:
         self._worker = worker
         self._worker_args = worker_args
         self._actors: list[Any] = []
-        self._next = 0
-        self._lock = threading.Lock()
+        self._free: list[Any] = []  # actors holding no file, longest idle first
+        self._changed = threading.Condition()
         self._started_ray = False
         self._closed = False
 
@@ -155,18 +158,27 @@ class RayPreparer:
         remote = ray.remote(num_cpus=1, max_restarts=-1)(self._worker)
         self._actors = [remote.remote(self.config, *self._worker_args)
                         for _ in range(self.size)]
+        self._free = list(self._actors)
         return self
 
-    def _actor(self, avoid: Any = None) -> Any:
-        with self._lock:
+    def _lease(self, avoid: Any = None) -> Any:
+        """A free actor, waiting for one; one other than `avoid` (the actor that died on
+        this file) when one is free."""
+        with self._changed:
+            while not self._closed and not self._free:
+                self._changed.wait()
             if self._closed:
                 raise ParserPoolClosed("the Ray workers were stopped")
-            for _ in range(len(self._actors)):
-                actor = self._actors[self._next % len(self._actors)]
-                self._next += 1
-                if actor is not avoid or len(self._actors) == 1:
-                    return actor
-            return self._actors[0]
+            others = [actor for actor in self._free if actor is not avoid]
+            actor = (others or self._free)[0]
+            self._free.remove(actor)
+            return actor
+
+    def _give_back(self, actor: Any) -> None:
+        with self._changed:
+            if not self._closed:
+                self._free.append(actor)
+            self._changed.notify()
 
     def prepare(self, path: Path, request: PrepareRequest) -> PrepareReply:
         """`path` prepared by an actor; `WorkerDied` when actors died on it `ATTEMPTS`
@@ -178,7 +190,7 @@ class RayPreparer:
         failures: list[str] = []
         actor = None
         for _ in range(ATTEMPTS):
-            actor = self._actor(avoid=actor)
+            actor = self._lease(avoid=actor)
             try:
                 reply: PrepareReply = ray.get(actor.prepare.remote(request, data))
             except (RayActorError, WorkerCrashedError) as exc:
@@ -189,6 +201,8 @@ class RayPreparer:
                             else "giving up on it")
                 failures.append(describe(exc).splitlines()[0][:200])
                 continue
+            finally:
+                self._give_back(actor)
             if reply.document is not None:
                 reply = replace(reply, document=replace(reply.document, source=path))
             return reply
@@ -196,9 +210,10 @@ class RayPreparer:
                          f"({failures[-1]})")
 
     def close(self) -> None:
-        with self._lock:
+        with self._changed:
             self._closed = True
-            actors, self._actors = self._actors, []
+            actors, self._actors, self._free = self._actors, [], []
+            self._changed.notify_all()
         if not actors and not self._started_ray:
             return
         import ray

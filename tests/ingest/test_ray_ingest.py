@@ -23,7 +23,13 @@ from ingest.jobs import run_job
 from ingest.misbehaving_workers import MisbehavingWorker
 from ingest.parser_pool import ParserLimits, ParserPool
 from ingest.pipeline import IngestPipeline
-from ingest.ray_prepare import PrepareWorker, RayPreparer, WorkerConfig
+from ingest.ray_prepare import (
+    PrepareReply,
+    PrepareRequest,
+    PrepareWorker,
+    RayPreparer,
+    WorkerConfig,
+)
 from ingest.uploads import queue_local_files
 from qa_service.config import DEFAULT_EMBEDDING_MODEL
 from qa_service.embedding import Embedder
@@ -203,6 +209,42 @@ def test_a_file_workers_die_on_twice_ends_failed_and_the_rest_go_on(
         assert_nothing_half_published(kb)
     finally:
         kb.close()
+
+
+def test_a_file_waits_for_a_free_worker_not_behind_a_busy_one(
+        cluster: None, tmp_path: Path, files: list[Path]) -> None:
+    """Files queued behind a busy actor would die with it and be blamed for its death (a
+    flaky CI run once failed an innocent file so); each actor holds one file at a time."""
+    mark(files, 0, "SLOW")
+    started = tmp_path / "started.log"
+    started.touch()
+    remote = preparer(MisbehavingWorker, "", str(started), 8.0)
+    replies: dict[str, PrepareReply] = {}
+
+    def send(path: Path) -> None:
+        request = PrepareRequest(path.name, path.name, path.stat().st_size,
+                                 CHUNKER.describe(), "test")
+        replies[path.name] = remote.prepare(path, request)
+
+    try:
+        slow = threading.Thread(target=send, args=(files[0],))
+        slow.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not started.read_text():
+            time.sleep(0.05)
+        busy = int(started.read_text().split()[0])
+        others = [threading.Thread(target=send, args=(path,)) for path in files[1:]]
+        for thread in others:
+            thread.start()
+        for thread in others:
+            thread.join()
+        assert slow.is_alive(), "the slow file ended before the others: no contention"
+        assert {replies[p.name].status for p in files[1:]} == {DocumentStatus.INDEXED}
+        assert busy not in {replies[p.name].pid for p in files[1:]}
+        slow.join()
+        assert replies[files[0].name].pid == busy
+    finally:
+        remote.close()
 
 
 def test_a_file_a_worker_dies_on_once_is_indexed_by_the_next(
