@@ -9,9 +9,12 @@ the statement's heading ("CONSOLIDATED BALANCE SHEETS"). Each chunk is therefore
   "NETFLIX 2017 10K": people name files that way), its metadata title, and the heading
   lines of its first page (where a filing names the company and the form);
 - its section: the heading lines that open its page (a statement's title) and the
-  nearest heading line above the chunk on that page. A financial statement's formal
-  title also brings the names people use for it, in English and Korean ("CONSOLIDATED
-  STATEMENTS OF OPERATIONS" -> "income statement, profit and loss, 손익계산서").
+  nearest heading line above the chunk on that page; and, for a chunk that opens inside a
+  table, the table's header rows above it (`table_heading`: "State / Territory | Permit |
+  Handgun | Long Gun" names what the figures of "Kentucky | 264,140 | 12,155" count). A
+  financial statement's formal title also brings the names people use for it, in English
+  and Korean ("CONSOLIDATED STATEMENTS OF OPERATIONS" -> "income statement, profit and
+  loss, 손익계산서").
 
 This text is for matching only: quotes and offsets come from the page text alone. Pure
 functions, no I/O.
@@ -22,12 +25,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from qa_service.answer.short import is_header_row, is_table_row
 from qa_service.headings import is_heading
 from qa_service.schemas import Chunk, Page
 from qa_service.statements import statement_names
 
 __all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words",
-           "joined_context", "opening_line", "section_heading", "statement_titles"]
+           "joined_context", "opening_line", "section_heading", "statement_titles",
+           "table_heading"]
 
 IDENTITY_CHARS = 240  # of the first page's opening text
 PAGE_HEAD_CHARS = 160  # of each page's opening lines
@@ -50,6 +55,10 @@ _CAPTIONED_NAME = re.compile(
     r"(?:legal\s+)?name\s+of\s+(?:the\s+)?(?:registr|issuer|company|reporting\s+person)",
     re.IGNORECASE | re.MULTILINE)
 CAPTIONED_NAME_CHARS = 80
+TABLE_HEADING_CHARS = 240  # of a table's header rows, in the context of a chunk inside it
+TABLE_ROWS_ABOVE = 400  # how far up a table's rows are followed to its header
+
+
 def filename_words(filename: str) -> str:
     """`.../NETFLIX_2017_10K.pdf` -> "NETFLIX 2017 10K"; `doc_01.pdf` -> "doc 01"."""
     stem = _FOLDERS.sub("", filename)
@@ -127,9 +136,37 @@ def section_heading(text: str, start: int) -> str:
     return ""
 
 
+def table_heading(text: str, start: int) -> str:
+    """When the chunk at `start` of a page's `text` opens with a table row that is no
+    header (`is_table_row`, `is_header_row`), the header rows of its table above it: the
+    rows above, up to the first line that is no row, that name columns, in page order, at
+    most `TABLE_HEADING_CHARS`; "" otherwise (a chunk that opens with prose or with the
+    header shows the header itself)."""
+    first = text.rfind("\n", 0, start) + 1
+    end = text.find("\n", first)
+    end = len(text) if end < 0 else end
+    if not is_table_row(text, first, end) or is_header_row(text, first, end):
+        return ""
+    headers: list[str] = []
+    end = first - 1
+    for _ in range(TABLE_ROWS_ABOVE):
+        if end <= 0:
+            break
+        line_start = text.rfind("\n", 0, end) + 1
+        if not is_table_row(text, line_start, end):
+            break
+        if is_header_row(text, line_start, end):
+            headers.append(" ".join(text[line_start:end].split()))
+        end = line_start - 1
+    heading = " | ".join(reversed(headers))
+    return heading[:TABLE_HEADING_CHARS].rsplit(" ", 1)[0] \
+        if len(heading) > TABLE_HEADING_CHARS else heading
+
+
 def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
     """For each chunk: its page's heading lines (unless the chunk shows them) | its nearest
-    heading | the common names of the statement those headings title."""
+    heading | the header rows of the table it opens inside (`table_heading`) | the common
+    names of the statement those headings title."""
     texts = {page.number: page.text for page in pages}
     sections = []
     for chunk in chunks:
@@ -137,7 +174,8 @@ def chunk_sections(pages: Sequence[Page], chunks: Sequence[Chunk]) -> list[str]:
         head = _headings(page, PAGE_HEAD_CHARS, lines=4)
         section = [*head, section_heading(page, chunk.char_start)]
         shown = section if chunk.char_start > 0 else section[len(head):]  # else in the chunk
-        parts = [*shown, *statement_names([*section, *statement_titles(page)])]
+        parts = [*shown, table_heading(page, chunk.char_start),
+                 *statement_names([*section, *statement_titles(page)])]
         sections.append(" | ".join(dict.fromkeys(p for p in parts if p)))
     return sections
 

@@ -33,8 +33,8 @@ from enum import StrEnum
 from qa_service.tokens import has_hangul
 
 __all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
-           "is_table_row", "lines_of", "row_headings", "short_span", "short_years",
-           "stacked_value", "table_cells"]
+           "is_header_row", "is_table_row", "lines_of", "row_headings", "short_span",
+           "short_years", "stacked_value", "table_cells"]
 
 
 class AnswerType(StrEnum):
@@ -357,8 +357,7 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
         start = text.rfind("\n", 0, end) + 1
         cells = table_cells(text, start, end)
         text_row = in_block and text_row_cells(text, start, end) is not None
-        if len(cells) >= 2 and sum(1 for a, b in cells if _PURE_VALUE.match(text[a:b])
-                                   and not _YEAR.match(text[a:b])) * 3 <= len(cells):
+        if _names_columns(text, cells):
             found.append(((start, end), cells))
         elif in_block and not text_row:
             words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
@@ -368,6 +367,19 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
         in_block = text_row
         end = start - 1
     return found
+
+
+def _names_columns(text: str, cells: list[tuple[int, int]]) -> bool:
+    """Whether a line of these cells names columns: two cells or more, at most a third of
+    them figures (a year is a column's name)."""
+    return len(cells) >= 2 and sum(1 for a, b in cells if _PURE_VALUE.match(text[a:b])
+                                   and not _YEAR.match(text[a:b])) * 3 <= len(cells)
+
+
+def is_header_row(text: str, start: int, end: int) -> bool:
+    """Whether the line `text[start:end]` is a table's header: cells (`table_cells`) that
+    name columns rather than hold values."""
+    return _names_columns(text, table_cells(text, start, end))
 
 
 def column_header(text: str, row: tuple[int, int]) -> tuple[int, int] | None:

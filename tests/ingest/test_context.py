@@ -14,6 +14,7 @@ from ingest.context import (
     opening_line,
     section_heading,
     statement_titles,
+    table_heading,
 )
 from qa_service.schemas import Page
 from qa_service.statements import STATEMENTS, statement_names
@@ -85,6 +86,43 @@ def test_chunk_sections_add_the_heading_only_where_the_chunk_does_not_show_it() 
     assert "CONSOLIDATED BALANCE SHEETS" not in first  # the first chunk holds it already
     assert "CONSOLIDATED BALANCE SHEETS" in later and "income statement" not in later
     assert all(c.text in pages[0].text for c in chunks)  # context is never page text
+
+
+CHECKS = ("NICS Firearm Background Checks\nNovember - 2015\n"
+          "Pre-Pawn | Redemption | Rentals\n"
+          "State / Territory | Permit | Handgun | Long Gun | Totals\n"
+          + "".join(f"State {n} | {n},140 | {n}2,155 | 14,847 | 295,891\n" for n in range(40))
+          + "Kentucky | 264,140 | 12,155 | 14,847 | 295,891\n"
+          "NOTES: Some states may reflect lower than expected numbers.")
+
+
+def test_a_chunk_opening_inside_a_table_is_matched_with_its_header_rows() -> None:
+    kentucky = CHECKS.index("State 39")
+    # "November - 2015" reads as a row (a label, a dash and a year): the table's period
+    assert table_heading(CHECKS, kentucky) == (
+        "November - 2015 | Pre-Pawn | Redemption | Rentals | "
+        "State / Territory | Permit | Handgun | Long Gun | Totals")
+    assert table_heading(CHECKS, CHECKS.index("Kentucky") + 3) == table_heading(CHECKS, kentucky)
+    # a chunk that opens with the header, with prose or above the table shows what it needs
+    assert table_heading(CHECKS, CHECKS.index("State / Territory")) == ""
+    assert table_heading(CHECKS, CHECKS.index("NOTES")) == ""
+    assert table_heading(CHECKS, 0) == ""
+    pages = [Page(1, CHECKS)]
+    chunks = chunk_document("c" * 64, pages, ChunkerConfig(target_chars=400))
+    sections = chunk_sections(pages, chunks)
+    # chunks open inside a row too: the row they open in is followed up
+    inside = [s for c, s in zip(chunks, sections, strict=True)
+              if CHECKS.index("State 0") < c.char_start < CHECKS.index("NOTES")]
+    assert len(inside) >= 3 and all("Permit | Handgun" in s for s in inside)
+    assert "Permit | Handgun" not in sections[0]
+
+
+def test_a_long_table_header_is_cut_at_a_word() -> None:
+    header = " | ".join(f"Column number {n}" for n in range(40))
+    text = f"{header}\nAlaska | {' | '.join(['7'] * 40)}\n"
+    heading = table_heading(text, text.index("Alaska"))
+    assert 0 < len(heading) <= 240 and header.startswith(heading)
+    assert header[len(heading)] == " "
 
 
 def test_a_chunks_context_is_its_identity_then_its_section() -> None:
