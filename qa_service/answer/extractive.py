@@ -555,8 +555,12 @@ class ExtractiveAnswerer:
                 headed = held | _headings(text, (start, end), words)
                 labels = (_named(text, (start, end), words, focused, focus, headed)
                           if focus_total and _labels_a_value(text, (start, end)) else 0.0)
+                # a whole table row loses weight by its passage's rank when that is lower
+                # than its sentence's: on a table page each row is a sentence, ranked by
+                # its neighbours' words too
+                step = min(rank, c.passage) if _whole_row(text, start, end) else rank
                 line = (own(c.passage, headed) + FOCUS_WEIGHT * labels
-                        - LEAD_RANK_STEP * rank, c.passage, start, end, (c.start, c.end))
+                        - LEAD_RANK_STEP * step, c.passage, start, end, (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
                 else:
@@ -785,6 +789,13 @@ def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
     first, last = line if span.table else sentence
     header = column_header(text, line) if span.table else None
     return _Lead(passage, first, last, span.start, span.end, header)
+
+
+def _whole_row(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` is a whole line (not one cut by its sentence's bounds,
+    such as the row after "8. ") and a table row."""
+    whole = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+    return whole and is_table_row(text, start, end)
 
 
 def _parts_only(tokens: list[str]) -> list[str]:

@@ -465,6 +465,21 @@ def test_the_fact_on_the_next_line_of_a_short_sentence_is_read(tokenizer: Tokeni
     assert answer.short_answer is not None and answer.short_answer.text == "7:30 a.m."
 
 
+NORMS = ("The age norms give the month by which infants have mastered each skill:\n"
+         "Walks holding on 9.2 12.7\nPlays pat-a-cake 9.3 15.0\n\nInfants differ.\n\n"
+         "Stands well alone 11.5 13.9\nWalks well 12.1 14.3\nBuilds tower of two cubes 13.8 19.0\n")
+
+
+def test_a_table_row_is_weighed_by_its_passage_not_by_its_sentence(tokenizer: Tokenizer) -> None:
+    """The first sentence holds more of the question (month, infants) and a row that names
+    part of it (walks); the row that names it all (walks well) is in a later "sentence" of
+    the same table: rows are ranked by what they hold, not by their sentence's rank."""
+    answer = answer_over(tokenizer, NORMS, "By what month do infants walk well?",
+                         {"well": 40, "walk": 2, "month": 30, "infant": 30})
+    assert answer.short_answer is not None and answer.short_answer.text == "12.1"
+    assert answer.citations[0].quote == "Walks well 12.1 14.3"
+
+
 TRIAL = ("During the final\ndesert trial the\nlighter prototype took\nonly 41.5 seconds for\n"
          "the full course.\nThe heavier one was slower.")
 
