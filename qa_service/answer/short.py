@@ -343,8 +343,10 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
     """The table header lines among the `HEADER_LINES_ABOVE` lines above the row that
     starts at `line_start`, nearest first, with their cells: lines of two cells or more,
     mostly not figures (a year is a column's name); and, right above a block of rows laid
-    out with spaces (`text_row_cells`), a line of words only with one word per value
-    ("학습 검증 평가 합계" over "질문 83,486 10,165 9,309 102,960")."""
+    out with spaces (`text_row_cells`), a line of words (no figures: "CUTE80" and "IC13"
+    are names) with one word per value, or one more for the labels' column ("학습 검증 평가
+    합계" over "질문 83,486 10,165 9,309 102,960"; "Method IIIT5K SVT IC03" over "Only ASRN
+    84.2 82.2 91.0")."""
     found = []
     row_end = text.find("\n", line_start)
     row = text_row_cells(text, line_start, len(text) if row_end < 0 else row_end)
@@ -361,7 +363,8 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
             found.append(((start, end), cells))
         elif in_block and not text_row:
             words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
-            if len(words) == values and not any(ch.isdigit() for ch in text[start:end]) \
+            if len(words) in (values, values + 1) and not any(
+                    _PURE_VALUE.match(text[a:b]) for a, b in words) \
                     and not text[start:end].rstrip().endswith("."):
                 found.append(((start, end), words))
         in_block = text_row

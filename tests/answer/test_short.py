@@ -303,6 +303,23 @@ def test_a_line_of_words_names_columns_only_right_above_rows_with_as_many_values
     assert [prose[a:b] for a, b in row_headings(prose, row)] == ["The norms are given below"]
 
 
+MORAN = ("Table 4. Performance of the MORAN.\n"
+         "Method IIIT5K SVT IC03 IC13 SVT-P CUTE80 IC15\n"
+         "End-to-end training 89.9 84.1 92.5 90.0 76.1 77.1 68.8\n"
+         "Only ASRN 84.2 82.2 91.0 90.1 71.0 64.6 65.6\n")
+
+
+def test_a_line_of_names_with_figures_in_them_over_text_rows_names_their_columns() -> None:
+    # "CUTE80" and "IC13" name datasets, and "Method" names the labels' column
+    assert span_of("What accuracy does Only ASRN get on CUTE80?", MORAN, 3) == "64.6"
+    assert span_of("What accuracy does Only ASRN get on SVT-P?", MORAN, 3) == "71.0"
+    row = lines_of(MORAN, 0, len(MORAN))[3]
+    assert column_header(MORAN, row) == lines_of(MORAN, 0, len(MORAN))[1]
+    # a line with a figure among its words is no header: it may be a row of values
+    figures = MORAN.replace("IC15", "15")
+    assert column_header(figures, lines_of(figures, 0, len(figures))[3]) is None
+
+
 def test_a_year_written_with_an_apostrophe_names_its_column() -> None:
     text = ("성과지표 | (KPI) | \u201821 | \u201822 | \u201823 | \u201824 | \u201825 | 비고\n"
             "챗봇 서울톡 행정정보 수 | 300 | 400 | 550 | 700 | 900 | -\n")
