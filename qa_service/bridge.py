@@ -10,7 +10,10 @@ to every word, such as 만큼 or 의의) are discounted by cross-domain similari
 scaling (CSLS): a pair's score is twice its cosine less each side's mean cosine to its
 `NEIGHBOURS` nearest terms on the other side. The terms scoring at least `min_score`, at
 most `per_word`, become the word's translations: retrieval also searches them, and the
-answerer counts a sentence that holds a translation as holding the word.
+answerer counts a sentence that holds a translation as holding the word. The labels that
+forms and statements print have no reliable neighbours ("total" and "due" find no Korean
+term), so a word's translations in the glossary of such labels (`qa_service.glossary`)
+that the knowledge base holds come first.
 
 The terms' vectors are computed when first needed and kept with the knowledge base
 (`TermVectorCache`: a JSON header of the model, the dimension and the terms, then the
@@ -29,13 +32,14 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from qa_service.glossary import Glossary
 from qa_service.store.atomic import write_bytes_atomic
 from qa_service.tokens import Tokenizer, has_hangul
 
@@ -165,6 +169,10 @@ class _Side:
     terms: tuple[str, ...]
     vectors: Vectors
     hubs: npt.NDArray[np.float32]
+    held: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "held", frozenset(self.terms))
 
 
 class SideFile:
@@ -230,11 +238,14 @@ def _jsonable(state: object) -> Any:
 
 class WordBridge:
     def __init__(self, model: str, encode: Encode, min_score: float = 0.2,
-                 per_word: int = 2, cache_size: int = 8) -> None:
+                 per_word: int = 2, cache_size: int = 8, glossary: Glossary | None = None
+                 ) -> None:
+        """`glossary`: labels translated by hand, ahead of the vectors' translations."""
         self.model = model
         self.encode = encode
         self.min_score = min_score
         self.per_word = per_word
+        self.glossary = glossary
         self.cache_size = cache_size
         self._caches: OrderedDict[Path, TermVectorCache] = OrderedDict()
         # None: a side with too few terms, remembered too (listing the terms costs more
@@ -264,7 +275,10 @@ class WordBridge:
         for (token, _word), row in zip(words, scores, strict=True):
             best = np.argpartition(-row, top - 1)[:top]
             best = best[np.argsort(-row[best])]
-            kept = tuple(side.terms[i] for i in best if row[i] >= self.min_score)
+            listed = (tuple(t for t in self.glossary.lookup(token) if t in side.held)
+                      if self.glossary is not None else ())
+            kept = tuple(dict.fromkeys(
+                [*listed, *(side.terms[i] for i in best if row[i] >= self.min_score)]))
             if kept:
                 found[token] = kept
         return found

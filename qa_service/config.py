@@ -247,7 +247,14 @@ class RetrievalSettings(BaseModel):
         "other language) is at least this.",
     )
     translations_per_word: int = Field(
-        default=2, ge=0, le=10, description="Translations of a question's word, at most.")
+        default=2, ge=0, le=10, description="Translations of a question's word, at most, "
+        "by the vectors (the glossary's come on top).")
+    glossary: bool = Field(
+        default=True,
+        description="With `translate`, also translate the labels that invoices, financial "
+        "statements and forms print by a bilingual glossary (`qa_service.glossary`: total "
+        "-> 합계, due -> 기한, 부가세 -> vat), ahead of the vectors' nearest terms.",
+    )
     document_weight: float = Field(
         default=0.0, ge=0,
         description="Weight of the document prior: a chunk also scores by how much of the "

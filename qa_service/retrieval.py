@@ -17,6 +17,7 @@ from qa_service.config import RetrievalSettings
 from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.evidence import OVERVIEW_CHUNKS, Evidence, gather_evidence
+from qa_service.glossary import Glossary
 from qa_service.lexical import Budget, LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.statements import Statement, of_statements, statements_asked
@@ -180,8 +181,10 @@ class HybridRetriever:
         self.embedder = embedder
         self.lexical = lexical
         self.settings = settings
-        self.bridge = WordBridge(embedder.name, embedder.embed_passages,
-                                 settings.translation_score, settings.translations_per_word)
+        self.bridge = WordBridge(
+            embedder.name, embedder.embed_passages, settings.translation_score,
+            settings.translations_per_word,
+            glossary=Glossary(lexical.tokenizer) if settings.glossary else None)
 
     def search(self, kb: KnowledgeBase, query: str, k: int,
                document_ids: Sequence[str] | None = None) -> list[Passage]:

@@ -577,6 +577,32 @@ def test_a_question_s_words_are_also_searched_in_the_other_language(
     assert (bilingual.root / "term-vectors.bin").exists()
 
 
+INVOICE_PAGES = (
+    "청구서. 발행일 2023년 10월 31일. 품목 개발비 150만 원, 디자인 100만 원.",
+    "소계 250만 원. 부가세 25만 원. 합계 275만 원. 지불 기한 2023년 11월 30일.",
+)
+
+
+def test_the_labels_of_a_form_are_translated_by_the_glossary(
+        bilingual, tmp_path: Path, embedder, lexical) -> None:  # type: ignore[no-untyped-def]
+    """The glossary translates the labels first (합계, 기한, 부가세), so the invoice's page
+    of totals comes first; the multilingual vectors alone find no 기한 for "due"."""
+    chunker = ChunkerConfig(target_chars=120, overlap_sentences=0, min_chars=0)
+    publish(bilingual, make_document(tmp_path / "src", "청구서.pdf", INVOICE_PAGES, embedder,
+                                     lexical, chunker))
+    question = "What is the VAT and the total due on the invoice?"
+    search = HybridRetriever(embedder, lexical, RetrievalSettings(dense_weight=0.0))
+    found = search.retrieve(bilingual, question, 3)
+    assert found.translations["vat"][0] == "부가세"
+    assert found.translations["total"][0] == "합계"
+    assert found.translations["due"][0] == "기한"
+    assert found.passages[0].text.startswith("소계")
+    plain = HybridRetriever(embedder, lexical,
+                            RetrievalSettings(dense_weight=0.0, glossary=False))
+    unlisted = plain.retrieve(bilingual, question, 3).translations
+    assert "기한" not in {t for found in unlisted.values() for t in found}
+
+
 def test_translation_can_be_turned_off(bilingual, embedder, lexical) -> None:  # type: ignore[no-untyped-def]
     search = HybridRetriever(embedder, lexical,
                              RetrievalSettings(dense_weight=0.0, translate=False))

@@ -1,0 +1,34 @@
+"""The bilingual glossary of business-document labels (qa_service/glossary.py)."""
+
+from __future__ import annotations
+
+from qa_service.glossary import ENTRIES, Glossary
+from qa_service.tokens import Tokenizer, has_hangul
+
+
+def test_english_labels_find_their_korean_words_and_back(tokenizer: Tokenizer) -> None:
+    glossary = Glossary(tokenizer)
+    assert glossary.lookup("total") == ("합계", "총액", "총계")
+    assert glossary.lookup("due") == ("기한",)
+    assert glossary.lookup("invoic") == ("청구서", "인보이스", "송장")  # "invoices" too
+    assert glossary.lookup("부가세") == ("vat",)
+    assert set(glossary.lookup("이익")) == {"profit", "incom"}
+    assert glossary.lookup("unrelat") == () and glossary.lookup("바다") == ()
+
+
+def test_every_entry_reads_as_words_of_its_own_language(tokenizer: Tokenizer) -> None:
+    """Each entry's English side gives English stems and its Korean side Hangul morphemes
+    of two syllables or more (the bridge translates no one-syllable word): a typo in the
+    table (a Korean word on the English side, a word the tokenizer drops) fails here."""
+    for english, korean in ENTRIES:
+        stems = tokenizer.tokens(english)
+        morphemes = tokenizer.tokens(korean)
+        assert stems and not any(has_hangul(t) for t in stems), english
+        assert morphemes and all(has_hangul(t) and len(t) >= 2 for t in morphemes), korean
+
+
+def test_the_table_is_read_when_first_needed(tokenizer: Tokenizer) -> None:
+    glossary = Glossary(tokenizer, (("tax", "세금"),))
+    assert glossary._english is None  # nothing tokenized at construction
+    assert glossary.lookup("세금") == ("tax",)
+    assert glossary.lookup("tax") == ("세금",)
