@@ -12,8 +12,10 @@ and resume-after-crash as without Ray:
   queue), so an actor's death is blamed on the one file it was preparing, never on files
   queued behind it;
 - an actor that dies (its machine, a kill, out of memory) fails the call: the file is sent
-  again, to another actor when one is free (Ray restarts the dead one); a file that an
-  actor dies on twice ends `failed`, saying so; nothing of it was published;
+  again, to another actor when one is free; a file that an actor dies on twice ends
+  `failed`, saying so; nothing of it was published. Ray restarts the dead actor, and it
+  takes files again only once it answers (`REVIVE_S`): a file sent to an actor still
+  restarting would fail as if it had killed it;
 - files without an outcome when the job stops (the server stops) stay queued and resume.
 
 `ray_address` empty starts a local Ray (`workers` CPUs) and stops it at the end;
@@ -29,6 +31,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,9 @@ __all__ = ["PrepareReply", "PrepareRequest", "PrepareWorker", "RayPreparer", "Wo
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 2  # a file is sent to an actor at most this many times
+REVIVE_S = 300.0  # how long a dead actor is waited for to come back
+REVIVE_PAUSE_S = 0.2  # between calls to an actor that has not come back yet
+REVIVE_CALL_S = 2.0  # how long one of those calls is waited for
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ class RayPreparer:
         self._worker_args = worker_args
         self._actors: list[Any] = []
         self._free: list[Any] = []  # actors holding no file, longest idle first
+        self._lost = 0  # actors that died and did not come back within REVIVE_S
         self._changed = threading.Condition()
         self._started_ray = False
         self._closed = False
@@ -165,10 +172,13 @@ class RayPreparer:
         """A free actor, waiting for one; one other than `avoid` (the actor that died on
         this file) when one is free."""
         with self._changed:
-            while not self._closed and not self._free:
+            while not self._closed and not self._free and self._lost < len(self._actors):
                 self._changed.wait()
             if self._closed:
                 raise ParserPoolClosed("the Ray workers were stopped")
+            if not self._free:
+                raise WorkerDied(f"every Ray worker died and none came back within "
+                                 f"{REVIVE_S:g} s")
             others = [actor for actor in self._free if actor is not avoid]
             actor = (others or self._free)[0]
             self._free.remove(actor)
@@ -179,6 +189,29 @@ class RayPreparer:
             if not self._closed:
                 self._free.append(actor)
             self._changed.notify()
+
+    def _revive(self, actor: Any) -> None:
+        """Take `actor`, which died, back once Ray has restarted it (it answers a call),
+        waiting in a thread of its own; after `REVIVE_S` it counts as lost."""
+        import ray
+
+        def wait() -> None:
+            deadline = time.monotonic() + REVIVE_S
+            while not self._closed and time.monotonic() < deadline:
+                try:
+                    ray.get(actor.pid.remote(), timeout=REVIVE_CALL_S)
+                except Exception:  # noqa: BLE001 - dead, restarting, timed out, shut down
+                    time.sleep(REVIVE_PAUSE_S)
+                    continue
+                self._give_back(actor)
+                return
+            with self._changed:
+                self._lost += 1
+                self._changed.notify_all()
+            if not self._closed:
+                log.warning("a Ray worker did not come back within %g s", REVIVE_S)
+
+        threading.Thread(target=wait, name="ray-revive", daemon=True).start()
 
     def prepare(self, path: Path, request: PrepareRequest) -> PrepareReply:
         """`path` prepared by an actor; `WorkerDied` when actors died on it `ATTEMPTS`
@@ -194,6 +227,7 @@ class RayPreparer:
             try:
                 reply: PrepareReply = ray.get(actor.prepare.remote(request, data))
             except (RayActorError, WorkerCrashedError) as exc:
+                self._revive(actor)
                 if self._closed:
                     raise ParserPoolClosed("the Ray workers were stopped") from exc
                 log.warning("a Ray worker died preparing %s; %s", request.filename,
@@ -201,8 +235,10 @@ class RayPreparer:
                             else "giving up on it")
                 failures.append(describe(exc).splitlines()[0][:200])
                 continue
-            finally:
+            except BaseException:
                 self._give_back(actor)
+                raise
+            self._give_back(actor)
             if reply.document is not None:
                 reply = replace(reply, document=replace(reply.document, source=path))
             return reply

@@ -264,6 +264,65 @@ def test_a_file_a_worker_dies_on_once_is_indexed_by_the_next(
         kb.close()
 
 
+class _Actor:
+    """An actor handle as `RayPreparer` uses it to see whether a dead actor is back."""
+
+    class pid:  # the remote method's name
+        @staticmethod
+        def remote() -> str:
+            return "pid-ref"
+
+
+def _pool_with(actor: _Actor) -> RayPreparer:
+    pool = RayPreparer(WorkerConfig(LIMITS, DEFAULT_EMBEDDING_MODEL), "", 1)
+    pool._actors = [actor]  # started, its only actor dead (no cluster needed)
+    return pool
+
+
+def test_a_dead_worker_takes_files_again_only_once_it_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file sent to an actor that Ray is still restarting fails as if it had killed it
+    (a CI run once failed an innocent file so): a dead actor is leased again only once it
+    answers a call."""
+    from ingest import ray_prepare
+
+    answers: list[object] = [RuntimeError("restarting"), RuntimeError("restarting"), 4242]
+    asked: list[str] = []
+
+    def get(ref: str, timeout: float | None = None) -> object:
+        asked.append(ref)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(ray, "get", get)
+    monkeypatch.setattr(ray_prepare, "REVIVE_PAUSE_S", 0.01)
+    dead = _Actor()
+    pool = _pool_with(dead)
+    pool._revive(dead)
+    assert pool._lease() is dead  # waits for it
+    assert asked == ["pid-ref"] * 3 and not answers
+
+
+def test_when_no_dead_worker_comes_back_the_file_fails_with_a_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import ray_prepare
+    from ingest.ray_prepare import WorkerDied
+
+    def get(ref: str, timeout: float | None = None) -> object:
+        raise RuntimeError("gone")
+
+    monkeypatch.setattr(ray, "get", get)
+    monkeypatch.setattr(ray_prepare, "REVIVE_S", 0.2)
+    monkeypatch.setattr(ray_prepare, "REVIVE_PAUSE_S", 0.01)
+    dead = _Actor()
+    pool = _pool_with(dead)
+    pool._revive(dead)
+    with pytest.raises(WorkerDied, match=r"none came back within 0\.2 s"):
+        pool._lease()
+
+
 def test_without_ray_nothing_imports_it(tmp_path: Path, files: list[Path]) -> None:
     script = (
         "import sys\n"
