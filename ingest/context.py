@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa_service.answer.short import is_header_row, is_table_row
 from qa_service.headings import is_heading
 from qa_service.schemas import Chunk, Page
 from qa_service.statements import statement_names
+from qa_service.table_lines import is_header_row, is_table_row
 
 __all__ = ["captioned_name", "chunk_sections", "document_identity", "filename_words",
            "joined_context", "opening_line", "section_heading", "statement_titles",

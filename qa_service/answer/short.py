@@ -26,10 +26,24 @@ functions of text; no models.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from qa_service.table_lines import (
+    CELL_SEPARATOR,
+    FIGURE,
+    PLAIN_FIGURE,
+    PURE_VALUE,
+    YEAR,
+    is_header_row,
+    is_table_row,
+    lines_of,
+    names_columns,
+    stripped,
+    table_cells,
+    text_row_cells,
+)
 from qa_service.tokens import has_hangul
 
 __all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
@@ -71,14 +85,10 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
-# A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
-# "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
-# "1588-3366" (also when a line break follows the hyphen or the en dash of a code such as
-# "737-00-1028"), nor the "2120" of "RIN 2120-AA64")
-_NUMBER = (r"(?<![\w.,\-\u2013])(?<!\d/)(?<!\d[-\u2013]\s)"
-           r"(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
-           r"(?![\d,.]*-\d)(?![\d,.]*\u2013\d{4})(?![\d,.]*[-\u2013]\n\d)"
-           r"(?![\d,.]*[-\u2013][A-Z]+\d)")
+_NUMBER = FIGURE  # a figure on its own (`qa_service.table_lines.FIGURE`)
+_PLAIN_FIGURE = PLAIN_FIGURE
+_PURE_VALUE = PURE_VALUE
+_YEAR = YEAR
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 # A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
@@ -132,9 +142,7 @@ _UNIT_AFTER = re.compile(
     r"|tons?|tonnes?|grams?|kilograms?"
     r"|(?:kilo|centi|milli)?met(?:er|re)s?|lit(?:er|re)s?|km|kg|cm|mm|m|%|°\s?[CF]|℃)"
     r"(?![A-Za-z]))")
-# A figure as printed (with thousands separators or decimals), a currency sign that may
-# come before it, and what joins the two ends of a range
-_PLAIN_FIGURE = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+# A currency sign that may come before a figure, and what joins the two ends of a range
 _CURRENCY_SIGN = r"(?:[$₩€£¥]\s?)?"
 _RANGE_JOINER = r"(?:to|through|[\u2013~\u223c])"
 # The rest of a range after its first figure (and that figure's unit): "27 to 30 pounds",
@@ -170,11 +178,8 @@ _UNIT_ENDING = re.compile(rf"(?:에서|으로|에게|부터|까지|보다|처럼
                           rf"|에는|에도|로는|엔|[{_PARTICLES}])+$")
 _LARGE_NUMBER = "만억천조"
 UNIT_MAX_CHARS = 3
-_PURE_VALUE = re.compile(
-    rf"^\s*\(?\s*(?:[$₩€£¥]\s?)?\(?(?:{_NUMBER})\)?\s*(?:%|원|만원|억원|백만원)?\s*\)?\s*$")
 _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
-_YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+")
 _NON_SPACE = re.compile(r"\S+")
 # A value printed on a line of its own below its label: a figure with a short unit
@@ -192,12 +197,6 @@ _NOT_NAMES = frozenset(
     "this that these those his her its their it he she they we i there then also but and or "
     "january february march april may june july august september october november december "
     "monday tuesday wednesday thursday friday saturday sunday".split())
-CELL_SEPARATOR = " | "
-# A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
-# percent sign), or a dash for an empty cell
-_TEXT_ROW_VALUE = re.compile(rf"[$₩€£¥]?\(?[-+]?{_PLAIN_FIGURE}\)?%?|[\u2014\u2013-]")
-_CURRENCY = frozenset("$₩€£¥")
-TEXT_ROW_MIN_VALUES = 2
 _FULL_DATE = re.compile(_WHOLE_DATE, re.IGNORECASE)
 # What a Korean counter counts, in the words an English text uses for it ("몇 명" ->
 # "189 fatalities"); the counter itself is always one
@@ -240,60 +239,6 @@ class LineSpan:
     start: int  # in the text the line was taken from
     end: int
     table: bool  # a table cell
-
-
-def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The cells of the line `text[start:end]` as spans (stripped): split at ` | ` (a
-    table the parser found), else, for a row laid out with spaces (`text_row_cells`), its
-    label and its values; else the line is one cell."""
-    if CELL_SEPARATOR not in text[start:end]:
-        return text_row_cells(text, start, end) or [_stripped(text, start, end)]
-    cells: list[tuple[int, int]] = []
-    at = start
-    while at <= end:
-        cut = text.find(CELL_SEPARATOR, at, end)
-        stop = end if cut < 0 else cut
-        cells.append(_stripped(text, at, stop))
-        if cut < 0:
-            break
-        at = cut + len(CELL_SEPARATOR)
-    return cells
-
-
-def is_table_row(text: str, start: int, end: int) -> bool:
-    """Whether the line `text[start:end]` is a table row (`table_cells`)."""
-    return CELL_SEPARATOR in text[start:end] or text_row_cells(text, start, end) is not None
-
-
-def text_row_cells(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
-    """A table row that text extraction laid out with spaces ("Accumulated depreciation
-    (14,166) (12,896)", "Walks well 12.1 14.3", "Google - - - 0.2535"): its label (when
-    it has one) and its `TEXT_ROW_MIN_VALUES` values or more (figures, or dashes for empty
-    cells, at least one a figure) that end the line; None for any other line. A figure
-    followed by a comma or a full stop ends a sentence or a list ("2019, 20, 3018."),
-    never a row."""
-    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
-    values: list[tuple[int, int]] = []
-    while words and _TEXT_ROW_VALUE.fullmatch(text, *words[-1]):
-        first, last = words.pop()
-        if words and text[slice(*words[-1])] in _CURRENCY and text[first] not in _CURRENCY:
-            first = words.pop()[0]  # "$ 36,397"
-        values.append((first, last))
-    values.reverse()
-    if len(values) < TEXT_ROW_MIN_VALUES or not any(
-            any(ch.isdigit() for ch in text[a:b]) for a, b in values):
-        return None
-    label = _stripped(text, start, values[0][0])
-    return ([label] if label[1] > label[0] else []) + values
-
-
-def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
-    """`(start, end)` without the white space at either end of `text[start:end]`."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def short_span(question: str, text: str, line: tuple[int, int],
@@ -359,7 +304,7 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
         start = text.rfind("\n", 0, end) + 1
         cells = table_cells(text, start, end)
         text_row = in_block and text_row_cells(text, start, end) is not None
-        if _names_columns(text, cells):
+        if names_columns(text, cells):
             found.append(((start, end), cells))
         elif in_block and not text_row:
             words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
@@ -370,19 +315,6 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
         in_block = text_row
         end = start - 1
     return found
-
-
-def _names_columns(text: str, cells: list[tuple[int, int]]) -> bool:
-    """Whether a line of these cells names columns: two cells or more, at most a third of
-    them figures (a year is a column's name)."""
-    return len(cells) >= 2 and sum(1 for a, b in cells if _PURE_VALUE.match(text[a:b])
-                                   and not _YEAR.match(text[a:b])) * 3 <= len(cells)
-
-
-def is_header_row(text: str, start: int, end: int) -> bool:
-    """Whether the line `text[start:end]` is a table's header: cells (`table_cells`) that
-    name columns rather than hold values."""
-    return _names_columns(text, table_cells(text, start, end))
 
 
 def column_header(text: str, row: tuple[int, int]) -> tuple[int, int] | None:
@@ -690,23 +622,10 @@ def stacked_value(text: str, line: tuple[int, int]) -> tuple[int, int, int, int]
     above = list(lines_of(text, max(0, line[0] - 2000), line[0]))[-before:] if before else []
     if len(above) < before or not all(_stacked_label(text[a:b]) for a, b in above):
         return None
-    start, end = _stripped(text, *values[before])
+    start, end = stripped(text, *values[before])
     return start, end, (above[0][0] if above else line[0]), values[-1][1]
 
 
 def _stacked_label(line: str) -> bool:
     return (0 < len(line.strip()) <= STACKED_LABEL_CHARS and CELL_SEPARATOR not in line
             and not any(ch.isdigit() for ch in line))
-
-
-def lines_of(text: str, start: int, end: int) -> Sequence[tuple[int, int]]:
-    """The non-empty lines of `text[start:end]` as spans."""
-    lines = []
-    at = start
-    while at < end:
-        cut = text.find("\n", at, end)
-        stop = end if cut < 0 else cut
-        if text[at:stop].strip():
-            lines.append((at, stop))
-        at = stop + 1
-    return lines
