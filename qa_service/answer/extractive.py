@@ -553,12 +553,15 @@ class ExtractiveAnswerer:
                 best = max(best, math.fsum(readable[c.passage].get(t, 0.0) for t in held)
                            / readable_totals[c.passage])
                 headed = held | _headings(text, (start, end), words)
+                row = is_table_row(text, start, end)
                 labels = (_named(text, (start, end), words, focused, focus, headed)
-                          if focus_total and _labels_a_value(text, (start, end)) else 0.0)
+                          if focus_total and _labels_a_value(text, (start, end), row)
+                          else 0.0)
                 # a whole table row loses weight by its passage's rank when that is lower
                 # than its sentence's: on a table page each row is a sentence, ranked by
                 # its neighbours' words too
-                step = min(rank, c.passage) if _whole_row(text, start, end) else rank
+                step = (min(rank, c.passage) if row and _whole_line(text, start, end)
+                        else rank)
                 line = (own(c.passage, headed) + FOCUS_WEIGHT * labels
                         - LEAD_RANK_STEP * step, c.passage, start, end, (c.start, c.end))
                 if other and share == 0:
@@ -760,9 +763,10 @@ def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:
             and not any(is_table_row(text, *line) for line in lines))
 
 
-def _labels_a_value(text: str, line: tuple[int, int]) -> bool:
-    """Whether the line labels a value: a table row, or a label stacked above its value."""
-    return is_table_row(text, *line) or stacked_value(text, line) is not None
+def _labels_a_value(text: str, line: tuple[int, int], row: bool) -> bool:
+    """Whether the line labels a value: a table row (`row`: `is_table_row`), or a label
+    stacked above its value."""
+    return row or stacked_value(text, line) is not None
 
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
@@ -791,11 +795,10 @@ def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
     return _Lead(passage, first, last, span.start, span.end, header)
 
 
-def _whole_row(text: str, start: int, end: int) -> bool:
-    """Whether `text[start:end]` is a whole line (not one cut by its sentence's bounds,
-    such as the row after "8. ") and a table row."""
-    whole = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
-    return whole and is_table_row(text, start, end)
+def _whole_line(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` is a whole line, not one cut by its sentence's bounds
+    (such as the row after "8. ")."""
+    return (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
 
 
 def _parts_only(tokens: list[str]) -> list[str]:
