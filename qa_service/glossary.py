@@ -101,6 +101,10 @@ class Glossary:
         return (self._korean if has_hangul(token) else english).get(token, ())
 
     def _tables(self) -> dict[str, tuple[str, ...]]:
+        """The English table (and the Korean one), built once; read without the lock once
+        built (the Korean table is set before the English one)."""
+        if self._english is not None:
+            return self._english
         with self._lock:
             if self._english is None:
                 english: dict[str, dict[str, None]] = {}
