@@ -75,6 +75,7 @@ from qa_service.answer.answerability import (
 from qa_service.answer.focus import content_tokens, question_focus, question_locator
 from qa_service.answer.instructions import asked_part
 from qa_service.answer.models import (
+    ONE_LINE,
     Answer,
     AnswerMode,
     Citation,
@@ -120,7 +121,6 @@ _WORD = re.compile(r"\S+")
 _FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
 NUMBER_PASSAGES = 3  # where the question's figures are looked for
 _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
-_LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 ELLIPSIS = "…"
 LEAD_SENTENCES = 8  # the best sentences whose lines may hold the short answer
 LEAD_RANK_STEP = 0.1  # a line's weight lost per rank of its sentence
@@ -649,16 +649,14 @@ class ExtractiveAnswerer:
             prefix = ELLIPSIS if start > first else ""
             suffix = ELLIPSIS if end < last else ""
             offset = prefix_chars + used + separator + len(prefix)
-            parts.append(prefix + quote.translate(_LINE_BREAKS) + suffix)
+            parts.append(prefix + quote.translate(ONE_LINE) + suffix)
             citations.append(Citation.quoting(len(citations) + 1, passage, start, end, offset))
             if number == 0 and lead is not None:
                 short = ShortAnswer(head, 1, lead.span_start - start, lead.span_end - start)
         text = " ".join(parts)
         if short is None:
             return text, citations, None
-        # shown on one line, as quotes are, and as one value across table cells
-        shown = head.translate(_LINE_BREAKS).replace(CELL_SEPARATOR, " ")
-        return shown + LEAD_SEPARATOR + text, citations, short
+        return short.shown + LEAD_SEPARATOR + text, citations, short
 
     def _window(self, text: str, start: int, end: int, size: int,
                 weights: dict[str, float]) -> tuple[int, int]:

@@ -7,8 +7,12 @@ from enum import StrEnum
 from typing import Any
 
 from qa_service.schemas import Passage
+from qa_service.table_lines import CELL_SEPARATOR
 
-__all__ = ["Answer", "AnswerMode", "Citation", "ShortAnswer", "abstention_text", "is_korean"]
+ONE_LINE = str.maketrans("\n\r\t\f\v", "     ")  # what a quote shows as spaces
+
+__all__ = ["ONE_LINE", "Answer", "AnswerMode", "Citation", "ShortAnswer", "abstention_text",
+           "is_korean"]
 
 
 class AnswerMode(StrEnum):
@@ -60,6 +64,12 @@ class ShortAnswer:
     citation: int
     quote_start: int
     quote_end: int
+
+    @property
+    def shown(self) -> str:
+        """The short answer as the answer's first line shows it: on one line, and as one
+        value across the table cells it spans ("2023년 | 07월 31일" -> "2023년 07월 31일")."""
+        return self.text.translate(ONE_LINE).replace(CELL_SEPARATOR, " ")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

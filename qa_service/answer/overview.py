@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa_service.answer.models import Citation, is_korean
+from qa_service.answer.models import ONE_LINE, Citation, is_korean
 from qa_service.answer.short import lines_of
 from qa_service.headings import is_heading
 from qa_service.schemas import Passage
@@ -44,7 +44,6 @@ _NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,4}\.|[\u21
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 _LABEL = re.compile(r"^\s*(?:abstract|summary|introduction|overview|executive summary|요\s*약"
                     r"|개\s*요|초\s*록|서\s*론|머리말)\s*[:.]?\s*$", re.IGNORECASE)
-_LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 
 
 def is_overview_request(question: str) -> bool:
@@ -136,7 +135,7 @@ def overview_text(question: str, passages: Sequence[Passage], max_chars: int
         nonlocal length
         passage, start, end = piece
         quote = passage.text[start:end]
-        shown = quote.translate(_LINE_BREAKS)
+        shown = quote.translate(ONE_LINE)
         if length + len(prefix) + len(shown) > max_chars:
             return False
         offset = length + len(prefix)
