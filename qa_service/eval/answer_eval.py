@@ -67,7 +67,7 @@ def _ask(services: Services, corpus: EvalCorpus, dataset: Dataset, question: Que
     asked = ask_timed(services, corpus.kb, question.text, mode)
     answer = asked.answer
     hit = page_ok = short_hit = False
-    short = answer.short_answer.text if answer.short_answer is not None else ""
+    short = answer.short_answer.shown if answer.short_answer is not None else ""
     if group == "answerable" and not answer.abstained:
         hit = holds_answer(answer.answer, question.answers)
         short_hit = bool(short) and holds_answer(short, question.answers)

@@ -268,7 +268,7 @@ def contains_gold(text: str, gold: Sequence[str]) -> bool:
 class _Answered:
     question: PageQuestion
     abstained: bool
-    hit: bool  # a gold answer in the short answer or the answer's first sentence
+    hit: bool  # a gold answer in the short answer (as shown) or the answer's first sentence
     short_hit: bool  # ... in the short answer alone
     has_short: bool
     cited_evidence: bool  # the first citation lies on an evidence page
@@ -291,7 +291,7 @@ def _first_sentence(answer: Answer) -> str:
 def _answered(corpus: PageCorpus, question: PageQuestion, asked: Asked) -> _Answered:
     answer = asked.answer
     gold_pages = {(corpus.documents.get(name), page) for name, page in question.evidence}
-    short = answer.short_answer.text if answer.short_answer is not None else ""
+    short = answer.short_answer.shown if answer.short_answer is not None else ""
     first = answer.citations[0] if answer.citations else None
     hit = not answer.abstained and bool(question.gold) and (
         contains_gold(short, question.gold) or contains_gold(_first_sentence(answer),

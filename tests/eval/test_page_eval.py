@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 from typer.testing import CliRunner
 
+from qa_service.answer.models import Answer, AnswerMode, Citation, ShortAnswer
 from qa_service.cli import app
-from qa_service.eval.page_eval import contains_gold, half_of, load_page_questions, normalize_gold
+from qa_service.eval.asking import Asked
+from qa_service.eval.page_eval import (
+    PageCorpus,
+    PageQuestion,
+    contains_gold,
+    half_of,
+    load_page_questions,
+    normalize_gold,
+)
+from qa_service.eval.page_eval import _answered as answered
+from qa_service.store.knowledge_base import KnowledgeBase
 from tests.pdfs import text_pdf
 
 DOCUMENTS = {
@@ -116,3 +128,35 @@ def test_gold_answers_compare_without_case_spaces_or_separators(text: str, gold:
                                                                 found: bool) -> None:
     assert contains_gold(text, gold) is found
     assert normalize_gold("1, 234 Won") == "1234won"
+
+
+class _OnePage:
+    """A knowledge base holding one page (all `valid_citations` reads)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def page_text(self, document_id: str, page: int) -> str | None:
+        return self.text if (document_id, page) == ("d1", 1) else None
+
+
+def test_a_short_answer_across_table_cells_counts_as_the_answer_shows_it() -> None:
+    """The page's text layer set "2023년" and "07월 31일" in two cells: the answer shows
+    "2023년 07월 31일", so the gold date is found, as a reader finds it."""
+    page = "청구 금액 | ₩3,300,000\n지불 기한 : | 2023년 | 07월 31일\n소계 | 3,000,000"
+    start, end = page.index("지불"), page.index("\n소계")
+    quote = page[start:end]
+    value = "2023년 | 07월 31일"
+    short = ShortAnswer(value, 1, quote.index(value), quote.index(value) + len(value))
+    shown = f"{short.shown}\n\n{quote}"
+    citation = Citation(1, "d1", "invoice.pdf", 1, quote, 7, start, end,
+                        len(shown) - len(quote), len(shown))
+    answer = Answer(question="지불 기한은 언제인가요?", answer=shown, abstained=False,
+                    mode=AnswerMode.EXTRACTIVE, citations=[citation], passages=[],
+                    short_answer=short)
+    question = PageQuestion("지불 기한은 언제인가요?", "invoice",
+                            frozenset({("invoice", 1)}), gold=("2023년 07월 31일",))
+    corpus = PageCorpus(kb=cast(KnowledgeBase, _OnePage(page)), documents={"invoice": "d1"})
+    outcome = answered(corpus, question, Asked(answer, 1.0, 2.0))
+    assert short.shown == "2023년 07월 31일"
+    assert outcome.hit and outcome.short_hit and outcome.cited_evidence
