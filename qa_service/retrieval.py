@@ -30,6 +30,9 @@ __all__ = ["HybridRetriever", "RankedList", "Retrieval", "fuse_rankings", "fuse_
 
 MAX_QUERY_CHARS = 4000
 TERM_VECTORS_FILE = "term-vectors.bin"  # a knowledge base's `qa_service.bridge` cache
+# a translated BM25 hit counts when the dense side ranks its chunk within this many times
+# its candidates: a page in the other language often ranks just below them
+TRANSLATED_DENSE_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,9 @@ def with_translated_hits(lexical: Sequence[tuple[int, float]],
                          ) -> list[tuple[int, float]]:
     """`lexical` with the BM25 hits of the query searched with its words' translations
     (`translated`) that lie in the other language than the question (`other_language`)
-    and that the dense side found too: in that language the translations are the
-    question's words, and the question's own-language passages keep their ranking."""
+    and that the dense side found too (`dense`: its wider list, `TRANSLATED_DENSE_DEPTH`
+    times its candidates): in that language the translations are the question's words,
+    and the question's own-language passages keep their ranking."""
     near = {chunk_id for chunk_id, _ in dense}
     return _merged(lexical, [(chunk_id, score) for chunk_id, score in translated
                              if chunk_id in other_language and chunk_id in near])
@@ -206,7 +210,10 @@ class HybridRetriever:
             meant = list(spellings.values())
             bridged = [*meant, *(t for found in translations.values() for t in found)]
             scopes: list[Sequence[str] | None] = [document_ids]
-            dense = snapshot.nearest(query_vector, depth, document_ids)
+            # the dense side's wider list only vouches for translated BM25 hits (below)
+            wide = snapshot.nearest(query_vector, depth * TRANSLATED_DENSE_DEPTH
+                                    if translations else depth, document_ids)
+            dense = wide[:depth]
             named = self._named_documents(snapshot, query, document_ids)
             if named:  # also the best candidates of the documents the question names
                 focus = list(named)[:self.settings.named_documents]
@@ -226,7 +233,7 @@ class HybridRetriever:
         other = ({i for i, row in rows.items() if is_korean(row.text) != korean}
                  if translated or cross_lingual else set())
         if translated:
-            lexical = with_translated_hits(lexical, translated, dense, other)
+            lexical = with_translated_hits(lexical, translated, [*wide, *dense], other)
         lexical_hits = RankedList([h for h in lexical if h[0] in rows],
                                   self.settings.lexical_weight)
         dense_hits = RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight)

@@ -603,6 +603,32 @@ def test_the_labels_of_a_form_are_translated_by_the_glossary(
     assert "기한" not in {t for found in unlisted.values() for t in found}
 
 
+def test_a_translated_hit_counts_when_the_dense_side_ranks_it_a_little_below_its_candidates(
+        bilingual, tmp_path: Path, embedder, lexical,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """BM25 finds the Korean invoice page by the question's translated words (합계, 기한);
+    the dense side ranks it just below its candidates, as it ranks a page in the other
+    language, and that still vouches for it (`TRANSLATED_DENSE_DEPTH` times as deep)."""
+    from qa_service import retrieval
+
+    chunker = ChunkerConfig(target_chars=120, overlap_sentences=0, min_chars=0)
+    invoice = make_document(tmp_path / "src", "청구서.pdf", INVOICE_PAGES, embedder, lexical,
+                            chunker)
+    publish(bilingual, invoice)
+    question = "What is the VAT and the total due on the invoice?"
+    target = next(c.id for c in invoice.chunks if c.text.startswith("소계"))
+    with bilingual.snapshot() as snapshot:
+        ranked = [i for i, _ in snapshot.nearest(embedder.embed_queries([question]), 20, None)]
+    below = ranked.index(target)  # the dense side's candidates end just above it
+    assert below >= 1
+    settings = RetrievalSettings(dense_weight=0.0, candidates=below)
+    found = HybridRetriever(embedder, lexical, settings).search(bilingual, question, 1)
+    assert found[0].text.startswith("소계")
+    monkeypatch.setattr(retrieval, "TRANSLATED_DENSE_DEPTH", 1)  # as deep as its candidates
+    found = HybridRetriever(embedder, lexical, settings).search(bilingual, question, 1)
+    assert not any(p.text.startswith("소계") for p in found)
+
+
 def test_translation_can_be_turned_off(bilingual, embedder, lexical) -> None:  # type: ignore[no-untyped-def]
     search = HybridRetriever(embedder, lexical,
                              RetrievalSettings(dense_weight=0.0, translate=False))
