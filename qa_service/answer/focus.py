@@ -11,11 +11,13 @@ often). Read from the question's wording alone, in both languages:
   question's end ("목표치는?"): "청구서에 붙은 소비세는 얼마" -> 소비세, "수정 비용은 얼마로"
   -> 수정 비용; up to a figure, which names a period or a column rather than what is asked
   ("12월 31일 기준 재고자산은" -> 재고자산, "2023년 목표치는" -> 목표치);
-- English: what follows "how many"/"how much", a possessive after "what is" ("what is
-  Amazon's FY2019 net income ..." -> net income, the period left out), "what is the"
-  ("what is the estimated total cost on ..." -> estimated total cost), or "what X
-  does/did/is" ("what accuracy does ..." -> accuracy), up to a preposition, a verb or a
-  clause.
+- English: what follows "how many"/"how much" (or "how much is [charged for] the", "how
+  much does X charge for": "how much is the development fee line item (before tax)" ->
+  development fee, a bracket and the words "line item" left out), a possessive after
+  "what is" ("what is Amazon's FY2019 net income ..." -> net income, the period left
+  out), "what is the" ("what is the estimated total cost on ..." -> estimated total
+  cost), or "what X does/did/is" ("what accuracy does ..." -> accuracy), up to a
+  preposition, a verb or a clause.
 
 Empty when the wording names none.
 """
@@ -42,6 +44,12 @@ _AFTER_FIGURE = frozenset({"기준", "현재", "말", "초", "당시"})  # "12�
 FOCUS_MORPHEMES = 6  # nouns of the focus, at most (the nearest to its particle)
 _ENGLISH_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\bhow (?:many|much)\s+(?P<focus>[^?,]+)",
+    # "how much is charged for the reporting line item", "how much is the development fee"
+    r"\bhow much\s+(?:is|was|are|were)\s+(?:(?:charged|billed|paid|owed|due|spent|budgeted"
+    r"|allocated|invested)\s+(?:for|on)\s+(?:the\s+)?|the\s+)(?P<focus>[^?,]+)",
+    # "how much does Smart Networks charge for support on its invoice"
+    r"\bhow much (?:does|did|do|will)\s+[^?,]{1,60}?\s+(?:charge|bill|pay|spend|invest)\s+"
+    r"(?:for|on)\s+(?:the\s+)?(?P<focus>[^?,]+)",
     # "what is Amazon's FY2019 net income ...", "what was the company's total revenue"
     r"\bwhat (?:is|was|are|were)\s+(?:the\s+)?[^?,]{1,40}?['\u2019]s\s+(?P<focus>[^?,]+)",
     r"\bwhat (?:is|was|are|were)\s+(?:the|a|an)\s+(?P<focus>[^?,]+)",
@@ -56,6 +64,7 @@ _ENGLISH_STOP = re.compile(
     r"|does|did|do|is|was|are|were|has|had|have|will|would|can|could|should|according"
     r"|before|after|between|during|than|attributable|excluding|including|related|reported"
     r"|ended|ending)\b", re.IGNORECASE)
+_ENGLISH_LINE_ITEM = re.compile(r"\s+(?:line\s+)?items?$", re.IGNORECASE)
 _ENGLISH_SKIP = re.compile(r"^(?:the|a|an|it|they|there|this|that|these|those)\b",
                            re.IGNORECASE)
 # the period before a possessive's focus: "Amazon's FY2019 net income", "3M's 2018 ..."
@@ -111,7 +120,8 @@ def _english_focus(question: str) -> str:
             continue
         phrase = _ENGLISH_PERIOD.sub("", found["focus"].strip())
         stop = _ENGLISH_STOP.search(" " + phrase)
-        phrase = (phrase[:stop.start()] if stop else phrase).strip()
+        phrase = (phrase[:stop.start()] if stop else phrase).split("(")[0].strip()
+        phrase = _ENGLISH_LINE_ITEM.sub("", phrase)  # "development fee line item"
         if phrase and not _ENGLISH_SKIP.match(phrase):
             return phrase[:FOCUS_CHARS]
     return ""

@@ -35,6 +35,13 @@ def tokenizer() -> Tokenizer:
     ("What was 3M's total revenue in FY2018?", "total revenue"),
     ("What is Best Buy's year end FY2019 total amount of inventories?", "total amount"),
     ("What was the company\u2019s 2022 gross margin?", "gross margin"),
+    # what an invoice charges for: the line's label, without "line item" or a bracket
+    ("On the data analysis invoice, how much is charged for the reporting line item?",
+     "reporting"),
+    ("On the invoice, how much is the development fee line item (before tax)?",
+     "development fee"),
+    ("How much does Smart Networks charge for support on its invoice?", "support"),
+    ("How much was spent on the new stadium?", "new stadium"),
 ])
 def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
                                        focus: str) -> None:
@@ -45,6 +52,10 @@ def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
     "서울시 스마트도시 기본계획 수립 때 진행한 시민 온라인 설문조사에는 몇 명이 참여했나요?",
     "Who argued on behalf of the respondent in Knowles v. Mirzayance?",
     "How much does it cost to derive an attack string?",
+    "How many were killed in the war?",
+    "How much is it?",
+    # a payee is no line item
+    "In the expenditure report, how much was paid to staff assistant Payton Englert?",
 ])
 def test_a_question_that_names_no_focus_has_none(tokenizer: Tokenizer, question: str) -> None:
     assert question_focus(question, tokenizer) == ""
