@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 __all__ = ["CELL_SEPARATOR", "FIGURE", "PLAIN_FIGURE", "PURE_VALUE", "TEXT_ROW_MIN_VALUES",
-           "YEAR", "is_header_row", "is_table_row", "lines_of", "names_columns", "stripped",
-           "table_cells", "text_row_cells"]
+           "YEAR", "glued_figures", "is_header_row", "is_table_row", "lines_of",
+           "names_columns", "stripped", "table_cells", "text_row_cells"]
 
 # A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
 # "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
@@ -35,6 +36,9 @@ CELL_SEPARATOR = " | "
 # percent sign), or a dash for an empty cell
 _TEXT_ROW_VALUE = re.compile(rf"[$₩€£¥]?\(?[-+]?{PLAIN_FIGURE}\)?%?|[\u2014\u2013-]")
 _CURRENCY = frozenset("$₩€£¥")
+# figures glued together by the text layer (`glued_figures`), and one of them
+_GLUED = re.compile(r"[$₩€£¥]?\d[\d,.$₩€£¥]*")
+_GLUED_PART = re.compile(rf"[$₩€£¥]?(?!0[\d,]){PLAIN_FIGURE}")  # no leading zero
 TEXT_ROW_MIN_VALUES = 2
 
 
@@ -49,11 +53,44 @@ def table_cells(text: str, start: int, end: int) -> list[tuple[int, int]]:
     while at <= end:
         cut = text.find(CELL_SEPARATOR, at, end)
         stop = end if cut < 0 else cut
-        cells.append(stripped(text, at, stop))
+        cell = stripped(text, at, stop)
+        cells.extend(glued_figures(text, *cell) or [cell])
         if cut < 0:
             break
         at = cut + len(CELL_SEPARATOR)
     return cells
+
+
+def glued_figures(text: str, start: int, end: int) -> list[tuple[int, int]] | None:
+    """The cells of `text[start:end]` when it is figures that the text layer printed
+    without the space between them, told apart only where that is certain: a quantity, a
+    unit price and the amount they make ("11,500,0001,500,000": 1 x 1,500,000 =
+    1,500,000), or a count before a currency sign ("1₩1,500,000"); None for any other
+    cell (a figure alone included), and when two readings fit."""
+    cell = text[start:end]
+    if not _GLUED.fullmatch(cell) or PURE_VALUE.match(cell):
+        return None
+    signed = [i for i in range(1, len(cell)) if cell[i] in _CURRENCY and cell[i - 1].isdigit()]
+    if len(signed) == 1 and all(_GLUED_PART.fullmatch(part)
+                                for part in (cell[:signed[0]], cell[signed[0]:])):
+        return [(start, start + signed[0]), (start + signed[0], end)]
+    found = []
+    for first in range(1, len(cell) - 1):
+        for second in range(first + 1, len(cell)):
+            parts = cell[:first], cell[first:second], cell[second:]
+            if all(_GLUED_PART.fullmatch(part) for part in parts) and _product(*parts):
+                found.append([(start, start + first), (start + first, start + second),
+                              (start + second, end)])
+    return found[0] if len(found) == 1 else None
+
+
+def _product(quantity: str, price: str, amount: str) -> bool:
+    """Whether `quantity` x `price` is exactly `amount`, the quantity a count."""
+    return quantity.isdigit() and int(quantity) * _value(price) == _value(amount)
+
+
+def _value(figure: str) -> Decimal:
+    return Decimal(figure.lstrip("".join(_CURRENCY)).replace(",", ""))
 
 
 def is_table_row(text: str, start: int, end: int) -> bool:

@@ -83,6 +83,39 @@ def test_a_row_laid_out_with_spaces_has_its_label_and_values_as_cells(
     assert [line[s:e] for s, e in table_cells(line, 0, len(line))] == cells
 
 
+@pytest.mark.parametrize(("line", "cells"), [
+    # a quantity, a unit price and their amount, printed without spaces: 1 x 1,500,000
+    ("지원 비용 | 11,500,0001,500,000", ["지원 비용", "1", "1,500,000", "1,500,000"]),
+    ("보고 | 1500,000500,000", ["보고", "1", "500,000", "500,000"]),
+    ("Kite | 340.00120.00", ["Kite", "3", "40.00", "120.00"]),
+    # a count before a currency sign
+    ("개발비 | 1₩1,500,000 | ₩1,500,000", ["개발비", "1", "₩1,500,000", "₩1,500,000"]),
+    # no product checks, or a figure alone: one cell, as printed
+    ("Kite | 5 | 20.00100.00", ["Kite", "5", "20.00100.00"]),
+    ("총계 | 1,2345", ["총계", "1,2345"]),
+    ("청구 번호 | 2023-1031", ["청구 번호", "2023-1031"]),
+    ("합계 | 24,750,000", ["합계", "24,750,000"]),
+    ("a | 100,0000", ["a", "100,0000"]),
+])
+def test_figures_glued_by_the_text_layer_are_told_apart_only_when_certain(
+        line: str, cells: list[str]) -> None:
+    assert [line[s:e] for s, e in table_cells(line, 0, len(line))] == cells
+
+
+INVOICE = ("청구 금액 | ₩ 24,750,000\n"
+           "품번‧품명 | 수량 | 단가 | 금액\n"
+           "시스템 개발 비용 | 118,000,00018,000,000\n"
+           "지원 비용 | 11,500,0001,500,000\n")
+
+
+def test_a_row_of_glued_figures_answers_with_its_price_or_amount() -> None:
+    assert span_of("지원 비용은 얼마인가요?", INVOICE, 3) == "1,500,000"
+    assert span_of("시스템 개발 비용의 금액은?", INVOICE, 2) == "18,000,000"
+    assert span_of("How many units of support are billed?", INVOICE.replace(
+        "품번‧품명 | 수량 | 단가 | 금액", "Item | Units | Price | Amount").replace(
+        "지원 비용", "Support"), 3) == "1"
+
+
 STATEMENT = ("Consolidated Balance Sheets (in millions)\n"
              "(in millions) 2022 2021\n"
              "Accumulated depreciation and amortization (14,166) (12,896)\n")
