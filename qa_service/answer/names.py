@@ -17,9 +17,11 @@ A name is looked for in a passage's text and context (its document's identity an
 section) as a whole word (Latin letters, case-insensitive; Hangul: anywhere, as Korean
 compounds hold names: 삼성전자 holds 삼성), or as one of the translations retrieval
 found for its words (index terms: a word that starts so), or by its words' stems, or as
-the word retrieval read a misspelling as ("Ghandi": gandhi). It can only be missed where
-it could be written: a Hangul name in a Korean passage, a Latin name in an English one,
-or a code or acronym (a digit, three letters at most, or capitals) in either.
+the word retrieval read a misspelling as ("Ghandi": gandhi). It is looked for only when
+every passage could write it: a Hangul name when they are all Korean, a Latin name when
+they are all English, a code or an acronym (a digit, three letters at most, or capitals)
+in any, and a name with a translation in any; "Samsung Electronics" over a Korean
+balance sheet (삼성전자) is not looked for.
 """
 
 from __future__ import annotations
@@ -43,12 +45,12 @@ _NOT_NAMES = frozenset({
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
     "friday", "saturday", "sunday",
-    # a company's legal form, currencies
+    # a company's legal form, titles, currencies
     "co", "inc", "corp", "corporation", "ltd", "llc", "plc", "group", "company",
     "jr", "sr", "mr", "mrs", "ms", "dr", "st",
+    "usd", "krw", "eur", "gbp", "jpy",
     # countries abbreviated many ways (U.S., U.S.A., United States, America)
     "us", "usa", "uk", "eu",
-    "usd", "krw", "eur", "gbp", "jpy",
 })
 _KOREAN_NAME_TAGS = frozenset({"NNP", "SL"})
 # a period ("FY2023", "Q2", "Q2'2023", "FY2023Q1", "H1") or a roman numeral names no thing
@@ -117,8 +119,8 @@ def missing_names(names: Sequence[str], texts: Sequence[str],
         hangul = has_hangul(name)
         tokens = tokenizer.tokens(name)
         also = {t for token in tokens for t in translations.get(token, ())}
-        if not texts or not all(also or _CODE.search(name) or is_korean == hangul
-                                for is_korean in korean):
+        if not texts or not all(also or _CODE.search(name) or written_in_hangul == hangul
+                                for written_in_hangul in korean):
             continue
         checked += 1
         wanted = _PLURAL_ACRONYM.sub("", name).casefold().translate(_DASHES)
