@@ -37,6 +37,7 @@ CELL_SEPARATOR = " | "
 _TEXT_ROW_VALUE = re.compile(rf"[$₩€£¥]?\(?[-+]?{PLAIN_FIGURE}\)?%?|[\u2014\u2013-]")
 _CURRENCY = frozenset("$₩€£¥")
 # figures glued together by the text layer (`glued_figures`), and one of them
+GLUED_MAX_CHARS = 48  # three figures of 15 characters: longer runs are something else
 _GLUED = re.compile(r"[$₩€£¥]?\d[\d,.$₩€£¥]*")
 _GLUED_PART = re.compile(rf"[$₩€£¥]?(?!0[\d,]){PLAIN_FIGURE}")  # no leading zero
 TEXT_ROW_MIN_VALUES = 2
@@ -68,7 +69,7 @@ def glued_figures(text: str, start: int, end: int) -> list[tuple[int, int]] | No
     1,500,000), or a count before a currency sign ("1₩1,500,000"); None for any other
     cell (a figure alone included), and when two readings fit."""
     cell = text[start:end]
-    if not _GLUED.fullmatch(cell) or PURE_VALUE.match(cell):
+    if len(cell) > GLUED_MAX_CHARS or not _GLUED.fullmatch(cell) or PURE_VALUE.match(cell):
         return None
     signed = [i for i in range(1, len(cell)) if cell[i] in _CURRENCY and cell[i - 1].isdigit()]
     if len(signed) == 1 and all(_GLUED_PART.fullmatch(part)
