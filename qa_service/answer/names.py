@@ -17,7 +17,9 @@ A name is looked for in a passage's text and context (its document's identity an
 section) as a whole word (Latin letters, case-insensitive; Hangul: anywhere, as Korean
 compounds hold names: 삼성전자 holds 삼성), or as one of the translations retrieval
 found for its words (index terms: a word that starts so), or by its words' stems, or as
-the word retrieval read a misspelling as ("Ghandi": gandhi). It is looked for only when
+the word retrieval read a misspelling as ("Ghandi": gandhi), with a plural ending, a
+demonym by its country ("Indian": India), an acronym by the capitalised words it stands
+for ("ECSC": European Coal and Steel Community). It is looked for only when
 every passage could write it: a Hangul name when they are all Korean, a Latin name when
 they are all English, a code or an acronym (a digit, three letters at most, or capitals)
 in any, and a name with a translation in any; "Samsung Electronics" over a Korean
@@ -67,6 +69,12 @@ TITLE_CASE_SHARE = 0.5  # a question with more of its words capitalised is in ti
 _LOWER_SUFFIX = re.compile(r"(?<=[A-Za-z])-[a-z][a-z\-]*$")
 _PLURAL_ACRONYM = re.compile(r"(?<=[A-Z]{2})s$")  # "DVDs"
 STEM_CHARS = 5  # a name's stem that a word may start with ("Langlades" -> langlad)
+_DEMONYM = re.compile(r"(?:ian|an|ese)$")
+ACRONYM_MAX = 5  # letters of an acronym the page may spell out
+_ACRONYM = re.compile(rf"[A-Z]{{2,{ACRONYM_MAX}}}")
+# capitalised words, with the small words that join them ("Coal and Steel")
+_CAPITALISED_RUN = re.compile(
+    r"[A-Z][\w'\-]*(?:\s+(?:(?:of|and|the|for|de|du|la|le|&)\s+)*[A-Z][\w'\-]*)+")
 
 
 def question_names(question: str, tokenizer: Tokenizer) -> list[str]:
@@ -131,12 +139,29 @@ def missing_names(names: Sequence[str], texts: Sequence[str],
         starts = {*(t for t in tokens if len(t) >= STEM_CHARS and t != wanted and not hangul),
                   *also,
                   *((spellings or {}).get(t, "") for t in tokens)} - {""}
+        if not hangul:
+            forms |= {wanted + "s", wanted + "es"}  # "Nazi" in "Nazis"
+            if _DEMONYM.search(wanted) and len(wanted) > STEM_CHARS:
+                starts.add(wanted[:-1])  # "Indian" -> India, "Korean" -> Korea
         if not any(any(_mentions(joined[i] if hangul else folded[i], form, whole=not hangul)
                        for form in forms)
                    or any(_mentions(folded[i], term, whole=False) for term in starts)
+                   or (_ACRONYM.fullmatch(name) and name in _initials(texts[i]))
                    for i in range(len(texts))):
             missing.append(name)
     return missing, checked
+
+
+def _initials(text: str) -> set[str]:
+    """The initials of each run of capitalised words in `text` ("European Coal and Steel
+    Community" -> ECSC, ECS, ..., CSC, ...): what an acronym the question uses may stand
+    for on the page."""
+    found: set[str] = set()
+    for run in _CAPITALISED_RUN.finditer(text):
+        letters = "".join(word[0] for word in run.group().split() if word[0].isupper())
+        found.update(letters[i:j] for i in range(len(letters))
+                     for j in range(i + 2, min(len(letters), i + ACRONYM_MAX) + 1))
+    return found
 
 
 def _mentions(text: str, name: str, whole: bool) -> bool:

@@ -56,6 +56,11 @@ def test_a_name_no_passage_mentions_is_missing(tokenizer: Tokenizer) -> None:
         [], 1)
     assert missing_names(["Ghandi"], ["Gandhi's work"], {}, tokenizer,
                          {"ghandi": "gandhi"}) == ([], 1)
+    # a plural, a demonym by its country, an acronym by the words it stands for
+    page = ("The European Coal and Steel Community banned cartels, the American Automobile "
+            "Association said. India's Gandhi and the Nazis")
+    assert missing_names(["ECSC", "AAA", "Indian", "Nazi"], [page], {}, tokenizer) == ([], 4)
+    assert missing_names(["ECB", "Italian"], [page], {}, tokenizer) == (["ECB", "Italian"], 2)
 
 
 def test_a_name_is_looked_for_only_where_it_could_be_written(tokenizer: Tokenizer) -> None:
