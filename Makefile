@@ -181,12 +181,10 @@ eval-conversations: install-dev
 
 # Fit the answerability model and print its threshold's trade-off (bench/calibrate_answerability.py);
 # the knowledge bases stay under $(CALIBRATE_DATA), so a second run only asks.
-# CALIBRATE_ARGS="--fit-only names_missing" fits that one weight and keeps the others.
 CALIBRATE_DATA ?= .eval/calibrate
-CALIBRATE_ARGS ?=
 calibrate: install-dev
 	mkdir -p .eval
-	$(BIN)/python -m bench.calibrate_answerability --shared $(DATA) --data $(CALIBRATE_DATA) --out .eval/calibrate.json $(CALIBRATE_ARGS)
+	$(BIN)/python -m bench.calibrate_answerability --shared $(DATA) --data $(CALIBRATE_DATA) --out .eval/calibrate.json
 
 # The service against the naive LangChain pipeline on the same PDFs and questions, then the
 # vector store at 10k/100k/1M chunks, then the whole knowledge base grown to 100k chunks

@@ -12,9 +12,7 @@ Questions and their label (1: the documents answer it, 0: they do not):
 The model is fitted on the `tune` half of the real-document questions (the fixed split of
 `qa_service.eval.page_eval.half_of`) and on even-numbered SQuAD/KorQuAD questions; the
 curve is reported on both halves, so the `check` half and the odd-numbered questions show
-what it does on questions it was not fitted on. With `--fit-only FEATURE`, only that
-feature's weight is fitted (`fit_weight`): the default model's other weights and
-intercept stay, so questions where the feature is 0 keep their answerability.
+what it does on questions it was not fitted on.
 """
 
 from __future__ import annotations
@@ -27,12 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_service.answer.answerability import (
-    DEFAULT_MODEL,
     FEATURE_NAMES,
     AnswerabilityFeatures,
     AnswerabilityModel,
     fit_model,
-    fit_weight,
 )
 from qa_service.answer.extractive import ExtractiveAnswerer
 from qa_service.cli_support import open_services
@@ -67,9 +63,6 @@ def main() -> None:
                         help="SQuAD/KorQuAD questions per group (answerable, other half, "
                              "other language)")
     parser.add_argument("--out", type=Path, default=ROOT / ".eval" / "calibrate.json")
-    parser.add_argument("--fit-only", choices=FEATURE_NAMES, default=None,
-                        help="fit only this feature's weight; keep the default model's "
-                             "other weights and intercept (`fit_weight`)")
     args = parser.parse_args()
     started = time.perf_counter()
     rows = list(_wiki_rows(args, "squad-v1.1.dev.json", "korquad-v1.0.dev.json", "wiki-en"))
@@ -78,9 +71,7 @@ def main() -> None:
     rows += _financebench_rows(args)
     fitted = [r for r in rows if r.half == "tune"]
     weights = _balanced_weights(fitted)
-    vectors, labels = [r.features.vector() for r in fitted], [r.label for r in fitted]
-    model = (fit_weight(DEFAULT_MODEL, args.fit_only, vectors, labels, weights)
-             if args.fit_only else fit_model(vectors, labels, weights))
+    model = fit_model([r.features.vector() for r in fitted], [r.label for r in fitted], weights)
     curve = _curve(model, rows)
     report = {"model": {"weights": dict(zip(FEATURE_NAMES, model.weights, strict=True)),
                         "intercept": model.intercept},

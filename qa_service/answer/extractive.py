@@ -83,7 +83,6 @@ from qa_service.answer.models import (
     abstention_text,
     is_korean,
 )
-from qa_service.answer.names import missing_names, question_names
 from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
     CELL_SEPARATOR,
@@ -299,21 +298,8 @@ class ExtractiveAnswerer:
             top_score=passages[0].score if passages else 0.0,
             typed=float(answer_type(question) is not AnswerType.NONE),
             short_answer=float(lead is not None),
-            numbers_found=len(found) / len(figures) if figures else 1.0,
-            names_missing=self._names_missing(evidence, asked))
+            numbers_found=len(found) / len(figures) if figures else 1.0)
         return _Assessment(idf, candidates, lead, features)
-
-    def _names_missing(self, evidence: Evidence, asked: str) -> float:
-        """The share of the names the question gives that no passage (with its context)
-        mentions where it could be written (`qa_service.answer.names`); 0 when it gives
-        none that could be looked for."""
-        names = question_names(asked, self.tokenizer)
-        if not names:
-            return 0.0
-        missing, checked = missing_names(
-            names, [f"{item.passage.text}\n{item.context}" for item in evidence.items],
-            evidence.translations, self.tokenizer, evidence.spellings)
-        return len(missing) / checked if checked else 0.0
 
     def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
         """The passages' sentences best first, as (passage rank, start, end) in its text:

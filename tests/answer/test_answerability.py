@@ -9,7 +9,6 @@ from qa_service.answer.answerability import (
     FEATURE_NAMES,
     AnswerabilityFeatures,
     fit_model,
-    fit_weight,
 )
 
 
@@ -58,24 +57,3 @@ def test_sample_weights_move_the_boundary() -> None:
     heavy = fit_model(rows, labels, [3.0 if y == 0 else 1.0 for y in labels], l2=0.01)
     middle = features(coverage=0.5)
     assert heavy.probability(middle) < even.probability(middle)
-
-
-def test_fitting_one_weight_keeps_the_others_and_what_it_does_not_touch() -> None:
-    """A new signal joins the model: its weight is fitted, every other weight and the
-    intercept stay, so a question without the signal keeps its probability."""
-    rng = random.Random(11)
-    rows, labels = [], []
-    for _ in range(300):
-        label = rng.random() < 0.5
-        missing = 0.0 if label or rng.random() < 0.5 else 1.0  # only unanswerable ones
-        rows.append(features(coverage=rng.uniform(0.3, 0.9), similarity=0.5,
-                             names_missing=missing).vector())
-        labels.append(int(label))
-    model = fit_weight(DEFAULT_MODEL, "names_missing", rows, labels)
-    index = FEATURE_NAMES.index("names_missing")
-    assert model.weights[index] < -1.0
-    assert model.intercept == DEFAULT_MODEL.intercept
-    assert [w for i, w in enumerate(model.weights) if i != index] == [
-        w for i, w in enumerate(DEFAULT_MODEL.weights) if i != index]
-    plain = features(coverage=0.6, similarity=0.5)
-    assert model.probability(plain) == DEFAULT_MODEL.probability(plain)

@@ -18,7 +18,6 @@ import pytest
 
 from ingest.jobs import run_job
 from ingest.uploads import queue_local_files
-from qa_service.answer.answerability import DEFAULT_MODEL, FEATURE_NAMES
 from qa_service.answer.extractive import (
     ELLIPSIS,
     LEAD_SEPARATOR,
@@ -821,21 +820,3 @@ def test_a_short_answer_across_table_cells_is_shown_as_one_value(tokenizer: Toke
     assert answer.short_answer is not None
     assert answer.short_answer.text == "2023년 | 07월 31일"
     assert answer.answer.startswith("2023년 07월 31일" + LEAD_SEPARATOR)
-
-
-def test_a_name_no_passage_mentions_makes_the_question_less_answerable(
-        tokenizer: Tokenizer) -> None:
-    """Samsung's balance sheet holds every word of "SK하이닉스의 재고자산은 얼마인가요?"
-    but the company it names: the feature says so, and the answer is less likely."""
-    text = "삼성전자 연결재무상태표\n8. 재고자산 | 8 | 52,187,866 | 41,384,404"
-    passage = Passage(chunk_id=1, document_id="samsung", filename="samsung.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
-    terms = TermStatistics(chunks=50, frequencies={"삼성": 5, "재고": 3, "자산": 4,
-                                                   "하이닉스": 0, "sk": 0})
-    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
-    named = answerer.features(evidence_of("삼성전자의 재고자산은 얼마인가요?", [passage], terms))
-    other = answerer.features(evidence_of("SK하이닉스의 재고자산은 얼마인가요?", [passage], terms))
-    assert named.names_missing == 0.0 and other.names_missing == 1.0
-    weight = DEFAULT_MODEL.weights[FEATURE_NAMES.index("names_missing")]
-    assert weight < 0 and DEFAULT_MODEL.probability(
-        replace(named, names_missing=1.0)) < DEFAULT_MODEL.probability(named)
