@@ -11,9 +11,9 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
-__all__ = ["CELL_SEPARATOR", "FIGURE", "PLAIN_FIGURE", "PURE_VALUE", "TEXT_ROW_MIN_VALUES",
-           "YEAR", "glued_figures", "is_header_row", "is_table_row", "lines_of",
-           "names_columns", "stripped", "table_cells", "text_row_cells"]
+__all__ = ["CELL_SEPARATOR", "FIGURE", "NON_SPACE", "PLAIN_FIGURE", "PURE_VALUE",
+           "TEXT_ROW_MIN_VALUES", "YEAR", "glued_figures", "is_header_row", "is_table_row",
+           "lines_of", "names_columns", "stripped", "table_cells", "text_row_cells"]
 
 # A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
 # "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
@@ -30,7 +30,7 @@ PURE_VALUE = re.compile(
     rf"^\s*\(?\s*(?:[$₩€£¥]\s?)?\(?(?:{FIGURE})\)?\s*(?:%|원|만원|억원|백만원)?\s*\)?\s*$")
 # A cell that is a year: a column's name, not a value
 YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
-_NON_SPACE = re.compile(r"\S+")
+NON_SPACE = re.compile(r"\S+")
 CELL_SEPARATOR = " | "
 # A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
 # percent sign), or a dash for an empty cell
@@ -106,7 +106,7 @@ def text_row_cells(text: str, start: int, end: int) -> list[tuple[int, int]] | N
     cells, at least one a figure) that end the line; None for any other line. A figure
     followed by a comma or a full stop ends a sentence or a list ("2019, 20, 3018."),
     never a row."""
-    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+    words = [(m.start(), m.end()) for m in NON_SPACE.finditer(text, start, end)]
     values: list[tuple[int, int]] = []
     while words and _TEXT_ROW_VALUE.fullmatch(text, *words[-1]):
         first, last = words.pop()

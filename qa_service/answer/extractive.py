@@ -85,22 +85,19 @@ from qa_service.answer.models import (
 )
 from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
-    CELL_SEPARATOR,
     AnswerType,
     answer_type,
     column_header,
-    is_table_row,
-    lines_of,
     row_headings,
     short_span,
     short_years,
     stacked_value,
-    table_cells,
 )
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.schemas import Passage
 from qa_service.statements import STATEMENTS, of_statements, statements_asked
+from qa_service.table_lines import CELL_SEPARATOR, is_table_row, lines_of, table_cells
 from qa_service.tokens import Tokenizer, has_hangul
 
 __all__ = ["ExtractiveAnswerer", "SentenceWeights"]

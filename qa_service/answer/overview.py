@@ -14,10 +14,10 @@ import re
 from collections.abc import Sequence
 
 from qa_service.answer.models import ONE_LINE, Citation, is_korean
-from qa_service.answer.short import lines_of
 from qa_service.headings import is_heading
 from qa_service.schemas import Passage
 from qa_service.sentences import split_sentences
+from qa_service.table_lines import lines_of
 
 __all__ = ["is_overview_request", "overview_quotes", "overview_text"]
 
@@ -111,7 +111,7 @@ def _is_section(line: str) -> bool:
 
 
 def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
-    """The non-empty lines of `text[start:end]` (`short.lines_of`) as (where the line's
+    """The non-empty lines of `text[start:end]` (`table_lines.lines_of`) as (where the line's
     first non-space character is, the line from it)."""
     found = []
     for line_start, line_end in lines_of(text, start, end):

@@ -33,10 +33,9 @@ from enum import StrEnum
 from qa_service.table_lines import (
     CELL_SEPARATOR,
     FIGURE,
+    NON_SPACE,
     PLAIN_FIGURE,
     PURE_VALUE,
-    YEAR,
-    is_header_row,
     is_table_row,
     lines_of,
     names_columns,
@@ -46,9 +45,8 @@ from qa_service.table_lines import (
 )
 from qa_service.tokens import has_hangul
 
-__all__ = ["CELL_SEPARATOR", "AnswerType", "LineSpan", "answer_type", "column_header",
-           "is_header_row", "is_table_row", "lines_of", "row_headings", "short_span",
-           "short_years", "stacked_value", "table_cells"]
+__all__ = ["AnswerType", "LineSpan", "answer_type", "column_header", "row_headings",
+           "short_span", "short_years", "stacked_value"]
 
 
 class AnswerType(StrEnum):
@@ -85,10 +83,6 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
-_NUMBER = FIGURE  # a figure on its own (`qa_service.table_lines.FIGURE`)
-_PLAIN_FIGURE = PLAIN_FIGURE
-_PURE_VALUE = PURE_VALUE
-_YEAR = YEAR
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 # A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
@@ -104,7 +98,7 @@ _WHOLE_DATE = (rf"\d{{4}}\s*년{_CELL_GAP}\d{{1,2}}\s*월(?:{_CELL_GAP}\d{{1,2}}
 _KOREAN_PART = r"\d[\d,]*(?:\.\d+)?"
 _KOREAN_LAST = rf"(?:\s?{_KOREAN_PART}(?![\d,.])(?!\s?[조억만천]))?"
 _KOREAN_FIGURE = (
-    rf"(?:{_NUMBER})\s?(?:조(?=\s?\d)(?:\s?{_KOREAN_PART}\s?억)?(?:\s?{_KOREAN_PART}\s?만)?"
+    rf"(?:{FIGURE})\s?(?:조(?=\s?\d)(?:\s?{_KOREAN_PART}\s?억)?(?:\s?{_KOREAN_PART}\s?만)?"
     rf"|억(?=\s?\d)(?:\s?{_KOREAN_PART}\s?만)?|만(?=\s?\d))(?:\s?{_KOREAN_PART}\s?천)?"
     rf"{_KOREAN_LAST}")
 _SPANS: dict[AnswerType, re.Pattern[str]] = {
@@ -117,15 +111,15 @@ _SPANS: dict[AnswerType, re.Pattern[str]] = {
         re.IGNORECASE),
     AnswerType.MONEY: re.compile(
         # trillions and hundreds of millions, also in cells of their own: "1조 | 4,692억원"
-        rf"(?:{_NUMBER})\s?조{_CELL_GAP}{_KOREAN_PART}\s?억\s?원?|{_KOREAN_FIGURE}(?:\s?원)?"
-        rf"|(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{_NUMBER})(?:\s?(?:million|billion|thousand|[MBK]"
-        rf"|만|억|조)\b)?|(?:{_NUMBER})\s?(?:원|만원|억원|천원|백만원|조원|달러|dollars?|euros?"
-        rf"|won)(?![A-Za-z])|(?:{_NUMBER})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
+        rf"(?:{FIGURE})\s?조{_CELL_GAP}{_KOREAN_PART}\s?억\s?원?|{_KOREAN_FIGURE}(?:\s?원)?"
+        rf"|(?:[$₩€£¥]|USD|KRW|EUR|US\$)\s?(?:{FIGURE})(?:\s?(?:million|billion|thousand|[MBK]"
+        rf"|만|억|조)\b)?|(?:{FIGURE})\s?(?:원|만원|억원|천원|백만원|조원|달러|dollars?|euros?"
+        rf"|won)(?![A-Za-z])|(?:{FIGURE})(?:\s?(?:million|billion|thousand))?", re.IGNORECASE),
     AnswerType.PERCENT: re.compile(
-        rf"(?:{_NUMBER})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{_NUMBER})",
+        rf"(?:{FIGURE})\s?(?:%|percent|퍼센트|\uff05|basis points|bp)|(?:{FIGURE})",
         re.IGNORECASE),
     AnswerType.COUNT: re.compile(
-        rf"{_KOREAN_FIGURE}|(?:{_NUMBER})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권"
+        rf"{_KOREAN_FIGURE}|(?:{FIGURE})\s?(?:만|억|천)?\s?(?:(?:개월|개|명|건|회|대|장|곳|편|권"
         rf"|년|시간|분|일|주|km|kg|m|hours?|minutes?|days?|years?|months?|weeks?|people|persons?"
         rf"|employees|rooms?|times?)(?![A-Za-z]))?|\b(?:two|three|four|five|six|seven|eight|nine"
         rf"|ten|eleven|twelve|twenty|thirty|hundred)\b", re.IGNORECASE),
@@ -147,14 +141,14 @@ _CURRENCY_SIGN = r"(?:[$₩€£¥]\s?)?"
 _RANGE_JOINER = r"(?:to|through|[\u2013~\u223c])"
 # The rest of a range after its first figure (and that figure's unit): "27 to 30 pounds",
 # "10\u201315%" (en dash), "3년~5년"; "and" only after "between" ("between 100 and 200 billion")
-_RANGE_FIGURE = rf"\s?{_CURRENCY_SIGN}(?P<figure>{_PLAIN_FIGURE})(?![\d,]\d)"
+_RANGE_FIGURE = rf"\s?{_CURRENCY_SIGN}(?P<figure>{PLAIN_FIGURE})(?![\d,]\d)"
 _RANGE_REST = re.compile(rf"\s?{_RANGE_JOINER}{_RANGE_FIGURE}", re.IGNORECASE)
 _BETWEEN_REST = re.compile(rf"\s(?:and){_RANGE_FIGURE}", re.IGNORECASE)
 _BETWEEN = re.compile(r"\bbetween\s$", re.IGNORECASE)
 # ... and the start of a range whose last figure was found
 _RANGE_OPENING = re.compile(
-    rf"(?<![\w.,]){_CURRENCY_SIGN}{_PLAIN_FIGURE}\s?(?:%|[가-힣]{{1,2}})?\s?{_RANGE_JOINER}\s?$"
-    rf"|(?<=between\s){_CURRENCY_SIGN}{_PLAIN_FIGURE}\s(?:and)\s$", re.IGNORECASE)
+    rf"(?<![\w.,]){_CURRENCY_SIGN}{PLAIN_FIGURE}\s?(?:%|[가-힣]{{1,2}})?\s?{_RANGE_JOINER}\s?$"
+    rf"|(?<=between\s){_CURRENCY_SIGN}{PLAIN_FIGURE}\s(?:and)\s$", re.IGNORECASE)
 RANGE_OPENING_CHARS = 30
 # What qualifies a figure after its unit: "85% 이상", "3년 미만"
 _QUALIFIER = re.compile(r"\s?(?:이상|이하|미만|초과|가량|정도)"
@@ -181,10 +175,9 @@ UNIT_MAX_CHARS = 3
 _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
 _WORD = re.compile(r"[^\W_]+")
-_NON_SPACE = re.compile(r"\S+")
 # A value printed on a line of its own below its label: a figure with a short unit
 _STACKED_VALUE = re.compile(
-    rf"^\s*(?:[$₩€£¥]\s?)?(?:{_NUMBER})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
+    rf"^\s*(?:[$₩€£¥]\s?)?(?:{FIGURE})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
 _MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
 _SHORT_YEAR = re.compile(r"['\u2018\u2019](\d{2})(?!\d)")  # a year as "'21" (or with a curly quote)
@@ -254,7 +247,7 @@ def short_span(question: str, text: str, line: tuple[int, int],
     kind = answer_type(question) if kind is None else kind
     start, end = line
     cells = table_cells(text, start, end)
-    values = [c for c in cells if _PURE_VALUE.match(text[c[0]:c[1]]) and not _asked(
+    values = [c for c in cells if PURE_VALUE.match(text[c[0]:c[1]]) and not _asked(
         question, text[c[0]:c[1]])]
     if len(cells) >= 2 and values:
         label = text[start:values[0][0]]
@@ -307,9 +300,9 @@ def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tup
         if names_columns(text, cells):
             found.append(((start, end), cells))
         elif in_block and not text_row:
-            words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+            words = [(m.start(), m.end()) for m in NON_SPACE.finditer(text, start, end)]
             if len(words) in (values, values + 1) and not any(
-                    _PURE_VALUE.match(text[a:b]) for a, b in words) \
+                    PURE_VALUE.match(text[a:b]) for a, b in words) \
                     and not text[start:end].rstrip().endswith("."):
                 found.append(((start, end), words))
         in_block = text_row
@@ -481,7 +474,7 @@ def _name_only(text: str, start: int, end: int) -> tuple[int, int] | None:
     """A name's span without the capitalised words before it that are none of its own (a
     sentence's "In", "The", a month: "In August" is no name), or None when nothing of two
     words or an acronym is left."""
-    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+    words = [(m.start(), m.end()) for m in NON_SPACE.finditer(text, start, end)]
     while words and text[words[0][0]:words[0][1]].rstrip(".,").casefold() in _NOT_NAMES:
         words.pop(0)
     if not words:

@@ -10,12 +10,11 @@ from qa_service.answer.short import (
     AnswerType,
     answer_type,
     column_header,
-    lines_of,
     row_headings,
     short_span,
     stacked_value,
-    table_cells,
 )
+from qa_service.table_lines import lines_of, table_cells
 from qa_service.tokens import Tokenizer
 
 BALANCE = ("삼성전자주식회사와 그 종속기업 | (단위 : 백만원)\n"
