@@ -233,6 +233,7 @@ class HybridRetriever:
         other = ({i for i, row in rows.items() if is_korean(row.text) != korean}
                  if translated or cross_lingual else set())
         if translated:
+            # `dense` also holds the named documents' own candidates, which `wide` lacks
             lexical = with_translated_hits(lexical, translated, [*wide, *dense], other)
         lexical_hits = RankedList([h for h in lexical if h[0] in rows],
                                   self.settings.lexical_weight)
