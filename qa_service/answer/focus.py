@@ -51,7 +51,9 @@ _ENGLISH_PATTERNS = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\bhow much (?:does|did|do|will)\s+[^?,]{1,60}?\s+(?:charge|bill|pay|spend|invest)\s+"
     r"(?:for|on)\s+(?:the\s+)?(?P<focus>[^?,]+)",
     # "what is Amazon's FY2019 net income ...", "what was the company's total revenue"
-    r"\bwhat (?:is|was|are|were)\s+(?:the\s+)?[^?,]{1,40}?['\u2019]s\s+(?P<focus>[^?,]+)",
+    # "what were Samsung Electronics' consolidated cash and cash equivalents ..."
+    r"\bwhat (?:is|was|are|were)\s+(?:the\s+)?[^?,]{1,40}?(?:['\u2019]s|s['\u2019])\s+"
+    r"(?P<focus>[^?,]+)",
     r"\bwhat (?:is|was|are|were)\s+(?:the|a|an)\s+(?P<focus>[^?,]+)",
     r"\bwhich\s+(?P<focus>[^?,]+?)\s+(?:does|did|do|is|was|are|were|has|had)\b",
     r"\bwhat\s+(?P<focus>(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b)[^?,]+?)\s+"

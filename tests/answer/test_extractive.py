@@ -769,6 +769,34 @@ def test_a_sentence_holding_a_translation_holds_the_question_s_word(
     assert answerer.features(translated).coverage > answerer.features(evidence).coverage == 0
 
 
+BALANCE_SHEET = ("연 결 재 무 상 태 표\n"
+                 "제 54 기 : 2022년 12월 31일 현재\n"
+                 "삼성전자주식회사와 그 종속기업 | (단위 : 백만원)\n"
+                 "과 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n"
+                 "현금및현금성자산 | 4, 28 | 49,680,710 | 39,031,415\n"
+                 "단기금융상품 | 4, 28 | 65,102,886 | 81,708,986\n"
+                 "매출채권 | 4, 5, 28 | 35,721,563 | 40,713,415\n")
+
+
+def test_an_english_possessive_plural_names_the_korean_row_it_asks_for(
+        tokenizer: Tokenizer) -> None:
+    """"What were Samsung Electronics' consolidated cash and cash equivalents ...": the
+    focus after a plural's possessive is the row's label, read through its translations
+    (현금및현금성자산), so its figure is the short answer rather than a title line's."""
+    passage = Passage(chunk_id=1, document_id="bs", filename="재무제표.pdf", page=1,
+                      char_start=0, char_end=len(BALANCE_SHEET), text=BALANCE_SHEET, score=1.0)
+    question = ("What were Samsung Electronics' consolidated cash and cash equivalents as of "
+                "December 31, 2022 (in million KRW)?")
+    evidence = replace(
+        evidence_of(question, [passage], TermStatistics(chunks=50, frequencies={
+            "samsung": 3, "electron": 3, "consolid": 5, "cash": 4, "equival": 2, "현금": 3,
+            "자산": 10, "연결": 5, "삼성": 3, "전자": 3})),
+        translations={"samsung": ("삼성",), "electron": ("전자",), "consolid": ("연결",),
+                      "cash": ("현금",), "equival": ("현금", "자산")})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(evidence)
+    assert answer.short_answer is not None and answer.short_answer.text == "49,680,710"
+
+
 def test_the_words_that_say_where_to_look_do_not_pick_the_sentence(
         tokenizer: Tokenizer) -> None:
     """"In the ... report on the December 2015 incident involving a 3-year-old, what did the

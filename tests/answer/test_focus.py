@@ -35,6 +35,9 @@ def tokenizer() -> Tokenizer:
     ("What was 3M's total revenue in FY2018?", "total revenue"),
     ("What is Best Buy's year end FY2019 total amount of inventories?", "total amount"),
     ("What was the company\u2019s 2022 gross margin?", "gross margin"),
+    # a plural's possessive: "Samsung Electronics'"
+    ("What were Samsung Electronics' consolidated cash and cash equivalents as of "
+     "December 31, 2022 (in million KRW)?", "consolidated cash and cash equivalents"),
     # what an invoice charges for: the line's label, without "line item" or a bracket
     ("On the data analysis invoice, how much is charged for the reporting line item?",
      "reporting"),
