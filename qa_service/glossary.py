@@ -64,6 +64,7 @@ ENTRIES: tuple[tuple[str, str], ...] = (
     ("income", "이익 수익"),
     ("expense expenses", "비용"),
     ("cash", "현금"),
+    ("equivalents", "현금성자산"),  # "cash and cash equivalents": 현금및현금성자산
     ("inventory inventories", "재고"),
     ("consolidated", "연결"),
     ("current", "유동"),

@@ -13,6 +13,8 @@ def test_english_labels_find_their_korean_words_and_back(tokenizer: Tokenizer) -
     assert glossary.lookup("invoic") == ("청구서", "인보이스", "송장")  # "invoices" too
     assert glossary.lookup("부가세") == ("vat",)
     assert set(glossary.lookup("이익")) == {"profit", "incom"}
+    # the balance sheet's 현금및현금성자산 is "cash and cash equivalents"
+    assert glossary.lookup("equival") == ("현금", "자산")
     assert glossary.lookup("unrelat") == () and glossary.lookup("바다") == ()
 
 
