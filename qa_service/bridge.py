@@ -277,8 +277,12 @@ class WordBridge:
             best = best[np.argsort(-row[best])]
             listed = (tuple(t for t in self.glossary.lookup(token) if t in side.held)
                       if self.glossary is not None else ())
-            kept = tuple(dict.fromkeys(
-                [*listed, *(side.terms[i] for i in best if row[i] >= self.min_score)]))
+            # where the glossary lists the word's labels, the vectors' nearest terms count
+            # only as forms of them (투자 -> 투자액), not as neighbours in meaning
+            # ("revenue" -> 손익, profit and loss)
+            nearest = [side.terms[i] for i in best if row[i] >= self.min_score
+                       and (not listed or any(label in side.terms[i] for label in listed))]
+            kept = tuple(dict.fromkeys([*listed, *nearest]))
             if kept:
                 found[token] = kept
         return found
