@@ -14,6 +14,8 @@ calculate a financial metric.", "Please help us compute it ..."), or, in Korean,
 request ("단위는 백만 원으로 답해 주세요."); a leading clause that addresses the answerer is
 left out of the sentence that asks ("Basing your judgment by information plainly provided
 in the statement of income, what is ...?", "Here's the question: what is ...?"). A
+condition whose consequence is such an imperative instructs too ("If operating margin is
+not a useful metric for a company like this, then state that and explain why."). A
 question made of requests alone ("Summarize the paper, please.", "요약해 주세요") is all
 asked.
 """
@@ -34,6 +36,9 @@ _ADDRESSED = re.compile(r"\b(?:you|your|please|we\s+need|we\s+want|help\s+us|"
                         r"here(?:'s|\s+is)\s+the\s+question)\b", re.IGNORECASE)
 _KOREAN_REQUEST = re.compile(r"(?:주세요|주십시오|줘|하시오|하세요|바랍니다|하라)[.!]?$")
 _CLAUSES = re.compile(r"(?<=[,:])\s+")
+# "If X is not a useful metric ..., then state that": the consequence after the condition
+_CONDITIONAL = re.compile(r"^(?:if|when|where|unless)\b[^,]{1,200},\s*(?:then\s+)?",
+                          re.IGNORECASE)
 
 
 def asked_part(question: str) -> str:
@@ -51,5 +56,8 @@ def asked_part(question: str) -> str:
 
 
 def _instructs(sentence: str) -> bool:
+    condition = _CONDITIONAL.match(sentence)
+    if condition is not None and _IMPERATIVE.match(sentence[condition.end():]):
+        return True
     return bool(_IMPERATIVE.match(sentence) or _ADDRESSED.search(sentence)
                 or _KOREAN_REQUEST.search(sentence.strip()))

@@ -21,6 +21,10 @@ from qa_service.answer.instructions import asked_part
     ("We want to calculate a financial metric. Please help us compute it. Here's the "
      "question: what is the FY2015 EBITDA margin for Netflix?",
      "what is the FY2015 EBITDA margin for Netflix?"),
+    # a condition whose consequence instructs
+    ("Does Adobe have an improving operating margin profile as of FY2022? If operating "
+     "margin is not a useful metric for a company like this, then state that and explain why.",
+     "Does Adobe have an improving operating margin profile as of FY2022?"),
     ("삼성전자의 재고자산은 얼마인가요? 단위는 백만 원으로 답해 주세요.",
      "삼성전자의 재고자산은 얼마인가요?"),
 ])
@@ -35,6 +39,9 @@ def test_instructions_to_the_answerer_are_left_out(question: str, asked: str) ->
     "요약해 주세요.",
     "반기문이 참여정부에서 맡은 직위는?",
     "Which players used the ball, according to the report?",
+    # a condition followed by a statement, not an imperative, is part of what is asked
+    "If the lease ends early, what is the penalty?",
+    "When the war ended, the treaty was signed. Who signed it?",
 ])
 def test_a_question_without_instructions_is_asked_whole(question: str) -> None:
     assert asked_part(question) == question
