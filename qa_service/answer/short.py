@@ -161,6 +161,7 @@ QUALIFIER_BEFORE_CHARS = 14
 # A figure that dates rather than amounts ("12월", "31일"), and a section's number
 _DATE_UNIT = re.compile(r"\s?(?:년|월|일|시|분|초)(?![가-힣])")
 _SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\s+[^\W\d_]")
+HEADER_CELLS = 4  # a line of this many cells, none of them a value, is a table's header
 _MONEY_MARK = re.compile(r"[$₩€£¥]|USD|KRW|EUR|\d,\d{3}|\d\.\d|원|달러|dollars?|euros?",
                          re.IGNORECASE)
 _LABELLED = re.compile(r"(?:\b(?:Table|Fig\.?|Figure|Section|Chapter|Eq\.?|No\.?|Item)"
@@ -249,6 +250,8 @@ def short_span(question: str, text: str, line: tuple[int, int],
     cells = table_cells(text, start, end)
     values = [c for c in cells if PURE_VALUE.match(text[c[0]:c[1]]) and not _asked(
         question, text[c[0]:c[1]])]
+    if len(cells) >= HEADER_CELLS and not values:
+        return None  # a table's header names its columns: "RPK (000's)" holds no answer
     if len(cells) >= 2 and values:
         label = text[start:values[0][0]]
         if anchored and not matched(label):

@@ -189,6 +189,21 @@ def test_a_row_whose_label_the_question_does_not_name_gives_no_short_answer() ->
     assert span_of("삼성전자 매출채권은 얼마인가요?", BALANCE, 2, anchored=False) == "52,187,866"
 
 
+def test_a_tables_header_gives_no_short_answer() -> None:
+    """A line of four cells or more, none of them a value, names columns: the "000" of
+    "RPK (000's)" is a unit, not the load factor asked for; the row below answers."""
+    table = ("Routes | Pax | y.o.y(%) | RPK\uff08000's\uff09 | y.o.y(%) | ASK\uff08000's) | "
+             "y.o.y(%) | L/F(%)\n"
+             "Europe | 42,097 | 88.3 | 383,539 | 87.2 | 618,617 | 99.5 | 62.0\n")
+    question = "What percentage was the Europe route's L/F in December?"
+    assert span_of(question, table, 0, anchored=False) is None
+    assert span_of("What percentage of seats were filled, L/F?", table, 1,
+                   anchored=False) == "62.0"
+    # two cells, a label and a date that is no pure figure: a line, not a header
+    due = "지급 기한: | 2023년 11월 30일"
+    assert span_of("지급 기한은 언제인가요?", due, 0) == "2023년 11월 30일"
+
+
 def test_a_prose_span_far_from_the_questions_words_is_no_answer() -> None:
     line = ("The museum opened its doors to visitors in the spring and it has since then "
             "welcomed school groups, artists and tourists from everywhere, about 12,000 a year.")
