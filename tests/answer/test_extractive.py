@@ -616,6 +616,23 @@ def test_the_noun_naming_the_answers_kind_need_not_be_on_the_page(tokenizer: Tok
     assert features.unseen == 0.0 and features.coverage == pytest.approx(1.0)
 
 
+def test_a_word_whose_translation_the_knowledge_base_holds_is_not_unseen(
+        tokenizer: Tokenizer) -> None:
+    """A Korean question over an English traffic report: the knowledge base never saw 유럽
+    or 국제선, but it holds their translations (`Evidence.translations`), so they do not
+    count as words of another topic; 탑승 has none and still does."""
+    text = "Europe | 42,097 | 88.3 | 383,539 | 87.2 | 618,617 | 99.5 | 62.0"
+    passage = Passage(chunk_id=1, document_id="jal", filename="jal.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=3.0)
+    terms = TermStatistics(chunks=50, frequencies={"jal": 5, "europ": 3, "internat": 4})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
+    evidence = evidence_of("JAL의 유럽 국제선 탑승률은 몇 퍼센트였나요?", [passage], terms)
+    plain = answerer.features(evidence)
+    translated = answerer.features(replace(evidence, translations={
+        "유럽": ("europ",), "국제선": ("internat",)}))
+    assert 0 < translated.unseen < plain.unseen
+
+
 def test_a_misspelled_word_counts_as_meant_but_still_as_unseen(tokenizer: Tokenizer) -> None:
     """Retrieval read "Hollwood" as "hollywood" (`Evidence.spellings`): the sentence that
     holds it covers the question, while the typed word still says the knowledge base
