@@ -23,7 +23,7 @@ import threading
 
 from qa_service.tokens import Tokenizer, has_hangul
 
-__all__ = ["ENTRIES", "Glossary"]
+__all__ = ["COMPOUND_ENDINGS", "ENTRIES", "Glossary", "compound_parts"]
 
 # (English words, Korean words): the same label in both languages
 ENTRIES: tuple[tuple[str, str], ...] = (
@@ -45,7 +45,7 @@ ENTRIES: tuple[tuple[str, str], ...] = (
     ("consumption", "소비세"),
     ("quantity quantities", "수량"),
     ("price prices", "단가 가격"),
-    ("fee fees", "수수료 요금"),
+    ("fee fees", "수수료 요금 비용"),
     ("cost costs", "비용"),
     ("charge charges charged", "요금 비용"),
     ("discount discounts", "할인"),
@@ -82,6 +82,23 @@ ENTRIES: tuple[tuple[str, str], ...] = (
     ("budget", "예산"),
     ("investment", "투자"),
 )
+
+# Korean labels compound a noun with one syllable that stands for a word of these
+# documents: 개발비 is 개발 + 비용 (a development fee), 입장료 입장 + 요금, 투자액 투자 + 금액,
+# 소비세 소비 + 세금. Kiwi keeps such a compound whole, so neither "개발 비용" nor an English
+# question's "development fee" (개발, 비용) finds it by its parts.
+COMPOUND_ENDINGS: dict[str, str] = {"비": "비용", "료": "요금", "액": "금액", "세": "세금"}
+_NOT_COMPOUNDS = ("재료",)  # 원재료 is raw material, not a fee
+
+
+def compound_parts(morpheme: str) -> tuple[str, ...]:
+    """The parts of a Korean compound label (`COMPOUND_ENDINGS`): its noun of two
+    syllables or more and the word its last syllable stands for; () for any other word."""
+    ending = COMPOUND_ENDINGS.get(morpheme[-1:])
+    if ending is None or len(morpheme) < 3 or not has_hangul(morpheme[:-1]) or (
+            morpheme.endswith(_NOT_COMPOUNDS)):
+        return ()
+    return morpheme[:-1], ending
 
 
 class Glossary:

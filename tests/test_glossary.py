@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa_service.glossary import ENTRIES, Glossary
+from qa_service.glossary import ENTRIES, Glossary, compound_parts
 from qa_service.tokens import Tokenizer, has_hangul
 
 
@@ -34,3 +34,14 @@ def test_the_table_is_read_when_first_needed(tokenizer: Tokenizer) -> None:
     assert glossary._english is None  # nothing tokenized at construction
     assert glossary.lookup("세금") == ("tax",)
     assert glossary.lookup("tax") == ("세금",)
+
+
+def test_a_korean_compound_label_has_its_parts() -> None:
+    """개발비 is a development fee (개발 + 비용); a two-syllable word (금액, 준비) and raw
+    material (원재료) are no such compounds."""
+    assert compound_parts("개발비") == ("개발", "비용")
+    assert compound_parts("입장료") == ("입장", "요금")
+    assert compound_parts("투자액") == ("투자", "금액")
+    assert compound_parts("소비세") == ("소비", "세금")
+    for word in ("금액", "준비", "원재료", "보증", "fee", "비"):
+        assert compound_parts(word) == (), word

@@ -95,6 +95,7 @@ from qa_service.answer.short import (
 )
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
+from qa_service.glossary import compound_parts
 from qa_service.schemas import Passage
 from qa_service.statements import STATEMENTS, of_statements, statements_asked
 from qa_service.table_lines import CELL_SEPARATOR, is_table_row, lines_of, table_cells
@@ -709,8 +710,12 @@ def _meanings(evidence: Evidence) -> dict[str, tuple[str, ...]]:
 
 
 def _meant(tokens: Iterable[str], meaning: dict[str, tuple[str, ...]]) -> frozenset[str]:
-    """`tokens` with the question's words their translations stand for."""
+    """`tokens` with the parts of Korean compound labels (개발비 -> 개발, 비용:
+    `qa_service.glossary.compound_parts`) and the question's words their translations
+    stand for."""
     held = set(tokens)
+    for token in list(held):
+        held.update(compound_parts(token))
     for token in list(held):
         held.update(meaning.get(token, ()))
     return frozenset(held)

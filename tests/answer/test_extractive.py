@@ -814,6 +814,32 @@ def test_an_english_possessive_plural_names_the_korean_row_it_asks_for(
     assert answer.short_answer is not None and answer.short_answer.text == "49,680,710"
 
 
+RENEWAL_INVOICE = ("제목 : 웹 사이트 리뉴얼 프로젝트\n"
+                   "품번‧품명 | 수량 | 단가(세금 별도) | 금액\n"
+                   "개발비 | 1 | ₩1,500,000 | ₩1,500,000\n"
+                   "디렉션 비용 | 1 | ₩1,000,000 | ₩1,000,000\n"
+                   "송금 수수료는 귀사에서 부담해 주시기 바랍니다.\n")
+
+
+def test_a_korean_compound_label_is_read_by_its_parts(tokenizer: Tokenizer) -> None:
+    """"How much is the development fee?" over a Korean invoice: its row reads 개발비, one
+    word to Kiwi; read as 개발 + 비용, it holds "development" and "fee" (through their
+    translations), so its amount answers rather than the remittance-fee line's."""
+    passage = Passage(chunk_id=1, document_id="invoice", filename="청구서.pdf", page=1,
+                      char_start=0, char_end=len(RENEWAL_INVOICE), text=RENEWAL_INVOICE,
+                      score=1.0)
+    question = "On the website renewal invoice, how much is the development fee line item?"
+    evidence = replace(
+        evidence_of(question, [passage], TermStatistics(chunks=50, frequencies={
+            "invoic": 3, "websit": 3, "renew": 2, "develop": 3, "fee": 4, "개발": 3,
+            "비용": 6, "수수료": 2})),
+        translations={"invoic": ("청구서",), "websit": ("사이트",), "develop": ("개발",),
+                      "fee": ("수수료", "비용")})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(evidence)
+    assert answer.short_answer is not None and answer.short_answer.text == "₩1,500,000"
+    assert answer.citations[0].quote.startswith("개발비")
+
+
 def test_the_words_that_say_where_to_look_do_not_pick_the_sentence(
         tokenizer: Tokenizer) -> None:
     """"In the ... report on the December 2015 incident involving a 3-year-old, what did the
