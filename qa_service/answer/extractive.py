@@ -87,7 +87,9 @@ from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
     AnswerType,
     answer_type,
+    asks_cost,
     column_header,
+    in_currency,
     row_headings,
     short_span,
     short_years,
@@ -488,14 +490,27 @@ class ExtractiveAnswerer:
         lines, best = self._weighed_lines(evidence, idf, focus, candidates, contexts,
                                           words, other_language)
         kind = answer_type(question)
+        cost = kind is AnswerType.MONEY and asks_cost(question)
+        uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
         for weight, passage, start, end, sentence in lines:
-            if weight < LEAD_MIN_WEIGHT or weight < LEAD_LINE_SHARE * lines[0][0]:
+            if weight < LEAD_MIN_WEIGHT or (weight < LEAD_LINE_SHARE * lines[0][0]
+                                            and uncurrencied is None):
                 break
             lead = _lead_at(question, passages[passage].text, passage, (start, end), sentence,
                             matched, kind, other_language[passage])
-            if lead is not None:
-                return lead, best
-        return None, best
+            if lead is None:
+                continue
+            text = passages[passage].text
+            if cost and _in_prose_without_currency(text, lead):
+                # "2.1 million" (tokens) for "how much does it cost": a lighter line of
+                # prose that names the currency ("... is merely USD 5.80") answers if there
+                # is one (a table's amounts seldom name theirs: they replace nothing)
+                uncurrencied = uncurrencied or lead
+                continue
+            if uncurrencied is not None and is_table_row(text, lead.line_start, lead.line_end):
+                continue
+            return lead, best
+        return uncurrencied, best
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
                        focus: dict[str, float], candidates: list[_Candidate],
@@ -795,6 +810,12 @@ def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
     first, last = line if span.table else sentence
     header = column_header(text, line) if span.table else None
     return _Lead(passage, first, last, span.start, span.end, header)
+
+
+def _in_prose_without_currency(text: str, lead: _Lead) -> bool:
+    """Whether the short answer is an amount in prose that names no currency."""
+    return (lead.header is None and not is_table_row(text, lead.line_start, lead.line_end)
+            and not in_currency(text[lead.span_start:lead.span_end]))
 
 
 def _whole_line(text: str, start: int, end: int) -> bool:

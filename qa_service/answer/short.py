@@ -45,8 +45,8 @@ from qa_service.table_lines import (
 )
 from qa_service.tokens import has_hangul
 
-__all__ = ["AnswerType", "LineSpan", "answer_type", "column_header", "row_headings",
-           "short_span", "short_years", "stacked_value"]
+__all__ = ["AnswerType", "LineSpan", "answer_type", "asks_cost", "column_header", "in_currency",
+           "row_headings", "short_span", "short_years", "stacked_value"]
 
 
 class AnswerType(StrEnum):
@@ -162,6 +162,12 @@ QUALIFIER_BEFORE_CHARS = 14
 _DATE_UNIT = re.compile(r"\s?(?:년|월|일|시|분|초)(?![가-힣])")
 _SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\s+[^\W\d_]")
 HEADER_CELLS = 4  # a line of this many cells, none of them a value, is a table's header
+# a currency named with an amount: "USD 5.80", "₩1,500,000", "3,000원" (not "2.1 million")
+_CURRENCY = re.compile(r"[$₩€£¥]|\b(?:USD|KRW|EUR|GBP|JPY|dollars?|euros?|won)\b|원|달러|유로",
+                       re.IGNORECASE)
+# a question about what is paid, not any amount ("how much ... cost", "요금은 얼마")
+_COST_QUESTION = re.compile(r"\b(?:costs?|price[sd]?|pay|paid|charges?|charged|fees?|spen[dt]"
+                            r")\b|비용|가격|요금", re.IGNORECASE)
 _MONEY_MARK = re.compile(r"[$₩€£¥]|USD|KRW|EUR|\d,\d{3}|\d\.\d|원|달러|dollars?|euros?",
                          re.IGNORECASE)
 _LABELLED = re.compile(r"(?:\b(?:Table|Fig\.?|Figure|Section|Chapter|Eq\.?|No\.?|Item)"
@@ -365,6 +371,16 @@ def _named_column(question: str, text: str, line_start: int, width: int
         if 0 <= column < width and (best is None or top > best[0]):
             best = (top, column, line)
     return (best[1], best[2]) if best else None
+
+
+def asks_cost(question: str) -> bool:
+    """Whether `question` asks what something costs (a price, a fee, a charge)."""
+    return _COST_QUESTION.search(question) is not None
+
+
+def in_currency(text: str) -> bool:
+    """Whether an amount `text` names its currency ("USD 5.80", "3,000원")."""
+    return _CURRENCY.search(text) is not None
 
 
 def short_years(text: str) -> frozenset[str]:

@@ -840,6 +840,32 @@ def test_a_korean_compound_label_is_read_by_its_parts(tokenizer: Tokenizer) -> N
     assert answer.citations[0].quote.startswith("개발비")
 
 
+def test_a_cost_is_answered_with_the_amount_that_names_its_currency(
+        tokenizer: Tokenizer) -> None:
+    """"How much does it cost ...?": the sentence with most of the question's words gives
+    "2.1 million" (tokens); the next one names the currency (USD 5.80) and answers. An
+    amount question that asks no cost keeps the first amount."""
+    text = ("For GPT-3.5-Turbo-Instruct, the maximal number of input and output tokens "
+            "consumed to derive the final attack for one CWE is 2.1 million and 1.3 million, "
+            "respectively. Given the current rates of USD 1.50 per million input tokens and "
+            "USD 2.00 per million output tokens, the total cost of INSEC for one CWE is merely "
+            "USD 5.80.")
+    passage = Passage(chunk_id=1, document_id="insec", filename="insec.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=1.0)
+    terms = TermStatistics(chunks=50, frequencies={  # the paper's words are common in it
+        "cost": 2, "insec": 3, "cwe": 10, "gpt": 20, "turbo": 20, "instruct": 20,
+        "deriv": 15, "attack": 30, "input": 10, "consum": 5})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    cost = answerer.answer(evidence_of(
+        "How much does it cost to derive an INSEC attack for one CWE against "
+        "GPT-3.5-Turbo-Instruct?", [passage], terms))
+    assert cost.short_answer is not None and cost.short_answer.text == "USD 5.80"
+    tokens = answerer.answer(evidence_of(
+        "How much input is consumed to derive the final attack for one CWE against "
+        "GPT-3.5-Turbo-Instruct?", [passage], terms))
+    assert tokens.short_answer is not None and tokens.short_answer.text == "2.1 million"
+
+
 def test_the_words_that_say_where_to_look_do_not_pick_the_sentence(
         tokenizer: Tokenizer) -> None:
     """"In the ... report on the December 2015 incident involving a 3-year-old, what did the

@@ -9,7 +9,9 @@ import pytest
 from qa_service.answer.short import (
     AnswerType,
     answer_type,
+    asks_cost,
     column_header,
+    in_currency,
     row_headings,
     short_span,
     stacked_value,
@@ -494,3 +496,14 @@ def test_a_figure_keeps_the_word_that_qualifies_it(question: str, line: str, spa
 def test_a_qualified_figure_keeps_its_unit_and_only_a_year_closes_no_range(
         question: str, line: str, span: str) -> None:
     assert span_of(question, line, 0) == span
+
+
+def test_a_cost_question_and_an_amount_in_currency_are_told() -> None:
+    assert asks_cost("How much does it cost to derive the attack?")
+    assert asks_cost("How much is charged for the reporting line item?")
+    assert asks_cost("신라스테이 볼룸 대관 요금은 얼마인가요?")
+    assert not asks_cost("How much input is consumed per CWE?")
+    assert not asks_cost("인구는 얼마인가요?")
+    assert in_currency("USD 5.80") and in_currency("₩1,500,000") and in_currency("3,000원")
+    assert in_currency("$2 million") and in_currency("20 euros")
+    assert not in_currency("2.1 million") and not in_currency("1,500,000")
