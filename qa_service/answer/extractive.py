@@ -283,10 +283,12 @@ class ExtractiveAnswerer:
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
         total = math.fsum(typed.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen,
-        # nor a word whose translation the knowledge base holds (유럽 -> europe)
+        # nor a word whose translation a passage's sentence holds (유럽 -> europe)
+        translated = frozenset(t for t in evidence.translations
+                               if any(t in c.tokens for c in candidates))
         unseen = (math.fsum(w for t, w in typed.items()
                             if not evidence.terms.frequencies.get(t) and not _COMPOUND.search(t)
-                            and t not in evidence.translations)
+                            and t not in translated)
                   / total) if total else 1.0
         figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items

@@ -616,11 +616,12 @@ def test_the_noun_naming_the_answers_kind_need_not_be_on_the_page(tokenizer: Tok
     assert features.unseen == 0.0 and features.coverage == pytest.approx(1.0)
 
 
-def test_a_word_whose_translation_the_knowledge_base_holds_is_not_unseen(
+def test_a_word_whose_translation_a_passage_holds_is_not_unseen(
         tokenizer: Tokenizer) -> None:
     """A Korean question over an English traffic report: the knowledge base never saw 유럽
-    or 국제선, but it holds their translations (`Evidence.translations`), so they do not
-    count as words of another topic; 탑승 has none and still does."""
+    or 국제선, but the passage holds a translation of 유럽 (`Evidence.translations`), so it
+    does not count as a word of another topic; 국제선, whose translation the knowledge base
+    holds but the passage does not, and 탑승, which has none, still do."""
     text = "Europe | 42,097 | 88.3 | 383,539 | 87.2 | 618,617 | 99.5 | 62.0"
     passage = Passage(chunk_id=1, document_id="jal", filename="jal.pdf", page=1,
                       char_start=0, char_end=len(text), text=text, score=3.0)
@@ -628,9 +629,10 @@ def test_a_word_whose_translation_the_knowledge_base_holds_is_not_unseen(
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
     evidence = evidence_of("JAL의 유럽 국제선 탑승률은 몇 퍼센트였나요?", [passage], terms)
     plain = answerer.features(evidence)
-    translated = answerer.features(replace(evidence, translations={
+    europe = answerer.features(replace(evidence, translations={"유럽": ("europ",)}))
+    both = answerer.features(replace(evidence, translations={
         "유럽": ("europ",), "국제선": ("internat",)}))
-    assert 0 < translated.unseen < plain.unseen
+    assert 0 < both.unseen == europe.unseen < plain.unseen
 
 
 def test_a_misspelled_word_counts_as_meant_but_still_as_unseen(tokenizer: Tokenizer) -> None:
