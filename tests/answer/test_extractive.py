@@ -35,7 +35,7 @@ from qa_service.services import Services
 from qa_service.statements import STATEMENTS
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import Tokenizer
-from tests.answer.conftest import evidence_of
+from tests.answer.conftest import embedded_evidence, evidence_of
 from tests.pdfs import HANGUL_FONT, Drawn, drawn_pdf, render_pages_article, text_pdf
 
 AURORA = [
@@ -840,6 +840,36 @@ def test_a_korean_compound_label_is_read_by_its_parts(tokenizer: Tokenizer) -> N
     answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(evidence)
     assert answer.short_answer is not None and answer.short_answer.text == "₩1,500,000"
     assert answer.citations[0].quote.startswith("개발비")
+
+
+def test_a_form_header_repeating_the_leading_clause_is_not_quoted_first(
+        tokenizer: Tokenizer, embedder: Embedder) -> None:
+    """"In the Fond du Lac County 90-day report on the December 2015 incident involving a
+    3-year-old, what did the Medical Examiner conclude ...": the report's form header,
+    one "sentence" of field lines, repeats every word of the leading clause; those words
+    count a quarter (`located_words`), so the Medical Examiner's sentence is quoted first.
+    At a half, as a passage's context words count, the header was."""
+    text = ("Individuals may be referenced by relationship or position; e.g., mother, "
+            "father, child, physician, etc.\n"
+            "Case Tracking Number: 151201-DSP-FOND-581 Agency: Fond du Lac County Department "
+            "of Social Services\nChild Information (at time of incident)\n"
+            "Age: 3 Years Gender: Female\nDate of Incident: 12/01/2015\n"
+            "Description of the incident, including the suspected cause of death, injury or "
+            "egregious abuse or neglect:\nOn December 1, 2015, the agency received a report "
+            "regarding a 3-year-old child brought to the hospital with head injuries. "
+            "The Medical Examiner's Office completed report determined that the child's head "
+            "trauma was caused by accidental means.")
+    passage = Passage(chunk_id=1, document_id="report", filename="report.pdf", page=1,
+                      char_start=0, char_end=len(text), text=text, score=1.0)
+    question = ("In the Fond du Lac County 90-day report on the December 2015 incident "
+                "involving a 3-year-old, what did the Medical Examiner conclude caused the "
+                "head trauma?")
+    evidence = embedded_evidence(embedder, tokenizer, question, [passage])
+    settings = AnswerSettings(abstain_below=0, max_sentences=1)
+    answer = ExtractiveAnswerer(tokenizer, settings).answer(evidence)
+    assert answer.citations[0].quote.startswith("The Medical Examiner's Office")
+    halved = ExtractiveAnswerer(tokenizer, settings, SentenceWeights(located_words=0.5))
+    assert not halved.answer(evidence).citations[0].quote.startswith("The Medical")
 
 
 def test_a_cost_is_answered_with_the_amount_that_names_its_currency(
