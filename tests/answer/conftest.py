@@ -87,6 +87,13 @@ def embedded_evidence(embedder: Embedder, tokenizer: Tokenizer, question: str,
                        query_vector=embedder.embed_queries([question])[0], stored=stored)
 
 
+def whole_page(text: str, document_id: str, filename: str, score: float = 1.0, page: int = 1,
+               chunk_id: int = 1) -> Passage:
+    """A passage that is the whole text of its page."""
+    return Passage(chunk_id=chunk_id, document_id=document_id, filename=filename, page=page,
+                   char_start=0, char_end=len(text), text=text, score=score)
+
+
 def make_passages(texts: list[str], prefix: str = PAGE_PREFIX,
                   filename: str = "guide.pdf") -> list[Passage]:
     """One passage per text, each on its own page after `prefix` (see `page_text`)."""

@@ -35,7 +35,7 @@ from qa_service.services import Services
 from qa_service.statements import STATEMENTS
 from qa_service.store.knowledge_base import KnowledgeBase
 from qa_service.tokens import Tokenizer
-from tests.answer.conftest import embedded_evidence, evidence_of
+from tests.answer.conftest import embedded_evidence, evidence_of, whole_page
 from tests.pdfs import HANGUL_FONT, Drawn, drawn_pdf, render_pages_article, text_pdf
 
 AURORA = [
@@ -222,8 +222,7 @@ DOORS = ["The red door is old.", "The blue door is new.", "The green door is shu
 
 def _doors(tokenizer: Tokenizer, max_chars: int) -> Answer:
     """Four one-sentence passages answered together (no knowledge base needed)."""
-    passages = [Passage(chunk_id=i, document_id="doors", filename="doors.pdf", page=i + 1,
-                        char_start=0, char_end=len(text), text=text, score=1.0)
+    passages = [whole_page(text, "doors", "doors.pdf", page=i + 1, chunk_id=i)
                 for i, text in enumerate(DOORS)]
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(max_sentences=4, max_chars=max_chars,
                                                             abstain_below=0))
@@ -371,8 +370,7 @@ INVOICE = ("청구서\n2023년 11월 14일\n주식회사 데이터 애널리틱�
 def test_a_table_row_named_by_the_question_s_focus_answers(tokenizer: Tokenizer) -> None:
     """The company and project the question names fill the invoice's title lines; the row
     it asks for (소비세) holds one of its words: the focus picks that row."""
-    passage = Passage(chunk_id=1, document_id="invoice", filename="invoice.pdf", page=1,
-                      char_start=0, char_end=len(INVOICE), text=INVOICE, score=1.0)
+    passage = whole_page(INVOICE, "invoice", "invoice.pdf")
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
     question = ("주식회사 데이터 애널리틱스의 데이터 분석 프로젝트 청구서에 붙은 "
                 "소비세는 얼마인가요?")
@@ -427,8 +425,7 @@ BULLETIN = ("PRECINCT BULLETINS GENERAL ELECTION 11/04/14 PRECINCT 0050003A ACTO
 def test_words_that_name_the_document_do_not_pick_the_line(tokenizer: Tokenizer) -> None:
     """The precinct, election and bulletin the question names fill the page's title line
     and the document's context; the line that answers holds the rest (the candidate)."""
-    passage = Passage(chunk_id=1, document_id="bulletin", filename="bulletin.pdf", page=1,
-                      char_start=0, char_end=len(BULLETIN), text=BULLETIN, score=1.0)
+    passage = whole_page(BULLETIN, "bulletin", "bulletin.pdf")
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
     question = ("In the general election precinct bulletin for precinct 0050003A (Acton), "
                 "how many votes did Edmund G Brown receive?")
@@ -451,8 +448,7 @@ def answer_over(tokenizer: Tokenizer, text: str, question: str,
                 frequencies: dict[str, int] | None = None) -> Answer:
     """The extractive answer (never declined) over one page's text as the only passage, in
     a knowledge base of 50 chunks where only `frequencies`' words occur."""
-    passage = Passage(chunk_id=1, document_id="doc", filename="doc.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=1.0)
+    passage = whole_page(text, "doc", "doc.pdf")
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
     return answerer.answer(evidence_of(question, [passage], TermStatistics(
         chunks=50, frequencies=frequencies or {})))
@@ -508,8 +504,7 @@ def test_a_row_is_read_although_the_period_s_lines_outrank_it(tokenizer: Tokeniz
     question's date ("2022년 12월 31일") outrank the row it asks for (재고자산): the rows of
     the first passages that hold the question's focus are weighed too, and the row is
     quoted with its column header."""
-    passage = Passage(chunk_id=1, document_id="bs", filename="bs.pdf", page=2,
-                      char_start=0, char_end=len(STATEMENT), text=STATEMENT, score=1.0)
+    passage = whole_page(STATEMENT, "bs", "bs.pdf", page=2)
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
     question = "삼성전자 연결재무상태표에서 2022년 12월 31일 기준 재고자산은 얼마로 나와 있나요?"
     evidence = gather_evidence(
@@ -537,8 +532,7 @@ def test_a_value_stacked_below_its_label_answers(tokenizer: Tokenizer, question:
                                                   short: str) -> None:
     """A warranty card printed as labels above values (read column by column): the
     label the question names pairs with its value, quoted with the whole block."""
-    passage = Passage(chunk_id=1, document_id="card", filename="card.pdf", page=1,
-                      char_start=0, char_end=len(WARRANTY), text=WARRANTY, score=1.0)
+    passage = whole_page(WARRANTY, "card", "card.pdf")
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
     answer = answerer.answer(evidence_of(question, [passage], TermStatistics(
         chunks=50, frequencies={"배터리": 3, "보증": 3, "부품": 3, "보유": 3})))
@@ -606,8 +600,7 @@ def test_the_noun_naming_the_answers_kind_need_not_be_on_the_page(tokenizer: Tok
     """"... 날짜는?" asks for a date: the sentence that gives it never says 날짜, and a word
     the knowledge base never holds would otherwise count against answering at all."""
     text = "반기문은 2016년 12월 21일 유엔 사무총장 퇴임 뒤 대통령 선거 출마를 선언했다."
-    passage = Passage(chunk_id=1, document_id="ban", filename="ban.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
+    passage = whole_page(text, "ban", "ban.pdf", score=3.0)
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
     features = answerer.features(evidence_of(
         "반기문이 대통령 선거 출마를 선언한 날짜는?", [passage],
@@ -623,8 +616,7 @@ def test_a_word_whose_translation_a_passage_holds_is_not_unseen(
     does not count as a word of another topic; 국제선, whose translation the knowledge base
     holds but the passage does not, and 탑승, which has none, still do."""
     text = "Europe | 42,097 | 88.3 | 383,539 | 87.2 | 618,617 | 99.5 | 62.0"
-    passage = Passage(chunk_id=1, document_id="jal", filename="jal.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
+    passage = whole_page(text, "jal", "jal.pdf", score=3.0)
     terms = TermStatistics(chunks=50, frequencies={"jal": 5, "europ": 3, "internat": 4})
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
     evidence = evidence_of("JAL의 유럽 국제선 탑승률은 몇 퍼센트였나요?", [passage], terms)
@@ -640,8 +632,7 @@ def test_a_misspelled_word_counts_as_meant_but_still_as_unseen(tokenizer: Tokeni
     holds it covers the question, while the typed word still says the knowledge base
     never saw it (a question about another topic is misspelled no less often)."""
     text = "ABC bought 20 acres of land in Hollywood in 1949 for its studios."
-    passage = Passage(chunk_id=1, document_id="abc", filename="abc.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
+    passage = whole_page(text, "abc", "abc.pdf", score=3.0)
     terms = TermStatistics(chunks=50, frequencies={"abc": 9, "bought": 3, "acr": 2,
                                                    "land": 4, "hollwood": 0, "hollywood": 2})
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
@@ -658,8 +649,7 @@ def test_instructions_to_the_answerer_do_not_count_against_the_answer(
     """"Base your judgments on ..." says how to answer: the balance sheet's row answers the
     question as well with it as without it."""
     text = "CONSOLIDATED BALANCE SHEETS\nTotal current liabilities | 5,466,312 | 4,586,657"
-    passage = Passage(chunk_id=1, document_id="nflx", filename="nflx.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
+    passage = whole_page(text, "nflx", "nflx.pdf", score=3.0)
     terms = TermStatistics(chunks=500, frequencies={"total": 90, "current": 60, "liabil": 40})
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
     asked = "What were the total current liabilities?"
@@ -675,8 +665,7 @@ def test_a_compound_counts_by_its_parts(tokenizer: Tokenizer) -> None:
     every other word of the question."""
     text = ("CONSOLIDATED BALANCE SHEETS\nAs of December 31, 2017\n"
             "Total current liabilities | 5,466,312 | 4,586,657")
-    passage = Passage(chunk_id=1, document_id="nflx", filename="nflx.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
+    passage = whole_page(text, "nflx", "nflx.pdf", score=3.0)
     terms = TermStatistics(chunks=500, frequencies={
         "fy2017": 1, "fy": 40, "2017": 60, "total": 90, "current": 60, "liabil": 40})
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
@@ -693,8 +682,7 @@ def test_words_the_passage_is_about_weigh_less_in_its_sentences(tokenizer: Token
     already holds them; the sentence that holds the fleet and its vessels answers."""
     text = ("Harbour Shipping presents its annual report for the year. "
             "The fleet had 42 vessels in service at the end of the year.")
-    passage = Passage(chunk_id=1, document_id="hs", filename="harbour.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=3.0)
+    passage = whole_page(text, "hs", "harbour.pdf", score=3.0)
     terms = TermStatistics(chunks=500, frequencies={
         "harbour": 10, "ship": 10, "annual": 10, "report": 10, "vessel": 60, "fleet": 60,
         "accord": 100})
@@ -713,8 +701,7 @@ def test_the_statement_the_question_asks_for_is_quoted_first(tokenizer: Tokenize
     carries the statement's names), not off the note that mentions them in passage 1."""
     note = "Total current liabilities are described in Note 7."
     sheet = "Total current liabilities | 5,466,312 | 4,586,657"
-    passages = [Passage(chunk_id=n, document_id="nflx", filename="nflx.pdf", page=n,
-                        char_start=0, char_end=len(text), text=text, score=3.0 - n)
+    passages = [whole_page(text, "nflx", "nflx.pdf", score=3.0 - n, page=n, chunk_id=n)
                 for n, text in ((1, note), (2, sheet))]
     contexts = {1: "NETFLIX 2017 10K | NOTES", 2: "NETFLIX 2017 10K | CONSOLIDATED BALANCE "
                 f"SHEETS | {STATEMENTS[0].names}"}
@@ -741,8 +728,7 @@ def test_a_korean_question_reads_an_english_line_by_its_names(tokenizer: Tokeniz
     """A Korean question shares only its names with an English page ("PDF Association"):
     a line weighs the share of those it holds, so the line with the names and a year
     gives the short answer, although most of the question's words are Korean."""
-    passage = Passage(chunk_id=1, document_id="brochure", filename="brochure.pdf", page=1,
-                      char_start=0, char_end=len(BROCHURE), text=BROCHURE, score=1.0)
+    passage = whole_page(BROCHURE, "brochure", "brochure.pdf")
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
     answer = answerer.answer(evidence_of(
         "PDF Association의 PDF/UA 브로슈어에 따르면 PDF Association은 몇 년에 설립되었나요?",
@@ -776,8 +762,7 @@ def test_a_sentence_holding_a_translation_holds_the_question_s_word(
     and the answer's weight counts (it is not declined for sharing no words)."""
     text = ("제품 보증서. 이 제품은 가정용으로 만들었습니다. 제품 보증 기간은 1년입니다. "
             "배터리 보증 기간은 2년입니다.")
-    passage = Passage(chunk_id=1, document_id="card", filename="보증서.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=1.0)
+    passage = whole_page(text, "card", "보증서.pdf")
     question = "How long is the battery warranty?"
     evidence = evidence_of(question, [passage], TermStatistics(
         chunks=50, frequencies={"batteri": 2, "warranti": 2, "long": 5, "배터리": 3, "보증": 4}))
@@ -802,8 +787,7 @@ def test_an_english_possessive_plural_names_the_korean_row_it_asks_for(
     """"What were Samsung Electronics' consolidated cash and cash equivalents ...": the
     focus after a plural's possessive is the row's label, read through its translations
     (현금및현금성자산), so its figure is the short answer rather than a title line's."""
-    passage = Passage(chunk_id=1, document_id="bs", filename="재무제표.pdf", page=1,
-                      char_start=0, char_end=len(BALANCE_SHEET), text=BALANCE_SHEET, score=1.0)
+    passage = whole_page(BALANCE_SHEET, "bs", "재무제표.pdf")
     question = ("What were Samsung Electronics' consolidated cash and cash equivalents as of "
                 "December 31, 2022 (in million KRW)?")
     evidence = replace(
@@ -827,9 +811,7 @@ def test_a_korean_compound_label_is_read_by_its_parts(tokenizer: Tokenizer) -> N
     """"How much is the development fee?" over a Korean invoice: its row reads 개발비, one
     word to Kiwi; read as 개발 + 비용, it holds "development" and "fee" (through their
     translations), so its amount answers rather than the remittance-fee line's."""
-    passage = Passage(chunk_id=1, document_id="invoice", filename="청구서.pdf", page=1,
-                      char_start=0, char_end=len(RENEWAL_INVOICE), text=RENEWAL_INVOICE,
-                      score=1.0)
+    passage = whole_page(RENEWAL_INVOICE, "invoice", "청구서.pdf")
     question = "On the website renewal invoice, how much is the development fee line item?"
     evidence = replace(
         evidence_of(question, [passage], TermStatistics(chunks=50, frequencies={
@@ -859,8 +841,7 @@ def test_a_form_header_repeating_the_leading_clause_is_not_quoted_first(
             "regarding a 3-year-old child brought to the hospital with head injuries. "
             "The Medical Examiner's Office completed report determined that the child's head "
             "trauma was caused by accidental means.")
-    passage = Passage(chunk_id=1, document_id="report", filename="report.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=1.0)
+    passage = whole_page(text, "report", "report.pdf")
     question = ("In the Fond du Lac County 90-day report on the December 2015 incident "
                 "involving a 3-year-old, what did the Medical Examiner conclude caused the "
                 "head trauma?")
@@ -882,8 +863,7 @@ def test_a_cost_is_answered_with_the_amount_that_names_its_currency(
             "respectively. Given the current rates of USD 1.50 per million input tokens and "
             "USD 2.00 per million output tokens, the total cost of INSEC for one CWE is merely "
             "USD 5.80.")
-    passage = Passage(chunk_id=1, document_id="insec", filename="insec.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=1.0)
+    passage = whole_page(text, "insec", "insec.pdf")
     terms = TermStatistics(chunks=50, frequencies={  # the paper's words are common in it
         "cost": 2, "insec": 3, "cwe": 10, "gpt": 20, "turbo": 20, "instruct": 20,
         "deriv": 15, "attack": 30, "input": 10, "consum": 5})
@@ -908,8 +888,7 @@ def test_the_words_that_say_where_to_look_do_not_pick_the_sentence(
             "regarding a 3-year-old child brought to the hospital with head injuries. "
             "The Medical Examiner's Office completed report determined that the child's head "
             "trauma was caused by accidental means.")
-    passage = Passage(chunk_id=1, document_id="report", filename="report.pdf", page=1,
-                      char_start=0, char_end=len(text), text=text, score=1.0)
+    passage = whole_page(text, "report", "report.pdf")
     question = ("In the 90-day report on the December 2015 incident involving a 3-year-old "
                 "child, what did the Medical Examiner conclude caused the head trauma?")
     evidence = evidence_of(question, [passage], TermStatistics(chunks=50, frequencies={}))
