@@ -503,11 +503,11 @@ class ExtractiveAnswerer:
             if weight < LEAD_MIN_WEIGHT or (weight < LEAD_LINE_SHARE * lines[0][0]
                                             and uncurrencied is None):
                 break
-            lead = _lead_at(question, passages[passage].text, passage, (start, end), sentence,
-                            matched, kind, other_language[passage])
+            text = passages[passage].text
+            lead = _lead_at(question, text, passage, (start, end), sentence, matched, kind,
+                            other_language[passage])
             if lead is None:
                 continue
-            text = passages[passage].text
             if cost and _in_prose_without_currency(text, lead):
                 # "2.1 million" (tokens) for "how much does it cost": a lighter line of
                 # prose that names the currency ("... is merely USD 5.80") answers if there
