@@ -98,6 +98,7 @@ from qa_service.answer.short import (
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.glossary import compound_parts
+from qa_service.line_items import ItemNames
 from qa_service.schemas import Passage
 from qa_service.statements import STATEMENTS, of_statements, statements_asked
 from qa_service.table_lines import CELL_SEPARATOR, is_table_row, lines_of, table_cells
@@ -337,6 +338,7 @@ class ExtractiveAnswerer:
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()  # overlapping chunks repeat a sentence
         meaning = _meanings(evidence)
+        items = self._item_names(evidence.question)
         for rank, item in enumerate(evidence.items):
             passage, spans = item.passage, list(item.sentences)
             tokens = self._sentence_tokens(passage, spans)
@@ -349,10 +351,17 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(key)
                 candidates.append(_Candidate(
-                    passage=rank, start=start, end=end, tokens=_meant(words, meaning),
+                    passage=rank, start=start, end=end,
+                    tokens=_meant(words, meaning) | items.shared_words(passage.text[start:end]),
                     bigrams=frozenset(itertools.pairwise(words)),
                     similarity=float(similarity)))
         return candidates
+
+    def _item_names(self, question: str) -> ItemNames:
+        """The line items the question names (`qa_service.line_items`): a sentence that
+        names one by another name ("Cost of sales" for "cost of goods sold") holds the
+        question's words for it."""
+        return ItemNames.of_question(asked_part(question), self.tokenizer.tokens)
 
     def _context_tokens(self, chunk_id: int, context: str) -> frozenset[str]:
         """The words of a chunk's context that say where it is (its document's identity,
@@ -483,10 +492,12 @@ class ExtractiveAnswerer:
         cache: dict[str, frozenset[str]] = {}
 
         meaning = _meanings(evidence)
+        items = self._item_names(question)
 
         def words(text: str) -> frozenset[str]:
             if text not in cache:
-                cache[text] = _meant(self.tokenizer.tokens(text), meaning)
+                cache[text] = (_meant(self.tokenizer.tokens(text), meaning)
+                               | items.shared_words(text))
             return cache[text]
 
         def matched(text: str) -> float:

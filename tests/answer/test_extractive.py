@@ -716,6 +716,24 @@ def test_the_statement_the_question_asks_for_is_quoted_first(tokenizer: Tokenize
     assert flat.answer(evidence).citations[0].page == 1
 
 
+def test_a_line_item_asked_by_another_name_is_read_off_its_row(tokenizer: Tokenizer) -> None:
+    """"Cost of goods sold" is the statement's "Cost of sales" row, not the first
+    passage's sentence that holds the words "goods" and "sold"."""
+    prose = "Goods sold through our own stores cost us 1,250 more than planned."
+    statement = ("(In millions) | 2018 | 2017\nRevenues | $ 36,397 | $ 34,350\n"
+                 "Cost of sales | 20,441 | 19,038\nGross profit | 15,956 | 15,312")
+    passages = [whole_page(text, "nike", "nike.pdf", score=3.0 - n, page=n, chunk_id=n)
+                for n, text in ((1, prose), (2, statement))]
+    terms = TermStatistics(chunks=500, frequencies={"cost": 60, "good": 40, "sold": 40,
+                                                    "2018": 30})
+    evidence = gather_evidence("What was the cost of goods sold in 2018?", passages,
+                               np.zeros(8, np.float32), terms, {})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(evidence)
+    assert answer.short_answer is not None
+    assert answer.short_answer.text == "20,441"
+    assert answer.citations[0].page == 2
+
+
 BROCHURE = ("Membership in the PDF Association\n"
             "Founded in 2006, the PDF Association exists to promote the\n"
             "adoption and implementation of International Standards for PDF technology.\n"
