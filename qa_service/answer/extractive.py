@@ -73,7 +73,7 @@ from qa_service.answer.answerability import (
     AnswerabilityModel,
 )
 from qa_service.answer.focus import content_tokens, question_focus, question_locator
-from qa_service.answer.instructions import asked_part
+from qa_service.answer.instructions import asked_part, asks_computation
 from qa_service.answer.models import (
     ONE_LINE,
     Answer,
@@ -234,8 +234,11 @@ class ExtractiveAnswerer:
             return Answer(question=question, answer=abstention_text(question), abstained=True,
                           mode=AnswerMode.EXTRACTIVE, citations=[], passages=list(passages),
                           answerability=round(answerability, 4))
+        # a figure to compute is printed nowhere: the line read first is quoted first, as
+        # what it is computed from, but no figure of it stands as the answer
         text, citations, short = self._compose(assessed.idf, assessed.candidates, passages,
-                                               assessed.lead)
+                                               assessed.lead,
+                                               shown=not asks_computation(question))
         return Answer(question=question, answer=text, abstained=False,
                       mode=AnswerMode.EXTRACTIVE, citations=citations, passages=list(passages),
                       answerability=round(answerability, 4), short_answer=short)
@@ -651,11 +654,13 @@ class ExtractiveAnswerer:
         return rows
 
     def _compose(self, weights: dict[str, float], candidates: list[_Candidate],
-                 passages: Sequence[Passage], lead: _Lead | None
+                 passages: Sequence[Passage], lead: _Lead | None, shown: bool = True
                  ) -> tuple[str, list[Citation], ShortAnswer | None]:
-        """The answer text: the short answer (when there is one) on its own line, then the
-        quotes: the line it was read from first, then the best sentences."""
-        head = passages[lead.passage].text[lead.span_start:lead.span_end] if lead else ""
+        """The answer text: the short answer (when there is one, and it is `shown`) on its
+        own line, then the quotes: the line it was read from first, then the best
+        sentences."""
+        head = (passages[lead.passage].text[lead.span_start:lead.span_end]
+                if lead and shown else "")
         pieces = _pieces(candidates, lead)
         prefix_chars = len(head) + len(LEAD_SEPARATOR) if head else 0
         budget = self.settings.max_chars - prefix_chars
@@ -684,7 +689,7 @@ class ExtractiveAnswerer:
             offset = prefix_chars + used + separator + len(prefix)
             parts.append(prefix + quote.translate(ONE_LINE) + suffix)
             citations.append(Citation.quoting(len(citations) + 1, passage, start, end, offset))
-            if number == 0 and lead is not None:
+            if number == 0 and lead is not None and shown:
                 short = ShortAnswer(head, 1, lead.span_start - start, lead.span_end - start)
         text = " ".join(parts)
         if short is None:

@@ -18,13 +18,17 @@ condition whose consequence is such an imperative instructs too ("If operating m
 not a useful metric for a company like this, then state that and explain why."). A
 question made of requests alone ("Summarize the paper, please.", "요약해 주세요") is all
 asked.
+
+An instruction to calculate ("Calculate what was asked ...", "We need to calculate ...")
+or a definition of the measure ("DPO is defined as: 365 * ...") says that the answer is
+computed from the documents' figures, not printed in them (`asks_computation`).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["asked_part"]
+__all__ = ["asked_part", "asks_computation"]
 
 _SENTENCE_ENDS = re.compile(r"(?<=[.?!])\s+")
 _IMPERATIVE = re.compile(
@@ -39,6 +43,34 @@ _CLAUSES = re.compile(r"(?<=[,:])\s+")
 # "If X is not a useful metric ..., then state that": the consequence after the condition
 _CONDITIONAL = re.compile(r"^(?:if|when|where|unless)\b[^,]{1,200},\s*(?:then\s+)?",
                           re.IGNORECASE)
+
+
+# what an instruction says when the answer is to be computed, not read
+_COMPUTE = re.compile(r"\b(?:calculat\w*|comput\w*|(?:is|are)\s+defined\s+as)\b|계산",
+                      re.IGNORECASE)
+# "... using FY2022 Adjusted EBIT as the numerator and annual Interest Expense as the
+# denominator?"
+_RATIO_PARTS = re.compile(r"\bas\s+the\s+(?:numerator|denominator)\b", re.IGNORECASE)
+
+
+def asks_computation(question: str) -> bool:
+    """Whether `question` tells the answerer to compute its answer from the documents'
+    figures: an instruction (a sentence without a question mark, or a leading clause that
+    addresses the answerer) to calculate, one that defines the measure asked for, or the
+    ratio's numerator and denominator."""
+    if _RATIO_PARTS.search(question):
+        return True
+    for sentence in _SENTENCE_ENDS.split(question.strip()):
+        if "?" not in sentence:
+            if _COMPUTE.search(sentence) and (_instructs(sentence) or "defined" in sentence
+                                              or _KOREAN_REQUEST.search(sentence.strip())):
+                return True
+            continue
+        clauses = _CLAUSES.split(sentence)
+        while len(clauses) > 1 and "?" not in clauses[0] and _ADDRESSED.search(clauses[0]):
+            if _COMPUTE.search(clauses.pop(0)):
+                return True
+    return False
 
 
 def asked_part(question: str) -> str:

@@ -734,6 +734,28 @@ def test_a_line_item_asked_by_another_name_is_read_off_its_row(tokenizer: Tokeni
     assert answer.citations[0].page == 2
 
 
+def test_a_figure_to_compute_is_quoted_from_its_rows_not_shown_as_read(
+        tokenizer: Tokenizer) -> None:
+    """Told to calculate, the answerer quotes the row it read first, with its header, but
+    no figure of it stands as the answer: 20,441 is no three-year average."""
+    statement = ("(In millions) | 2018 | 2017 | 2016\nRevenues | $ 36,397 | $ 34,350 | "
+                 "$ 32,376\nCost of sales | 20,441 | 19,038 | 17,405")
+    passage = whole_page(statement, "nike", "nike.pdf")
+    terms = TermStatistics(chunks=500, frequencies={"cost": 60, "sale": 40, "2016": 30,
+                                                    "2018": 30, "averag": 20})
+    asked = "What was the average cost of sales from 2016 to 2018?"
+    settings = AnswerSettings(abstain_below=0)
+    read = ExtractiveAnswerer(tokenizer, settings).answer(
+        gather_evidence(asked, [passage], np.zeros(8, np.float32), terms, {}))
+    assert read.short_answer is not None and read.short_answer.text == "20,441"
+    computed = ExtractiveAnswerer(tokenizer, settings).answer(gather_evidence(
+        f"{asked} Calculate it from the income statement.", [passage],
+        np.zeros(8, np.float32), terms, {}))
+    assert computed.short_answer is None
+    assert computed.answer.startswith("Cost of sales | 20,441 | 19,038 | 17,405")
+    assert computed.citations[0].quote == "Cost of sales | 20,441 | 19,038 | 17,405"
+
+
 BROCHURE = ("Membership in the PDF Association\n"
             "Founded in 2006, the PDF Association exists to promote the\n"
             "adoption and implementation of International Standards for PDF technology.\n"

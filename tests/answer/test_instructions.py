@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.answer.instructions import asked_part
+from qa_service.answer.instructions import asked_part, asks_computation
 
 
 @pytest.mark.parametrize(("question", "asked"), [
@@ -45,3 +45,33 @@ def test_instructions_to_the_answerer_are_left_out(question: str, asked: str) ->
 ])
 def test_a_question_without_instructions_is_asked_whole(question: str) -> None:
     assert asked_part(question) == question
+
+
+@pytest.mark.parametrize("question", [
+    "What is Amazon's year-over-year change in revenue from FY2016 to FY2017? Calculate "
+    "what was asked by utilizing the line items clearly shown in the statement of income.",
+    "We need to calculate a reasonable approximation of a financial metric. Basing your "
+    "judgment by information plainly provided in the statement of income, what is Nike's "
+    "three year average of cost of goods sold as a % of revenue?",
+    "Basing your judgment on the income statement and computing from it, what is the "
+    "FY2018 gross margin?",
+    "What is Amazon's FY2017 days payable outstanding (DPO)? DPO is defined as: 365 * "
+    "(average accounts payable) / (COGS + change in inventories).",
+    "What was MGM's interest coverage ratio using FY2022 Adjusted EBIT as the numerator "
+    "and annual Interest Expense as the denominator?",
+    "삼성전자의 2022년 부채비율은 얼마인가요? 부채총계를 자본총계로 나누어 계산해 주세요.",
+])
+def test_an_instruction_to_calculate_asks_for_a_computed_figure(question: str) -> None:
+    assert asks_computation(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What did Newton calculate?",  # the asked part, not an instruction
+    "How is the score computed?",
+    "What is Netflix's year end FY2017 total current liabilities (in USD millions)? Base "
+    "your judgments on the information provided primarily in the balance sheet.",
+    "When did Super Bowl 50 take place?",
+    "요약해 주세요.",
+])
+def test_a_question_to_read_off_the_documents_asks_for_no_computation(question: str) -> None:
+    assert not asks_computation(question)
