@@ -163,7 +163,9 @@ class SentenceWeights:
     located_words: float = 0.25
     # a sentence of the financial statement the question asks for
     asked_statement: float = 0.3
-    # a sentence of a document the question does not name, when it names some
+    # a sentence of a document the question does not name, when it names some; and the
+    # short answer's lines of a document it does not name at all, when it names one by a
+    # proper name (`_unnamed_lines`)
     unnamed_document: float = 0.3
     # a sentence in the other language, when the question's words have translations
     # there (`Evidence.translations`): its words are weighed, and its cosine counts this
@@ -474,6 +476,22 @@ class ExtractiveAnswerer:
             if of_statement[candidate.passage]:
                 candidate.score += self.weights.asked_statement
 
+    def _unnamed_lines(self, evidence: Evidence) -> list[float]:
+        """By passage rank, 1.0 for a passage of a document the question does not name at
+        all, when a passage of the document it names best carries one of the question's
+        proper names in its context ("Amazon's FY2019 net income" over AMAZON_2019_10K);
+        0.0 otherwise. A document named by common words only ("invoice", "report") is no
+        reason to pass over the others' lines: names in the identities of a knowledge base
+        of loosely named files match by chance."""
+        if not evidence.named:
+            return [0.0] * len(evidence.items)
+        proper = frozenset(self.tokenizer.tokens(" ".join(_proper_names(evidence.question))))
+        found = any(evidence.named.get(item.passage.document_id, 0.0) >= 1.0
+                    and proper & self._context_tokens(item.passage.chunk_id, item.context)
+                    for item in evidence.items)
+        return [1.0 if found and item.passage.document_id not in evidence.named else 0.0
+                for item in evidence.items]
+
     def _prefer_named_documents(self, evidence: Evidence, candidates: list[_Candidate]
                                 ) -> None:
         """When the question names documents ("Kraxi Systems 인보이스 ..."), the sentences
@@ -547,10 +565,11 @@ class ExtractiveAnswerer:
         (`qa_service.answer.short.stacked_value`), `FOCUS_WEIGHT` times its share of the
         focus's (`qa_service.answer.focus`: what the question asks for, such as the row
         label 소비세, where the rest of its words name the document); less
-        `LEAD_RANK_STEP` per rank of its sentence. A line in the other language than the
-        question shares no words with it: it weighs its vector's similarity to the
-        question's (embedded now, when the evidence can). `contexts`: each passage's
-        context tokens, by rank."""
+        `LEAD_RANK_STEP` per rank of its sentence, and less `unnamed_document` for a line
+        of a document the question does not name when it names another by a proper name
+        (`_unnamed_lines`). A line in the other language than the question shares no words
+        with it: it weighs its vector's similarity to the question's (embedded now, when
+        the evidence can). `contexts`: each passage's context tokens, by rank."""
         passages = evidence.passages
         total = math.fsum(idf.values()) or 1.0
         focus_total = math.fsum(focus.values())
@@ -565,6 +584,7 @@ class ExtractiveAnswerer:
         readable_totals = [math.fsum(weights.values()) or total for weights in readable]
         rest = [math.fsum(w for t, w in readable[rank].items() if t not in named)
                 or readable_totals[rank] for rank, named in enumerate(located)]
+        unnamed = [self.weights.unnamed_document * u for u in self._unnamed_lines(evidence)]
 
         def own(passage: int, held: frozenset[str]) -> float:
             """A line's share of the question's words its passage can hold and its
@@ -599,7 +619,8 @@ class ExtractiveAnswerer:
                 step = (min(rank, c.passage) if row and _whole_line(text, start, end)
                         else rank)
                 line = (own(c.passage, headed) + FOCUS_WEIGHT * labels
-                        - LEAD_RANK_STEP * step, c.passage, start, end, (c.start, c.end))
+                        - LEAD_RANK_STEP * step - unnamed[c.passage], c.passage, start, end,
+                        (c.start, c.end))
                 if other and share == 0:
                     foreign.append((rank, line))
                 else:
@@ -609,17 +630,19 @@ class ExtractiveAnswerer:
                 # question's words may lie on every line but the one with the fact (its
                 # share is no line's: `best` stays the answerability's line share)
                 held = words(text[c.start:c.end])
-                lines.append((own(c.passage, held) - LEAD_RANK_STEP * rank, c.passage,
-                              c.start, c.end, (c.start, c.end)))
+                lines.append((own(c.passage, held) - LEAD_RANK_STEP * rank
+                              - unnamed[c.passage], c.passage, c.start, c.end,
+                              (c.start, c.end)))
         if focus_total:
-            lines.extend(self._focused_rows(evidence, words, own, focused, focus))
+            lines.extend(self._focused_rows(evidence, words, own, focused, focus, unnamed))
         if foreign and evidence.encode is not None:
             foreign = foreign[:CROSS_LINGUAL_LINES]
             vectors = evidence.encode([passages[line[1]].text[line[2]:line[3]]
                                        for _, line in foreign])
             for (rank, line), similarity in zip(foreign, vectors @ evidence.query_vector,
                                                 strict=True):
-                weight = CROSS_LINGUAL_LINE_WEIGHT * float(similarity) - LEAD_RANK_STEP * rank
+                weight = (CROSS_LINGUAL_LINE_WEIGHT * float(similarity) - LEAD_RANK_STEP * rank
+                          - unnamed[line[1]])
                 lines.append((weight, *line[1:]))
         lines.sort(key=lambda line: -line[0])
         return lines, best
@@ -628,7 +651,7 @@ class ExtractiveAnswerer:
     def _focused_rows(evidence: Evidence, words: Callable[[str], frozenset[str]],
                       own: Callable[[int, frozenset[str]], float],
                       focused: Callable[[frozenset[str]], float],
-                      focus: Mapping[str, float]) -> list[_Line]:
+                      focus: Mapping[str, float], unnamed: Sequence[float]) -> list[_Line]:
         """The table rows of the first `TABLE_PASSAGES` passages whose cells hold at least
         `TABLE_FOCUS_SHARE` of the question's focus, weighed as `_weighed_lines` weighs a
         row (`own`, `_named`), less `LEAD_RANK_STEP` per rank of its passage (not of its
@@ -649,7 +672,7 @@ class ExtractiveAnswerer:
                 rows.append((own(rank, held)
                              + FOCUS_WEIGHT * _named(text, (start, end), words, focused, focus,
                                                      held)
-                             - LEAD_RANK_STEP * rank,
+                             - LEAD_RANK_STEP * rank - unnamed[rank],
                              rank, start, end, (start, end)))
         return rows
 
@@ -728,6 +751,15 @@ def _without_names(context: str) -> str:
     for statement in STATEMENTS:
         context = context.replace(statement.names, " ")
     return context
+
+
+_CAPITALIZED = re.compile(r"\b[A-Z][\w&'\u2019.-]*")
+
+
+def _proper_names(question: str) -> list[str]:
+    """The capitalized words of `question` that do not open a sentence."""
+    return [m.group() for m in _CAPITALIZED.finditer(question)
+            if m.start() > 0 and question[:m.start()].rstrip()[-1:] not in ".?!"]
 
 
 def _unnamed(evidence: Evidence) -> list[float]:

@@ -795,6 +795,44 @@ def test_a_document_the_question_names_is_quoted_before_the_others(
     assert answerer.answer(named).citations[0].document_id == "invoice-2"
 
 
+AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
+         "($ million) | 2022 | 2023\n"
+         "Net income attributable to Amcor plc shareholders | 805 | 1,048\n"
+         "Net income attributable to non-controlling interests | (10) | (10)")
+
+
+def test_a_row_of_a_document_the_question_does_not_name_gives_no_short_answer(
+        tokenizer: Tokenizer) -> None:
+    """Amcor's statement holds more of the question's words ("net income attributable")
+    and ranks first, but the question names Amazon by its proper name and Amazon's 10-K is
+    among the passages: its net income row answers. A document named by a common word
+    only ("invoice") is no reason to pass over the others' rows."""
+    passages = [whole_page(AMCOR, "amcor-2023", "AMCOR_2023Q4_EARNINGS.pdf", score=2.8,
+                           chunk_id=1),
+                whole_page(OPERATIONS, "amazon-2019", "AMAZON_2019_10K.pdf", score=2.4,
+                           page=38, chunk_id=2)]
+    contexts = {1: "AMCOR 2023Q4 EARNINGS | Condensed Consolidated Statements of Income",
+                2: "AMAZON 2019 10K | CONSOLIDATED STATEMENTS OF OPERATIONS"}
+    question = ("By drawing conclusions from the information stated only in the income "
+                "statement, what is Amazon's FY2019 net income attributable to shareholders?")
+    evidence = gather_evidence(question, passages, np.zeros(8, np.float32), TermStatistics(
+        chunks=500, frequencies={"incom": 90, "net": 60, "attribut": 10, "amazon": 5}), {},
+        contexts=contexts, named={"amazon-2019": 1.0})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    answer = answerer.answer(evidence)
+    assert answer.short_answer is not None and answer.short_answer.text == "$ 11,588"
+    assert answer.citations[0].document_id == "amazon-2019"
+    unnamed = answerer.answer(replace(evidence, named={}))
+    assert unnamed.short_answer is not None and unnamed.short_answer.text == "1,048"
+    # named by what its context does not hold as a proper name ("statements"): no reason
+    # to pass over the other document's rows
+    plain = gather_evidence(question, passages, np.zeros(8, np.float32), evidence.terms, {},
+                            contexts={**contexts, 2: "10K | STATEMENTS OF OPERATIONS"},
+                            named={"amazon-2019": 1.0})
+    common = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(plain)
+    assert common.short_answer is not None and common.short_answer.text == "1,048"
+
+
 def test_a_sentence_holding_a_translation_holds_the_question_s_word(
         tokenizer: Tokenizer) -> None:
     """An English question over a Korean page: with its words' translations
