@@ -73,7 +73,6 @@ from qa_service.answer.answerability import (
     AnswerabilityModel,
 )
 from qa_service.answer.focus import content_tokens, question_focus, question_locator
-from qa_service.answer.instructions import asked_part, asks_computation
 from qa_service.answer.models import (
     ONE_LINE,
     Answer,
@@ -98,6 +97,7 @@ from qa_service.answer.short import (
 from qa_service.config import AnswerSettings
 from qa_service.evidence import Evidence
 from qa_service.glossary import compound_parts
+from qa_service.instructions import asked_part, asks_computation
 from qa_service.line_items import ItemNames
 from qa_service.schemas import Passage
 from qa_service.statements import STATEMENTS, of_statements, statements_asked

@@ -1,10 +1,10 @@
-"""What a question asks, without what it tells the answerer (qa_service.answer.instructions)."""
+"""What a question asks, without what it tells the answerer (qa_service.instructions)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa_service.answer.instructions import asked_part, asks_computation
+from qa_service.instructions import asked_part, asks_computation
 
 
 @pytest.mark.parametrize(("question", "asked"), [
