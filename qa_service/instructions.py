@@ -4,8 +4,10 @@
 judgments on the information provided primarily in the balance sheet." The second sentence
 says how to answer, not what: a passage that answers holds "total current liabilities"
 and never "judgments" or "primarily". The extractive answerer therefore weighs sentences,
-and the answerability their coverage, by the asked part alone; retrieval still reads the
-whole question ("balance sheet" says where to look), and so does an LLM.
+and the answerability their coverage, by the asked part alone, and retrieval's BM25
+matches its words alone; the vectors still read the whole question, retrieval reads the
+statements it names from the whole question ("balance sheet" says where to look), and an
+LLM is given it whole.
 
 A sentence tells the answerer when it has no question mark and opens with an imperative of
 answering ("Answer in USD millions.", "Round your answer to two decimal places.",

@@ -18,6 +18,7 @@ from qa_service.embedding import Embedder
 from qa_service.errors import DocumentNotFound, InvalidRequest
 from qa_service.evidence import OVERVIEW_CHUNKS, Evidence, gather_evidence
 from qa_service.glossary import Glossary
+from qa_service.instructions import asked_part
 from qa_service.lexical import Budget, LexicalIndex, TermStatistics
 from qa_service.schemas import Passage
 from qa_service.statements import Statement, of_statements, statements_asked
@@ -220,8 +221,14 @@ class HybridRetriever:
                 scopes.append(focus)
                 dense = _merged(dense, snapshot.nearest(query_vector, depth, focus))
             budget = Budget(self.settings.lexical_postings, terms.frequencies)
-            lexical = self._lexical(snapshot, query, depth, scopes, meant, budget)
-            translated = (self._lexical(snapshot, query, depth, scopes, bridged, budget)
+            # BM25 matches the words of what the question asks, not of what it tells the
+            # answerer ("Calculate what was asked by utilizing the line items clearly
+            # shown ..."): no page answers with those; the statements such an instruction
+            # names are still read off the whole question (`statements_asked`), and the
+            # vectors read it whole
+            asked_words = asked_part(query)
+            lexical = self._lexical(snapshot, asked_words, depth, scopes, meant, budget)
+            translated = (self._lexical(snapshot, asked_words, depth, scopes, bridged, budget)
                           if len(bridged) > len(meant) else [])
             rows = snapshot.passages({i for i, _ in lexical} | {i for i, _ in dense}
                                      | {i for i, _ in translated})

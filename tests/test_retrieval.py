@@ -257,6 +257,28 @@ def test_the_postings_budget_leaves_common_words_out_of_bm25(corpus, fake_embedd
     assert kept == [["procedur", "herring"]]
 
 
+def test_bm25_matches_what_the_question_asks_not_its_instructions(corpus, fake_embedder,  # type: ignore[no-untyped-def]
+                                                                   lexical, monkeypatch
+                                                                   ) -> None:
+    """"Answer using the procedures and forms of the offices." tells the answerer how to
+    answer: its words are on every filler chunk, and BM25 would rank those with the
+    penguins' page; it matches the asked part alone."""
+    kb, docs = corpus
+    queries: list[str] = []
+    search = lexical.search
+
+    def spied(postings, query, limit, document_ids=None, also=(), budget=None):  # type: ignore[no-untyped-def]
+        queries.append(query)
+        return search(postings, query, limit, document_ids, also, budget)
+
+    monkeypatch.setattr(lexical, "search", spied)
+    question = "When are penguins fed? Answer using the procedures and forms of the offices."
+    passages = retriever(fake_embedder, lexical, dense_weight=0.0).search(kb, question, 3)
+    assert queries == ["When are penguins fed?"]
+    assert passages[0].document_id == docs["zoo"].info.id and "Penguins" in passages[0].text
+    assert len(passages) == 1  # no filler chunk holds an asked word
+
+
 @pytest.mark.parametrize("fusion", ["zscore", "rrf"])
 def test_lexical_only_ranking_follows_bm25(corpus, fake_embedder, lexical, fusion: str  # type: ignore[no-untyped-def]
                                            ) -> None:
