@@ -17,7 +17,9 @@ request ("단위는 백만 원으로 답해 주세요."); a leading clause that 
 left out of the sentence that asks ("Basing your judgment by information plainly provided
 in the statement of income, what is ...?", "Here's the question: what is ...?"). A
 condition whose consequence is such an imperative instructs too ("If operating margin is
-not a useful metric for a company like this, then state that and explain why."). A
+not a useful metric for a company like this, then state that and explain why."), and so
+does a bracket that says in what units or how to answer ("(in USD millions)", "(in units
+of percents and round to one decimal place)"; not "(formerly Consumer Health)"). A
 question made of requests alone ("Summarize the paper, please.", "요약해 주세요") is all
 asked.
 
@@ -46,6 +48,15 @@ _CLAUSES = re.compile(r"(?<=[,:])\s+")
 _CONDITIONAL = re.compile(r"^(?:if|when|where|unless)\b[^,]{1,200},\s*(?:then\s+)?",
                           re.IGNORECASE)
 
+
+# a bracket that says in what units or how to answer: "(in USD millions)", "(in units of
+# percents and round to one decimal place)", "(round to two decimals)"
+_BRACKET = re.compile(r"\s*\(([^()]{1,120})\)")
+_BRACKET_PARTS = re.compile(r"\s*(?:,|;|\band\b)\s*", re.IGNORECASE)
+_UNITS = re.compile(
+    r"^(?:in\s+)?(?:units\s+of\s+)?(?:(?:USD|US\$|\$|EUR|KRW|dollars?|won|percents?|"
+    r"percentages?|%|basis\s+points|thousands?|millions?|billions?|trillions?)\s*)+$",
+    re.IGNORECASE)
 
 # what an instruction says when the answer is to be computed, not read
 _COMPUTE = re.compile(r"\b(?:calculat\w*|comput\w*|(?:is|are)\s+defined\s+as)\b|계산",
@@ -82,11 +93,21 @@ def asked_part(question: str) -> str:
     for sentence in _SENTENCE_ENDS.split(question.strip()):
         if not sentence or ("?" not in sentence and _instructs(sentence)):
             continue
-        clauses = _CLAUSES.split(sentence)
+        clauses = _CLAUSES.split(_BRACKET.sub(_unless_instructing, sentence))
         while len(clauses) > 1 and "?" not in clauses[0] and _ADDRESSED.search(clauses[0]):
             clauses.pop(0)
         kept.append(" ".join(clauses))
     return " ".join(kept) or question
+
+
+def _unless_instructing(bracket: re.Match[str]) -> str:
+    """A bracket as it is, or "" when it says in what units or how to answer: each of its
+    parts names units or opens with an imperative ("(in units of percents and round to
+    one decimal place)"; not "(formerly Consumer Health)" nor "(USA)")."""
+    parts = [p for p in _BRACKET_PARTS.split(bracket.group(1).strip()) if p]
+    if parts and all(_UNITS.match(p) or _IMPERATIVE.match(p) for p in parts):
+        return ""
+    return bracket.group()
 
 
 def _instructs(sentence: str) -> bool:

@@ -10,7 +10,7 @@ from qa_service.instructions import asked_part, asks_computation
 @pytest.mark.parametrize(("question", "asked"), [
     ("What is Netflix's year end FY2017 total current liabilities (in USD millions)? Base "
      "your judgments on the information provided primarily in the balance sheet.",
-     "What is Netflix's year end FY2017 total current liabilities (in USD millions)?"),
+     "What is Netflix's year end FY2017 total current liabilities?"),
     ("Using only the balance sheet, how much total assets did Costco have in FY2021? "
      "Answer in USD millions.",
      "Using only the balance sheet, how much total assets did Costco have in FY2021?"),
@@ -27,6 +27,14 @@ from qa_service.instructions import asked_part, asks_computation
      "Does Adobe have an improving operating margin profile as of FY2022?"),
     ("삼성전자의 재고자산은 얼마인가요? 단위는 백만 원으로 답해 주세요.",
      "삼성전자의 재고자산은 얼마인가요?"),
+    # a bracket that says in what units or how to answer
+    ("What is Amazon's year-over-year change in revenue from FY2016 to FY2017 (in units of "
+     "percents and round to one decimal place)?",
+     "What is Amazon's year-over-year change in revenue from FY2016 to FY2017?"),
+    ("What is Netflix's FY2017 total current liabilities (in USD millions)?",
+     "What is Netflix's FY2017 total current liabilities?"),
+    ("What was the gross margin (round to two decimals, in percent)?",
+     "What was the gross margin?"),
 ])
 def test_instructions_to_the_answerer_are_left_out(question: str, asked: str) -> None:
     assert asked_part(question) == asked
@@ -41,6 +49,10 @@ def test_instructions_to_the_answerer_are_left_out(question: str, asked: str) ->
     "Which players used the ball, according to the report?",
     # a condition followed by a statement, not an imperative, is part of what is asked
     "If the lease ends early, what is the penalty?",
+    # a bracket that says something else is asked
+    "What cash did JnJ realise from the separation of Kenvue (formerly Consumer Health)?",
+    "Which region had the biggest drop in revenues (on a percentage basis)?",
+    "What were the sales in the domestic (USA) market?",
     "When the war ended, the treaty was signed. Who signed it?",
 ])
 def test_a_question_without_instructions_is_asked_whole(question: str) -> None:
