@@ -93,6 +93,9 @@ def fuse_zscores(rankings: Sequence[RankedList]) -> list[tuple[int, float]]:
 
 
 DOCUMENT_EVIDENCE_CHUNKS = 3
+# the chunks of a statement the question asks for, found in the documents it names by the
+# statement's names, that join the candidates (`HybridRetriever._statement_chunks`)
+STATEMENT_CHUNKS = 6
 
 
 def with_cross_lingual_scores(fused: Sequence[tuple[int, float]], dense: RankedList,
@@ -144,6 +147,18 @@ def with_named_documents(fused: Sequence[tuple[int, float]], documents: dict[int
     """Add `weight` x the relative identity match of each chunk's document."""
     rescored = [(cid, score + weight * named.get(documents[cid], 0.0)) for cid, score in fused]
     return sorted(rescored, key=lambda item: (-item[1], item[0]))
+
+
+def with_candidates(fused: Sequence[tuple[int, float]], added: Sequence[int]
+                    ) -> list[tuple[int, float]]:
+    """`fused` with the chunks of `added` that it lacks, at its candidates' mean score (or
+    0): found by another search than the two fused, they count as an average candidate,
+    ranked by what is added to that."""
+    missing = [i for i in dict.fromkeys(added) if i not in dict(fused)]
+    if not missing:
+        return list(fused)
+    mean = float(np.mean([score for _, score in fused])) if fused else 0.0
+    return sorted([*fused, *((i, mean) for i in missing)], key=lambda item: (-item[1], item[0]))
 
 
 def with_asked_statements(fused: Sequence[tuple[int, float]], contexts: dict[int, str],
@@ -216,8 +231,8 @@ class HybridRetriever:
                                     if translations else depth, document_ids)
             dense = wide[:depth]
             named = self._named_documents(snapshot, query, document_ids)
-            if named:  # also the best candidates of the documents the question names
-                focus = list(named)[:self.settings.named_documents]
+            focus = list(named)[:self.settings.named_documents]
+            if focus:  # also the best candidates of the documents the question names
                 scopes.append(focus)
                 dense = _merged(dense, snapshot.nearest(query_vector, depth, focus))
             budget = Budget(self.settings.lexical_postings, terms.frequencies)
@@ -230,9 +245,10 @@ class HybridRetriever:
             lexical = self._lexical(snapshot, asked_words, depth, scopes, meant, budget)
             translated = (self._lexical(snapshot, asked_words, depth, scopes, bridged, budget)
                           if len(bridged) > len(meant) else [])
-            rows = snapshot.passages({i for i, _ in lexical} | {i for i, _ in dense}
-                                     | {i for i, _ in translated})
             asked = statements_asked(query) if self.settings.statement_weight > 0 else []
+            statement = self._statement_chunks(snapshot, asked, focus) if asked and focus else []
+            rows = snapshot.passages({i for i, _ in lexical} | {i for i, _ in dense}
+                                     | {i for i, _ in translated} | set(statement))
             contexts = snapshot.contexts(list(rows)) if asked else {}
         cross_lingual = (self.settings.cross_lingual_weight > 0
                          and self.settings.fusion == "zscore")
@@ -246,6 +262,9 @@ class HybridRetriever:
                                   self.settings.lexical_weight)
         dense_hits = RankedList([h for h in dense if h[0] in rows], self.settings.dense_weight)
         fused = self._fuse(lexical_hits, dense_hits)
+        if statement:
+            fused = with_candidates(fused, [i for i in statement
+                                            if of_statements(contexts.get(i, ""), asked)])
         if cross_lingual:
             matched = {i for i, _ in lexical_hits.hits}
             fused = with_cross_lingual_scores(fused, dense_hits, other - matched,
@@ -319,6 +338,20 @@ class HybridRetriever:
             found = _merged(found, self.lexical.search(snapshot, query, depth, scope, also,
                                                        budget))
         return found
+
+    def _statement_chunks(self, snapshot: Snapshot, asked: Sequence[Statement],
+                          documents: Sequence[str]) -> list[int]:
+        """The chunks of `documents` that BM25 finds best by the names of the statements
+        the question asks for (`STATEMENT_CHUNKS` at most): "the year-over-year change in
+        Amazon's revenue ... shown in the statement of income" wants the statement of
+        operations, which prints "Total net sales" and no word of the question but the
+        years."""
+        names = " ".join(statement.names for statement in asked)
+        tokens = self.lexical.tokenizer.tokens(names)
+        budget = Budget(self.settings.lexical_postings,
+                        self.lexical.statistics(snapshot, tokens).frequencies)
+        return [chunk_id for chunk_id, _ in self.lexical.search(
+            snapshot, names, STATEMENT_CHUNKS, documents, (), budget)]
 
     def _query_terms(self, kb: KnowledgeBase, snapshot: Snapshot, query: str
                      ) -> tuple[TermStatistics, dict[str, str], dict[str, tuple[str, ...]]]:

@@ -21,6 +21,7 @@ from qa_service.retrieval import (
     fuse_rankings,
     fuse_zscores,
     with_asked_statements,
+    with_candidates,
     with_cross_lingual_scores,
     with_document_prior,
     with_named_documents,
@@ -538,6 +539,28 @@ def test_a_question_that_names_a_statement_gets_that_statement(  # type: ignore[
     # without the lift, the page that repeats the question's words comes first
     words = HybridRetriever(fake_embedder, lexical, RetrievalSettings(statement_weight=0))
     assert words.search(kb, query, 3)[0].page == 2
+
+
+def test_the_statement_asked_for_is_found_by_its_names_in_the_named_documents(  # type: ignore[no-untyped-def]
+        statements, fake_embedder, lexical) -> None:
+    """The balance sheet of the document the question names, found by the statement's
+    names whatever words the question uses; not the other company's."""
+    kb, docs = statements
+    harbour = docs["HARBOUR SHIPPING"].info.id
+    search = HybridRetriever(fake_embedder, lexical, RetrievalSettings())
+    with kb.snapshot() as snapshot:
+        found = search._statement_chunks(snapshot, statements_asked("the balance sheet"),
+                                         [harbour])
+        rows = snapshot.passages(set(found))
+    assert found and {(rows[i].document_id, rows[i].page) for i in found[:1]} == {(harbour, 3)}
+    assert {rows[i].document_id for i in found} == {harbour}
+
+
+def test_a_chunk_found_by_another_search_joins_at_the_candidates_mean() -> None:
+    fused = [(1, 2.0), (2, 0.0), (3, -0.5)]
+    assert with_candidates(fused, [4, 2]) == [(1, 2.0), (4, 0.5), (2, 0.0), (3, -0.5)]
+    assert with_candidates(fused, []) == fused
+    assert with_candidates([], [7]) == [(7, 0.0)]
 
 
 def test_a_misspelled_word_finds_what_it_meant(corpus, fake_embedder, lexical) -> None:  # type: ignore[no-untyped-def]
