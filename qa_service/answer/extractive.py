@@ -293,12 +293,12 @@ class ExtractiveAnswerer:
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
         total = math.fsum(typed.values())
         # a compound the tokenizer also splits ("fy2017" -> "fy", "2017") is never unseen,
-        # nor a word whose translation a passage's sentence holds (유럽 -> europe)
-        translated = frozenset(t for t in evidence.translations
-                               if any(t in c.tokens for c in candidates))
+        # nor a word a passage's sentence holds by another form: its translation (유럽 ->
+        # europe), another name of the line item it names ("topline" -> "net sales")
+        held = frozenset(t for c in candidates for t in c.tokens)
         unseen = (math.fsum(w for t, w in typed.items()
                             if not evidence.terms.frequencies.get(t) and not _COMPOUND.search(t)
-                            and t not in translated)
+                            and t not in held)
                   / total) if total else 1.0
         figures = set(_FIGURE.findall(asked.replace(",", "")))
         shown = "".join(f"{item.passage.text} {item.context}" for item in evidence.items

@@ -627,6 +627,21 @@ def test_a_word_whose_translation_a_passage_holds_is_not_unseen(
     assert 0 < both.unseen == europe.unseen < plain.unseen
 
 
+def test_a_line_item_named_otherwise_is_not_unseen(tokenizer: Tokenizer) -> None:
+    """No chunk says "topline", but the passage's "Net revenues" is the same line item
+    (`qa_service.line_items`): the word is not one of another topic."""
+    text = "Net revenues | 13,127 | 9,680\nLas Vegas Strip Resorts | 7,051 | 4,786"
+    passage = whole_page(text, "mgm", "mgm.pdf", score=3.0)
+    terms = TermStatistics(chunks=50, frequencies={"mgm": 5, "region": 4, "best": 7,
+                                                   "revenu": 9})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings())
+    named = answerer.features(evidence_of("Which MGM region had the best topline?",
+                                          [passage], terms))
+    other = answerer.features(evidence_of("Which MGM region had the best outline?",
+                                          [passage], terms))
+    assert named.unseen == 0.0 < other.unseen
+
+
 def test_a_misspelled_word_counts_as_meant_but_still_as_unseen(tokenizer: Tokenizer) -> None:
     """Retrieval read "Hollwood" as "hollywood" (`Evidence.spellings`): the sentence that
     holds it covers the question, while the typed word still says the knowledge base
