@@ -59,8 +59,8 @@ _UNITS = re.compile(
     re.IGNORECASE)
 
 # what an instruction says when the answer is to be computed, not read
-_COMPUTE = re.compile(r"\b(?:calculat\w*|comput\w*|(?:is|are)\s+defined\s+as)\b|계산",
-                      re.IGNORECASE)
+_COMPUTE = re.compile(r"\b(?:calculat(?:e|es|ed|ing|ion)|comput(?:e|es|ed|ing|ation)|"
+                      r"(?:is|are)\s+defined\s+as)\b|계산", re.IGNORECASE)
 # "... using FY2022 Adjusted EBIT as the numerator and annual Interest Expense as the
 # denominator?"
 _RATIO_PARTS = re.compile(r"\bas\s+the\s+(?:numerator|denominator)\b", re.IGNORECASE)

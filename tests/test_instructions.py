@@ -79,6 +79,7 @@ def test_an_instruction_to_calculate_asks_for_a_computed_figure(question: str) -
 
 @pytest.mark.parametrize("question", [
     "What did Newton calculate?",  # the asked part, not an instruction
+    "Which computer won? Use the computer science paper.",  # a computer computes nothing
     "How is the score computed?",
     "What is Netflix's year end FY2017 total current liabilities (in USD millions)? Base "
     "your judgments on the information provided primarily in the balance sheet.",
