@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["LINE_ITEMS", "ItemNames", "items_named"]
 
@@ -65,27 +66,44 @@ def _name_pattern(name: str) -> str:
     for word in re.split(r"[\s,]+", name):
         word = re.escape(word).replace("'", "['\u2019]?").replace(r"\-", r"[-\s]?")
         parts.append(word)
-    return r"(?<![\w&])" + r",?\s+".join(parts) + r"(?![\w&])"
+    return r",?\s+".join(parts)
 
 
-def _compile(items: Sequence[tuple[str, ...]]) -> tuple[re.Pattern[str], list[int]]:
-    """One pattern of every name, longest first, and the item of each of its groups."""
-    names = sorted(((name, index) for index, item in enumerate(items) for name in item),
-                   key=lambda pair: -len(pair[0]))
-    pattern = "|".join(f"({_name_pattern(name)})" for name, _ in names)
-    return re.compile(pattern, re.IGNORECASE), [index for _, index in names]
+@dataclass(frozen=True)
+class _Names:
+    """Some names as one pattern (longest first, whole words) with the item of each of
+    its groups, and the first words of the names, to pass over a text that holds none."""
+
+    pattern: re.Pattern[str]
+    items: tuple[int, ...]
+    first_words: frozenset[str]
+
+    @classmethod
+    def of(cls, names: Sequence[tuple[str, int]]) -> _Names:
+        ordered = sorted(names, key=lambda pair: -len(pair[0]))
+        alternatives = "|".join(f"({_name_pattern(name)})" for name, _ in ordered)
+        return cls(re.compile(rf"(?<![\w&])(?:{alternatives})(?![\w&])", re.IGNORECASE),
+                   tuple(item for _, item in ordered),
+                   frozenset(re.split(r"[\s,'-]+", name)[0] for name, _ in ordered))
+
+    def named(self, text: str) -> dict[int, str]:
+        """The items `text` names -> the first name it used."""
+        lowered = text.casefold()
+        if not any(word in lowered for word in self.first_words):
+            return {}
+        found: dict[int, str] = {}
+        for match in self.pattern.finditer(text):
+            if match.lastindex is not None:
+                found.setdefault(self.items[match.lastindex - 1], match.group())
+        return found
 
 
-_PATTERN, _ITEM_OF_GROUP = _compile(LINE_ITEMS)
+_ALL = _Names.of([(name, index) for index, item in enumerate(LINE_ITEMS) for name in item])
 
 
 def items_named(text: str) -> dict[int, str]:
     """The line items (`LINE_ITEMS` index) that `text` names -> the first name it used."""
-    found: dict[int, str] = {}
-    for match in _PATTERN.finditer(text):
-        if match.lastindex is not None:
-            found.setdefault(_ITEM_OF_GROUP[match.lastindex - 1], match.group())
-    return found
+    return _ALL.named(text)
 
 
 @dataclass(frozen=True)
@@ -99,11 +117,21 @@ class ItemNames:
         return cls({item: frozenset(tokens(name))
                     for item, name in items_named(question).items()})
 
+    @cached_property
+    def _names(self) -> _Names:
+        """The names of the question's items, and those of the other items that hold one
+        of them ("cost of revenue" holds "revenue"), which a text may name instead."""
+        asked = [(name, item) for item in self.words for name in LINE_ITEMS[item]]
+        holding = [(name, index) for index, item in enumerate(LINE_ITEMS)
+                   if index not in self.words for name in item
+                   if any(own in name for own, _ in asked)]
+        return _Names.of(asked + holding)
+
     def shared_words(self, text: str) -> frozenset[str]:
         """The question's words for the items `text` names too, by any of their names."""
         if not self.words:
             return frozenset()
         held: set[str] = set()
-        for item in items_named(text):
+        for item in self._names.named(text):
             held |= self.words.get(item, frozenset())
         return frozenset(held)

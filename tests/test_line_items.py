@@ -45,3 +45,11 @@ def test_a_text_holds_the_questions_words_for_an_item_it_names_otherwise(
     assert names.shared_words("Revenues | $ 36,397") == frozenset()
     assert ItemNames.of_question("Who founded the company?", tokenizer.tokens).shared_words(
         "Cost of sales | 20,441") == frozenset()
+
+
+def test_a_longer_name_that_holds_the_asked_one_is_another_item(tokenizer: Tokenizer) -> None:
+    """Asked for revenue, "Cost of revenue" names the cost, not the revenue."""
+    names = ItemNames.of_question("What was the company's revenue?", tokenizer.tokens)
+    assert names.shared_words("Cost of revenue | 1,200") == frozenset()
+    assert names.shared_words("Net sales | 4,100") == frozenset(tokenizer.tokens("revenue"))
+    assert names.shared_words("Nothing here about it") == frozenset()
