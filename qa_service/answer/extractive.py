@@ -355,9 +355,11 @@ class ExtractiveAnswerer:
                 if key in seen:
                     continue
                 seen.add(key)
+                held = _meant(words, meaning)
+                if items.words:
+                    held |= items.shared_words(passage.text[start:end])
                 candidates.append(_Candidate(
-                    passage=rank, start=start, end=end,
-                    tokens=_meant(words, meaning) | items.shared_words(passage.text[start:end]),
+                    passage=rank, start=start, end=end, tokens=held,
                     bigrams=frozenset(itertools.pairwise(words)),
                     similarity=float(similarity)))
         return candidates
