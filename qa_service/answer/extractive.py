@@ -480,14 +480,15 @@ class ExtractiveAnswerer:
 
     def _unnamed_lines(self, evidence: Evidence) -> list[float]:
         """By passage rank, 1.0 for a passage of a document the question does not name at
-        all, when a passage of the document it names best carries one of the question's
-        proper names in its context ("Amazon's FY2019 net income" over AMAZON_2019_10K);
-        0.0 otherwise. A document named by common words only ("invoice", "report") is no
-        reason to pass over the others' lines: names in the identities of a knowledge base
-        of loosely named files match by chance."""
+        all, when a passage of the document it names best carries in its context the name
+        the question asks about in the possessive ("Amazon's FY2019 net income" over
+        AMAZON_2019_10K); 0.0 otherwise. A document named by common words only ("invoice",
+        "report"), or by a name used otherwise ("American cars" and the American
+        Broadcasting Company), is no reason to pass over the others' lines: names in the
+        identities of a knowledge base of loosely named files match by chance."""
         if not evidence.named:
             return [0.0] * len(evidence.items)
-        proper = frozenset(self.tokenizer.tokens(" ".join(_proper_names(evidence.question))))
+        proper = frozenset(self.tokenizer.tokens(" ".join(_possessors(evidence.question))))
         found = any(evidence.named.get(item.passage.document_id, 0.0) >= 1.0
                     and proper & self._context_tokens(item.passage.chunk_id, item.context)
                     for item in evidence.items)
@@ -755,13 +756,15 @@ def _without_names(context: str) -> str:
     return context
 
 
-_CAPITALIZED = re.compile(r"\b[A-Z][\w&'\u2019.-]*")
+# a name the question makes the owner of what it asks: "Amazon's", "Best Buy's",
+# "Samsung Electronics'", "Data Analytics Co.'s" (not "American cars")
+_POSSESSOR = re.compile(r"\b((?:[A-Z][\w&.-]*\s+){0,3}[A-Z][\w&.-]*?)"
+                        r"(?:['\u2019]s|(?<=s)['\u2019])(?!\w)")
 
 
-def _proper_names(question: str) -> list[str]:
-    """The capitalized words of `question` that do not open a sentence."""
-    return [m.group() for m in _CAPITALIZED.finditer(question)
-            if m.start() > 0 and question[:m.start()].rstrip()[-1:] not in ".?!"]
+def _possessors(question: str) -> list[str]:
+    """The capitalized names of `question` in the possessive: whose figures it asks."""
+    return [m.group(1) for m in _POSSESSOR.finditer(question)]
 
 
 def _unnamed(evidence: Evidence) -> list[float]:

@@ -846,6 +846,12 @@ def test_a_row_of_a_document_the_question_does_not_name_gives_no_short_answer(
                             named={"amazon-2019": 1.0})
     common = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(plain)
     assert common.short_answer is not None and common.short_answer.text == "1,048"
+    # a name the question uses otherwise than as the owner of what it asks ("American
+    # cars" and the American Broadcasting Company) is no reason either
+    adjective = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
+        replace(evidence, question=question.replace("Amazon's FY2019 net income",
+                                                    "the FY2019 Amazon net income")))
+    assert adjective.short_answer is not None and adjective.short_answer.text == "1,048"
 
 
 def test_a_sentence_holding_a_translation_holds_the_question_s_word(
