@@ -154,7 +154,8 @@ def with_candidates(fused: Sequence[tuple[int, float]], added: Sequence[int]
     """`fused` with the chunks of `added` that it lacks, at its candidates' mean score (or
     0): found by another search than the two fused, they count as an average candidate,
     ranked by what is added to that."""
-    missing = [i for i in dict.fromkeys(added) if i not in dict(fused)]
+    present = {i for i, _ in fused}
+    missing = [i for i in dict.fromkeys(added) if i not in present]
     if not missing:
         return list(fused)
     mean = float(np.mean([score for _, score in fused])) if fused else 0.0

@@ -164,8 +164,8 @@ class SentenceWeights:
     # a sentence of the financial statement the question asks for
     asked_statement: float = 0.3
     # a sentence of a document the question does not name, when it names some; and the
-    # short answer's lines of a document it does not name at all, when it names one by a
-    # proper name (`_unnamed_lines`)
+    # short answer's lines of a document it does not name at all, when it names one by the
+    # name it puts in the possessive (`_unnamed_lines`)
     unnamed_document: float = 0.3
     # a sentence in the other language, when the question's words have translations
     # there (`Evidence.translations`): its words are weighed, and its cosine counts this
@@ -569,10 +569,11 @@ class ExtractiveAnswerer:
         focus's (`qa_service.answer.focus`: what the question asks for, such as the row
         label 소비세, where the rest of its words name the document); less
         `LEAD_RANK_STEP` per rank of its sentence, and less `unnamed_document` for a line
-        of a document the question does not name when it names another by a proper name
-        (`_unnamed_lines`). A line in the other language than the question shares no words
-        with it: it weighs its vector's similarity to the question's (embedded now, when
-        the evidence can). `contexts`: each passage's context tokens, by rank."""
+        of a document the question does not name when it names another by the name it puts
+        in the possessive (`_unnamed_lines`). A line in the other language than the
+        question shares no words with it: it weighs its vector's similarity to the
+        question's (embedded now, when the evidence can). `contexts`: each passage's
+        context tokens, by rank."""
         passages = evidence.passages
         total = math.fsum(idf.values()) or 1.0
         focus_total = math.fsum(focus.values())
