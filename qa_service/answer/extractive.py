@@ -271,7 +271,10 @@ class ExtractiveAnswerer:
         content = content_tokens(_parts_only(self.tokenizer.tokens(asked)))
         tokens = [evidence.spellings.get(t, t) for t in content]  # "hollwood" -> "hollywood"
         idf = {t: evidence.terms.idf(t) for t in dict.fromkeys(tokens)}
-        candidates = self._candidates(evidence)
+        # the line items it names (`qa_service.line_items`): a sentence that names one by
+        # another name ("Cost of sales" for "cost of goods sold") holds its words for it
+        items = ItemNames.of_question(asked, self.tokenizer.tokens)
+        candidates = self._candidates(evidence, items)
         contexts = [self._context_tokens(item.passage.chunk_id, item.context)
                     for item in evidence.items]
         korean = is_korean(question)
@@ -288,7 +291,7 @@ class ExtractiveAnswerer:
         self._prefer_named_documents(evidence, candidates)
         lead, line_share = self._short_answer(evidence, idf, candidates,
                                               [context | located for context in contexts],
-                                              other_language)
+                                              other_language, items)
         # as typed: a misspelled word still counts as one the knowledge base never saw
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
         total = math.fsum(typed.values())
@@ -339,11 +342,10 @@ class ExtractiveAnswerer:
 
     # --- candidates ------------------------------------------------------------------
 
-    def _candidates(self, evidence: Evidence) -> list[_Candidate]:
+    def _candidates(self, evidence: Evidence, items: ItemNames) -> list[_Candidate]:
         candidates: list[_Candidate] = []
         seen: set[tuple[str, int, int]] = set()  # overlapping chunks repeat a sentence
         meaning = _meanings(evidence)
-        items = self._item_names(evidence.question)
         for rank, item in enumerate(evidence.items):
             passage, spans = item.passage, list(item.sentences)
             tokens = self._sentence_tokens(passage, spans)
@@ -363,12 +365,6 @@ class ExtractiveAnswerer:
                     bigrams=frozenset(itertools.pairwise(words)),
                     similarity=float(similarity)))
         return candidates
-
-    def _item_names(self, question: str) -> ItemNames:
-        """The line items the question names (`qa_service.line_items`): a sentence that
-        names one by another name ("Cost of sales" for "cost of goods sold") holds the
-        question's words for it."""
-        return ItemNames.of_question(asked_part(question), self.tokenizer.tokens)
 
     def _context_tokens(self, chunk_id: int, context: str) -> frozenset[str]:
         """The words of a chunk's context that say where it is (its document's identity,
@@ -508,15 +504,16 @@ class ExtractiveAnswerer:
 
     def _short_answer(self, evidence: Evidence, idf: dict[str, float],
                       candidates: list[_Candidate], contexts: Sequence[frozenset[str]],
-                      other_language: Sequence[bool]) -> tuple[_Lead | None, float]:
+                      other_language: Sequence[bool], items: ItemNames
+                      ) -> tuple[_Lead | None, float]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
         that hold most of the question's weight, with the line it was read from, and the
-        best line's share of the question's weight."""
+        best line's share of the question's weight. A line holds the question's words for
+        the line items it names otherwise (`items`)."""
         question, passages = evidence.question, evidence.passages
         cache: dict[str, frozenset[str]] = {}
 
         meaning = _meanings(evidence)
-        items = self._item_names(question)
 
         def words(text: str) -> frozenset[str]:
             if text not in cache:
