@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 __all__ = ["LINE_ITEMS", "ItemNames", "items_named"]
 
@@ -98,12 +98,15 @@ class _Names:
         return found
 
 
-_ALL = _Names.of([(name, index) for index, item in enumerate(LINE_ITEMS) for name in item])
+@cache
+def _all_names() -> _Names:
+    """Every item's names, built on first use (not at import)."""
+    return _Names.of([(name, index) for index, item in enumerate(LINE_ITEMS) for name in item])
 
 
 def items_named(text: str) -> dict[int, str]:
     """The line items (`LINE_ITEMS` index) that `text` names -> the first name it used."""
-    return _ALL.named(text)
+    return _all_names().named(text)
 
 
 @dataclass(frozen=True)
