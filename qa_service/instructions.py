@@ -73,31 +73,38 @@ def asks_computation(question: str) -> bool:
     ratio's numerator and denominator."""
     if _RATIO_PARTS.search(question):
         return True
-    for sentence in _SENTENCE_ENDS.split(question.strip()):
-        if "?" not in sentence:
-            if _COMPUTE.search(sentence) and (_instructs(sentence) or "defined" in sentence
-                                              or _KOREAN_REQUEST.search(sentence.strip())):
-                return True
-            continue
-        clauses = _CLAUSES.split(sentence)
-        while len(clauses) > 1 and "?" not in clauses[0] and _ADDRESSED.search(clauses[0]):
-            if _COMPUTE.search(clauses.pop(0)):
-                return True
-    return False
+    asked, told = _parts(question, brackets=False)
+    return (any(_COMPUTE.search(part) for part in told)
+            or any("?" not in part and "defined" in part and _COMPUTE.search(part) is not None
+                   for part in asked))
 
 
 def asked_part(question: str) -> str:
     """`question` without the sentences and leading clauses that instruct the answerer (see
     the module); the whole question when nothing else is left."""
-    kept: list[str] = []
+    asked, _ = _parts(question, brackets=True)
+    return " ".join(asked) or question
+
+
+def _parts(question: str, brackets: bool) -> tuple[list[str], list[str]]:
+    """What `question` asks (its sentences, less their leading clauses that address the
+    answerer, and with `brackets` less the brackets that instruct) and what it tells the
+    answerer (the sentences and clauses left out)."""
+    asked: list[str] = []
+    told: list[str] = []
     for sentence in _SENTENCE_ENDS.split(question.strip()):
-        if not sentence or ("?" not in sentence and _instructs(sentence)):
+        if not sentence:
             continue
-        clauses = _CLAUSES.split(_BRACKET.sub(_unless_instructing, sentence))
+        if "?" not in sentence and _instructs(sentence):
+            told.append(sentence)
+            continue
+        if brackets:
+            sentence = _BRACKET.sub(_unless_instructing, sentence)
+        clauses = _CLAUSES.split(sentence)
         while len(clauses) > 1 and "?" not in clauses[0] and _ADDRESSED.search(clauses[0]):
-            clauses.pop(0)
-        kept.append(" ".join(clauses))
-    return " ".join(kept) or question
+            told.append(clauses.pop(0))
+        asked.append(" ".join(clauses))
+    return asked, told
 
 
 def _unless_instructing(bracket: re.Match[str]) -> str:
