@@ -17,7 +17,9 @@ often). Read from the question's wording alone, in both languages:
   "what is" ("what is Amazon's FY2019 net income ..." -> net income, the period left
   out), "what is the" ("what is the estimated total cost on ..." -> estimated total
   cost), or "what X does/did/is" ("what accuracy does ..." -> accuracy), up to a
-  preposition, a verb or a clause.
+  preposition, a verb or a clause; a change names the quantity that changed ("the
+  year-over-year change in revenue" -> revenue: a statement's row names revenue, not its
+  change).
 
 Empty when the wording names none.
 """
@@ -66,6 +68,11 @@ _ENGLISH_STOP = re.compile(
     r"|does|did|do|is|was|are|were|has|had|have|will|would|can|could|should|according"
     r"|before|after|between|during|than|attributable|excluding|including|related|reported"
     r"|ended|ending)\b", re.IGNORECASE)
+# a focus that names how a quantity moved ("the year-over-year change in revenue", "the
+# growth of net sales"): the quantity is what a page's row or sentence names
+_ENGLISH_CHANGE = re.compile(r"\b(?:change|growth|increase|decrease|decline|rise|drop|fall)s?$",
+                             re.IGNORECASE)
+_ENGLISH_MEASURED = re.compile(r"^\s*(?:in|of)\s+(?:the\s+|its\s+|their\s+)?", re.IGNORECASE)
 _ENGLISH_LINE_ITEM = re.compile(r"\s+(?:line\s+)?items?$", re.IGNORECASE)
 _ENGLISH_SKIP = re.compile(r"^(?:the|a|an|it|they|there|this|that|these|those)\b",
                            re.IGNORECASE)
@@ -120,13 +127,24 @@ def _english_focus(question: str) -> str:
         found = pattern.search(question)
         if found is None:
             continue
-        phrase = _ENGLISH_PERIOD.sub("", found["focus"].strip())
-        stop = _ENGLISH_STOP.search(" " + phrase)
-        phrase = (phrase[:stop.start()] if stop else phrase).split("(")[0].strip()
-        phrase = _ENGLISH_LINE_ITEM.sub("", phrase)  # "development fee line item"
+        phrase = _english_phrase(found["focus"])
+        if _ENGLISH_CHANGE.search(phrase):
+            # "the year-over-year change in revenue": the row to read is revenue's
+            rest = found["focus"].strip()[len(phrase):]
+            measured = _ENGLISH_MEASURED.match(rest)
+            phrase = _english_phrase(rest[measured.end():]) if measured else phrase
         if phrase and not _ENGLISH_SKIP.match(phrase):
             return phrase[:FOCUS_CHARS]
     return ""
+
+
+def _english_phrase(text: str) -> str:
+    """A focus phrase from where it starts: without a leading period, up to a
+    preposition, a verb or a clause (`_ENGLISH_STOP`) or a bracket."""
+    phrase = _ENGLISH_PERIOD.sub("", text.strip())
+    stop = _ENGLISH_STOP.search(" " + phrase)
+    phrase = (phrase[:stop.start()] if stop else phrase).split("(")[0].strip()
+    return _ENGLISH_LINE_ITEM.sub("", phrase)  # "development fee line item"
 
 
 # A leading clause that says where to look: "In the Fond du Lac County 90-day report on

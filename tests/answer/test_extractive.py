@@ -771,6 +771,23 @@ def test_a_figure_to_compute_is_quoted_from_its_rows_not_shown_as_read(
     assert computed.citations[0].quote == "Cost of sales | 20,441 | 19,038 | 17,405"
 
 
+def test_a_change_in_a_line_item_is_read_off_the_items_row(tokenizer: Tokenizer) -> None:
+    """"The year-over-year change in revenue" asks about revenue: the statement's "Total net
+    sales" row is quoted first (with its header), not the header of years that the
+    question's other words match."""
+    statement = ("Year Ended December 31, | 2015 | 2016 | 2017\n"
+                 "Net product sales | $ 79,268 | $ 94,665 | $ 118,573\n"
+                 "Total net sales | 107,006 | 135,987 | 177,866\n"
+                 "Cost of sales | 71,651 | 88,265 | 111,934")
+    passage = whole_page(statement, "amzn", "amzn.pdf")
+    terms = TermStatistics(chunks=500, frequencies={"year": 200, "chang": 80, "revenu": 60,
+                                                    "2016": 30, "2017": 40})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
+        gather_evidence("What is the year-over-year change in revenue from 2016 to 2017?",
+                        [passage], np.zeros(8, np.float32), terms, {}))
+    assert answer.citations[0].quote.startswith("Total net sales | 107,006")
+
+
 BROCHURE = ("Membership in the PDF Association\n"
             "Founded in 2006, the PDF Association exists to promote the\n"
             "adoption and implementation of International Standards for PDF technology.\n"

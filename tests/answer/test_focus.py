@@ -45,6 +45,11 @@ def tokenizer() -> Tokenizer:
      "development fee"),
     ("How much does Smart Networks charge for support on its invoice?", "support"),
     ("How much was spent on the new stadium?", "new stadium"),
+    # how a quantity moved: the quantity is what a row or a sentence names
+    ("What is Amazon's year-over-year change in revenue from FY2016 to FY2017?", "revenue"),
+    ("What was the growth in net sales in 2022?", "net sales"),
+    ("What was the increase of the operating income?", "operating income"),
+    ("What was the change?", "change"),
 ])
 def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
                                        focus: str) -> None:
