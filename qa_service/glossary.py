@@ -85,10 +85,13 @@ ENTRIES: tuple[tuple[str, str], ...] = (
 
 # Korean labels compound a noun with one syllable that stands for a word of these
 # documents: 개발비 is 개발 + 비용 (a development fee), 입장료 입장 + 요금, 투자액 투자 + 금액,
-# 소비세 소비 + 세금. Kiwi keeps such a compound whole, so neither "개발 비용" nor an English
-# question's "development fee" (개발, 비용) finds it by its parts.
-COMPOUND_ENDINGS: dict[str, str] = {"비": "비용", "료": "요금", "액": "금액", "세": "세금"}
-_NOT_COMPOUNDS = ("재료",)  # 원재료 is raw material, not a fee
+# 소비세 소비 + 세금, 발행일 발행 + 날짜 (a date of issue). Kiwi keeps such a compound
+# whole, so neither "개발 비용" nor an English question's "development fee" (개발, 비용)
+# finds it by its parts.
+COMPOUND_ENDINGS: dict[str, str] = {"비": "비용", "료": "요금", "액": "금액", "세": "세금",
+                                    "일": "날짜"}
+# 원재료 is raw material, not a fee; 이메일, 모바일, 스타일, 프로파일 are no dates
+_NOT_COMPOUNDS = ("재료", "메일", "바일", "타일", "파일", "마일", "오일")
 
 
 def compound_parts(morpheme: str) -> tuple[str, ...]:

@@ -37,11 +37,14 @@ def test_the_table_is_read_when_first_needed(tokenizer: Tokenizer) -> None:
 
 
 def test_a_korean_compound_label_has_its_parts() -> None:
-    """개발비 is a development fee (개발 + 비용); a two-syllable word (금액, 준비) and raw
-    material (원재료) are no such compounds."""
+    """개발비 is a development fee (개발 + 비용), 발행일 a date of issue (발행 + 날짜); a
+    two-syllable word (금액, 준비) and raw material (원재료) are no such compounds."""
     assert compound_parts("개발비") == ("개발", "비용")
     assert compound_parts("입장료") == ("입장", "요금")
     assert compound_parts("투자액") == ("투자", "금액")
     assert compound_parts("소비세") == ("소비", "세금")
-    for word in ("금액", "준비", "원재료", "보증", "fee", "비"):
+    assert compound_parts("발행일") == ("발행", "날짜")  # the date of issue
+    # loanwords that end in 일 are no dates: e-mail, mobile, style, profile
+    for word in ("금액", "준비", "원재료", "보증", "fee", "비", "이메일", "모바일", "스타일",
+                 "프로파일"):
         assert compound_parts(word) == (), word
