@@ -121,6 +121,8 @@ _NUMBER = re.compile(
 _WORD = re.compile(r"\S+")
 _FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
 NUMBER_PASSAGES = 3  # where the question's figures are looked for
+# a form's label (a few words, no figure) before a colon, then its value
+_COLON_LABEL = re.compile(r"[ \t]*([^\W\d_][^\n:\uff1a|\d]{0,38}?)[ \t]*[:\uff1a][ \t]*(?=\S)")
 _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 ELLIPSIS = "…"
 LEAD_SENTENCES = 8  # the best sentences whose lines may hold the short answer
@@ -815,7 +817,7 @@ def _named(text: str, line: tuple[int, int], words: Callable[[str], frozenset[st
     share of the focus its words and headings (`held`) hold (`focused`), up to
     `LABEL_EXTRA_WORDS` less when its label (a row's first cell) also holds other words
     ("Other income (expense), net" for "net income")."""
-    label = words(text[slice(*table_cells(text, *line)[0])])
+    label = words(text[slice(*(_colon_label(text, line) or table_cells(text, *line)[0]))])
     exact = len(label & focus.keys()) / len(label) if label else 1.0
     return focused(held) * (1.0 - LABEL_EXTRA_WORDS * (1.0 - exact))
 
@@ -833,15 +835,24 @@ def _headings(text: str, line: tuple[int, int],
 
 def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:
     """Whether `lines` (a sentence's) are prose wrapped over lines: two or more, no table
-    row among them, `WRAPPED_SENTENCE_CHARS` at most."""
+    row among them, not all of them a form's "Label: value" lines,
+    `WRAPPED_SENTENCE_CHARS` at most."""
     return (len(lines) >= 2 and lines[-1][1] - lines[0][0] <= WRAPPED_SENTENCE_CHARS
-            and not any(is_table_row(text, *line) for line in lines))
+            and not any(is_table_row(text, *line) for line in lines)
+            and not all(_colon_label(text, line) is not None for line in lines))
 
 
 def _labels_a_value(text: str, line: tuple[int, int], row: bool) -> bool:
-    """Whether the line labels a value: a table row (`row`: `is_table_row`), or a label
-    stacked above its value."""
-    return row or stacked_value(text, line) is not None
+    """Whether the line labels a value: a table row (`row`: `is_table_row`), a label
+    stacked above its value, or a label before a colon ("발행일： 2023년 10월 31일")."""
+    return row or stacked_value(text, line) is not None or _colon_label(text, line) is not None
+
+
+def _colon_label(text: str, line: tuple[int, int]) -> tuple[int, int] | None:
+    """The span of a form's label before a colon and its value on the same line
+    ("Invoice date: 31 Oct 2023", "발행일： 2023년 10월 31일"), or None."""
+    found = _COLON_LABEL.match(text, line[0], line[1])
+    return found.span(1) if found is not None else None
 
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],

@@ -788,6 +788,24 @@ def test_a_change_in_a_line_item_is_read_off_the_items_row(tokenizer: Tokenizer)
     assert answer.citations[0].quote.startswith("Total net sales | 107,006")
 
 
+def test_a_forms_label_before_a_colon_labels_its_value(tokenizer: Tokenizer) -> None:
+    """"On what date was the invoice issued?" is read off the line labelled "Issue date:",
+    whose label holds what is asked, not off the line that shares more of the question's
+    other words and also holds a date."""
+    invoice = ("Invoice No: 2023-1031\n"
+               "Website renewal project kickoff: September 1, 2023\n"
+               "Issue date: October 31, 2023\n"
+               "Amount due: USD 2,275")
+    passage = whole_page(invoice, "inv", "invoice.pdf")
+    terms = TermStatistics(chunks=500, frequencies={"date": 40, "invoic": 30, "websit": 20,
+                                                    "renew": 10, "project": 30, "issu": 40})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
+        gather_evidence("On what date was the invoice for the website renewal project issued?",
+                        [passage], np.zeros(8, np.float32), terms, {}))
+    assert answer.short_answer is not None
+    assert answer.short_answer.text == "October 31, 2023"
+
+
 BROCHURE = ("Membership in the PDF Association\n"
             "Founded in 2006, the PDF Association exists to promote the\n"
             "adoption and implementation of International Standards for PDF technology.\n"
