@@ -844,13 +844,13 @@ def _wrapped(text: str, lines: Sequence[tuple[int, int]]) -> bool:
 
 def _labels_a_value(text: str, line: tuple[int, int], row: bool) -> bool:
     """Whether the line labels a value: a table row (`row`: `is_table_row`), a label
-    stacked above its value, or a label before a colon ("발행일： 2023년 10월 31일")."""
+    stacked above its value, or a label before a colon (`_colon_label`)."""
     return row or stacked_value(text, line) is not None or _colon_label(text, line) is not None
 
 
 def _colon_label(text: str, line: tuple[int, int]) -> tuple[int, int] | None:
-    """The span of a form's label before a colon and its value on the same line
-    ("Invoice date: 31 Oct 2023", "발행일： 2023년 10월 31일"), or None."""
+    """The span of a form's label before a colon (or a full-width one) and its value on
+    the same line ("Invoice date: 31 Oct 2023", "발행일: 2023년 10월 31일"), or None."""
     found = _COLON_LABEL.match(text, line[0], line[1])
     return found.span(1) if found is not None else None
 
