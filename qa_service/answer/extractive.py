@@ -20,7 +20,8 @@ In the three overlaps a question word that the passage's context holds (its docu
 identity, its section) counts `context_words` (a half): it says where to look, not what
 to read. The sentences of the financial statement the question asks for gain
 `asked_statement`; when the question names documents, the sentences of the others lose
-`unnamed_document`.
+`unnamed_document`, and so do those of documents that do not print a date the question
+names ("the invoice dated November 9, 2023": `qa_service.dates`) when another does.
 A sentence in the other language than the question (Korean/English) shares no words with
 it: it scores `cross_lingual_similarity` x its cosine instead of the word overlaps, unless
 the question's words have translations among the knowledge base's terms
@@ -95,6 +96,7 @@ from qa_service.answer.short import (
     stacked_value,
 )
 from qa_service.config import AnswerSettings
+from qa_service.dates import asked_dates
 from qa_service.evidence import Evidence
 from qa_service.glossary import compound_parts
 from qa_service.instructions import asked_part, asks_computation
@@ -290,8 +292,11 @@ class ExtractiveAnswerer:
             question, idf, set(itertools.pairwise(tokens)), candidates, passages, contexts,
             other_language, bool(evidence.translations), located)
         self._prefer_asked_statement(question, evidence, candidates)
-        self._prefer_named_documents(evidence, candidates)
-        lead, line_share = self._short_answer(evidence, idf, candidates,
+        # a date the question names ("the invoice dated November 9, 2023") names the
+        # documents that print it
+        undated = _undated(evidence)
+        self._prefer_named_documents(evidence, candidates, undated)
+        lead, line_share = self._short_answer(evidence, idf, candidates, undated,
                                               [context | located for context in contexts],
                                               other_language, items)
         # as typed: a misspelled word still counts as one the knowledge base never saw
@@ -493,19 +498,23 @@ class ExtractiveAnswerer:
         return [1.0 if found and item.passage.document_id not in evidence.named else 0.0
                 for item in evidence.items]
 
-    def _prefer_named_documents(self, evidence: Evidence, candidates: list[_Candidate]
-                                ) -> None:
+    def _prefer_named_documents(self, evidence: Evidence, candidates: list[_Candidate],
+                                undated: Sequence[float]) -> None:
         """When the question names documents ("Kraxi Systems 인보이스 ..."), the sentences
         of the others lose `unnamed_document` (scaled by how much less they are named):
-        another invoice's "청구 금액" does not answer for Kraxi's."""
+        another invoice's "청구 금액" does not answer for Kraxi's. So do those of a
+        document that does not print the date the question names when another does
+        (`undated`: `_undated`)."""
         unnamed = _unnamed(evidence)
         for candidate in candidates:
-            candidate.score -= self.weights.unnamed_document * unnamed[candidate.passage]
+            candidate.score -= self.weights.unnamed_document * max(
+                unnamed[candidate.passage], undated[candidate.passage])
 
     # --- the answer ------------------------------------------------------------------
 
     def _short_answer(self, evidence: Evidence, idf: dict[str, float],
-                      candidates: list[_Candidate], contexts: Sequence[frozenset[str]],
+                      candidates: list[_Candidate], undated: Sequence[float],
+                      contexts: Sequence[frozenset[str]],
                       other_language: Sequence[bool], items: ItemNames
                       ) -> tuple[_Lead | None, float]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
@@ -528,8 +537,8 @@ class ExtractiveAnswerer:
 
         focus = {t: idf.get(t, 0.0) for t in self.tokenizer.tokens(
             question_focus(question, self.tokenizer))}
-        lines, best = self._weighed_lines(evidence, idf, focus, candidates, contexts,
-                                          words, other_language)
+        lines, best = self._weighed_lines(evidence, idf, focus, candidates, undated,
+                                          contexts, words, other_language)
         kind = answer_type(question)
         cost = kind is AnswerType.MONEY and asks_cost(question)
         uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
@@ -555,7 +564,7 @@ class ExtractiveAnswerer:
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
                        focus: dict[str, float], candidates: list[_Candidate],
-                       contexts: Sequence[frozenset[str]],
+                       undated: Sequence[float], contexts: Sequence[frozenset[str]],
                        words: Callable[[str], frozenset[str]], other_language: Sequence[bool]
                        ) -> tuple[list[_Line], float]:
         """The lines of the best sentences (and each of them that is prose wrapped over
@@ -563,13 +572,15 @@ class ExtractiveAnswerer:
         heaviest first, and the best line's (not a whole sentence's) share of the IDF
         weight of the question's words that its passage can hold (`_readable`). A line's
         weight is its share of the weight of the question's words that its passage's
-        context does not hold; plus, for a table row or a label stacked above its value
-        (`qa_service.answer.short.stacked_value`), `FOCUS_WEIGHT` times its share of the
+        context does not hold; plus, for a table row, a label stacked above its value
+        (`qa_service.answer.short.stacked_value`) or before it and a colon
+        (`_colon_label`), `FOCUS_WEIGHT` times its share of the
         focus's (`qa_service.answer.focus`: what the question asks for, such as the row
         label 소비세, where the rest of its words name the document); less
         `LEAD_RANK_STEP` per rank of its sentence, and less `unnamed_document` for a line
         of a document the question does not name when it names another by the name it puts
-        in the possessive (`_unnamed_lines`). A line in the other language than the
+        in the possessive (`_unnamed_lines`), or that does not print the date the question
+        names when another does (`undated`). A line in the other language than the
         question shares no words with it: it weighs its vector's similarity to the
         question's (embedded now, when the evidence can). `contexts`: each passage's
         context tokens, by rank."""
@@ -587,7 +598,8 @@ class ExtractiveAnswerer:
         readable_totals = [math.fsum(weights.values()) or total for weights in readable]
         rest = [math.fsum(w for t, w in readable[rank].items() if t not in named)
                 or readable_totals[rank] for rank, named in enumerate(located)]
-        unnamed = [self.weights.unnamed_document * u for u in self._unnamed_lines(evidence)]
+        unnamed = [self.weights.unnamed_document * max(u, d)
+                   for u, d in zip(self._unnamed_lines(evidence), undated, strict=True)]
 
         def own(passage: int, held: frozenset[str]) -> float:
             """A line's share of the question's words its passage can hold and its
@@ -765,6 +777,18 @@ _POSSESSOR = re.compile(r"\b((?:[A-Z][\w&.-]*\s+){0,3}[A-Z][\w&.-]*?)"
 def _possessors(question: str) -> list[str]:
     """The capitalized names of `question` in the possessive: whose figures it asks."""
     return [m.group(1) for m in _POSSESSOR.finditer(question)]
+
+
+def _undated(evidence: Evidence) -> list[float]:
+    """By passage rank, 1.0 for a passage of a document that prints none of the dates the
+    question names (`qa_service.dates`) in its passages or their context, when another
+    document's does; 0.0 otherwise."""
+    dates = asked_dates(evidence.question)
+    dated = {item.passage.document_id for item in evidence.items
+             if any(date.found_in(item.passage.text) or date.found_in(item.context)
+                    for date in dates)} if dates else set()
+    return [0.0 if not dated or item.passage.document_id in dated else 1.0
+            for item in evidence.items]
 
 
 def _unnamed(evidence: Evidence) -> list[float]:

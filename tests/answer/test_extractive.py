@@ -845,6 +845,28 @@ def test_a_document_the_question_names_is_quoted_before_the_others(
     assert answerer.answer(named).citations[0].document_id == "invoice-2"
 
 
+def test_a_document_that_prints_the_asked_date_is_quoted_before_the_others(
+        tokenizer: Tokenizer) -> None:
+    """Two invoices print a total; the question names the second by its date, which it
+    prints otherwise ("11/09/2023" for "November 9, 2023"): its total is the answer
+    although the first one ranks higher."""
+    texts = ["Invoice dated 2023-10-31\nTotal | USD 2,750",
+             "Invoice dated 11/09/2023\nTotal | USD 3,300"]
+    passages = [Passage(chunk_id=i + 1, document_id=f"invoice-{i + 1}",
+                        filename=f"invoice-{i + 1}.pdf", page=1, char_start=0,
+                        char_end=len(text), text=text, score=2.0 - i)
+                for i, text in enumerate(texts)]
+    terms = TermStatistics(chunks=50, frequencies={"invoic": 5, "date": 5, "total": 5,
+                                                   "2023": 5})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
+    undated = answerer.answer(evidence_of("What is the total on the invoice?", passages, terms))
+    assert undated.short_answer is not None and undated.short_answer.text == "USD 2,750"
+    dated = answerer.answer(evidence_of(
+        "What is the total on the invoice dated November 9, 2023?", passages, terms))
+    assert dated.short_answer is not None and dated.short_answer.text == "USD 3,300"
+    assert dated.citations[0].document_id == "invoice-2"
+
+
 AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
          "($ million) | 2022 | 2023\n"
          "Net income attributable to Amcor plc shareholders | 805 | 1,048\n"

@@ -1,0 +1,83 @@
+"""The calendar dates a question names, found again in a page however it prints them.
+
+"The invoice ... dated November 9, 2023" names the invoice by its date, and the Korean
+invoice prints it "2023년 11월 09일" (or, laid out as a table, "2023년 11 | 월 | 09일"),
+its number "20231109-001"; a US form prints "11/09/2023", a report "9 November 2023".
+`asked_dates` reads the full dates (day, month and year) of a question, in English,
+Korean or ISO form; `AskedDate.found_in` says whether a text prints that date in any of
+these forms. A month and year alone ("December 2015") is no such date: reports of other
+months print it too, in their comparisons.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+__all__ = ["AskedDate", "asked_dates"]
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+
+
+def _month_name(month: str) -> str:
+    """A month's name, whole or cut short ("Nov.", "Sept.")."""
+    short = r"t\.?|\." if month == "september" else r"\."
+    return f"{month[:3]}(?:{month[3:]}|{short})?"
+
+
+_MONTH = r"(?P<month>" + "|".join(_month_name(m) for m in _MONTHS) + r")"
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+_QUESTION_FORMS = tuple(re.compile(p, re.IGNORECASE) for p in (
+    rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b",  # November 9, 2023
+    rf"\b{_DAY}\s+{_MONTH},?\s+{_YEAR}\b",  # 9 November 2023
+    # 2023년 11월 9일
+    rf"(?<!\d){_YEAR}\s*년\s*(?P<month_number>1[0-2]|0?[1-9])\s*월\s*{_DAY}\s*일",
+    rf"(?<!\d){_YEAR}-(?P<month_number>1[0-2]|0[1-9])-(?P<day>[0-3]\d)(?!\d)",  # 2023-11-09
+))
+# what a page puts between a date's parts: spaces, a table's cell separators, 년/월, . / -
+_BETWEEN = r"[\s|년월./-]{1,8}"
+
+
+@dataclass(frozen=True)
+class AskedDate:
+    year: int
+    month: int
+    day: int
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str]:
+        y, m, d = self.year, self.month, self.day
+        month = _month_name(_MONTHS[m - 1])
+        forms = (
+            rf"(?<!\d){y}{_BETWEEN}0?{m}{_BETWEEN}0?{d}(?!\d)",  # 2023년 11월 09일, 2023-11-09
+            rf"(?<!\d){y}{m:02d}{d:02d}(?!\d)",  # 20231109 (in a document's number too)
+            rf"(?<!\d)0?{m}[/.-]0?{d}[/.-]{y}(?!\d)",  # 11/09/2023
+            rf"\b{month}\s+0?{d}(?:st|nd|rd|th)?,?\s+{y}(?!\d)",  # Nov. 9, 2023
+            rf"(?<!\d)0?{d}(?:st|nd|rd|th)?\s+{month},?\s+{y}(?!\d)",  # 9 November 2023
+        )
+        return re.compile("|".join(forms), re.IGNORECASE)
+
+    def found_in(self, text: str) -> bool:
+        """Whether `text` prints this date, in any of the forms above."""
+        return self._pattern.search(text) is not None
+
+
+def asked_dates(question: str) -> tuple[AskedDate, ...]:
+    """The full dates `question` names, each once, in order."""
+    found: dict[tuple[int, int, int], None] = {}
+    for form in _QUESTION_FORMS:
+        for match in form.finditer(question):
+            parts = match.groupdict()
+            month = (int(parts["month_number"]) if parts.get("month_number")
+                     else _month_number(parts["month"]))
+            day = int(parts["day"])
+            if 1 <= day <= 31:
+                found[(int(parts["year"]), month, day)] = None
+    return tuple(AskedDate(*date) for date in found)
+
+
+def _month_number(name: str) -> int:
+    return 1 + next(i for i, month in enumerate(_MONTHS) if month.startswith(name[:3].lower()))
