@@ -19,7 +19,8 @@ often). Read from the question's wording alone, in both languages:
   cost), or "what X does/did/is" ("what accuracy does ..." -> accuracy), up to a
   preposition, a verb or a clause; a change names the quantity that changed ("the
   year-over-year change in revenue" -> revenue: a statement's row names revenue, not its
-  change).
+  change), and so does a bare measure ("the value of non-controlling interests" ->
+  non-controlling interests).
 
 Empty when the wording names none.
 """
@@ -69,9 +70,10 @@ _ENGLISH_STOP = re.compile(
     r"|before|after|between|during|than|attributable|excluding|including|related|reported"
     r"|ended|ending)\b", re.IGNORECASE)
 # a focus that names how a quantity moved ("the year-over-year change in revenue", "the
-# growth of net sales"): the quantity is what a page's row or sentence names
-_ENGLISH_CHANGE = re.compile(r"\b(?:change|growth|increase|decrease|decline|rise|drop|fall)s?$",
-                             re.IGNORECASE)
+# growth of net sales") or a measure of it ("the value of non-controlling interests", "the
+# amount of goodwill"): the quantity is what a page's row or sentence names
+_ENGLISH_CHANGE = re.compile(r"\b(?:change|growth|increase|decrease|decline|rise|drop|fall)s?$"
+                             r"|^(?:value|amount|number)$", re.IGNORECASE)
 _ENGLISH_MEASURED = re.compile(r"^\s*(?:in|of)\s+(?:the\s+|its\s+|their\s+)?", re.IGNORECASE)
 _ENGLISH_LINE_ITEM = re.compile(r"\s+(?:line\s+)?items?$", re.IGNORECASE)
 _ENGLISH_SKIP = re.compile(r"^(?:the|a|an|it|they|there|this|that|these|those)\b",

@@ -50,6 +50,12 @@ def tokenizer() -> Tokenizer:
     ("What was the growth in net sales in 2022?", "net sales"),
     ("What was the increase of the operating income?", "operating income"),
     ("What was the change?", "change"),
+    # a bare measure of a quantity: the quantity (a page's row names it, not its value)
+    ("What was the value of non-controlling interests in Samsung's equity?",
+     "non-controlling interests"),
+    ("What is the amount of goodwill?", "goodwill"),
+    ("What is the number of Constituency MSPs?", "Constituency MSPs"),
+    ("What is the atomic number of oxygen?", "atomic number"),
 ])
 def test_the_focus_names_what_is_asked(tokenizer: Tokenizer, question: str,
                                        focus: str) -> None:
