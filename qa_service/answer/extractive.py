@@ -52,7 +52,10 @@ document's opening and headings (`qa_service.answer.overview`).
 
 Abstention: `answerability` is the probability of `qa_service.answer.answerability`'s
 model over the features this answerer computes (`features`); below `abstain_below` the
-answer is an abstention.
+answer is an abstention. It is 0 when the question asks for a period (a year, 제51기) and
+the table row the answer would be read from has columns of other periods only
+(`qa_service.answer.short.other_periods`): a balance sheet of 2022 and 2021 does not say
+2019's figures.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ from qa_service.answer.short import (
     asks_cost,
     column_header,
     in_currency,
+    other_periods,
     row_headings,
     short_span,
     short_years,
@@ -215,6 +219,9 @@ class _Assessment:
     candidates: list[_Candidate]  # scored
     lead: _Lead | None
     features: AnswerabilityFeatures
+    # no short answer, and the row that would give it is of other periods than the one
+    # asked: the documents do not say the asked period's figure
+    other_period: bool = False
 
 
 class ExtractiveAnswerer:
@@ -234,7 +241,9 @@ class ExtractiveAnswerer:
         if evidence.overview:
             return self._overview(evidence)
         assessed = self._assess(evidence)
-        answerability = self.model.probability(assessed.features)
+        # a figure asked for a period the table has no column for is not there to quote
+        answerability = (0.0 if assessed.other_period
+                         else self.model.probability(assessed.features))
         threshold = self.settings.abstain_below
         if answerability < threshold or threshold >= 1.0 or not assessed.candidates:
             return Answer(question=question, answer=abstention_text(question), abstained=True,
@@ -296,9 +305,9 @@ class ExtractiveAnswerer:
         # documents that print it
         undated = _undated(evidence)
         self._prefer_named_documents(evidence, candidates, undated)
-        lead, line_share = self._short_answer(evidence, idf, candidates, undated,
-                                              [context | located for context in contexts],
-                                              other_language, items)
+        lead, line_share, other_period = self._short_answer(
+            evidence, idf, candidates, undated, [context | located for context in contexts],
+            other_language, items)
         # as typed: a misspelled word still counts as one the knowledge base never saw
         typed = {t: evidence.terms.idf(t) for t in dict.fromkeys(content)}
         total = math.fsum(typed.values())
@@ -323,7 +332,7 @@ class ExtractiveAnswerer:
             typed=float(answer_type(question) is not AnswerType.NONE),
             short_answer=float(lead is not None),
             numbers_found=len(found) / len(figures) if figures else 1.0)
-        return _Assessment(idf, candidates, lead, features)
+        return _Assessment(idf, candidates, lead, features, other_period and lead is None)
 
     def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
         """The passages' sentences best first, as (passage rank, start, end) in its text:
@@ -516,11 +525,13 @@ class ExtractiveAnswerer:
                       candidates: list[_Candidate], undated: Sequence[float],
                       contexts: Sequence[frozenset[str]],
                       other_language: Sequence[bool], items: ItemNames
-                      ) -> tuple[_Lead | None, float]:
+                      ) -> tuple[_Lead | None, float, bool]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
-        that hold most of the question's weight, with the line it was read from, and the
-        best line's share of the question's weight. A line holds the question's words for
-        the line items it names otherwise (`items`)."""
+        that hold most of the question's weight, with the line it was read from; the best
+        line's share of the question's weight; and whether the heaviest table row among the
+        lines it reads has columns of other periods than the one the question names
+        (`qa_service.answer.short.other_periods`: 2022's and 2021's for "2019년 말"). A
+        line holds the question's words for the line items it names otherwise (`items`)."""
         question, passages = evidence.question, evidence.passages
         cache: dict[str, frozenset[str]] = {}
 
@@ -542,6 +553,11 @@ class ExtractiveAnswerer:
         kind = answer_type(question)
         cost = kind is AnswerType.MONEY and asks_cost(question)
         uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
+        rows = [line for line in lines if line[0] >= max(LEAD_MIN_WEIGHT,
+                                                          LEAD_LINE_SHARE * lines[0][0])
+                and is_table_row(passages[line[1]].text, line[2], line[3])]
+        other_period = bool(rows) and other_periods(question, passages[rows[0][1]].text,
+                                                    rows[0][2])
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or (weight < LEAD_LINE_SHARE * lines[0][0]
                                             and uncurrencied is None):
@@ -559,8 +575,8 @@ class ExtractiveAnswerer:
                 continue
             if uncurrencied is not None and is_table_row(text, lead.line_start, lead.line_end):
                 continue
-            return lead, best
-        return uncurrencied, best
+            return lead, best, other_period
+        return uncurrencied, best, other_period
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
                        focus: dict[str, float], candidates: list[_Candidate],

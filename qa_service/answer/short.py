@@ -181,6 +181,11 @@ _LARGE_NUMBER = "만억천조"
 UNIT_MAX_CHARS = 3
 _AMOUNT = re.compile(r"\d,\d{3}|\d\.\d")
 _DIGITS = re.compile(r"\d+")
+# periods a table's columns are named by: years, fiscal periods ("제 54 (당) 기"), and the
+# year a page says a fiscal period ends in ("제 54 기 : 2022년 12월 31일 현재")
+_PERIOD_YEARS = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_FISCAL_PERIOD = re.compile(r"제\s*(\d{1,3})\s*(?:\([^)]{0,4}\)\s*)?기")
+_PERIOD_YEAR = re.compile(r"제\s*(\d{1,3})\s*기\s*[:\uff1a]?\s*((?:19|20)\d\d)\s*년")
 _WORD = re.compile(r"[^\W_]+")
 # A value printed on a line of its own below its label: a figure with a short unit
 _STACKED_VALUE = re.compile(
@@ -271,7 +276,11 @@ def short_span(question: str, text: str, line: tuple[int, int],
 
 def _table_value(question: str, text: str, line_start: int, cells: list[tuple[int, int]],
                  values: list[tuple[int, int]], kind: AnswerType) -> tuple[int, int] | None:
-    """The value cell of a row in the column the question names, else its first amount."""
+    """The value cell of a row in the column the question names, else its first amount;
+    None when the question names a period and the row's columns are of other periods
+    only (`other_periods`)."""
+    if other_periods(question, text, line_start):
+        return None
     named = _named_column(question, text, line_start, len(cells))
     if named is not None:
         cell = cells[named[0]]
@@ -371,6 +380,29 @@ def _named_column(question: str, text: str, line_start: int, width: int
         if 0 <= column < width and (best is None or top > best[0]):
             best = (top, column, line)
     return (best[1], best[2]) if best else None
+
+
+def other_periods(question: str, text: str, line_start: int) -> bool:
+    """Whether the question names a period (a year; a fiscal period "제51기") and the
+    header of the table row at `line_start` names two periods or more, none of them one it
+    names: a balance sheet of 2022 and 2021 does not say 2019's figures. A fiscal period
+    counts as the year the page says it ends in ("제 54 기 : 2022년 12월 31일 현재")."""
+    asked = _periods(question)
+    if not asked:
+        return False
+    years = {f"기{n}": year for n, year in _PERIOD_YEAR.findall(text)}
+    for _line, cells in _headers(text, line_start):
+        named = set().union(*(_periods(text[a:b]) for a, b in cells))
+        named |= {years[p] for p in named if p in years}
+        if len(named) >= 2:
+            return not named & (asked | {years[p] for p in asked if p in years})
+    return False
+
+
+def _periods(text: str) -> set[str]:
+    """The years (19xx, 20xx, "'23") and fiscal periods ("제 54 (당) 기" as 기54) of `text`."""
+    return ({y for y in _PERIOD_YEARS.findall(text)} | short_years(text)
+            | {f"기{n}" for n in _FISCAL_PERIOD.findall(text)})
 
 
 def asks_cost(question: str) -> bool:

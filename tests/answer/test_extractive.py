@@ -867,8 +867,29 @@ def test_a_document_that_prints_the_asked_date_is_quoted_before_the_others(
     assert dated.citations[0].document_id == "invoice-2"
 
 
+def test_a_figure_asked_for_a_period_the_table_lacks_is_declined(tokenizer: Tokenizer) -> None:
+    """A balance sheet of 2022 and 2021 does not say 2019's total assets: the question is
+    declined (answerability 0), not answered from the 2022 column; 2021's is answered."""
+    sheet = ("연결재무상태표\n제 54 기 : 2022년 12월 31일 현재\n제 53 기 : 2021년 12월 31일 현재\n"
+             "과 | 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n"
+             "자 산 총 계 | | 448,424,507 | 426,621,158")
+    passage = whole_page(sheet, "sheet", "samsung.pdf")
+    terms = TermStatistics(chunks=50, frequencies={"자산총계": 3, "연결재무상태표": 3, "2021": 5,
+                                                   "2022": 5, "기": 5})
+    # any threshold above 0 (0 declines nothing)
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    asked = answerer.answer(evidence_of("2021년 말(제53기) 자산총계는 얼마였나요?", [passage],
+                                        terms))
+    assert not asked.abstained
+    assert asked.short_answer is not None and asked.short_answer.text == "426,621,158"
+    other = answerer.answer(evidence_of("2019년 말(제51기) 자산총계는 얼마였나요?", [passage],
+                                        terms))
+    assert other.abstained and other.answerability == 0.0
+
+
+# (of the asked year, as Amazon's: a statement of other years would not answer at all)
 AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
-         "($ million) | 2022 | 2023\n"
+         "($ million) | 2018 | 2019\n"
          "Net income attributable to Amcor plc shareholders | 805 | 1,048\n"
          "Net income attributable to non-controlling interests | (10) | (10)")
 

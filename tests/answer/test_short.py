@@ -12,6 +12,7 @@ from qa_service.answer.short import (
     asks_cost,
     column_header,
     in_currency,
+    other_periods,
     row_headings,
     short_span,
     stacked_value,
@@ -507,3 +508,32 @@ def test_a_cost_question_and_an_amount_in_currency_are_told() -> None:
     assert in_currency("USD 5.80") and in_currency("₩1,500,000") and in_currency("3,000원")
     assert in_currency("$2 million") and in_currency("20 euros")
     assert not in_currency("2.1 million") and not in_currency("1,500,000")
+
+
+SHEET_BY_PERIOD = ("연 결 재 무 상 태 표\n제 54 기 : 2022년 12월 31일 현재\n"
+                   "제 53 기 : 2021년 12월 31일 현재\n"
+                   "과 | 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n"
+                   "자 산 총 계 | | 448,424,507 | 426,621,158")
+REVENUES_BY_YEAR = ("(In millions) | 2019 | 2018 | 2017\n"
+                    "Revenues | $ 39,117 | $ 36,397 | $ 34,350")
+
+
+@pytest.mark.parametrize(("question", "text", "other"), [
+    # the balance sheet has 2022 (제54기) and 2021 (제53기), by name or by the year the page
+    # says each ends in
+    ("2019년 말(제51기) 자산총계는?", SHEET_BY_PERIOD, True),
+    ("2020년 12월 31일 자산총계는?", SHEET_BY_PERIOD, True),
+    ("2021년 말(제53기) 자산총계는?", SHEET_BY_PERIOD, False),
+    ("2022년 12월 31일 기준 자산총계는?", SHEET_BY_PERIOD, False),
+    ("제54기 자산총계는?", SHEET_BY_PERIOD, False),
+    ("What were the revenues in FY2016?", REVENUES_BY_YEAR, True),
+    ("What were the revenues in FY2018?", REVENUES_BY_YEAR, False),
+    # no period asked: any column may answer
+    ("What were the revenues?", REVENUES_BY_YEAR, False),
+])
+def test_a_row_of_other_periods_than_the_asked_one_is_told(question: str, text: str,
+                                                           other: bool) -> None:
+    row = text.rindex("\n") + 1
+    assert other_periods(question, text, row) is other
+    value = short_span(question, text, (row, len(text)), lambda s: 1.0)
+    assert (value is None) is other
