@@ -83,6 +83,10 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
+# a question that opens with an auxiliary verb and asks nothing with a wh-word: whether
+_WHETHER = re.compile(r"^\W*(?:did|does|do|is|are|was|were|has|have|had|can|could|will"
+                      r"|would|should)\b(?![^?]*\b(?:what|how|when|which|who|whom|where|why)\b)",
+                      re.IGNORECASE)
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 # A whole date ("October 29, 2018", "2023년 07월 31일", "2023-07-31"): its figures are no
@@ -232,7 +236,11 @@ CAPTION_CHARS = 60  # a table's caption is a line this short at most
 
 
 def answer_type(question: str) -> AnswerType:
-    """What kind of span answers `question` (NONE: no short span is sought in prose)."""
+    """What kind of span answers `question` (NONE: no short span is sought in prose; nor
+    for a question that asks whether, "Did X increase or decrease ...?": its answer is a
+    yes, a no or a choice, which the quoted sentences give, and no figure of them)."""
+    if _WHETHER.match(question):
+        return AnswerType.NONE
     for kind, pattern in _QUESTION_TYPES:
         if pattern.search(question):
             return kind

@@ -56,6 +56,14 @@ def span_of(question: str, text: str, line_number: int, anchored: bool = True) -
     ("배터리는 몇 년 동안 보증되나요?", AnswerType.COUNT),
     ("Who argued for the respondent?", AnswerType.NAME),
     ("Summarize the paper", AnswerType.NONE),
+    # whether: a yes, a no or a choice, not a figure of the words it holds
+    ("Did Ulta Beauty's wages expense as a percent of net sales increase or decrease in "
+     "FY2023?", AnswerType.NONE),
+    ("Was there any change in the number of Best Buy stores?", AnswerType.NONE),
+    ("Is the total cost above the budget?", AnswerType.NONE),
+    # ... unless it also asks what, how much ...
+    ("Does the hotel run a shuttle bus, and what does it cost?", AnswerType.MONEY),
+    ("Is it known how many rooms the hotel has?", AnswerType.COUNT),
 ])
 def test_the_question_says_what_kind_of_answer_it_wants(question: str, kind: AnswerType) -> None:
     assert answer_type(question) is kind
