@@ -83,6 +83,9 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                           r"|누구|누가|이름|성명|회사는|업체는"),
     ))
 
+# a whole number that opens with a zero is a code (the postcode "㉾ 03900", "No. 007"), no
+# amount or count
+_CODE = re.compile(r"0\d+(?![\d.,])")
 # a question that opens with an auxiliary verb and asks nothing with a wh-word: whether
 _WHETHER = re.compile(r"^\W*(?:did|does|do|is|are|was|were|has|have|had|can|could|will"
                       r"|would|should)\b(?![^?]*\b(?:what|how|when|which|who|whom|where|why)\b)",
@@ -478,7 +481,8 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
              kind: AnswerType, counted: re.Pattern[str] | None) -> list[tuple[int, int]]:
     """The spans a question of `kind` can be answered with: an amount that is no date's
     figure (marked ones first), no bare year for an amount, count or share ("How many
-    seasons ...?" is not "1986") nor a figure of a whole date, a count of what the
+    seasons ...?" is not "1986") nor a figure of a whole date nor a code (a whole number
+    that opens with a zero: the postcode "03900"), a count of what the
     question counts (`counted`: `_counted`) when the line has one, a name that is one
     (`_name_only`), in a line without
     Hangul (a name in Korean text is in Hangul, which no pattern tells from other words),
@@ -488,7 +492,8 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
         spans = [span for span in spans if _MONEY_MARK.search(text, *span)] or spans
     if kind in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
         spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
-                                                  and not _UNIT_AFTER.match(text, b, line[1]))]
+                                                  and not _UNIT_AFTER.match(text, b, line[1]))
+                 and not _CODE.match(text, a, b)]
         dates = [m.span() for m in _FULL_DATE.finditer(text, *line)]
         spans = [(a, b) for a, b in spans if not any(s <= a and b <= e for s, e in dates)]
     if counted is not None:

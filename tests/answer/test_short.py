@@ -545,3 +545,12 @@ def test_a_row_of_other_periods_than_the_asked_one_is_told(question: str, text: 
     assert other_periods(question, text, row) is other
     value = short_span(question, text, (row, len(text)), lambda s: 1.0)
     assert (value is None) is other
+
+
+def test_a_whole_number_that_opens_with_a_zero_is_a_code_not_an_amount() -> None:
+    """A postcode ("㉾ 03900") or a code ("No. 007") answers no "how much" or "how many"."""
+    assert span_of("How much is charged for delivery?",
+                   "Delivery charged to postcode 03900 on arrival.", 0) is None
+    assert span_of("How much is charged for delivery?",
+                   "Delivery charged at 3900 won on arrival.", 0) == "3900 won"
+    assert span_of("How many rooms are on the floor?", "Rooms on the floor: No. 007.", 0) is None
