@@ -127,8 +127,10 @@ _NUMBER = re.compile(
 _WORD = re.compile(r"\S+")
 _FIGURE = re.compile(r"\d{2,}")  # a year, a period, an amount a question names
 NUMBER_PASSAGES = 3  # where the question's figures are looked for
-# a form's label (a few words, no figure) before a colon, then its value
-_COLON_LABEL = re.compile(r"[ \t]*([^\W\d_][^\n:\uff1a|\d]{0,38}?)[ \t]*[:\uff1a][ \t]*(?=\S)")
+# a form's label (a few words, no figure, no comma) before a colon, then its value, short
+# (a colon in prose is followed by a clause: "... advertising revenues: ABC's revenue ...")
+_COLON_LABEL = re.compile(r"[ \t]*([^\W\d_][^\n:\uff1a|\d,]{0,38}?)[ \t]*[:\uff1a][ \t]*"
+                          r"(?=\S[^\n]{0,39}$)", re.MULTILINE)
 _COMPOUND = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 ELLIPSIS = "…"
 LEAD_SENTENCES = 8  # the best sentences whose lines may hold the short answer

@@ -845,6 +845,19 @@ def test_a_document_the_question_names_is_quoted_before_the_others(
     assert answerer.answer(named).citations[0].document_id == "invoice-2"
 
 
+def test_a_colon_in_prose_labels_nothing(tokenizer: Tokenizer) -> None:
+    """"... advertising revenues: ABC's revenue increased ..." is prose, not a form's label
+    and value: its words before the colon do not weigh it as the row the focus names."""
+    text = ("Advertising revenues: ABC's revenue increased by 67 percent to $26 million in "
+            "the year 1954 alone.\nIn 1962 ABC earned revenue of $15.5 million.")
+    passage = whole_page(text, "abc", "abc.pdf")
+    terms = TermStatistics(chunks=500, frequencies={"abc": 30, "revenu": 40, "1962": 100})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
+        gather_evidence("What was ABC's revenue in 1962?", [passage], np.zeros(8, np.float32),
+                        terms, {}))
+    assert answer.short_answer is not None and answer.short_answer.text == "$15.5 million"
+
+
 def test_a_document_that_prints_the_asked_date_is_quoted_before_the_others(
         tokenizer: Tokenizer) -> None:
     """Two invoices print a total; the question names the second by its date, which it
