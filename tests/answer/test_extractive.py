@@ -771,6 +771,15 @@ def test_a_figure_to_compute_is_quoted_from_its_rows_not_shown_as_read(
     assert computed.citations[0].quote == "Cost of sales | 20,441 | 19,038 | 17,405"
 
 
+def answer_on_page(tokenizer: Tokenizer, text: str, question: str,
+                   frequencies: dict[str, int]) -> Answer:
+    """The extractive answer (never declined) to `question` over one page, `text`."""
+    passage = whole_page(text, "doc", "doc.pdf")
+    return ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
+        gather_evidence(question, [passage], np.zeros(8, np.float32),
+                        TermStatistics(chunks=500, frequencies=frequencies), {}))
+
+
 def test_a_change_in_a_line_item_is_read_off_the_items_row(tokenizer: Tokenizer) -> None:
     """"The year-over-year change in revenue" asks about revenue: the statement's "Total net
     sales" row is quoted first (with its header), not the header of years that the
@@ -779,12 +788,9 @@ def test_a_change_in_a_line_item_is_read_off_the_items_row(tokenizer: Tokenizer)
                  "Net product sales | $ 79,268 | $ 94,665 | $ 118,573\n"
                  "Total net sales | 107,006 | 135,987 | 177,866\n"
                  "Cost of sales | 71,651 | 88,265 | 111,934")
-    passage = whole_page(statement, "amzn", "amzn.pdf")
-    terms = TermStatistics(chunks=500, frequencies={"year": 200, "chang": 80, "revenu": 60,
-                                                    "2016": 30, "2017": 40})
-    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
-        gather_evidence("What is the year-over-year change in revenue from 2016 to 2017?",
-                        [passage], np.zeros(8, np.float32), terms, {}))
+    answer = answer_on_page(
+        tokenizer, statement, "What is the year-over-year change in revenue from 2016 to 2017?",
+        {"year": 200, "chang": 80, "revenu": 60, "2016": 30, "2017": 40})
     assert answer.citations[0].quote.startswith("Total net sales | 107,006")
 
 
@@ -796,12 +802,9 @@ def test_a_forms_label_before_a_colon_labels_its_value(tokenizer: Tokenizer) -> 
                "Website renewal project kickoff: September 1, 2023\n"
                "Issue date: October 31, 2023\n"
                "Amount due: USD 2,275")
-    passage = whole_page(invoice, "inv", "invoice.pdf")
-    terms = TermStatistics(chunks=500, frequencies={"date": 40, "invoic": 30, "websit": 20,
-                                                    "renew": 10, "project": 30, "issu": 40})
-    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
-        gather_evidence("On what date was the invoice for the website renewal project issued?",
-                        [passage], np.zeros(8, np.float32), terms, {}))
+    answer = answer_on_page(
+        tokenizer, invoice, "On what date was the invoice for the website renewal project issued?",
+        {"date": 40, "invoic": 30, "websit": 20, "renew": 10, "project": 30, "issu": 40})
     assert answer.short_answer is not None
     assert answer.short_answer.text == "October 31, 2023"
 
@@ -827,16 +830,20 @@ def test_a_korean_question_reads_an_english_line_by_its_names(tokenizer: Tokeniz
     assert "Founded in 2006" in answer.citations[0].quote
 
 
+def invoices(texts: list[str]) -> list[Passage]:
+    """One page each, `invoice-1`, `invoice-2` ..., the first ranked highest."""
+    return [Passage(chunk_id=i + 1, document_id=f"invoice-{i + 1}",
+                    filename=f"invoice-{i + 1}.pdf", page=1, char_start=0,
+                    char_end=len(text), text=text, score=2.0 - i)
+            for i, text in enumerate(texts)]
+
+
 def test_a_document_the_question_names_is_quoted_before_the_others(
         tokenizer: Tokenizer) -> None:
     """Two invoices say "청구 금액"; the question names the company of the second one:
     its sentence is quoted first although the first one ranks higher."""
-    texts = ["주식회사 기술 서비스 청구서. 청구 금액은 3,300,000원입니다.",
-             "주식회사 데이터 애널리틱스 청구서. 청구 금액은 10,450,000원입니다."]
-    passages = [Passage(chunk_id=i + 1, document_id=f"invoice-{i + 1}",
-                        filename=f"invoice-{i + 1}.pdf", page=1, char_start=0,
-                        char_end=len(text), text=text, score=2.0 - i)
-                for i, text in enumerate(texts)]
+    passages = invoices(["주식회사 기술 서비스 청구서. 청구 금액은 3,300,000원입니다.",
+                         "주식회사 데이터 애널리틱스 청구서. 청구 금액은 10,450,000원입니다."])
     question = "청구서의 청구 금액은 얼마인가요?"
     evidence = evidence_of(question, passages, TermStatistics(chunks=50, frequencies={}))
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
@@ -850,11 +857,8 @@ def test_a_colon_in_prose_labels_nothing(tokenizer: Tokenizer) -> None:
     and value: its words before the colon do not weigh it as the row the focus names."""
     text = ("Advertising revenues: ABC's revenue increased by 67 percent to $26 million in "
             "the year 1954 alone.\nIn 1962 ABC earned revenue of $15.5 million.")
-    passage = whole_page(text, "abc", "abc.pdf")
-    terms = TermStatistics(chunks=500, frequencies={"abc": 30, "revenu": 40, "1962": 100})
-    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0)).answer(
-        gather_evidence("What was ABC's revenue in 1962?", [passage], np.zeros(8, np.float32),
-                        terms, {}))
+    answer = answer_on_page(tokenizer, text, "What was ABC's revenue in 1962?",
+                            {"abc": 30, "revenu": 40, "1962": 100})
     assert answer.short_answer is not None and answer.short_answer.text == "$15.5 million"
 
 
@@ -863,12 +867,8 @@ def test_a_document_that_prints_the_asked_date_is_quoted_before_the_others(
     """Two invoices print a total; the question names the second by its date, which it
     prints otherwise ("11/09/2023" for "November 9, 2023"): its total is the answer
     although the first one ranks higher."""
-    texts = ["Invoice dated 2023-10-31\nTotal | USD 2,750",
-             "Invoice dated 11/09/2023\nTotal | USD 3,300"]
-    passages = [Passage(chunk_id=i + 1, document_id=f"invoice-{i + 1}",
-                        filename=f"invoice-{i + 1}.pdf", page=1, char_start=0,
-                        char_end=len(text), text=text, score=2.0 - i)
-                for i, text in enumerate(texts)]
+    passages = invoices(["Invoice dated 2023-10-31\nTotal | USD 2,750",
+                         "Invoice dated 11/09/2023\nTotal | USD 3,300"])
     terms = TermStatistics(chunks=50, frequencies={"invoic": 5, "date": 5, "total": 5,
                                                    "2023": 5})
     answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0))
