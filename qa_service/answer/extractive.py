@@ -555,8 +555,8 @@ class ExtractiveAnswerer:
         kind = answer_type(question)
         cost = kind is AnswerType.MONEY and asks_cost(question)
         uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
-        rows = [line for line in lines if line[0] >= max(LEAD_MIN_WEIGHT,
-                                                          LEAD_LINE_SHARE * lines[0][0])
+        read = max(LEAD_MIN_WEIGHT, LEAD_LINE_SHARE * lines[0][0]) if lines else 0.0
+        rows = [line for line in lines if line[0] >= read
                 and is_table_row(passages[line[1]].text, line[2], line[3])]
         other_period = bool(rows) and other_periods(question, passages[rows[0][1]].text,
                                                     rows[0][2])

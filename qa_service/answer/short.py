@@ -87,8 +87,10 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
 # amount or count
 _CODE = re.compile(r"0\d+(?![\d.,])")
 # a question that opens with an auxiliary verb and asks nothing with a wh-word: whether
+# (not a request: "Can you tell me the price ...?", "Do you know ...")
 _WHETHER = re.compile(r"^\W*(?:did|does|do|is|are|was|were|has|have|had|can|could|will"
-                      r"|would|should)\b(?![^?]*\b(?:what|how|when|which|who|whom|where|why)\b)",
+                      r"|would|should)\b(?!\s+you\b)"
+                      r"(?![^?]*\b(?:what|how|when|which|who|whom|where|why)\b)",
                       re.IGNORECASE)
 _MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
            r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")

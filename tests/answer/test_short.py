@@ -64,6 +64,9 @@ def span_of(question: str, text: str, line_number: int, anchored: bool = True) -
     # ... unless it also asks what, how much ...
     ("Does the hotel run a shuttle bus, and what does it cost?", AnswerType.MONEY),
     ("Is it known how many rooms the hotel has?", AnswerType.COUNT),
+    # ... nor a request
+    ("Can you tell me the price of the room?", AnswerType.MONEY),
+    ("Do you know the total amount of the invoice?", AnswerType.MONEY),
 ])
 def test_the_question_says_what_kind_of_answer_it_wants(question: str, kind: AnswerType) -> None:
     assert answer_type(question) is kind
