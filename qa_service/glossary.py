@@ -81,6 +81,12 @@ ENTRIES: tuple[tuple[str, str], ...] = (
     ("rate rates", "요금 금리"),
     ("budget", "예산"),
     ("investment", "투자"),
+    # loans and rate sheets
+    ("loan loans lending", "대출"),
+    ("mortgage", "담보"),
+    ("variable", "변동"),
+    ("principal", "원금 원리금"),
+    ("repayment repayments", "상환"),
 )
 
 # Korean labels compound a noun with one syllable that stands for a word of these

@@ -16,6 +16,10 @@ def test_english_labels_find_their_korean_words_and_back(tokenizer: Tokenizer) -
     # the balance sheet's 현금및현금성자산 is "cash and cash equivalents"
     assert glossary.lookup("equival") == ("현금", "자산")
     assert glossary.lookup("unrelat") == () and glossary.lookup("바다") == ()
+    # a rate sheet's labels: a Korean question about an English home loan's variable rate
+    assert glossary.lookup("loan") == ("대출",) and glossary.lookup("대출") == ("loan", "lend")
+    assert glossary.lookup("mortgag") == ("담보",)
+    assert glossary.lookup("변동") == ("variabl",)
 
 
 def test_every_entry_reads_as_words_of_its_own_language(tokenizer: Tokenizer) -> None:
