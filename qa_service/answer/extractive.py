@@ -556,10 +556,10 @@ class ExtractiveAnswerer:
         cost = kind is AnswerType.MONEY and asks_cost(question)
         uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
         read = max(LEAD_MIN_WEIGHT, LEAD_LINE_SHARE * lines[0][0]) if lines else 0.0
-        rows = [line for line in lines if line[0] >= read
-                and is_table_row(passages[line[1]].text, line[2], line[3])]
-        other_period = bool(rows) and other_periods(question, passages[rows[0][1]].text,
-                                                    rows[0][2])
+        row = next((line for line in lines if line[0] >= read
+                    and is_table_row(passages[line[1]].text, line[2], line[3])), None)
+        other_period = row is not None and other_periods(question, passages[row[1]].text,
+                                                         row[2])
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or (weight < LEAD_LINE_SHARE * lines[0][0]
                                             and uncurrencied is None):

@@ -196,6 +196,8 @@ _PERIOD_YEARS = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _FISCAL_PERIOD = re.compile(r"제\s*(\d{1,3})\s*(?:\([^)]{0,4}\)\s*)?기")
 _PERIOD_YEAR = re.compile(r"제\s*(\d{1,3})\s*기\s*[:\uff1a]?\s*((?:19|20)\d\d)\s*년")
 _WORD = re.compile(r"[^\W_]+")
+# a table header line above a row: its span and its cells' spans
+_Header = tuple[tuple[int, int], list[tuple[int, int]]]
 # A value printed on a line of its own below its label: a figure with a short unit
 _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{FIGURE})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
@@ -292,9 +294,10 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
     """The value cell of a row in the column the question names, else its first amount;
     None when the question names a period and the row's columns are of other periods
     only (`other_periods`)."""
-    if other_periods(question, text, line_start):
+    headers = _headers(text, line_start)  # read once, for both
+    if _of_other_periods(question, text, headers):
         return None
-    named = _named_column(question, text, line_start, len(cells))
+    named = _named_column(question, text, len(cells), headers)
     if named is not None:
         cell = cells[named[0]]
         if cell in values:
@@ -308,7 +311,7 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
     return (longer or values)[0]
 
 
-def _headers(text: str, line_start: int) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
+def _headers(text: str, line_start: int) -> list[_Header]:
     """The table header lines among the `HEADER_LINES_ABOVE` lines above the row that
     starts at `line_start`, nearest first, with their cells: lines of two cells or more,
     mostly not figures (a year is a column's name); and, right above a block of rows laid
@@ -375,15 +378,15 @@ def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
     return found
 
 
-def _named_column(question: str, text: str, line_start: int, width: int
+def _named_column(question: str, text: str, width: int, headers: list[_Header]
                   ) -> tuple[int, tuple[int, int]] | None:
-    """The index (in the row's `width` cells) of the column whose header, in the lines
-    above the row, holds a number or word of the question that the other headers lack,
-    with that header line."""
+    """The index (in the row's `width` cells) of the column whose header, among the
+    row's `headers` (`_headers`), holds a number or word of the question that the other
+    headers lack, with that header line."""
     asked_numbers = {n.lstrip("0") or "0" for n in _DIGITS.findall(question)}
     asked_words = {w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
     best: tuple[int, int, tuple[int, int]] | None = None  # (matches, column, header)
-    for line, cells in _headers(text, line_start):
+    for line, cells in headers:
         names = [text[a:b] for a, b in cells]
         scores = [_header_match(name, asked_numbers, asked_words) for name in names]
         top = max(scores)
@@ -400,11 +403,16 @@ def other_periods(question: str, text: str, line_start: int) -> bool:
     header of the table row at `line_start` names two periods or more, none of them one it
     names: a balance sheet of 2022 and 2021 does not say 2019's figures. A fiscal period
     counts as the year the page says it ends in ("제 54 기 : 2022년 12월 31일 현재")."""
+    return _of_other_periods(question, text, _headers(text, line_start))
+
+
+def _of_other_periods(question: str, text: str, headers: list[_Header]) -> bool:
+    """`other_periods` over a row's `headers` (`_headers`)."""
     asked = _periods(question)
     if not asked:
         return False
     years = {f"기{n}": year for n, year in _PERIOD_YEAR.findall(text)}
-    for _line, cells in _headers(text, line_start):
+    for _line, cells in headers:
         named = set().union(*(_periods(text[a:b]) for a, b in cells))
         named |= {years[p] for p in named if p in years}
         if len(named) >= 2:
@@ -414,7 +422,7 @@ def other_periods(question: str, text: str, line_start: int) -> bool:
 
 def _periods(text: str) -> set[str]:
     """The years (19xx, 20xx, "'23") and fiscal periods ("제 54 (당) 기" as 기54) of `text`."""
-    return ({y for y in _PERIOD_YEARS.findall(text)} | short_years(text)
+    return (set(_PERIOD_YEARS.findall(text)) | short_years(text)
             | {f"기{n}" for n in _FISCAL_PERIOD.findall(text)})
 
 
