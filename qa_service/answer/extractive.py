@@ -92,6 +92,7 @@ from qa_service.answer.short import (
     answer_type,
     asks_cost,
     column_header,
+    fiscal_years,
     in_currency,
     other_periods,
     row_headings,
@@ -558,15 +559,20 @@ class ExtractiveAnswerer:
         read = max(LEAD_MIN_WEIGHT, LEAD_LINE_SHARE * lines[0][0]) if lines else 0.0
         row = next((line for line in lines if line[0] >= read
                     and is_table_row(passages[line[1]].text, line[2], line[3])), None)
-        other_period = row is not None and other_periods(question, passages[row[1]].text,
-                                                         row[2])
+        # the years a document's fiscal periods end in, as any of its passages says them
+        # (the balance sheet's second page continues the first's "제 54 기 : 2022년 ...")
+        fiscal: dict[str, dict[str, str]] = {}
+        for item in passages:
+            fiscal.setdefault(item.document_id, {}).update(fiscal_years(item.text))
+        other_period = row is not None and other_periods(
+            question, passages[row[1]].text, row[2], fiscal[passages[row[1]].document_id])
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or (weight < LEAD_LINE_SHARE * lines[0][0]
                                             and uncurrencied is None):
                 break
             text = passages[passage].text
             lead = _lead_at(question, text, passage, (start, end), sentence, matched, kind,
-                            other_language[passage])
+                            other_language[passage], fiscal[passages[passage].document_id])
             if lead is None:
                 continue
             if cost and _in_prose_without_currency(text, lead):
@@ -899,21 +905,24 @@ def _colon_label(text: str, line: tuple[int, int]) -> tuple[int, int] | None:
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
              sentence: tuple[int, int], matched: Callable[[str], float], kind: AnswerType,
-             other_language: bool) -> _Lead | None:
+             other_language: bool, fiscal: Mapping[str, str]) -> _Lead | None:
     """The short answer read from the line `text[line[0]:line[1]]` of passage `passage` (a
     line of its sentence `sentence`), with what it is quoted with, or None: a table cell
     with its row (and the row's column header), the value stacked below a label with the
-    block of labels and values, a typed span with its sentence."""
+    block of labels and values, a typed span with its sentence. `fiscal`: the years its
+    document's fiscal periods end in (`qa_service.answer.short.fiscal_years`)."""
     start, end = line
     foreign = other_language and matched(text[start:end]) == 0
-    span = short_span(question, text, line, matched, kind, anchored=not foreign)
+    span = short_span(question, text, line, matched, kind, anchored=not foreign,
+                      fiscal=fiscal)
     if span is None and kind is not AnswerType.NAME:
         stacked = stacked_value(text, line)  # "배터리 보증기간" ... "2 년"
         if stacked is not None:
             return _Lead(passage, stacked[2], stacked[3], stacked[0], stacked[1])
     if span is None and sentence != line and sentence[1] - sentence[0] <= SHORT_SENTENCE_CHARS:
         # the fact on the next line of a short sentence ("April 6, 2016\n7:30 a.m.")
-        span = short_span(question, text, sentence, matched, kind, anchored=not foreign)
+        span = short_span(question, text, sentence, matched, kind, anchored=not foreign,
+                          fiscal=fiscal)
         span = span if span is not None and not span.table else None
     if span is None:
         return None

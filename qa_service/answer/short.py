@@ -26,7 +26,7 @@ functions of text; no models.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -263,14 +263,17 @@ class LineSpan:
 
 def short_span(question: str, text: str, line: tuple[int, int],
                matched: Callable[[str], float], kind: AnswerType | None = None,
-               anchored: bool = True) -> LineSpan | None:
+               anchored: bool = True, fiscal: Mapping[str, str] | None = None
+               ) -> LineSpan | None:
     """The span of `text[line[0]:line[1]]` that answers `question`, or None.
 
     `matched(s)`: how much of the question's weight the text `s` holds (0 when none). A
     wrong short answer misleads more than none, so with `anchored` (the default) a row
     answers only when its label holds some of the question's words, and a prose span only
     when it lies within `ANCHOR_CHARS` of one of them; without it (a line in another
-    language than the question, chosen by its vector) any row or typed span may."""
+    language than the question, chosen by its vector) any row or typed span may.
+    `fiscal`: the years fiscal periods end in (`fiscal_years`) as the rest of the
+    document says them, where `text` does not."""
     kind = answer_type(question) if kind is None else kind
     start, end = line
     cells = table_cells(text, start, end)
@@ -282,7 +285,7 @@ def short_span(question: str, text: str, line: tuple[int, int],
         label = text[start:values[0][0]]
         if anchored and not matched(label):
             return None
-        cell = _table_value(question, text, start, cells, values, kind)
+        cell = _table_value(question, text, start, cells, values, kind, fiscal or {})
         return LineSpan(cell[0], cell[1], True) if cell is not None else None
     if kind is AnswerType.NONE:
         return None
@@ -290,14 +293,16 @@ def short_span(question: str, text: str, line: tuple[int, int],
 
 
 def _table_value(question: str, text: str, line_start: int, cells: list[tuple[int, int]],
-                 values: list[tuple[int, int]], kind: AnswerType) -> tuple[int, int] | None:
+                 values: list[tuple[int, int]], kind: AnswerType,
+                 fiscal: Mapping[str, str]) -> tuple[int, int] | None:
     """The value cell of a row in the column the question names, else its first amount;
     None when the question names a period and the row's columns are of other periods
     only (`other_periods`)."""
     headers = _headers(text, line_start)  # read once, for both
-    if _of_other_periods(question, text, headers):
+    years = {**fiscal, **fiscal_years(text)}
+    if _of_other_periods(question, text, headers, years):
         return None
-    named = _named_column(question, text, len(cells), headers)
+    named = _named_column(question, text, len(cells), headers, years)
     if named is not None:
         cell = cells[named[0]]
         if cell in values:
@@ -378,17 +383,18 @@ def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
     return found
 
 
-def _named_column(question: str, text: str, width: int, headers: list[_Header]
-                  ) -> tuple[int, tuple[int, int]] | None:
+def _named_column(question: str, text: str, width: int, headers: list[_Header],
+                  years: Mapping[str, str]) -> tuple[int, tuple[int, int]] | None:
     """The index (in the row's `width` cells) of the column whose header, among the
     row's `headers` (`_headers`), holds a number or word of the question that the other
-    headers lack, with that header line."""
+    headers lack (a fiscal period also the year it ends in, by `years`), with that
+    header line."""
     asked_numbers = {n.lstrip("0") or "0" for n in _DIGITS.findall(question)}
     asked_words = {w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
     best: tuple[int, int, tuple[int, int]] | None = None  # (matches, column, header)
     for line, cells in headers:
         names = [text[a:b] for a, b in cells]
-        scores = [_header_match(name, asked_numbers, asked_words) for name in names]
+        scores = [_header_match(name, asked_numbers, asked_words, years) for name in names]
         top = max(scores)
         if top <= 0 or scores.count(top) > 1:
             continue  # nothing named, or every column says it ("2023" in each)
@@ -398,25 +404,40 @@ def _named_column(question: str, text: str, width: int, headers: list[_Header]
     return (best[1], best[2]) if best else None
 
 
-def other_periods(question: str, text: str, line_start: int) -> bool:
+def other_periods(question: str, text: str, line_start: int,
+                  fiscal: Mapping[str, str] | None = None) -> bool:
     """Whether the question names a period (a year; a fiscal period "제51기") and the
     header of the table row at `line_start` names two periods or more, none of them one it
     names: a balance sheet of 2022 and 2021 does not say 2019's figures. A fiscal period
-    counts as the year the page says it ends in ("제 54 기 : 2022년 12월 31일 현재")."""
-    return _of_other_periods(question, text, _headers(text, line_start))
+    counts as the year the page says it ends in ("제 54 기 : 2022년 12월 31일 현재"), or the
+    rest of its document (`fiscal`, as `fiscal_years` reads it); a header of fiscal periods
+    whose years are not known says nothing about a question that names a year only."""
+    return _of_other_periods(question, text, _headers(text, line_start),
+                             {**(fiscal or {}), **fiscal_years(text)})
 
 
-def _of_other_periods(question: str, text: str, headers: list[_Header]) -> bool:
-    """`other_periods` over a row's `headers` (`_headers`)."""
+def fiscal_years(text: str) -> dict[str, str]:
+    """The years `text` says fiscal periods end in: {"기54": "2022"} for "제 54 기 : 2022년
+    12월 31일 현재"."""
+    return {f"기{n}": year for n, year in _PERIOD_YEAR.findall(text)}
+
+
+def _of_other_periods(question: str, text: str, headers: list[_Header],
+                      years: Mapping[str, str]) -> bool:
+    """`other_periods` over a row's `headers` (`_headers`), fiscal periods read as the
+    `years` they end in."""
     asked = _periods(question)
     if not asked:
         return False
-    years = {f"기{n}": year for n, year in _PERIOD_YEAR.findall(text)}
+    asked |= {years[p] for p in asked if p in years}
     for _line, cells in headers:
         named = set().union(*(_periods(text[a:b]) for a, b in cells))
-        named |= {years[p] for p in named if p in years}
-        if len(named) >= 2:
-            return not named & (asked | {years[p] for p in asked if p in years})
+        if len(named) < 2:
+            continue
+        if any(p.startswith("기") and p not in years for p in named) and not any(
+                p.startswith("기") for p in asked):
+            return False  # 제54기 and 제53기, their years unknown, for "2022"
+        return not (named | {years[p] for p in named if p in years}) & asked
     return False
 
 
@@ -442,9 +463,10 @@ def short_years(text: str) -> frozenset[str]:
     return frozenset(f"20{n}" for n in _SHORT_YEAR.findall(text))
 
 
-def _header_match(header: str, numbers: set[str], words: set[str]) -> int:
+def _header_match(header: str, numbers: set[str], words: set[str],
+                  years: Mapping[str, str]) -> int:
     found = ({n.lstrip("0") or "0" for n in _DIGITS.findall(header)} | short_years(header)
-             ) & numbers
+             | {years[p] for p in _periods(header) if p in years}) & numbers
     named = {w.casefold() for w in _WORD.findall(header) if not w.isdigit()} & words
     return 2 * len(found) + len(named)
 

@@ -900,6 +900,29 @@ def test_a_figure_asked_for_a_period_the_table_lacks_is_declined(tokenizer: Toke
     assert other.abstained and other.answerability == 0.0
 
 
+def test_a_fiscal_period_reads_as_the_year_another_page_of_its_document_says(
+        tokenizer: Tokenizer) -> None:
+    """The balance sheet's second page names its columns 제54기 and 제53기 only; its first
+    page, another passage of the same document, says they end in 2022 and 2021: "2021년
+    말" reads the 제53기 column, and "2019년 말" is declined."""
+    first = whole_page("연결재무상태표\n제 54 기 : 2022년 12월 31일 현재\n"
+                       "제 53 기 : 2021년 12월 31일 현재\n과 | 목 | 주 석 | 제 54 (당) 기 | "
+                       "제 53 (전) 기\n자 산 총 계 | | 448,424,507 | 426,621,158", "sheet",
+                       "samsung.pdf", score=0.5, chunk_id=1)
+    second = whole_page("과 | 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n"
+                        "비지배지분 | 31 | 9,563,462 | 8,662,234", "sheet", "samsung.pdf",
+                        page=2, chunk_id=2)
+    terms = TermStatistics(chunks=50, frequencies={"지배": 3, "지분": 3, "2021": 5, "2022": 5,
+                                                   "기": 5})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    asked = answerer.answer(evidence_of("2021년 말 비지배지분은 얼마였나요?", [second, first],
+                                        terms))
+    assert asked.short_answer is not None and asked.short_answer.text == "8,662,234"
+    other = answerer.answer(evidence_of("2019년 말 비지배지분은 얼마였나요?", [second, first],
+                                        terms))
+    assert other.abstained and other.answerability == 0.0
+
+
 # (of the asked year, as Amazon's: a statement of other years would not answer at all)
 AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
          "($ million) | 2018 | 2019\n"

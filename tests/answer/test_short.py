@@ -11,6 +11,7 @@ from qa_service.answer.short import (
     answer_type,
     asks_cost,
     column_header,
+    fiscal_years,
     in_currency,
     other_periods,
     row_headings,
@@ -548,6 +549,35 @@ def test_a_row_of_other_periods_than_the_asked_one_is_told(question: str, text: 
     assert other_periods(question, text, row) is other
     value = short_span(question, text, (row, len(text)), lambda s: 1.0)
     assert (value is None) is other
+
+
+SHEET_SECOND_PAGE = ("과 | 목 | 주 석 | 제 54 (당) 기 | 제 53 (전) 기\n"
+                     "비지배지분 | 31 | 9,563,462 | 8,662,234")
+
+
+def test_a_fiscal_period_is_the_year_its_document_says_it_ends_in() -> None:
+    """The balance sheet's second page names its columns 제54기 and 제53기 only; its first
+    page says they end in 2022 and 2021. Told that (`fiscal`), "2021" is the 제53기 column
+    and "2019" none of them; not told, a year says nothing about such columns: the row is
+    no other period's, and its first amount answers."""
+    row = SHEET_SECOND_PAGE.rindex("\n") + 1
+    line = (row, len(SHEET_SECOND_PAGE))
+    fiscal = fiscal_years(SHEET_BY_PERIOD)
+    assert fiscal == {"기54": "2022", "기53": "2021"}
+    assert other_periods("2019년 말 비지배지분은?", SHEET_SECOND_PAGE, row, fiscal)
+    assert not other_periods("2021년 말 비지배지분은?", SHEET_SECOND_PAGE, row, fiscal)
+    assert not other_periods("2019년 말 비지배지분은?", SHEET_SECOND_PAGE, row)
+    # a fiscal period the question names is compared as it is
+    assert other_periods("제51기 비지배지분은?", SHEET_SECOND_PAGE, row)
+
+    def value(question: str, years: dict[str, str] | None) -> str | None:
+        span = short_span(question, SHEET_SECOND_PAGE, line, lambda s: 1.0, fiscal=years)
+        return None if span is None else SHEET_SECOND_PAGE[span.start:span.end]
+
+    assert value("2021년 말 비지배지분은 얼마인가요?", fiscal) == "8,662,234"
+    assert value("2022년 말 비지배지분은 얼마인가요?", fiscal) == "9,563,462"
+    assert value("2019년 말 비지배지분은 얼마인가요?", fiscal) is None
+    assert value("2021년 말 비지배지분은 얼마인가요?", None) == "9,563,462"
 
 
 def test_a_whole_number_that_opens_with_a_zero_is_a_code_not_an_amount() -> None:
