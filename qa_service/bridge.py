@@ -74,10 +74,19 @@ def question_words(tokenizer: Tokenizer, question: str) -> list[tuple[str, str]]
         return [(t, t) for t in dict.fromkeys(tokenizer.tokens(question)) if is_korean_term(t)]
     words: dict[str, str] = {}
     for match in _QUESTION_WORD.finditer(question):
-        tokens = tokenizer.tokens(match.group())
-        if len(tokens) == 1 and is_english_term(tokens[0]) and tokens[0] not in words:
-            words[tokens[0]] = match.group()
+        for word in _parts_of(match.group(), tokenizer):
+            tokens = tokenizer.tokens(word)
+            if len(tokens) == 1 and is_english_term(tokens[0]) and tokens[0] not in words:
+                words[tokens[0]] = word
     return list(words.items())
+
+
+def _parts_of(word: str, tokenizer: Tokenizer) -> list[str]:
+    """A hyphenated word as its parts ("non-controlling" -> non, controlling), each
+    translated alone, when the tokenizer splits it; any other word whole."""
+    if "-" in word and len(tokenizer.tokens(word)) > 1:
+        return [part for part in word.split("-") if part]
+    return [word]
 
 
 class TermVectorCache:

@@ -60,6 +60,15 @@ def test_question_words_are_the_words_of_its_own_language(tokenizer: Tokenizer) 
     assert all(token == word for token, word in words)
 
 
+def test_a_hyphenated_word_is_translated_by_its_parts(tokenizer: Tokenizer) -> None:
+    """"non-controlling" is two tokens (non, control): each part is a word of the
+    question (the balance sheet's 비지배지분 is found by "controlling"); a hyphenated word
+    of one token ("check-in") stays whole."""
+    assert question_words(tokenizer, "What were the non-controlling interests?") == [
+        ("non", "non"), ("control", "controlling"), ("interest", "interests")]
+    assert question_words(tokenizer, "When is check-in?") == [("check", "check-in")]
+
+
 def test_a_word_is_translated_to_the_terms_of_its_concept(tmp_path: Path,
                                                           few_terms: None) -> None:
     encode = ConceptEncoder({"warranty": 1, "보증": 1, "battery": 2, "배터리": 2})
