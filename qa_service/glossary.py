@@ -72,6 +72,8 @@ ENTRIES: tuple[tuple[str, str], ...] = (
     ("dividend dividends", "배당"),
     ("depreciation", "감가상각"),
     ("borrowings debt", "차입금"),
+    ("controlling", "지배"),
+    ("interest interests", "지분 이자"),
     # contracts, warranties, schedules
     ("warranty guarantee", "보증"),
     ("repair repairs", "수리"),

@@ -20,6 +20,9 @@ def test_english_labels_find_their_korean_words_and_back(tokenizer: Tokenizer) -
     assert glossary.lookup("loan") == ("대출",) and glossary.lookup("대출") == ("loan", "lend")
     assert glossary.lookup("mortgag") == ("담보",)
     assert glossary.lookup("변동") == ("variabl",)
+    # a balance sheet's non-controlling interests: 비지배지분 (지배, 지분)
+    assert glossary.lookup("control") == ("지배",)
+    assert glossary.lookup("interest") == ("지분", "이자")
 
 
 def test_every_entry_reads_as_words_of_its_own_language(tokenizer: Tokenizer) -> None:
