@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 __all__ = ["CELL_SEPARATOR", "FIGURE", "NON_SPACE", "PLAIN_FIGURE", "PURE_VALUE",
-           "TEXT_ROW_MIN_VALUES", "YEAR", "glued_figures", "is_header_row", "is_table_row",
-           "lines_of", "names_columns", "stripped", "table_cells", "text_row_cells"]
+           "TEXT_ROW_MIN_VALUES", "YEAR", "glued_figures", "is_empty_cell", "is_header_row",
+           "is_table_row", "lines_of", "names_columns", "stripped", "table_cells",
+           "text_row_cells", "value_words"]
 
 # A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
 # "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
@@ -31,6 +32,7 @@ PURE_VALUE = re.compile(
 # A cell that is a year: a column's name, not a value
 YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
 NON_SPACE = re.compile(r"\S+")
+_EMPTY_CELL = re.compile(r"\s*[\u2014\u2013-]\s*")
 CELL_SEPARATOR = " | "
 # A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
 # percent sign), or a dash for an empty cell
@@ -121,6 +123,13 @@ def text_row_cells(text: str, start: int, end: int) -> list[tuple[int, int]] | N
     return ([label] if label[1] > label[0] else []) + values
 
 
+def value_words(text: str, start: int, end: int) -> int:
+    """How many of the words of `text[start:end]` are values of a row laid out with
+    spaces: figures (with currency, sign, brackets or percent sign) or dashes alone."""
+    return sum(1 for m in NON_SPACE.finditer(text, start, end)
+               if _TEXT_ROW_VALUE.fullmatch(m.group()))
+
+
 def stripped(text: str, start: int, end: int) -> tuple[int, int]:
     """`(start, end)` without the white space at either end of `text[start:end]`."""
     while start < end and text[start].isspace():
@@ -132,9 +141,16 @@ def stripped(text: str, start: int, end: int) -> tuple[int, int]:
 
 def names_columns(text: str, cells: list[tuple[int, int]]) -> bool:
     """Whether a line of these cells names columns: two cells or more, at most a third of
-    them figures (a year is a column's name)."""
-    return len(cells) >= 2 and sum(1 for a, b in cells if PURE_VALUE.match(text[a:b])
-                                   and not YEAR.match(text[a:b])) * 3 <= len(cells)
+    them figures (a year is a column's name); an empty cell (a dash: `is_empty_cell`)
+    counts as neither, so "GPT-o1 - 0.058 0.0134 - - -" is a row of values."""
+    filled = [(a, b) for a, b in cells if not is_empty_cell(text[a:b])]
+    return len(filled) >= 2 and sum(1 for a, b in filled if PURE_VALUE.match(text[a:b])
+                                    and not YEAR.match(text[a:b])) * 3 <= len(filled)
+
+
+def is_empty_cell(cell: str) -> bool:
+    """Whether a table cell is printed empty: a dash alone (hyphen, en or em dash)."""
+    return _EMPTY_CELL.fullmatch(cell) is not None
 
 
 def is_header_row(text: str, start: int, end: int) -> bool:

@@ -42,6 +42,7 @@ from qa_service.table_lines import (
     stripped,
     table_cells,
     text_row_cells,
+    value_words,
 )
 from qa_service.tokens import has_hangul
 
@@ -239,6 +240,9 @@ _VERBS = frozenset("are were is was did do does have has had can could will woul
                    "might must should shall".split())
 ANCHOR_CHARS = 80  # a prose answer lies this close to one of the question's words
 HEADER_LINES_ABOVE = 30
+# a header line of words over a block of rows laid out with spaces may name a column in
+# two words ("Method Crawler Recall Precision ... Recall@20" over six values)
+HEADER_EXTRA_WORDS = 2
 CAPTION_CHARS = 60  # a table's caption is a line this short at most
 
 
@@ -321,9 +325,10 @@ def _headers(text: str, line_start: int) -> list[_Header]:
     starts at `line_start`, nearest first, with their cells: lines of two cells or more,
     mostly not figures (a year is a column's name); and, right above a block of rows laid
     out with spaces (`text_row_cells`), a line of words (no figures: "CUTE80" and "IC13"
-    are names) with one word per value, or one more for the labels' column ("학습 검증 평가
-    합계" over "질문 83,486 10,165 9,309 102,960"; "Method IIIT5K SVT IC03" over "Only ASRN
-    84.2 82.2 91.0")."""
+    are names) with one word per value, or up to `HEADER_EXTRA_WORDS` more for the labels'
+    column and names of two words, read right-aligned ("학습 검증 평가 합계" over "질문
+    83,486 10,165 9,309 102,960"; "Method IIIT5K SVT IC03" over "Only ASRN 84.2 82.2
+    91.0")."""
     found = []
     row_end = text.find("\n", line_start)
     row = text_row_cells(text, line_start, len(text) if row_end < 0 else row_end)
@@ -340,7 +345,7 @@ def _headers(text: str, line_start: int) -> list[_Header]:
             found.append(((start, end), cells))
         elif in_block and not text_row:
             words = [(m.start(), m.end()) for m in NON_SPACE.finditer(text, start, end)]
-            if len(words) in (values, values + 1) and not any(
+            if values <= len(words) <= values + HEADER_EXTRA_WORDS and not any(
                     PURE_VALUE.match(text[a:b]) for a, b in words) \
                     and not text[start:end].rstrip().endswith("."):
                 found.append(((start, end), words))
@@ -365,7 +370,8 @@ def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
     """What names the row `text[row[0]:row[1]]` besides its label: its column header
     (`column_header`) and the table's caption, a short line right above the header (or
     above the block of rows when there is none) that is no row ("[표 1] 문서 및 질문
-    개수")."""
+    개수"), nor holds two values or more (figures, dashes for empty cells: "UN 도시
+    평가(LOSI*) 순위 - 8위 - 7위 - 20년 9위" is a row whose last cell is no figure)."""
     header = column_header(text, row)
     found = [header] if header is not None else []
     end = (header or row)[0] - 1
@@ -378,7 +384,7 @@ def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
         start = text.rfind("\n", 0, end) + 1
         line = text[start:end].strip()
         if line and len(line) <= CAPTION_CHARS and not is_table_row(text, start, end) \
-                and not line.endswith("."):
+                and not line.endswith(".") and value_words(text, start, end) < 2:
             found.append((start, end))
     return found
 

@@ -580,6 +580,37 @@ def test_a_fiscal_period_is_the_year_its_document_says_it_ends_in() -> None:
     assert value("2021년 말 비지배지분은 얼마인가요?", None) == "9,563,462"
 
 
+RESULTS = ("Method Crawler Recall Precision Recall Recall@100 Recall@50 Recall@20\n"
+           "Google with GPT-4o - - - 0.2946 0.2573 0.2020\n"
+           "ChatGPT - 0.2280 0.2007 - - -\n"
+           "GPT-o1 - 0.058 0.0134 - - -\n"
+           "PaSa-7b 0.7071 0.5146 0.6111 0.6929 0.6563 0.5798\n"
+           "Table 6: Results on RealScholarQuery.")
+
+
+def test_a_row_of_dashes_and_figures_names_no_columns() -> None:
+    """A dash is an empty cell, neither a name nor a figure: "GPT-o1 - 0.058 0.0134 - - -"
+    is a row of values, not the header of the row below it; the header above the block,
+    with one column named in two words ("Crawler Recall"), is."""
+    rows = lines_of(RESULTS, 0, len(RESULTS))
+    for row in rows[1:5]:
+        header = column_header(RESULTS, row)
+        assert header == rows[0], RESULTS[row[0]:row[1]]
+
+
+def test_a_row_the_parser_did_not_find_is_no_caption() -> None:
+    """A short line right above a block of rows is its caption, unless it holds values: "UN
+    도시 평가(LOSI*) 순위 - 8위 - 7위 - ..." is a row (its last cell no figure), and
+    its words do not name the row below it."""
+    text = ("핵심 성과목표\n"
+            "UN 도시 평가(LOSI*) 순위 - 8위 - 7위 - 20년 9위\n"
+            "스마트 서비스 혁신성 18% 22% 26% 30% 35%")
+    rows = lines_of(text, 0, len(text))
+    assert row_headings(text, rows[2]) == []
+    captioned = "[표 4] 핵심 성과지표\n스마트 서비스 혁신성 18% 22% 26% 30% 35%"
+    assert row_headings(captioned, lines_of(captioned, 0, len(captioned))[1]) == [(0, 13)]
+
+
 def test_a_whole_number_that_opens_with_a_zero_is_a_code_not_an_amount() -> None:
     """A postcode ("㉾ 03900") or a code ("No. 007") answers no "how much" or "how many"."""
     assert span_of("How much is charged for delivery?",
