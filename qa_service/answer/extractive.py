@@ -52,10 +52,13 @@ document's opening and headings (`qa_service.answer.overview`).
 
 Abstention: `answerability` is the probability of `qa_service.answer.answerability`'s
 model over the features this answerer computes (`features`); below `abstain_below` the
-answer is an abstention. It is 0 when the question asks for a period (a year, 제51기) and
-the table row the answer would be read from has columns of other periods only
-(`qa_service.answer.short.other_periods`): a balance sheet of 2022 and 2021 does not say
-2019's figures.
+answer is an abstention. It is 0 when the table row the answer would be read from says
+nothing for the question: the question asks for a period (a year, 제51기), the row has
+columns of other periods only and no other line gives a short answer
+(`qa_service.answer.short.other_periods`: a balance sheet of 2022 and 2021 does not say
+2019's figures); or the column the question names is printed empty in it
+(`qa_service.answer.short.empty_column`: "GPT-o1 - 0.058 0.0134 - - -" gives no Recall@20
+of GPT-o1, and a lighter row's, another method's, is no answer either).
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ from qa_service.answer.short import (
     answer_type,
     asks_cost,
     column_header,
+    empty_column,
     fiscal_years,
     in_currency,
     other_periods,
@@ -222,9 +226,10 @@ class _Assessment:
     candidates: list[_Candidate]  # scored
     lead: _Lead | None
     features: AnswerabilityFeatures
-    # no short answer, and the row that would give it is of other periods than the one
-    # asked: the documents do not say the asked period's figure
-    other_period: bool = False
+    # the row that would give the short answer says nothing for the question (its columns
+    # are other periods than the one asked, and no other line answers; or the asked column
+    # is empty): the documents do not say it
+    not_stated: bool = False
 
 
 class ExtractiveAnswerer:
@@ -245,7 +250,7 @@ class ExtractiveAnswerer:
             return self._overview(evidence)
         assessed = self._assess(evidence)
         # a figure asked for a period the table has no column for is not there to quote
-        answerability = (0.0 if assessed.other_period
+        answerability = (0.0 if assessed.not_stated
                          else self.model.probability(assessed.features))
         threshold = self.settings.abstain_below
         if answerability < threshold or threshold >= 1.0 or not assessed.candidates:
@@ -308,7 +313,7 @@ class ExtractiveAnswerer:
         # documents that print it
         undated = _undated(evidence)
         self._prefer_named_documents(evidence, candidates, undated)
-        lead, line_share, other_period = self._short_answer(
+        lead, line_share, not_stated = self._short_answer(
             evidence, idf, candidates, undated, [context | located for context in contexts],
             other_language, items)
         # as typed: a misspelled word still counts as one the knowledge base never saw
@@ -335,7 +340,7 @@ class ExtractiveAnswerer:
             typed=float(answer_type(question) is not AnswerType.NONE),
             short_answer=float(lead is not None),
             numbers_found=len(found) / len(figures) if figures else 1.0)
-        return _Assessment(idf, candidates, lead, features, other_period and lead is None)
+        return _Assessment(idf, candidates, lead, features, not_stated)
 
     def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
         """The passages' sentences best first, as (passage rank, start, end) in its text:
@@ -531,10 +536,13 @@ class ExtractiveAnswerer:
                       ) -> tuple[_Lead | None, float, bool]:
         """The short answer (`qa_service.answer.short`) in the lines of the best sentences
         that hold most of the question's weight, with the line it was read from; the best
-        line's share of the question's weight; and whether the heaviest table row among the
-        lines it reads has columns of other periods than the one the question names
-        (`qa_service.answer.short.other_periods`: 2022's and 2021's for "2019년 말"). A
-        line holds the question's words for the line items it names otherwise (`items`)."""
+        line's share of the question's weight; and whether the documents do not state it:
+        the heaviest table row among the lines it reads has the column the question names
+        printed empty (`qa_service.answer.short.empty_column`; no lighter line answers
+        then), or columns of other periods than the one the question names and no line
+        gives a short answer (`qa_service.answer.short.other_periods`: 2022's and 2021's
+        for "2019년 말"). A line holds the question's words for the line items it names
+        otherwise (`items`)."""
         question, passages = evidence.question, evidence.passages
         cache: dict[str, frozenset[str]] = {}
 
@@ -556,16 +564,10 @@ class ExtractiveAnswerer:
         kind = answer_type(question)
         cost = kind is AnswerType.MONEY and asks_cost(question)
         uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
-        read = max(LEAD_MIN_WEIGHT, LEAD_LINE_SHARE * lines[0][0]) if lines else 0.0
-        row = next((line for line in lines if line[0] >= read
-                    and is_table_row(passages[line[1]].text, line[2], line[3])), None)
-        # the years a document's fiscal periods end in, as any of its passages says them
-        # (the balance sheet's second page continues the first's "제 54 기 : 2022년 ...")
-        fiscal: dict[str, dict[str, str]] = {}
-        for item in passages:
-            fiscal.setdefault(item.document_id, {}).update(fiscal_years(item.text))
-        other_period = row is not None and other_periods(
-            question, passages[row[1]].text, row[2], fiscal[passages[row[1]].document_id])
+        fiscal = _fiscal_years(passages)
+        empty, other_period = _heaviest_row_lacks(question, passages, lines, fiscal, matched)
+        if empty:
+            return None, best, True
         for weight, passage, start, end, sentence in lines:
             if weight < LEAD_MIN_WEIGHT or (weight < LEAD_LINE_SHARE * lines[0][0]
                                             and uncurrencied is None):
@@ -583,8 +585,8 @@ class ExtractiveAnswerer:
                 continue
             if uncurrencied is not None and is_table_row(text, lead.line_start, lead.line_end):
                 continue
-            return lead, best, other_period
-        return uncurrencied, best, other_period
+            return lead, best, False
+        return uncurrencied, best, other_period and uncurrencied is None
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
                        focus: dict[str, float], candidates: list[_Candidate],
@@ -901,6 +903,42 @@ def _colon_label(text: str, line: tuple[int, int]) -> tuple[int, int] | None:
     the same line ("Invoice date: 31 Oct 2023", "발행일: 2023년 10월 31일"), or None."""
     found = _COLON_LABEL.match(text, line[0], line[1])
     return found.span(1) if found is not None else None
+
+
+def _fiscal_years(passages: Sequence[Passage]) -> dict[str, dict[str, str]]:
+    """By document, the years its fiscal periods end in as any of its passages says them
+    (`fiscal_years`): the balance sheet's second page continues the first's "제 54 기 :
+    2022년 12월 31일 현재"."""
+    found: dict[str, dict[str, str]] = {}
+    for passage in passages:
+        found.setdefault(passage.document_id, {}).update(fiscal_years(passage.text))
+    return found
+
+
+def _heaviest_row_lacks(question: str, passages: Sequence[Passage], lines: Sequence[_Line],
+                        fiscal: Mapping[str, Mapping[str, str]],
+                        matched: Callable[[str], float]) -> tuple[bool, bool]:
+    """Of the heaviest table row among the lines the short answer is read from: whether
+    the column the question names is empty in it (`empty_column`) while its label holds
+    as much of the question's weight (`matched`) as any other row's read (it is the row
+    the question names: "GPT-o1", not the row its focus word "target" put first), and
+    whether its columns are of other periods than the one the question names
+    (`other_periods`)."""
+    read = max(LEAD_MIN_WEIGHT, LEAD_LINE_SHARE * lines[0][0]) if lines else 0.0
+    rows = [line for line in lines if line[0] >= read
+            and is_table_row(passages[line[1]].text, line[2], line[3])]
+    if not rows:
+        return False, False
+    row = rows[0]
+    text, years = passages[row[1]].text, fiscal[passages[row[1]].document_id]
+
+    def label(line: _Line) -> float:
+        cells = table_cells(passages[line[1]].text, line[2], line[3])
+        return matched(passages[line[1]].text[cells[0][0]:cells[0][1]])
+
+    named = label(row) >= max(map(label, rows))
+    return (named and empty_column(question, text, row[2], years),
+            other_periods(question, text, row[2], years))
 
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],

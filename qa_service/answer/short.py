@@ -36,6 +36,7 @@ from qa_service.table_lines import (
     NON_SPACE,
     PLAIN_FIGURE,
     PURE_VALUE,
+    is_empty_cell,
     is_table_row,
     lines_of,
     names_columns,
@@ -311,6 +312,8 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
         cell = cells[named[0]]
         if cell in values:
             return cell
+        if is_empty_cell(text[cell[0]:cell[1]]):
+            return None  # the column it asks for is empty in this row
     if kind is AnswerType.COUNT:
         return values[0]
     amounts = [c for c in values if _AMOUNT.search(text[c[0]:c[1]])]
@@ -420,6 +423,19 @@ def other_periods(question: str, text: str, line_start: int,
     whose years are not known says nothing about a question that names a year only."""
     return _of_other_periods(question, text, _headers(text, line_start),
                              {**(fiscal or {}), **fiscal_years(text)})
+
+
+def empty_column(question: str, text: str, line_start: int,
+                 fiscal: Mapping[str, str] | None = None) -> bool:
+    """Whether the column the question names (`_named_column`) is printed empty in the
+    table row at `line_start`: "GPT-o1 - 0.058 0.0134 - - -" under "... Recall@50
+    Recall@20" says nothing of GPT-o1's Recall@20."""
+    years = {**(fiscal or {}), **fiscal_years(text)}
+    headers = _headers(text, line_start)
+    end = text.find("\n", line_start)
+    cells = table_cells(text, line_start, len(text) if end < 0 else end)
+    named = _named_column(question, text, len(cells), headers, years)
+    return named is not None and is_empty_cell(text[slice(*cells[named[0]])])
 
 
 def fiscal_years(text: str) -> dict[str, str]:

@@ -923,6 +923,26 @@ def test_a_fiscal_period_reads_as_the_year_another_page_of_its_document_says(
     assert other.abstained and other.answerability == 0.0
 
 
+def test_a_figure_whose_column_is_empty_in_the_named_row_is_declined(
+        tokenizer: Tokenizer) -> None:
+    """GPT-o1's row prints a dash under Recall@20: the documents do not say it, and the
+    row of another method ("Google with GPT-4o") is no answer either."""
+    table = ("Table 6: Results on RealScholarQuery.\n"
+             "Method Crawler Recall Precision Recall Recall@100 Recall@50 Recall@20\n"
+             "Google with GPT-4o - - - 0.2946 0.2573 0.2020\n"
+             "GPT-o1 - 0.058 0.0134 - - -\n"
+             "PaSa-7b 0.7071 0.5146 0.6111 0.6929 0.6563 0.5798")
+    passage = whole_page(table, "pasa", "pasa.pdf")
+    terms = TermStatistics(chunks=50, frequencies={"gpt": 3, "o1": 1, "recal": 3, "20": 5})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    named = answerer.answer(evidence_of("What Recall@20 does PaSa-7b achieve?", [passage],
+                                        terms))
+    assert named.short_answer is not None and named.short_answer.text == "0.5798"
+    empty = answerer.answer(evidence_of("What Recall@20 does GPT-o1 achieve?", [passage],
+                                        terms))
+    assert empty.abstained and empty.answerability == 0.0
+
+
 # (of the asked year, as Amazon's: a statement of other years would not answer at all)
 AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
          "($ million) | 2018 | 2019\n"

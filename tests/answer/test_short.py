@@ -11,6 +11,7 @@ from qa_service.answer.short import (
     answer_type,
     asks_cost,
     column_header,
+    empty_column,
     fiscal_years,
     in_currency,
     other_periods,
@@ -596,6 +597,21 @@ def test_a_row_of_dashes_and_figures_names_no_columns() -> None:
     for row in rows[1:5]:
         header = column_header(RESULTS, row)
         assert header == rows[0], RESULTS[row[0]:row[1]]
+
+
+@pytest.mark.parametrize(("question", "line", "answer"), [
+    ("What Recall@20 does PaSa-7b achieve?", 4, "0.5798"),
+    ("What Recall@20 does Google with GPT-4o achieve?", 1, "0.2020"),
+    ("What Recall@50 does PaSa-7b achieve?", 4, "0.6563"),
+    # the column it names is empty in the row: no value of it answers
+    ("What Recall@20 does GPT-o1 achieve?", 3, None),
+    ("What Recall@20 does ChatGPT achieve?", 2, None),
+])
+def test_a_row_answers_from_the_column_named_in_a_wider_header(
+        question: str, line: int, answer: str | None) -> None:
+    assert span_of(question, RESULTS, line) == answer
+    row = lines_of(RESULTS, 0, len(RESULTS))[line]
+    assert empty_column(question, RESULTS, row[0]) is (answer is None)
 
 
 def test_a_row_the_parser_did_not_find_is_no_caption() -> None:
