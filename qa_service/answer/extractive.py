@@ -58,7 +58,9 @@ columns of other periods only and no other line gives a short answer
 (`qa_service.answer.short.other_periods`: a balance sheet of 2022 and 2021 does not say
 2019's figures); or the column the question names is printed empty in it
 (`qa_service.answer.short.empty_column`: "GPT-o1 - 0.058 0.0134 - - -" gives no Recall@20
-of GPT-o1, and a lighter row's, another method's, is no answer either).
+of GPT-o1, and a lighter row's, another method's, is no answer either); or the question
+names a code that no passage prints and the knowledge base never saw (`qa_service.codes`:
+the bulletin of precinct 0050003A does not give the votes of precinct 0050004A).
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ from qa_service.answer.short import (
     short_years,
     stacked_value,
 )
+from qa_service.codes import asked_codes, printed
 from qa_service.config import AnswerSettings
 from qa_service.dates import asked_dates
 from qa_service.evidence import Evidence
@@ -226,9 +229,9 @@ class _Assessment:
     candidates: list[_Candidate]  # scored
     lead: _Lead | None
     features: AnswerabilityFeatures
-    # the row that would give the short answer says nothing for the question (its columns
-    # are other periods than the one asked, and no other line answers; or the asked column
-    # is empty): the documents do not say it
+    # the documents do not say it: the row that would give the short answer says nothing
+    # for the question (its columns are other periods than the one asked, and no other line
+    # answers; or the asked column is empty), or the question names a code they never print
     not_stated: bool = False
 
 
@@ -340,7 +343,10 @@ class ExtractiveAnswerer:
             typed=float(answer_type(question) is not AnswerType.NONE),
             short_answer=float(lead is not None),
             numbers_found=len(found) / len(figures) if figures else 1.0)
-        return _Assessment(idf, candidates, lead, features, not_stated)
+        # a code the question names that no passage prints and the knowledge base never
+        # saw: the documents are about other precincts, models, batteries
+        unprinted = _unprinted_codes(asked, evidence, self.tokenizer.tokens)
+        return _Assessment(idf, candidates, lead, features, not_stated or unprinted)
 
     def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
         """The passages' sentences best first, as (passage rank, start, end) in its text:
@@ -803,6 +809,18 @@ _POSSESSOR = re.compile(r"\b((?:[A-Z][\w&.-]*\s+){0,3}[A-Z][\w&.-]*?)"
 def _possessors(question: str) -> list[str]:
     """The capitalized names of `question` in the possessive: whose figures it asks."""
     return [m.group(1) for m in _POSSESSOR.finditer(question)]
+
+
+def _unprinted_codes(asked: str, evidence: Evidence,
+                     tokens: Callable[[str], list[str]]) -> bool:
+    """Whether the question names a code (`qa_service.codes`: "precinct 0050004A", the
+    "V15" vacuum) that no passage (nor its context) prints and that has a word no chunk
+    of the knowledge base holds (as typed: the word one typing slip away, "0050003a",
+    is another precinct); a code printed on a page not retrieved ("CWE-193") is not."""
+    return any(
+        not any(printed(code, f"{item.passage.text} {item.context}") for item in evidence.items)
+        and any(not evidence.terms.frequencies.get(t) for t in tokens(code))
+        for code in asked_codes(asked))
 
 
 def _undated(evidence: Evidence) -> list[float]:

@@ -943,6 +943,27 @@ def test_a_figure_whose_column_is_empty_in_the_named_row_is_declined(
     assert empty.abstained and empty.answerability == 0.0
 
 
+def test_a_code_the_documents_never_print_is_declined(tokenizer: Tokenizer) -> None:
+    """The bulletin of precinct 0050003A does not give precinct 0050004A's votes: a code
+    no passage prints and no chunk holds declines the question (answerability 0); a code
+    the knowledge base holds on a page not retrieved does not."""
+    bulletin = whole_page("PRECINCT 0050003A ACTON\nGOVERNOR\nNEEL KASHKARI | 247\n"
+                          "EDMUND G. BROWN | 301", "bulletin", "bulletin.pdf")
+    seen = {"neel": 2, "kashkari": 2, "vote": 5, "receiv": 5, "precinct": 9, "0050003a": 1}
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    asked = "How many votes did Neel Kashkari receive in precinct {}?"
+    named = answerer.answer(evidence_of(asked.format("0050003A"), [bulletin],
+                                        TermStatistics(chunks=50, frequencies=seen)))
+    assert not named.abstained and named.short_answer is not None
+    other = answerer.answer(evidence_of(asked.format("0050004A"), [bulletin],
+                                        TermStatistics(chunks=50, frequencies=seen)))
+    assert other.abstained and other.answerability == 0.0
+    elsewhere = answerer.answer(evidence_of(
+        asked.format("0050004A"), [bulletin],
+        TermStatistics(chunks=50, frequencies={**seen, "0050004a": 1})))
+    assert not elsewhere.abstained
+
+
 # (of the asked year, as Amazon's: a statement of other years would not answer at all)
 AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
          "($ million) | 2018 | 2019\n"

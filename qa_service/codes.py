@@ -1,0 +1,63 @@
+"""The codes a question names, found again in a page however it prints them.
+
+A question about precinct "0050004A", the "VCA-SBTA95" battery, the "V15" vacuum or the
+"GPT-o1" model names one thing among many that look alike: a bulletin of precinct
+0050003A, a card of another model, a table of other models answer it with a plausible
+figure of the wrong thing. A code is a word that mixes letters and digits in one part
+("0050004A", "SBTA95", "o1", "A9"), or capitals then figures ("CWE-326",
+"DARPA-BAA-15-58"). Not codes: periods ("FY2023", "Q2", "FY2023Q1", "2H23"), ordinals
+("53rd") and figures with their unit ("5kg", "10mm", "7B", "3x").
+
+`asked_codes` reads them; `printed` says whether a text prints one, ignoring case,
+spaces and hyphens of any kind (DARPA-BAA-15-58 printed with U+2010 hyphens, "GPT o1").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["asked_codes", "normalized", "printed"]
+
+_WORD = re.compile(r"(?<![\w.])[A-Za-z0-9]+(?:[-\u2010-\u2013][A-Za-z0-9]+)*")
+_PART_SPLIT = re.compile(r"[-\u2010-\u2013]")
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"\d")
+_CAPITALS_THEN_FIGURES = re.compile(r"[A-Z]{2,}(?:-[A-Z0-9]+)*-\d+(?:-[A-Za-z0-9]+)*")
+# a period: fiscal or calendar year, quarter, half ("FY2023", "Q2", "FY2023Q1", "2H23")
+_PERIOD = re.compile(r"(?:(?:fy|cy|q[1-4]|h[12]|[1-4]q|[12]h)'?(?:\d{2}|\d{4})?)+"
+                     r"|(?:\d{2}|\d{4})(?:fy|q[1-4]|h[12])", re.IGNORECASE)
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
+# a figure with its unit: "5kg", "10mm", "24h", "7b" (a model's size), "3x", "4k"
+_UNITS = ("k m b t x s h d p w v l g kg mg km cm mm ml kb mb gb tb hz khz mhz ghz kw mw "
+          "hr hrs min ms ns am pm ft in lb lbs oz px pt fps mp")
+_MEASURE = re.compile(r"\d{1,4}(?:\.\d+)?(?:" + "|".join(_UNITS.split()) + ")",
+                      re.IGNORECASE)
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
+
+
+def asked_codes(question: str) -> tuple[str, ...]:
+    """The codes `question` names, as written, each once, in order."""
+    found: dict[str, None] = {}
+    for match in _WORD.finditer(unicodedata.normalize("NFKC", question)):
+        word = match.group()
+        if _CAPITALS_THEN_FIGURES.fullmatch(word) or any(
+                _is_code_part(part) for part in _PART_SPLIT.split(word)):
+            found[word] = None
+    return tuple(found)
+
+
+def _is_code_part(part: str) -> bool:
+    return (_LETTER.search(part) is not None and _DIGIT.search(part) is not None
+            and not _PERIOD.fullmatch(part) and not _ORDINAL.fullmatch(part)
+            and not _MEASURE.fullmatch(part))
+
+
+def normalized(text: str) -> str:
+    """`text` as codes are compared: NFKC, lower case, without spaces or hyphens."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def printed(code: str, text: str) -> bool:
+    """Whether `text` prints `code` (`normalized` both)."""
+    return normalized(code) in normalized(text)
