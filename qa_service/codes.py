@@ -10,14 +10,23 @@ figure of the wrong thing. A code is a word that mixes letters and digits in one
 
 `asked_codes` reads them; `printed` says whether a text prints one, ignoring case,
 spaces and hyphens of any kind (DARPA-BAA-15-58 printed with U+2010 hyphens, "GPT o1").
+
+A name with a version ("Edition 2.0", "KorQuAD 2.0") names one release: a data model of
+Edition 1.0 does not say when Edition 2.0 was published. The name is a word of mixed case
+("KorQuAD", "iOS") or one that says so ("Edition", "Version", "Release"): not a capital
+opening a sentence ("About 2.5 million"), nor a currency ("USD 2.5").
+`asked_versions` reads them; `Version.other_in` says whether a text prints the name
+with another version and never with this one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
 
-__all__ = ["asked_codes", "normalized", "printed"]
+__all__ = ["Version", "asked_codes", "asked_versions", "normalized", "printed"]
 
 _WORD = re.compile(r"(?<![\w.])[A-Za-z0-9]+(?:[-\u2010-\u2013][A-Za-z0-9]+)*")
 _PART_SPLIT = re.compile(r"[-\u2010-\u2013]")
@@ -34,6 +43,10 @@ _UNITS = ("k m b t x s h d p w v l g kg mg km cm mm ml kb mb gb tb hz khz mhz gh
 _MEASURE = re.compile(r"\d{1,4}(?:\.\d+)?(?:" + "|".join(_UNITS.split()) + ")",
                       re.IGNORECASE)
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
+_VERSION_WORDS = frozenset({"edition", "version", "release", "revision", "rev", "ver"})
+_MIXED_CASE = re.compile(r"[a-z][A-Z]|[A-Z].*[A-Z].*[a-z]|[a-z].*[A-Z]")
+# a Latin name and its version: "Edition 2.0", "KorQuAD 2.0", "Python v3.11"
+_VERSIONED = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9\-]*)\s+[vV]?(\d+\.\d+)(?![\d.])")
 
 
 def asked_codes(question: str) -> tuple[str, ...]:
@@ -61,3 +74,28 @@ def normalized(text: str) -> str:
 def printed(code: str, text: str) -> bool:
     """Whether `text` prints `code` (`normalized` both)."""
     return normalized(code) in normalized(text)
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str  # "Edition"
+    number: str  # "2.0"
+
+    @cached_property
+    def _printed(self) -> re.Pattern[str]:
+        """The name with any version: the version is its group."""
+        return re.compile(rf"(?<![A-Za-z0-9]){re.escape(self.name)}\s*[vV]?(\d+\.\d+)(?![\d.])",
+                          re.IGNORECASE)
+
+    def other_in(self, text: str) -> bool:
+        """Whether `text` prints the name with another version and never with this one."""
+        numbers = {m.group(1) for m in self._printed.finditer(text)}
+        return bool(numbers) and self.number not in numbers
+
+
+def asked_versions(question: str) -> tuple[Version, ...]:
+    """The names with a version `question` names, each once, in order."""
+    found = {Version(m.group(1), m.group(2)): None
+             for m in _VERSIONED.finditer(unicodedata.normalize("NFKC", question))
+             if m.group(1).casefold() in _VERSION_WORDS or _MIXED_CASE.search(m.group(1))}
+    return tuple(found)

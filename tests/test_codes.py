@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.codes import asked_codes, printed
+from qa_service.codes import Version, asked_codes, asked_versions, printed
 
 
 @pytest.mark.parametrize(("question", "codes"), [
@@ -31,3 +31,22 @@ def test_a_code_is_printed_however_its_hyphens_and_case_are_set() -> None:
     assert printed("GPT-o1", "GPT o1 - 0.058 0.0134")
     assert printed("v15", "the V15 Detect")
     assert not printed("0050004A", "PRECINCT 0050003A ACTON")
+
+
+@pytest.mark.parametrize(("question", "versions"), [
+    ("When was Edition 2.0 of the data model published?", [("Edition", "2.0")]),
+    ("KorQuAD 2.0 데이터를 만들 때 작업자에게 얼마를 지급했나요?", [("KorQuAD", "2.0")]),
+    ("Does iOS 7.0 support it, and what changed in version 1.1?",
+     [("iOS", "7.0"), ("version", "1.1")]),
+    # a capital opening the sentence, a currency, a figure: no versions
+    ("About 2.5 million people paid USD 2.5 each, and Python 3.11 is new", []),
+])
+def test_the_versions_a_question_names(question: str, versions: list[tuple[str, str]]) -> None:
+    assert asked_versions(question) == tuple(Version(*v) for v in versions)
+
+
+def test_a_text_of_another_version_only_is_told() -> None:
+    edition = Version("Edition", "2.0")
+    assert edition.other_in("National Hydro Network, Level 1 Data Model Edition 1.0 2004-08")
+    assert not edition.other_in("Edition 1.0 was replaced by EDITION 2.0 in 2010")
+    assert not edition.other_in("The data model, first published in 2004")

@@ -60,7 +60,9 @@ columns of other periods only and no other line gives a short answer
 (`qa_service.answer.short.empty_column`: "GPT-o1 - 0.058 0.0134 - - -" gives no Recall@20
 of GPT-o1, and a lighter row's, another method's, is no answer either); or the question
 names a code that no passage prints and the knowledge base never saw (`qa_service.codes`:
-the bulletin of precinct 0050003A does not give the votes of precinct 0050004A).
+the bulletin of precinct 0050003A does not give the votes of precinct 0050004A), or a
+version of which the passages print only others (Edition 1.0's data model does not say
+when Edition 2.0 was published).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ from qa_service.answer.short import (
     short_years,
     stacked_value,
 )
-from qa_service.codes import asked_codes, printed
+from qa_service.codes import asked_codes, asked_versions, printed
 from qa_service.config import AnswerSettings
 from qa_service.dates import asked_dates
 from qa_service.evidence import Evidence
@@ -344,9 +346,11 @@ class ExtractiveAnswerer:
             short_answer=float(lead is not None),
             numbers_found=len(found) / len(figures) if figures else 1.0)
         # a code the question names that no passage prints and the knowledge base never
-        # saw: the documents are about other precincts, models, batteries
-        unprinted = _unprinted_codes(asked, evidence, self.tokenizer.tokens)
-        return _Assessment(idf, candidates, lead, features, not_stated or unprinted)
+        # saw, or a version of which they print only others: the documents are about
+        # other precincts, models, editions
+        elsewhere = (_unprinted_codes(asked, evidence, self.tokenizer.tokens)
+                     or _other_versions(asked, evidence))
+        return _Assessment(idf, candidates, lead, features, not_stated or elsewhere)
 
     def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
         """The passages' sentences best first, as (passage rank, start, end) in its text:
@@ -821,6 +825,16 @@ def _unprinted_codes(asked: str, evidence: Evidence,
         not any(printed(code, f"{item.passage.text} {item.context}") for item in evidence.items)
         and any(not evidence.terms.frequencies.get(t) for t in tokens(code))
         for code in asked_codes(asked))
+
+
+def _other_versions(asked: str, evidence: Evidence) -> bool:
+    """Whether the question names a version (`qa_service.codes.asked_versions`: "Edition
+    2.0") of which the passages (and their contexts) print only others ("Edition 1.0")."""
+    versions = asked_versions(asked)
+    if not versions:
+        return False
+    shown = "\n".join(f"{item.passage.text}\n{item.context}" for item in evidence.items)
+    return any(version.other_in(shown) for version in versions)
 
 
 def _undated(evidence: Evidence) -> list[float]:

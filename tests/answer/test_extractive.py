@@ -964,6 +964,20 @@ def test_a_code_the_documents_never_print_is_declined(tokenizer: Tokenizer) -> N
     assert not elsewhere.abstained
 
 
+def test_a_version_of_which_the_documents_print_only_others_is_declined(
+        tokenizer: Tokenizer) -> None:
+    """The data model of Edition 1.0 does not say when Edition 2.0 was published."""
+    cover = whole_page("National Hydro Network, Canada, Level 1 Data Model\n"
+                       "Edition 1.0 published 2004-08", "nhn", "nhn.pdf")
+    terms = TermStatistics(chunks=50, frequencies={"edit": 2, "nation": 3, "hydro": 1,
+                                                   "network": 3, "publish": 4, "10": 9})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    asked = "When was Edition {} of the National Hydro Network data model published?"
+    assert not answerer.answer(evidence_of(asked.format("1.0"), [cover], terms)).abstained
+    other = answerer.answer(evidence_of(asked.format("2.0"), [cover], terms))
+    assert other.abstained and other.answerability == 0.0
+
+
 # (of the asked year, as Amazon's: a statement of other years would not answer at all)
 AMCOR = ("U.S. GAAP Condensed Consolidated Statements of Income\n"
          "($ million) | 2018 | 2019\n"
