@@ -234,6 +234,7 @@ class _Assessment:
     # the documents do not say it: the row that would give the short answer says nothing
     # for the question (its columns are other periods than the one asked, and no other line
     # answers; or the asked column is empty), or the question names a code they never print
+    # or a version of which they print only others
     not_stated: bool = False
 
 
@@ -254,7 +255,8 @@ class ExtractiveAnswerer:
         if evidence.overview:
             return self._overview(evidence)
         assessed = self._assess(evidence)
-        # a figure asked for a period the table has no column for is not there to quote
+        # what the documents do not state (a period the table has no column for, an empty
+        # cell, a code or a version they never print) is not there to quote
         answerability = (0.0 if assessed.not_stated
                          else self.model.probability(assessed.features))
         threshold = self.settings.abstain_below

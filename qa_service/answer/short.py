@@ -302,7 +302,7 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
                  fiscal: Mapping[str, str]) -> tuple[int, int] | None:
     """The value cell of a row in the column the question names, else its first amount;
     None when the question names a period and the row's columns are of other periods
-    only (`other_periods`)."""
+    only (`other_periods`), or when the column it names is printed empty in the row."""
     headers = _headers(text, line_start)  # read once, for both
     years = {**fiscal, **fiscal_years(text)}
     if _of_other_periods(question, text, headers, years):
