@@ -101,7 +101,7 @@ class IndexIdentity:
     parser: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARSER_IDENTITY))
     lexical: dict[str, Any] = field(
         default_factory=lambda: {"name": "sqlite-fts5-bm25", "tokens": "kiwi-words-v5",
-                                 "context": "identity-sections-v6",
+                                 "context": "identity-sections-v7",
                                  "fields": "identity-section-text-v1"}
     )
 
