@@ -19,11 +19,12 @@ __all__ = ["CELL_SEPARATOR", "FIGURE", "NON_SPACE", "PLAIN_FIGURE", "PURE_VALUE"
 # A figure on its own: not the "5" of "IIIT5K", the "1" of "7-1", the "8" of the model
 # "737-8" written with an en dash, nor the "1588" or the "3366" of the phone number
 # "1588-3366" (also when a line break follows the hyphen or the en dash of a code such as
-# "737-00-1028"), nor the "2120" of "RIN 2120-AA64")
+# "737-00-1028"), nor the "2120" of "RIN 2120-AA64"), nor any part of figures joined by
+# two dots or more (a date "21.9.15.", a version "2.0.1")
 FIGURE = (r"(?<![\w.,\-\u2013])(?<!\d/)(?<!\d[-\u2013]\s)"
           r"(?:[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?)"
           r"(?![\d,.]*-\d)(?![\d,.]*\u2013\d{4})(?![\d,.]*[-\u2013]\n\d)"
-          r"(?![\d,.]*[-\u2013][A-Z]+\d)")
+          r"(?![\d,.]*[-\u2013][A-Z]+\d)(?!\d*\.\d)")
 # A figure as printed (with thousands separators or decimals)
 PLAIN_FIGURE = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 # A cell that is a value alone: a figure with its currency, brackets or unit

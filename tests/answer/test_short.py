@@ -226,6 +226,17 @@ def test_a_prose_span_far_from_the_questions_words_is_no_answer() -> None:
     assert span_of("When did the museum open?", line, 0) is None
 
 
+def test_figures_joined_by_two_dots_are_no_amount() -> None:
+    """"’21.9.15." is a date (2021-09-15) and "2.0.1" a version: neither holds an amount
+    (Seoul's plan was answered "21.9" for a budget); a decimal still is one."""
+    question = "How much does the master plan budget for Metaverse Seoul?"
+    assert span_of(question, "The master plan for Seoul was published (\u201921.9.15.)",
+                   0) is None
+    assert span_of(question, "The master plan's Metaverse Seoul runs version 2.0.1", 0) is None
+    assert span_of(question, "The master plan budgets 3.9 billion won for Metaverse Seoul",
+                   0) == "3.9 billion"
+
+
 def test_a_phone_number_or_a_code_is_not_a_count() -> None:
     question = "삼성 청소기 제품보증서에 따르면 배터리는 몇 년 동안 보증되나요?"
     assert span_of(question, "제품보증서 삼성 청소기 고장 접수 1588-3366", 0) is None
