@@ -26,7 +26,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
-__all__ = ["Version", "asked_codes", "asked_versions", "normalized", "printed"]
+__all__ = ["Version", "asked_codes", "asked_versions", "normalized", "printed",
+           "versions_name"]
 
 _WORD = re.compile(r"(?<![\w.])[A-Za-z0-9]+(?:[-\u2010-\u2013][A-Za-z0-9]+)*")
 _PART_SPLIT = re.compile(r"[-\u2010-\u2013]")
@@ -45,6 +46,8 @@ _MEASURE = re.compile(r"\d{1,4}(?:\.\d+)?(?:" + "|".join(_UNITS.split()) + ")",
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
 _VERSION_WORDS = frozenset({"edition", "version", "release", "revision", "rev", "ver"})
 _MIXED_CASE = re.compile(r"[a-z][A-Z]|[A-Z].*[A-Z].*[a-z]|[a-z].*[A-Z]")
+# the name right before a figure: "KorQuAD 1.0" (the figure is its version)
+_NAME_BEFORE = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9\-]*)\s+[vV]?$")
 # a Latin name and its version: "Edition 2.0", "KorQuAD 2.0", "Python v3.11"
 _VERSIONED = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9\-]*)\s+[vV]?(\d+\.\d+)(?![\d.])")
 
@@ -93,9 +96,20 @@ class Version:
         return bool(numbers) and self.number not in numbers
 
 
+def versions_name(text: str, at: int) -> bool:
+    """Whether the figure at `text[at:]` is the version of the name before it, by the
+    rules of `asked_versions` ("KorQuAD 1.0", "Edition 2.0": no amount, no count)."""
+    name = _NAME_BEFORE.search(text, max(0, at - 40), at)
+    return name is not None and _is_version_name(name.group(1))
+
+
+def _is_version_name(name: str) -> bool:
+    return name.casefold() in _VERSION_WORDS or _MIXED_CASE.search(name) is not None
+
+
 def asked_versions(question: str) -> tuple[Version, ...]:
     """The names with a version `question` names, each once, in order."""
     found = {Version(m.group(1), m.group(2)): None
              for m in _VERSIONED.finditer(unicodedata.normalize("NFKC", question))
-             if m.group(1).casefold() in _VERSION_WORDS or _MIXED_CASE.search(m.group(1))}
+             if _is_version_name(m.group(1))}
     return tuple(found)

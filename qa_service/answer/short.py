@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from qa_service.codes import versions_name
 from qa_service.table_lines import (
     CELL_SEPARATOR,
     FIGURE,
@@ -502,6 +503,8 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
              and not _bracketed(text, m.start(), m.end())]
     spans = [(a, b) for a, b in spans if not _SECTION_NUMBER.match(text, a)
              or text.rfind("\n", 0, a) + 1 < a]
+    if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
+        spans = [(a, b) for a, b in spans if not versions_name(text, a)]  # "KorQuAD 1.0"
     counted = _counted(question) if kind is AnswerType.COUNT else None
     spans = _of_kind(question, text, (start, end), spans, kind, counted)
     anchors = [m.start() for m in _WORD.finditer(text, start, end) if matched(m.group()) > 0]

@@ -237,6 +237,16 @@ def test_figures_joined_by_two_dots_are_no_amount() -> None:
                    0) == "3.9 billion"
 
 
+def test_a_version_is_no_amount_or_count() -> None:
+    """"KorQuAD 1.0" names a dataset's version: it pays no one 1.0 and counts nothing."""
+    line = "작업자에게는 KorQuAD 1.0과 유사한 방식으로 질문-답변 쌍을 만들게 하였다."
+    assert span_of("작업자에게 질문-답변 한 쌍당 얼마를 지급했나요?", line, 0) is None
+    assert span_of("How many question-answer pairs did workers write for Edition 2.0?",
+                   "Workers wrote pairs for Edition 2.0 of the set", 0) is None
+    assert span_of("How much did workers get per question-answer pair?",
+                   "Workers got USD 1.0 per question-answer pair", 0) == "USD 1.0"
+
+
 def test_a_phone_number_or_a_code_is_not_a_count() -> None:
     question = "삼성 청소기 제품보증서에 따르면 배터리는 몇 년 동안 보증되나요?"
     assert span_of(question, "제품보증서 삼성 청소기 고장 접수 1588-3366", 0) is None
