@@ -227,8 +227,9 @@ def test_a_prose_span_far_from_the_questions_words_is_no_answer() -> None:
 
 
 def test_figures_joined_by_two_dots_are_no_amount() -> None:
-    """"’21.9.15." is a date (2021-09-15) and "2.0.1" a version: neither holds an amount
-    (Seoul's plan was answered "21.9" for a budget); a decimal still is one."""
+    """"21.9.15." (after a right quote) is a date, 2021-09-15, and "2.0.1" a version:
+    neither holds an amount (Seoul's plan was answered "21.9" for a budget); a decimal
+    still is one."""
     question = "How much does the master plan budget for Metaverse Seoul?"
     assert span_of(question, "The master plan for Seoul was published (\u201921.9.15.)",
                    0) is None
