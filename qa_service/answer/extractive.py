@@ -99,11 +99,10 @@ from qa_service.answer.short import (
     answer_type,
     asks_cost,
     column_header,
-    empty_column,
     fiscal_years,
     in_currency,
-    other_periods,
     row_headings,
+    row_lacks,
     short_span,
     short_years,
     stacked_value,
@@ -957,7 +956,7 @@ def _heaviest_row_lacks(question: str, passages: Sequence[Passage], lines: Seque
     as much of the question's weight (`matched`) as any other row's read (it is the row
     the question names: "GPT-o1", not the row its focus word "target" put first), and
     whether its columns are of other periods than the one the question names
-    (`other_periods`)."""
+    (`other_periods`); the row's headers read once (`row_lacks`)."""
     read = max(LEAD_MIN_WEIGHT, LEAD_LINE_SHARE * lines[0][0]) if lines else 0.0
     rows = [line for line in lines if line[0] >= read
             and is_table_row(passages[line[1]].text, line[2], line[3])]
@@ -970,9 +969,8 @@ def _heaviest_row_lacks(question: str, passages: Sequence[Passage], lines: Seque
         cells = table_cells(passages[line[1]].text, line[2], line[3])
         return matched(passages[line[1]].text[cells[0][0]:cells[0][1]])
 
-    named = label(row) >= max(map(label, rows))
-    return (named and empty_column(question, text, row[2], years),
-            other_periods(question, text, row[2], years))
+    empty, other_period = row_lacks(question, text, row[2], years)
+    return empty and label(row) >= max(map(label, rows)), other_period
 
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],

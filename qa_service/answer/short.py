@@ -305,12 +305,11 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
     None when the question names a period and the row's columns are of other periods
     only (`other_periods`), or when the column it names is printed empty in the row."""
     headers = _headers(text, line_start)  # read once, for both
-    years = {**fiscal, **fiscal_years(text)}
+    years = _years(text, fiscal)
     if _of_other_periods(question, text, headers, years):
         return None
-    named = _named_column(question, text, len(cells), headers, years)
-    if named is not None:
-        cell = cells[named[0]]
+    cell = _named_cell(question, text, cells, headers, years)
+    if cell is not None:
         if cell in values:
             return cell
         if is_empty_cell(text[cell[0]:cell[1]]):
@@ -393,6 +392,14 @@ def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
     return found
 
 
+def _named_cell(question: str, text: str, cells: list[tuple[int, int]],
+                headers: list[_Header], years: Mapping[str, str]) -> tuple[int, int] | None:
+    """The cell of a row (its `cells`) in the column the question names
+    (`_named_column`), or None."""
+    named = _named_column(question, text, len(cells), headers, years)
+    return cells[named[0]] if named is not None else None
+
+
 def _named_column(question: str, text: str, width: int, headers: list[_Header],
                   years: Mapping[str, str]) -> tuple[int, tuple[int, int]] | None:
     """The index (in the row's `width` cells) of the column whose header, among the
@@ -423,7 +430,7 @@ def other_periods(question: str, text: str, line_start: int,
     rest of its document (`fiscal`, as `fiscal_years` reads it); a header of fiscal periods
     whose years are not known says nothing about a question that names a year only."""
     return _of_other_periods(question, text, _headers(text, line_start),
-                             {**(fiscal or {}), **fiscal_years(text)})
+                             _years(text, fiscal))
 
 
 def empty_column(question: str, text: str, line_start: int,
@@ -431,12 +438,28 @@ def empty_column(question: str, text: str, line_start: int,
     """Whether the column the question names (`_named_column`) is printed empty in the
     table row at `line_start`: "GPT-o1 - 0.058 0.0134 - - -" under "... Recall@50
     Recall@20" says nothing of GPT-o1's Recall@20."""
-    years = {**(fiscal or {}), **fiscal_years(text)}
+    return row_lacks(question, text, line_start, fiscal)[0]
+
+
+def row_lacks(question: str, text: str, line_start: int,
+              fiscal: Mapping[str, str] | None = None) -> tuple[bool, bool]:
+    """Of the table row at `line_start`, with its header lines and years read once:
+    whether the column the question names is printed empty in it (`empty_column`), and
+    whether its columns are of other periods than the one the question names
+    (`other_periods`)."""
     headers = _headers(text, line_start)
+    years = _years(text, fiscal)
     end = text.find("\n", line_start)
     cells = table_cells(text, line_start, len(text) if end < 0 else end)
-    named = _named_column(question, text, len(cells), headers, years)
-    return named is not None and is_empty_cell(text[slice(*cells[named[0]])])
+    cell = _named_cell(question, text, cells, headers, years)
+    return (cell is not None and is_empty_cell(text[cell[0]:cell[1]]),
+            _of_other_periods(question, text, headers, years))
+
+
+def _years(text: str, fiscal: Mapping[str, str] | None) -> dict[str, str]:
+    """The years fiscal periods end in: as the rest of the document says them (`fiscal`),
+    and as `text` does (which wins)."""
+    return {**(fiscal or {}), **fiscal_years(text)}
 
 
 def fiscal_years(text: str) -> dict[str, str]:
