@@ -46,10 +46,11 @@ _MEASURE = re.compile(r"\d{1,4}(?:\.\d+)?(?:" + "|".join(_UNITS.split()) + ")",
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]")
 _VERSION_WORDS = frozenset({"edition", "version", "release", "revision", "rev", "ver"})
 _MIXED_CASE = re.compile(r"[a-z][A-Z]|[A-Z].*[A-Z].*[a-z]|[a-z].*[A-Z]")
-# the name right before a figure: "KorQuAD 1.0" (the figure is its version)
-_NAME_BEFORE = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9\-]*)\s+[vV]?$")
-# a Latin name and its version: "Edition 2.0", "KorQuAD 2.0", "Python v3.11"
-_VERSIONED = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9\-]*)\s+[vV]?(\d+\.\d+)(?![\d.])")
+# a Latin name before its version, and the version: "Edition 2.0", "KorQuAD 2.0", "v3.11"
+_NAME = r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9\-]*)\s+[vV]?"
+_NUMBER = r"(\d+\.\d+)(?![\d.])"
+_NAME_BEFORE = re.compile(rf"{_NAME}$")  # "KorQuAD " before "1.0": the figure is its version
+_VERSIONED = re.compile(_NAME + _NUMBER)
 
 
 def asked_codes(question: str) -> tuple[str, ...]:
@@ -87,7 +88,7 @@ class Version:
     @cached_property
     def _printed(self) -> re.Pattern[str]:
         """The name with any version: the version is its group."""
-        return re.compile(rf"(?<![A-Za-z0-9]){re.escape(self.name)}\s*[vV]?(\d+\.\d+)(?![\d.])",
+        return re.compile(rf"(?<![A-Za-z0-9]){re.escape(self.name)}\s*[vV]?{_NUMBER}",
                           re.IGNORECASE)
 
     def other_in(self, text: str) -> bool:

@@ -33,11 +33,12 @@ PURE_VALUE = re.compile(
 # A cell that is a year: a column's name, not a value
 YEAR = re.compile(r"^\s*(?:FY\s?)?(?:19|20)\d{2}\s*$", re.IGNORECASE)
 NON_SPACE = re.compile(r"\S+")
-_EMPTY_CELL = re.compile(r"\s*[\u2014\u2013-]\s*")
+_DASH = r"[\u2014\u2013-]"  # a hyphen, an en or an em dash
+_EMPTY_CELL = re.compile(rf"\s*{_DASH}\s*")
 CELL_SEPARATOR = " | "
 # A value of a row laid out with spaces: a figure (with its currency, sign, brackets or
 # percent sign), or a dash for an empty cell
-_TEXT_ROW_VALUE = re.compile(rf"[$₩€£¥]?\(?[-+]?{PLAIN_FIGURE}\)?%?|[\u2014\u2013-]")
+_TEXT_ROW_VALUE = re.compile(rf"[$₩€£¥]?\(?[-+]?{PLAIN_FIGURE}\)?%?|{_DASH}")
 _CURRENCY = frozenset("$₩€£¥")
 # figures glued together by the text layer (`glued_figures`), and one of them
 GLUED_MAX_CHARS = 48  # three figures of 15 characters: longer runs are something else
