@@ -76,8 +76,15 @@ def normalized(text: str) -> str:
 
 
 def printed(code: str, text: str) -> bool:
-    """Whether `text` prints `code` (`normalized` both)."""
-    return normalized(code) in normalized(text)
+    """Whether `text` prints `code` as a word of its own (`normalized` both: spaces and
+    hyphens of any kind may lie between its characters; "A9" is not printed in
+    "VCA-SBTA95", nor "V15" in "AV150")."""
+    characters = [re.escape(c) for c in normalized(code)]
+    if not characters:
+        return False
+    pattern = (r"(?<![a-z0-9])" + rf"{_SEPARATORS.pattern}*".join(characters)
+               + r"(?![a-z0-9])")
+    return re.search(pattern, unicodedata.normalize("NFKC", text).casefold()) is not None
 
 
 @dataclass(frozen=True)

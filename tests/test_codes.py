@@ -31,6 +31,10 @@ def test_a_code_is_printed_however_its_hyphens_and_case_are_set() -> None:
     assert printed("GPT-o1", "GPT o1 - 0.058 0.0134")
     assert printed("v15", "the V15 Detect")
     assert not printed("0050004A", "PRECINCT 0050003A ACTON")
+    # a word of its own: not a part of another code
+    assert not printed("A9", "배터리명 (VCA-SBTA95)")
+    assert not printed("V15", "the AV150 and V150")
+    assert printed("A9", "LG 코드제로 A9 무선청소기")
 
 
 @pytest.mark.parametrize(("question", "versions"), [
