@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.dates import AskedDate, asked_dates
+from qa_service.dates import AskedDate, AskedMonth, asked_dates, asked_months
 
 
 @pytest.mark.parametrize(("question", "dates"), [
@@ -41,3 +41,36 @@ def test_a_date_is_found_however_a_page_prints_it(text: str) -> None:
 ])
 def test_another_date_or_number_is_not_it(text: str) -> None:
     assert not AskedDate(2023, 11, 9).found_in(text)
+
+
+@pytest.mark.parametrize(("question", "months"), [
+    ("What was the rate in April 2018?", [(2018, 4)]),
+    ("How many passengers flew in Nov. 2015 and in March of 2016?", [(2015, 11), (2016, 3)]),
+    ("2015년 11월 NICS 통계에서 Kentucky의 건수는?", [(2015, 11)]),
+    ("What is the total on the invoice dated November 9, 2023?", [(2023, 11)]),
+    # the bounds of a period name the months between them as much: no month of its own
+    ("In the WARN report (July 2015 to March 2016), how many?", []),
+    ("WARN 보고서(2015년 7월~2016년 3월)에서 몇 명인가요?", []),
+    # a year alone, or a month without its year
+    ("What was the revenue in FY2019?", []),
+    ("What may 5 people do in 2020?", []),
+])
+def test_the_months_a_question_names_are_read(question: str,
+                                              months: list[tuple[int, int]]) -> None:
+    assert asked_months(question) == tuple(AskedMonth(*m) for m in months)
+
+
+@pytest.mark.parametrize("text", [
+    "November 2015", "Nov-2015", "Nov. 2015", "NICS Firearm Background Checks\nNovember - 2015",
+    "9 November 2015", "November 9, 2015", "2015년 11월", "2015-11-03", "11/2015", "11/9/2015",
+])
+def test_a_month_is_found_however_a_page_prints_it(text: str) -> None:
+    assert AskedMonth(2015, 11).found_in(text)
+
+
+@pytest.mark.parametrize("text", [
+    "November 2016", "Dec-2015", "2015년 12월", "Effective as at 9 April 2019", "2015 | 12월",
+    "12/11/2016",
+])
+def test_another_month_is_not_it(text: str) -> None:
+    assert not AskedMonth(2015, 11).found_in(text)
