@@ -83,6 +83,9 @@ ENTRIES: tuple[tuple[str, str], ...] = (
     ("rate rates", "요금 금리"),
     ("budget", "예산"),
     ("investment", "투자"),
+    # papers' tables: the splits of a dataset
+    ("validation dev", "검증"),
+    ("test evaluation", "평가"),
     # loans and rate sheets
     ("loan loans lending", "대출"),
     ("mortgage", "담보"),

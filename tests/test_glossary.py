@@ -23,6 +23,9 @@ def test_english_labels_find_their_korean_words_and_back(tokenizer: Tokenizer) -
     # a balance sheet's non-controlling interests: 비지배지분 (지배, 지분)
     assert glossary.lookup("control") == ("지배",)
     assert glossary.lookup("interest") == ("지분", "이자")
+    # a paper's table of results by split: 검증 (validation, dev) and 평가 (test)
+    assert glossary.lookup("valid") == ("검증",) and glossary.lookup("dev") == ("검증",)
+    assert glossary.lookup("평가") == ("test", "evalu")
 
 
 def test_every_entry_reads_as_words_of_its_own_language(tokenizer: Tokenizer) -> None:
