@@ -48,8 +48,9 @@ from qa_service.table_lines import (
 )
 from qa_service.tokens import has_hangul
 
-__all__ = ["AnswerType", "LineSpan", "answer_type", "asks_cost", "column_header", "in_currency",
-           "row_headings", "short_span", "short_years", "stacked_value"]
+__all__ = ["AnswerType", "LineSpan", "answer_type", "asks_cost", "asks_quantity", "column_header",
+           "in_currency", "of_counted", "row_headings", "short_span", "short_years",
+           "stacked_value", "states_quantity"]
 
 
 class AnswerType(StrEnum):
@@ -79,7 +80,7 @@ _QUESTION_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple(
                            r"|얼마|금액|비용|요금|가격|예산|매출|자산|부채|자본|이익|손실|현금|세액"
                            r"|소비세|부가세|합계|총액|대금"),
         (AnswerType.COUNT, r"\bhow many\b|\bhow long\b|\bhow old\b|\bnumber of\b|\bhow far\b"
-                           r"|몇|개수|인원|명은|건수|기간은"),
+                           r"|몇|개수|인원|건수|기간은"),
         # "who" opening the question or a clause, or in lower case: not "Doctor Who"
         (AnswerType.NAME, r"^\W*who\b|[,;:]\s*who\b|(?-i:\bwho\b)|\bwhich company\b"
                           r"|\bwhat (?:is|was) the name\b"
@@ -180,6 +181,25 @@ _CURRENCY = re.compile(r"[$₩€£¥]|\b(?:USD|KRW|EUR|GBP|JPY|dollars?|euros?|
 # a question about what is paid, not any amount ("how much ... cost", "요금은 얼마")
 _COST_QUESTION = re.compile(r"\b(?:costs?|price[sd]?|pay|paid|charges?|charged|fees?|spen[dt]"
                             r")\b|비용|가격|요금", re.IGNORECASE)
+# "how many", "how much" (also "얼마나"), "몇" (not "몇몇": some)
+_HOW_MUCH = re.compile(r"\bhow (?:many|much)\b|(?<!몇)몇(?!몇)|얼마", re.IGNORECASE)
+_BUDGET = re.compile(r"\bbudget|예산|투자액|금액", re.IGNORECASE)
+# a figure, also after the prefix of an ordinal ("제89조", "제124대")
+_FIGURE = re.compile(rf"{FIGURE}|(?<=제)\d+")
+_YEAR_QUOTES = "'\u2018\u2019"  # before a year of two digits: "'22"
+_LARGE_WORD = re.compile(r"(?:hundred|thousand|million|billion|trillion)s?", re.IGNORECASE)
+_PERCENT_AFTER = re.compile(r"\s?(?:%|percent|퍼센트)", re.IGNORECASE)  # a price's change
+_LARGE_AFTER = re.compile(r"\s?(?:(?i:thousand|million|billion|trillion)|[MBK]\b|만|억|조|천)")
+# a quantity in words: "half", "a few", "millions of", "여덟째", "두 명", "절반"
+_QUANTITY_WORDS = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+    r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty"
+    r"|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?|dozens?"
+    r"|half|halves|quarters?|thirds?|once|twice|doubled?|tripled?|quadrupled?|\w+fold|few"
+    r"|several|none|single|multiple)\b"
+    r"|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|스물|서른|마흔|쉰|수십|수백|수천|수만"
+    r"|수억|여러)\s?(?:명|개|번|차례|가지|권|대|곳|채|마리|살|해|달|시간|척|편|장|종|배)"
+    r"|(?:첫|둘|셋|넷|다섯|여섯|일곱|여덟|아홉|열)\s?(?:번)?째|절반", re.IGNORECASE)
 _MONEY_MARK = re.compile(r"[$₩€£¥]|USD|KRW|EUR|\d,\d{3}|\d\.\d|원|달러|dollars?|euros?",
                          re.IGNORECASE)
 _LABELLED = re.compile(r"(?:\b(?:Table|Fig\.?|Figure|Section|Chapter|Eq\.?|No\.?|Item)"
@@ -236,7 +256,7 @@ _COUNTED: dict[str, str] = {
     "분": "minutes?|mins?",
 }
 _KOREAN_COUNTER = re.compile(r"몇\s*(개월|시간|[명건톤편세살점대곳회분])")
-_ENGLISH_COUNTED = re.compile(r"\bhow many\s+((?:[A-Za-z-]+\s+){0,2}[A-Za-z-]+)",
+_ENGLISH_COUNTED = re.compile(r"\bhow many\s+((?:[A-Za-z.-]+\s+){0,2}[A-Za-z.-]+)",
                               re.IGNORECASE)
 _VERBS = frozenset("are were is was did do does have has had can could will would may "
                    "might must should shall".split())
@@ -269,8 +289,8 @@ class LineSpan:
 
 def short_span(question: str, text: str, line: tuple[int, int],
                matched: Callable[[str], float], kind: AnswerType | None = None,
-               anchored: bool = True, fiscal: Mapping[str, str] | None = None
-               ) -> LineSpan | None:
+               anchored: bool = True, fiscal: Mapping[str, str] | None = None,
+               translated: frozenset[str] = frozenset()) -> LineSpan | None:
     """The span of `text[line[0]:line[1]]` that answers `question`, or None.
 
     `matched(s)`: how much of the question's weight the text `s` holds (0 when none). A
@@ -279,7 +299,8 @@ def short_span(question: str, text: str, line: tuple[int, int],
     when it lies within `ANCHOR_CHARS` of one of them; without it (a line in another
     language than the question, chosen by its vector) any row or typed span may.
     `fiscal`: the years fiscal periods end in (`fiscal_years`) as the rest of the
-    document says them, where `text` does not."""
+    document says them, where `text` does not. `translated`: the question's words in the
+    other language, which may name a table's column ("검증" for "validation")."""
     kind = answer_type(question) if kind is None else kind
     start, end = line
     cells = table_cells(text, start, end)
@@ -291,7 +312,8 @@ def short_span(question: str, text: str, line: tuple[int, int],
         label = text[start:values[0][0]]
         if anchored and not matched(label):
             return None
-        cell = _table_value(question, text, start, cells, values, kind, fiscal or {})
+        cell = _table_value(question, text, start, cells, values, kind, fiscal or {},
+                            translated)
         return LineSpan(cell[0], cell[1], True) if cell is not None else None
     if kind is AnswerType.NONE:
         return None
@@ -300,7 +322,8 @@ def short_span(question: str, text: str, line: tuple[int, int],
 
 def _table_value(question: str, text: str, line_start: int, cells: list[tuple[int, int]],
                  values: list[tuple[int, int]], kind: AnswerType,
-                 fiscal: Mapping[str, str]) -> tuple[int, int] | None:
+                 fiscal: Mapping[str, str], translated: frozenset[str]
+                 ) -> tuple[int, int] | None:
     """The value cell of a row in the column the question names, else its first amount;
     None when the question names a period and the row's columns are of other periods
     only (`other_periods`), or when the column it names is printed empty in the row."""
@@ -308,7 +331,7 @@ def _table_value(question: str, text: str, line_start: int, cells: list[tuple[in
     years = _years(text, fiscal)
     if _of_other_periods(question, text, headers, years):
         return None
-    cell = _named_cell(question, text, cells, headers, years)
+    cell = _named_cell(question, text, cells, headers, years, translated)
     if cell is not None:
         if cell in values:
             return cell
@@ -393,24 +416,29 @@ def row_headings(text: str, row: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 def _named_cell(question: str, text: str, cells: list[tuple[int, int]],
-                headers: list[_Header], years: Mapping[str, str]) -> tuple[int, int] | None:
+                headers: list[_Header], years: Mapping[str, str],
+                translated: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The cell of a row (its `cells`) in the column the question names
     (`_named_column`), or None."""
-    named = _named_column(question, text, len(cells), headers, years)
+    named = _named_column(question, text, len(cells), headers, years, translated)
     return cells[named[0]] if named is not None else None
 
 
 def _named_column(question: str, text: str, width: int, headers: list[_Header],
-                  years: Mapping[str, str]) -> tuple[int, tuple[int, int]] | None:
+                  years: Mapping[str, str], translated: frozenset[str] = frozenset()
+                  ) -> tuple[int, tuple[int, int]] | None:
     """The index (in the row's `width` cells) of the column whose header, among the
-    row's `headers` (`_headers`), holds a number or word of the question that the other
-    headers lack (a fiscal period also the year it ends in, by `years`), with that
-    header line."""
+    row's `headers` (`_headers`), holds a number or word of the question (or of its
+    words `translated`) that the other headers lack (a fiscal period also the year it
+    ends in, by `years`), with that header line. A header that repeats its names under
+    groups ("EM F1 EM F1" under "검증 데이터 평가 데이터") names each column with its
+    group's words (`_grouped`)."""
     asked_numbers = {n.lstrip("0") or "0" for n in _DIGITS.findall(question)}
-    asked_words = {w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
+    asked_words = ({w.casefold() for w in _WORD.findall(question) if not w.isdigit()}
+                   | translated)
     best: tuple[int, int, tuple[int, int]] | None = None  # (matches, column, header)
     for line, cells in headers:
-        names = [text[a:b] for a, b in cells]
+        names = _grouped(text, line, [text[a:b] for a, b in cells])
         scores = [_header_match(name, asked_numbers, asked_words, years) for name in names]
         top = max(scores)
         if top <= 0 or scores.count(top) > 1:
@@ -419,6 +447,26 @@ def _named_column(question: str, text: str, width: int, headers: list[_Header],
         if 0 <= column < width and (best is None or top > best[0]):
             best = (top, column, line)
     return (best[1], best[2]) if best else None
+
+
+def _grouped(text: str, line: tuple[int, int], names: list[str]) -> list[str]:
+    """A header's `names`, each after its group's words when the header repeats them
+    under groups: "EM F1 EM F1" below "검증 데이터 평가 데이터" is "검증 데이터 EM", "검증
+    데이터 F1", "평가 데이터 EM", "평가 데이터 F1". The groups are the line above, a line
+    of words (no figures) that splits evenly into as many groups as the names repeat."""
+    period = next((p for p in range(1, len(names) // 2 + 1) if len(names) % p == 0
+                   and all(names[i].casefold() == names[i + p].casefold()
+                           for i in range(len(names) - p))), None)
+    if period is None or line[0] <= 0:
+        return names
+    start = text.rfind("\n", 0, line[0] - 1) + 1
+    words = NON_SPACE.findall(text, start, line[0] - 1)
+    groups = len(names) // period
+    if not words or len(words) % groups or any(PURE_VALUE.match(w) for w in words):
+        return names
+    size = len(words) // groups
+    return [" ".join(words[(i // period) * size:(i // period + 1) * size]) + " " + name
+            for i, name in enumerate(names)]
 
 
 def other_periods(question: str, text: str, line_start: int,
@@ -434,15 +482,17 @@ def other_periods(question: str, text: str, line_start: int,
 
 
 def empty_column(question: str, text: str, line_start: int,
-                 fiscal: Mapping[str, str] | None = None) -> bool:
+                 fiscal: Mapping[str, str] | None = None,
+                 translated: frozenset[str] = frozenset()) -> bool:
     """Whether the column the question names (`_named_column`) is printed empty in the
     table row at `line_start`: "GPT-o1 - 0.058 0.0134 - - -" under "... Recall@50
     Recall@20" says nothing of GPT-o1's Recall@20."""
-    return row_lacks(question, text, line_start, fiscal)[0]
+    return row_lacks(question, text, line_start, fiscal, translated)[0]
 
 
 def row_lacks(question: str, text: str, line_start: int,
-              fiscal: Mapping[str, str] | None = None) -> tuple[bool, bool]:
+              fiscal: Mapping[str, str] | None = None,
+              translated: frozenset[str] = frozenset()) -> tuple[bool, bool]:
     """Of the table row at `line_start`, with its header lines and years read once:
     whether the column the question names is printed empty in it (`empty_column`), and
     whether its columns are of other periods than the one the question names
@@ -451,7 +501,7 @@ def row_lacks(question: str, text: str, line_start: int,
     years = _years(text, fiscal)
     end = text.find("\n", line_start)
     cells = table_cells(text, line_start, len(text) if end < 0 else end)
-    cell = _named_cell(question, text, cells, headers, years)
+    cell = _named_cell(question, text, cells, headers, years, translated)
     return (cell is not None and is_empty_cell(text[cell[0]:cell[1]]),
             _of_other_periods(question, text, headers, years))
 
@@ -491,6 +541,47 @@ def _periods(text: str) -> set[str]:
     """The years (19xx, 20xx, "'23") and fiscal periods ("제 54 (당) 기" as 기54) of `text`."""
     return (set(_PERIOD_YEARS.findall(text)) | short_years(text)
             | {f"기{n}" for n in _FISCAL_PERIOD.findall(text)})
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether `question` asks how many or how much ("How many ...", "얼마", "몇 명"): for
+    an amount, a count or a share, not a date or a time ("몇 년에", "몇 시")."""
+    return (_HOW_MUCH.search(question) is not None
+            and answer_type(question) in (AnswerType.MONEY, AnswerType.COUNT,
+                                          AnswerType.PERCENT))
+
+
+def states_quantity(question: str, text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` states a quantity the question does not name: a figure
+    (not a date's, a bare year, a year as "'22", a name's version "KorQuAD 1.0" or a
+    reference "[1]") or a quantity in words ("half", "a few", "millions of", "여덟째",
+    "두 명"). For what something costs (`asks_cost`; also a budget) the figure must be an
+    amount: marked as money, with a large number's word ("5 million", "30억", "millions
+    of"), a table row's, or a change in percent."""
+    amount = asks_cost(question) or _BUDGET.search(question) is not None
+    if any(not amount or _PERCENT_AFTER.match(text, m.end(), end)
+           or _LARGE_WORD.fullmatch(m.group()) for m in _QUANTITY_WORDS.finditer(text, start, end)):
+        return True
+    dates = [m.span() for m in _FULL_DATE.finditer(text, start, end)]
+    row = is_table_row(text, start, end)
+    for match in _FIGURE.finditer(text, start, end):
+        a, b = match.span()
+        if (_asked(question, match.group()) or any(s <= a and b <= e for s, e in dates)
+                or (_BARE_YEAR.fullmatch(text, a, b) and not _UNIT_AFTER.match(text, b, end))
+                or (a > 0 and text[a - 1] in _YEAR_QUOTES) or versions_name(text, a)
+                or (text[a - 1:a] == "[" and text[b:b + 1] == "]")):
+            continue
+        if (not amount or row or _MONEY_MARK.search(text, max(start, a - 4), b)
+                or _LARGE_AFTER.match(text, b, end) or _PERCENT_AFTER.match(text, b, end)):
+            return True
+    return False
+
+
+def of_counted(question: str, span: str) -> bool:
+    """Whether the short answer `span` counts what the question counts ("73 airplanes" for
+    "How many U.S.-registered airplanes ...?"; `_counted`)."""
+    counted = _counted(question) if answer_type(question) is AnswerType.COUNT else None
+    return counted is not None and counted.search(span) is not None
 
 
 def asks_cost(question: str) -> bool:

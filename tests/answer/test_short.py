@@ -10,6 +10,7 @@ from qa_service.answer.short import (
     AnswerType,
     answer_type,
     asks_cost,
+    asks_quantity,
     column_header,
     empty_column,
     fiscal_years,
@@ -18,6 +19,7 @@ from qa_service.answer.short import (
     row_headings,
     short_span,
     stacked_value,
+    states_quantity,
 )
 from qa_service.table_lines import lines_of, table_cells
 from qa_service.tokens import Tokenizer
@@ -69,6 +71,8 @@ def span_of(question: str, text: str, line_number: int, anchored: bool = True) -
     # ... nor a request
     ("Can you tell me the price of the room?", AnswerType.MONEY),
     ("Do you know the total amount of the invoice?", AnswerType.MONEY),
+    # a name, not a count ("명" of 모델명 is no counter)
+    ("배터리 모델명은 무엇인가요?", AnswerType.NONE),
 ])
 def test_the_question_says_what_kind_of_answer_it_wants(question: str, kind: AnswerType) -> None:
     assert answer_type(question) is kind
@@ -656,3 +660,44 @@ def test_a_whole_number_that_opens_with_a_zero_is_a_code_not_an_amount() -> None
     assert span_of("How much is charged for delivery?",
                    "Delivery charged at 3900 won on arrival.", 0) == "3900 won"
     assert span_of("How many rooms are on the floor?", "Rooms on the floor: No. 007.", 0) is None
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("How many rooms does the hotel have?", True),
+    ("수영장 입장료는 1인당 얼마인가요?", True),
+    ("먼지봉투는 몇 개월마다 교체해야 하나요?", True),
+    # a date or a time is asked for, or no quantity at all
+    ("PDF Association은 몇 년에 설립되었나요?", False),
+    ("회의는 몇 시에 시작하나요?", False),
+    ("몇몇의 평론가들은 무엇이라고 말했는가?", False),
+    ("What is the price of the room?", False),
+])
+def test_how_many_and_how_much_ask_for_a_quantity(question: str, asks: bool) -> None:
+    assert asks_quantity(question) is asks
+
+
+@pytest.mark.parametrize(("question", "text", "states"), [
+    ("How many residents died of plague?", "The plague reduced the population by half.", True),
+    ("How many treaties protected rights?", "None of the original treaties mention them.", True),
+    ("How many biomolecules contain no oxygen?", "Only a few contain no oxygen.", True),
+    ("국무회의 심의는 헌법 제 몇 조의 내용인가?", "국무회의의 심의를 거쳐야 한다(제89조).", True),
+    ("태조의 몇 번째 아들이었는가?", "태조는 여덟째 아들을 세자로 책봉하였다.", True),
+    ("How many people attended in 2015?", "About 2,300 people attended.", True),
+    ("How many people came?", "42 people came.", True),
+    # no quantity: the pool's fee is charged apart; figures the question names, a year,
+    # a date, a name's version, a reference, a list's number
+    ("야외 수영장 6층의 입장료는 얼마인가요?", "■ 야외 수영장\n위치: 6층\n※ 입장료 별도.", False),
+    ("How many people attended in 2015?", "The fair was held in 2015, as in 2014.", False),
+    ("How many people attended?", "It opened on October 29, 2018.", False),
+    ("작업자에게 얼마를 지급했나요?", "KorQuAD 1.0[1]과 유사한 방식으로 수집하였다.", False),
+    ("메타버스 서울 구축 예산은 얼마인가요?",
+     "2 사람중심 스마트도시 구현\n메타버스 서울 구축(\u201922)", False),
+    # what something costs is an amount, not any figure
+    ("How much does the plan budget for Metaverse Seoul?", "전략과제 4 비대면 서비스 확대", False),
+    ("How much does the plan budget for Metaverse Seoul?", "총 사업비 30억 원", True),
+    ("How much did the price of oil increase?", "It rose by less than two percent per year.",
+     True),
+])
+def test_a_quantity_is_stated_by_a_figure_or_in_words(question: str, text: str,
+                                                      states: bool) -> None:
+    assert states_quantity(question, text, 0, len(text)) is states
