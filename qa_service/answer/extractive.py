@@ -62,7 +62,17 @@ of GPT-o1, and a lighter row's, another method's, is no answer either); or the q
 names a code that no passage prints and the knowledge base never saw (`qa_service.codes`:
 the bulletin of precinct 0050003A does not give the votes of precinct 0050004A), or a
 version of which the passages print only others (Edition 1.0's data model does not say
-when Edition 2.0 was published).
+when Edition 2.0 was published), or a month of a year that no passage prints, or that the
+page of the short answer does not print (`qa_service.dates.asked_months`: the rate sheet of
+April 2019 does not give April 2018's rates), or, in Korean, a name in the possessive that
+no chunk holds ("SK하이닉스의 ..." over Samsung's statements). It is 0 too when no short
+answer was found and the question asks how many or how much while no sentence the answer
+would quote states a quantity (`qa_service.answer.short.states_quantity`: the brochure's
+"입장료 별도." for the pool's admission fee), or asks what something costs and what it
+asks the cost of is in no passage (an invoice without a shipping line).
+When no line heavy enough gives a short answer to a question that counts something ("How
+many U.S.-registered airplanes ...?"), a lighter one of the best sentences that counts it
+does ("... affects 73 airplanes of U.S. registry.").
 """
 
 from __future__ import annotations
@@ -98,18 +108,21 @@ from qa_service.answer.short import (
     AnswerType,
     answer_type,
     asks_cost,
+    asks_quantity,
     column_header,
     fiscal_years,
     in_currency,
+    of_counted,
     row_headings,
     row_lacks,
     short_span,
     short_years,
     stacked_value,
+    states_quantity,
 )
 from qa_service.codes import asked_codes, asked_versions, printed
 from qa_service.config import AnswerSettings
-from qa_service.dates import asked_dates
+from qa_service.dates import asked_dates, asked_months
 from qa_service.evidence import Evidence
 from qa_service.glossary import compound_parts
 from qa_service.instructions import asked_part, asks_computation
@@ -232,8 +245,10 @@ class _Assessment:
     features: AnswerabilityFeatures
     # the documents do not say it: the row that would give the short answer says nothing
     # for the question (its columns are other periods than the one asked, and no other line
-    # answers; or the asked column is empty), or the question names a code they never print
-    # or a version of which they print only others
+    # answers; or the asked column is empty), or the question names a code they never print,
+    # a version of which they print only others, a month they do not print (or the short
+    # answer's page does not), a Korean owner no chunk names; or no short answer and no
+    # quantity quoted for how many / how much, or no passage names what a cost is asked of
     not_stated: bool = False
 
 
@@ -347,11 +362,59 @@ class ExtractiveAnswerer:
             short_answer=float(lead is not None),
             numbers_found=len(found) / len(figures) if figures else 1.0)
         # a code the question names that no passage prints and the knowledge base never
-        # saw, or a version of which they print only others: the documents are about
-        # other precincts, models, editions
+        # saw, a version of which they print only others, a month they do not print (or
+        # the short answer's page does not), a Korean owner no chunk names: the documents
+        # are about other precincts, models, editions, months, companies
         elsewhere = (_unprinted_codes(asked, evidence, self.tokenizer.tokens)
-                     or _other_versions(asked, evidence))
-        return _Assessment(idf, candidates, lead, features, not_stated or elsewhere)
+                     or _other_versions(asked, evidence) or _other_months(asked, evidence)
+                     or (lead is not None and _lead_of_other_month(asked, evidence, lead))
+                     or self._unknown_owner(asked, evidence, held))
+        # no short answer, and the quotes would hold no quantity or name no cost's object
+        unanswered = (self._unquantified(asked, passages, candidates, lead)
+                      or self._unfocused(asked, evidence, lead, held))
+        return _Assessment(idf, candidates, lead, features,
+                           not_stated or elsewhere or unanswered)
+
+    def _unknown_owner(self, question: str, evidence: Evidence, held: frozenset[str]
+                       ) -> bool:
+        """Whether a Korean question asks about a name in the possessive that no chunk of
+        the knowledge base holds ("SK하이닉스의 ... 재고자산" over Samsung's statements): the
+        documents are about others. The name is Kiwi's proper noun before 의; a word a
+        passage holds by its translation is held."""
+        if not has_hangul(question):
+            return False
+        morphemes = self.tokenizer.morphemes(question)
+        return any(
+            name[1] == "NNP" and after[:2] == ("의", "JKG") and all(
+                not evidence.terms.frequencies.get(t) and t not in held
+                for t in self.tokenizer.tokens(name[0]))
+            for name, after in itertools.pairwise(morphemes))
+
+    def _unfocused(self, question: str, evidence: Evidence, lead: _Lead | None,
+                   held: frozenset[str]) -> bool:
+        """Whether the question asks what something costs (`qa_service.answer.short.
+        asks_cost`), no short answer was found, and what it asks the cost of (its focus,
+        `qa_service.answer.focus`: "shipping" of "How much did Kraxi charge for shipping
+        on invoice 2020-10?") is in no passage, by none of its words nor their
+        translations (`held`): the invoice has no shipping line. (Not for any question
+        of a type: the focus of "이름은?", "What year ...?" names what the answer is, and
+        the passage that answers need not print it.)"""
+        if lead is not None or not asks_cost(question):
+            return False
+        focus = frozenset(evidence.spellings.get(t, t) for t in self.tokenizer.tokens(
+            question_focus(question, self.tokenizer)))
+        return bool(focus) and not focus & held
+
+    def _unquantified(self, question: str, passages: Sequence[Passage],
+                      candidates: list[_Candidate], lead: _Lead | None) -> bool:
+        """Whether the question asks how many or how much and no sentence the answer
+        would quote states a quantity (`qa_service.answer.short.states_quantity`: the
+        pool's "입장료 별도." for its admission fee)."""
+        if lead is not None or not candidates or not asks_quantity(question):
+            return False
+        quoted = _pieces(candidates, None)[:self.settings.max_sentences]
+        return not any(states_quantity(question, passages[p].text, start, end)
+                       for p, start, end in quoted)
 
     def ranked_sentences(self, evidence: Evidence) -> list[tuple[int, int, int]]:
         """The passages' sentences best first, as (passage rank, start, end) in its text:
@@ -576,7 +639,10 @@ class ExtractiveAnswerer:
         cost = kind is AnswerType.MONEY and asks_cost(question)
         uncurrencied: _Lead | None = None  # an amount that names no currency, for a cost
         fiscal = _fiscal_years(passages)
-        empty, other_period = _heaviest_row_lacks(question, passages, lines, fiscal, matched)
+        # the question's words in the other language may name a table's column
+        translated = frozenset(w for words in evidence.translations.values() for w in words)
+        empty, other_period = _heaviest_row_lacks(question, passages, lines, fiscal, matched,
+                                                  translated)
         if empty:
             return None, best, True
         for weight, passage, start, end, sentence in lines:
@@ -585,7 +651,8 @@ class ExtractiveAnswerer:
                 break
             text = passages[passage].text
             lead = _lead_at(question, text, passage, (start, end), sentence, matched, kind,
-                            other_language[passage], fiscal[passages[passage].document_id])
+                            other_language[passage], fiscal[passages[passage].document_id],
+                            translated)
             if lead is None:
                 continue
             if cost and _in_prose_without_currency(text, lead):
@@ -597,6 +664,9 @@ class ExtractiveAnswerer:
             if uncurrencied is not None and is_table_row(text, lead.line_start, lead.line_end):
                 continue
             return lead, best, False
+        # (no line heavy enough gave one: what the question counts, in a lighter line)
+        uncurrencied = uncurrencied or _counted_lead(question, passages, candidates, matched,
+                                                     other_language, fiscal)
         return uncurrencied, best, other_period and uncurrencied is None
 
     def _weighed_lines(self, evidence: Evidence, idf: dict[str, float],
@@ -838,6 +908,24 @@ def _other_versions(asked: str, evidence: Evidence) -> bool:
     return any(version.other_in(shown) for version in versions)
 
 
+def _other_months(asked: str, evidence: Evidence) -> bool:
+    """Whether the question names a month of a year ("in April 2018") that no passage
+    (nor its context) prints in any form (`qa_service.dates.AskedMonth`): the rate sheet
+    of April 2019 does not give April 2018's rates."""
+    return any(not any(month.found_in(item.passage.text) or month.found_in(item.context)
+                       for item in evidence.items)
+               for month in asked_months(asked))
+
+
+def _lead_of_other_month(asked: str, evidence: Evidence, lead: _Lead) -> bool:
+    """Whether the page the short answer is read from (its passage and context) prints
+    no month the question names ("Korea routes in November 2015", read from the route
+    table of December 2015's page, where the monthly totals' page prints Nov-2015)."""
+    item = evidence.items[lead.passage]
+    return any(not month.found_in(item.passage.text) and not month.found_in(item.context)
+               for month in asked_months(asked))
+
+
 def _undated(evidence: Evidence) -> list[float]:
     """By passage rank, 1.0 for a passage of a document that prints none of the dates the
     question names (`qa_service.dates`) in its passages or their context, when another
@@ -950,7 +1038,8 @@ def _fiscal_years(passages: Sequence[Passage]) -> dict[str, dict[str, str]]:
 
 def _heaviest_row_lacks(question: str, passages: Sequence[Passage], lines: Sequence[_Line],
                         fiscal: Mapping[str, Mapping[str, str]],
-                        matched: Callable[[str], float]) -> tuple[bool, bool]:
+                        matched: Callable[[str], float], translated: frozenset[str]
+                        ) -> tuple[bool, bool]:
     """Of the heaviest table row among the lines the short answer is read from: whether
     the column the question names is empty in it (`empty_column`) while its label holds
     as much of the question's weight (`matched`) as any other row's read (it is the row
@@ -969,22 +1058,24 @@ def _heaviest_row_lacks(question: str, passages: Sequence[Passage], lines: Seque
         cells = table_cells(passages[line[1]].text, line[2], line[3])
         return matched(passages[line[1]].text[cells[0][0]:cells[0][1]])
 
-    empty, other_period = row_lacks(question, text, row[2], years)
+    empty, other_period = row_lacks(question, text, row[2], years, translated)
     return empty and label(row) >= max(map(label, rows)), other_period
 
 
 def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
              sentence: tuple[int, int], matched: Callable[[str], float], kind: AnswerType,
-             other_language: bool, fiscal: Mapping[str, str]) -> _Lead | None:
+             other_language: bool, fiscal: Mapping[str, str],
+             translated: frozenset[str] = frozenset()) -> _Lead | None:
     """The short answer read from the line `text[line[0]:line[1]]` of passage `passage` (a
     line of its sentence `sentence`), with what it is quoted with, or None: a table cell
     with its row (and the row's column header), the value stacked below a label with the
     block of labels and values, a typed span with its sentence. `fiscal`: the years its
-    document's fiscal periods end in (`qa_service.answer.short.fiscal_years`)."""
+    document's fiscal periods end in (`qa_service.answer.short.fiscal_years`);
+    `translated`: the question's words in the other language (a column's name)."""
     start, end = line
     foreign = other_language and matched(text[start:end]) == 0
     span = short_span(question, text, line, matched, kind, anchored=not foreign,
-                      fiscal=fiscal)
+                      fiscal=fiscal, translated=translated)
     if span is None and kind is not AnswerType.NAME:
         stacked = stacked_value(text, line)  # "배터리 보증기간" ... "2 년"
         if stacked is not None:
@@ -992,7 +1083,7 @@ def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
     if span is None and sentence != line and sentence[1] - sentence[0] <= SHORT_SENTENCE_CHARS:
         # the fact on the next line of a short sentence ("April 6, 2016\n7:30 a.m.")
         span = short_span(question, text, sentence, matched, kind, anchored=not foreign,
-                          fiscal=fiscal)
+                          fiscal=fiscal, translated=translated)
         span = span if span is not None and not span.table else None
     if span is None:
         return None
@@ -1000,6 +1091,24 @@ def _lead_at(question: str, text: str, passage: int, line: tuple[int, int],
     first, last = line if span.table else sentence
     header = column_header(text, line) if span.table else None
     return _Lead(passage, first, last, span.start, span.end, header)
+
+
+def _counted_lead(question: str, passages: Sequence[Passage], candidates: list[_Candidate],
+                  matched: Callable[[str], float], other_language: Sequence[bool],
+                  fiscal: Mapping[str, Mapping[str, str]]) -> _Lead | None:
+    """When no line heavy enough gave a short answer: what the question counts, counted in
+    one of the best sentences, best first ("This proposed AD affects 73 airplanes of U.S.
+    registry." for "How many U.S.-registered airplanes ...?"), or None."""
+    if answer_type(question) is not AnswerType.COUNT:
+        return None
+    for c in sorted(candidates, key=lambda c: -c.score)[:LEAD_SENTENCES]:
+        text = passages[c.passage].text
+        lead = _lead_at(question, text, c.passage, (c.start, c.end), (c.start, c.end),
+                        matched, AnswerType.COUNT, other_language[c.passage],
+                        fiscal[passages[c.passage].document_id])
+        if lead is not None and of_counted(question, text[lead.span_start:lead.span_end]):
+            return lead
+    return None
 
 
 def _in_prose_without_currency(text: str, lead: _Lead) -> bool:

@@ -692,7 +692,7 @@ def test_a_compound_counts_by_its_parts(tokenizer: Tokenizer) -> None:
 
 
 def test_words_the_passage_is_about_weigh_less_in_its_sentences(tokenizer: Tokenizer) -> None:
-    """"How many vessels were in Harbour Shipping's fleet, according to its annual
+    """"How large was Harbour Shipping's fleet of vessels, according to its annual
     report?": the company and the report say where to look, and the passage's context
     already holds them; the sentence that holds the fleet and its vessels answers."""
     text = ("Harbour Shipping presents its annual report for the year. "
@@ -702,7 +702,7 @@ def test_words_the_passage_is_about_weigh_less_in_its_sentences(tokenizer: Token
         "harbour": 10, "ship": 10, "annual": 10, "report": 10, "vessel": 60, "fleet": 60,
         "accord": 100})
     evidence = gather_evidence(
-        "How many vessels were in Harbour Shipping's fleet, according to its annual report?",
+        "How large was Harbour Shipping's fleet of vessels, according to its annual report?",
         [passage], np.zeros(8, np.float32), terms, {}, {1: "HARBOUR SHIPPING ANNUAL REPORT"})
     settings = AnswerSettings(abstain_below=0, max_sentences=1)
     answer = ExtractiveAnswerer(tokenizer, settings).answer(evidence)
@@ -1196,3 +1196,137 @@ def test_a_short_answer_across_table_cells_is_shown_as_one_value(tokenizer: Toke
     assert answer.short_answer is not None
     assert answer.short_answer.text == "2023년 | 07월 31일"
     assert answer.answer.startswith("2023년 07월 31일" + LEAD_SEPARATOR)
+
+
+def test_how_much_with_no_quantity_in_the_quotes_is_declined(tokenizer: Tokenizer) -> None:
+    """The brochure says the pool charges admission, not how much: no sentence it would
+    quote states an amount, so the documents do not say (answerability 0)."""
+    brochure = ("Facilities - Pool & Rooftop Garden\n■ 야외 수영장\n위치: 6층\n"
+                "시설안내 : 메인 풀, 가족 자쿠지, 유아용 풀\n※ 입장료 별도.")
+    terms = TermStatistics(chunks=50, frequencies={"수영장": 2, "입장료": 1, "야외": 2})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    fee = answerer.answer(evidence_of("6층 야외 수영장의 입장료는 1인당 얼마인가요?",
+                                      [whole_page(brochure, "hotel", "hotel.pdf")], terms))
+    assert fee.abstained and fee.answerability == 0.0
+    priced = answerer.answer(evidence_of(
+        "6층 야외 수영장의 입장료는 1인당 얼마인가요?",
+        [whole_page(brochure.replace("별도.", "1인 20,000원."), "hotel", "hotel.pdf")], terms))
+    assert not priced.abstained and priced.short_answer is not None
+    assert priced.short_answer.text == "20,000원"
+
+
+FAA = ("SUMMARY: The FAA proposes to supersede Airworthiness Directive (AD) 2018-23-51, "
+       "which applies to all The Boeing Company Model 737 MAX airplanes.\n"
+       "This proposed airworthiness directive would apply only to the 737 MAX airplanes "
+       "registered with the FAA.\n"
+       "The FAA's proposed directive would affect the 737 MAX airplanes' flight controls.\n"
+       "Costs of Compliance\nThe FAA estimates that this AD affects 73 airplanes of U.S. "
+       "registry.")
+
+
+def test_what_the_question_counts_is_read_from_a_lighter_sentence(tokenizer: Tokenizer) -> None:
+    """The summary holds most of the question's words and no count; a later sentence
+    counts what the question counts ("73 airplanes"): it is the short answer."""
+    answer = answer_over(tokenizer, FAA, "How many U.S.-registered airplanes would the FAA's "
+                         "proposed 737 MAX airworthiness directive affect?",
+                         {"faa": 5, "airplan": 9, "737": 4, "max": 3, "direct": 4})
+    assert answer.short_answer is not None and answer.short_answer.text == "73 airplanes"
+    assert "affects 73 airplanes" in answer.citations[0].quote
+
+
+def test_a_typed_question_about_what_no_passage_names_is_declined(
+        tokenizer: Tokenizer) -> None:
+    """Kraxi's invoice has no shipping line: no short answer, and what the question asks
+    the amount of ("shipping") is in no passage. An item it bills is answered."""
+    invoice = ("INVOICE 2020-10 January 8, 2020\nKraxi Systems, Inc.\n"
+               "1 Super Kite 2 | 20.00 | 40.00\n2 Turbo Flyer 5 | 40.00 | 200.00\n"
+               "Total | | 240.00")
+    terms = TermStatistics(chunks=50, frequencies={"kraxi": 3, "invoic": 4, "total": 9})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    page = [whole_page(invoice, "kraxi", "kraxi.pdf")]
+    shipping = answerer.answer(evidence_of(
+        "How much did Kraxi Systems charge for shipping on invoice 2020-10?", page, terms))
+    assert shipping.abstained and shipping.answerability == 0.0
+    item = answerer.answer(evidence_of(
+        "How much did Kraxi Systems charge for the Turbo Flyer on invoice 2020-10?", page,
+        terms))
+    assert not item.abstained and item.short_answer is not None
+
+
+def test_a_korean_question_about_a_company_the_documents_never_name_is_declined(
+        tokenizer: Tokenizer) -> None:
+    """Samsung's balance sheet does not give SK하이닉스's inventories: the name the
+    question puts in the possessive is in no chunk of the knowledge base."""
+    sheet = whole_page("삼성전자 연결재무상태표\n과 | 목 | 주 석 | 제 54 (당) 기\n"
+                       "재고자산 | 8 | 52,187,866", "sheet", "samsung.pdf")
+    terms = TermStatistics(chunks=50, frequencies={"삼성전자": 4, "재고": 3, "자산": 5})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    other = answerer.answer(evidence_of("SK하이닉스의 재고자산은 얼마인가요?", [sheet], terms))
+    assert other.abstained and other.answerability == 0.0
+    named = answerer.answer(evidence_of("삼성전자의 재고자산은 얼마인가요?", [sheet], terms))
+    assert named.short_answer is not None and named.short_answer.text == "52,187,866"
+
+
+def test_a_month_no_passage_prints_is_declined(tokenizer: Tokenizer) -> None:
+    """The rate sheet of April 2019 does not say which loans had the Standard Variable
+    Rate in April 2018; April 2019's are answered."""
+    sheet = whole_page("Home Loan Interest Rates\nEffective as at 9 April 2019\n"
+                       "The Standard Variable Rate applies to owner-occupied home loans.",
+                       "rates", "rates.pdf")
+    terms = TermStatistics(chunks=50, frequencies={"standard": 3, "variabl": 3, "rate": 9,
+                                                   "loan": 9, "home": 5})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    asked = "Which home loans had the Standard Variable Rate in April {}?"
+    other = answerer.answer(evidence_of(asked.format(2018), [sheet], terms))
+    assert other.abstained and other.answerability == 0.0
+    named = answerer.answer(evidence_of(asked.format(2019), [sheet], terms))
+    assert not named.abstained
+
+
+def test_a_short_answer_from_a_page_of_another_month_is_declined(
+        tokenizer: Tokenizer) -> None:
+    """The routes' table is December 2015's; the monthly totals' page prints Nov-2015:
+    Korea's passengers in November 2015 are not on the page the figure is read from."""
+    routes = whole_page("JAL International Passengers by Route\nDec-2015 | Same Month\n"
+                        "Route | Passengers | y.o.y(%)\nKorea routes | 47,126 | 103.1", "jal",
+                        "jal.pdf", page=2, chunk_id=1)
+    totals = whole_page("Monthly Traffic\nNov-2015 | 700,112 | 104.0\n"
+                        "Dec-2015 | 731,559 | 105.2", "jal", "jal.pdf", chunk_id=2)
+    terms = TermStatistics(chunks=50, frequencies={
+        "korea": 2, "passeng": 9, "rout": 9, "jal": 20, "mani": 40, "carri": 30, "decemb": 20,
+        "novemb": 20, "2015": 40})
+    answerer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01))
+    asked = "How many passengers did JAL carry on its Korea routes in {} 2015?"
+    november = answerer.answer(evidence_of(asked.format("November"), [routes, totals], terms))
+    assert november.abstained and november.answerability == 0.0
+    december = answerer.answer(evidence_of(asked.format("December"), [routes, totals], terms))
+    assert december.short_answer is not None and december.short_answer.text == "47,126"
+
+
+KORQUAD_RESULTS = ("[표 3] KorQuAD 2.0에 대한 성능 비교\n검증 데이터 평가 데이터\nEM F1 EM F1\n"
+                   "Baseline 30.8 46.8 30.2 46.0\nHuman - - 68.8 83.9")
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("What F1 score did the baseline achieve on the validation set?", "46.8"),
+    ("What exact-match (EM) score did the baseline achieve on the test set?", "30.2"),
+    ("What EM score did humans achieve on the test set?", "68.8"),
+    # printed empty: the documents do not say
+    ("What EM score did humans achieve on the validation (dev) set?", None),
+])
+def test_a_column_is_named_with_its_group_in_the_other_language(
+        tokenizer: Tokenizer, question: str, value: str | None) -> None:
+    """"EM F1 EM F1" repeats its names under the groups 검증 데이터 (validation) and 평가
+    데이터 (test): an English question names the column by its translated words."""
+    passage = whole_page(KORQUAD_RESULTS, "korquad", "korquad.pdf")
+    terms = TermStatistics(chunks=50, frequencies={"em": 2, "f1": 3, "baselin": 2, "human": 2,
+                                                   "검증": 2, "평가": 3})
+    glossary = {"valid": ("검증",), "dev": ("검증",), "test": ("평가",)}  # as it translates
+    asked = set(tokenizer.tokens(question))
+    evidence = replace(evidence_of(question, [passage], terms),
+                       translations={w: t for w, t in glossary.items() if w in asked})
+    answer = ExtractiveAnswerer(tokenizer, AnswerSettings(abstain_below=0.01)).answer(evidence)
+    if value is None:
+        assert answer.abstained and answer.answerability == 0.0
+    else:
+        assert answer.short_answer is not None and answer.short_answer.text == value
