@@ -8,8 +8,8 @@ Korean or ISO form; `AskedDate.found_in` says whether a text prints that date in
 these forms. A month and year alone ("December 2015") is no such date: reports of other
 months print it too, in their comparisons.
 
-`asked_months` reads the months a question names with their year ("in April 2018",
-"2015년 11월"); `AskedMonth.found_in` says whether a text prints that month of that year
+`asked_months` reads the months a question names with their year and no day ("in April
+2018", "2015년 11월"); `AskedMonth.found_in` says whether a text prints that month of that year
 in any form ("April 2018", "Nov-2015", "November - 2015", "9 April 2018", "April 9, 2018",
 "2018년 4월", "2018-04", "04/2018"). Printed, it names no document (reports of other
 months print it too); printed nowhere, the documents are about other months.
@@ -43,9 +43,12 @@ _QUESTION_FORMS = tuple(re.compile(p, re.IGNORECASE) for p in (
     rf"(?<!\d){_YEAR}\s*년\s*(?P<month_number>1[0-2]|0?[1-9])\s*월\s*{_DAY}\s*일",
     rf"(?<!\d){_YEAR}-(?P<month_number>1[0-2]|0[1-9])-(?P<day>[0-3]\d)(?!\d)",  # 2023-11-09
 ))
+# (a month and a year of no day: "the invoice dated 9 November 2023" names a date)
 _MONTH_FORMS = tuple(re.compile(p, re.IGNORECASE) for p in (
-    rf"\b{_MONTH},?\s+(?:of\s+)?{_YEAR}\b",  # April 2018, Nov. 2015, April of 2018
-    rf"(?<!\d){_YEAR}\s*년\s*(?P<month_number>1[0-2]|0?[1-9])\s*월",  # 2015년 11월
+    # April 2018, Nov. 2015, April of 2018
+    rf"(?<!\d\s)(?<!\d(?:st|nd|rd|th)\s)\b{_MONTH},?\s+(?:of\s+)?{_YEAR}\b",
+    # 2015년 11월
+    rf"(?<!\d){_YEAR}\s*년\s*(?P<month_number>1[0-2]|0?[1-9])\s*월(?!\s*[0-3]?\d\s*일)",
 ))
 # what joins the bounds of a period: "July 2015 to March 2016", "2015년 7월~2016년 3월"
 _RANGE_JOINER = r"(?:to|through|until|[-\u2013\u2014~\u223c\uff5e])"
@@ -119,11 +122,11 @@ class AskedMonth:
 
 
 def asked_months(question: str) -> tuple[AskedMonth, ...]:
-    """The months `question` names with their year, each once, in order (also those of
-    its full dates); not the bounds of a period ("July 2015 to March 2016", "2015년 7월~
-    2016년 3월"): the months between them are as much asked."""
+    """The months `question` names with their year and no day, each once, in order; not
+    the bounds of a period ("July 2015 to March 2016", "2015년 7월~2016년 3월"): the months
+    between them are as much asked."""
     found: dict[tuple[int, int], None] = {}
-    for form in (*_MONTH_FORMS, *_QUESTION_FORMS):
+    for form in _MONTH_FORMS:
         for match in form.finditer(question):
             if (_RANGE_AFTER.match(question, match.end())
                     or _RANGE_BEFORE.search(question, 0, match.start())):

@@ -47,7 +47,10 @@ def test_another_date_or_number_is_not_it(text: str) -> None:
     ("What was the rate in April 2018?", [(2018, 4)]),
     ("How many passengers flew in Nov. 2015 and in March of 2016?", [(2015, 11), (2016, 3)]),
     ("2015년 11월 NICS 통계에서 Kentucky의 건수는?", [(2015, 11)]),
-    ("What is the total on the invoice dated November 9, 2023?", [(2023, 11)]),
+    # a full date names a day (`asked_dates`), not a month
+    ("What is the total on the invoice dated November 9, 2023?", []),
+    ("Who signed it on 9th November 2023?", []),
+    ("2023년 11월 9일 청구서의 합계는?", []),
     # the bounds of a period name the months between them as much: no month of its own
     ("In the WARN report (July 2015 to March 2016), how many?", []),
     ("WARN 보고서(2015년 7월~2016년 3월)에서 몇 명인가요?", []),

@@ -392,14 +392,15 @@ class ExtractiveAnswerer:
 
     def _unfocused(self, question: str, evidence: Evidence, lead: _Lead | None,
                    held: frozenset[str]) -> bool:
-        """Whether the question asks what something costs (`qa_service.answer.short.
-        asks_cost`), no short answer was found, and what it asks the cost of (its focus,
-        `qa_service.answer.focus`: "shipping" of "How much did Kraxi charge for shipping
-        on invoice 2020-10?") is in no passage, by none of its words nor their
-        translations (`held`): the invoice has no shipping line. (Not for any question
-        of a type: the focus of "이름은?", "What year ...?" names what the answer is, and
-        the passage that answers need not print it.)"""
-        if lead is not None or not asks_cost(question):
+        """Whether the question asks how much something costs (`qa_service.answer.short.
+        asks_cost`, `asks_quantity`), no short answer was found, and what it asks the cost
+        of (its focus, `qa_service.answer.focus`: "shipping" of "How much did Kraxi charge
+        for shipping on invoice 2020-10?") is in no passage, by none of its words nor their
+        translations (`held`): the invoice has no shipping line. (Not for any question of
+        a type: the focus of "이름은?", "What year ...?" names what the answer is, and the
+        passage that answers need not print it; nor for one that names a fee and asks
+        something else: "What is the name of the scheme that provides fee assistance?")"""
+        if lead is not None or not asks_cost(question) or not asks_quantity(question):
             return False
         focus = frozenset(evidence.spellings.get(t, t) for t in self.tokenizer.tokens(
             question_focus(question, self.tokenizer)))
@@ -918,10 +919,14 @@ def _other_months(asked: str, evidence: Evidence) -> bool:
 
 
 def _lead_of_other_month(asked: str, evidence: Evidence, lead: _Lead) -> bool:
-    """Whether the page the short answer is read from (its passage and context) prints
-    no month the question names ("Korea routes in November 2015", read from the route
-    table of December 2015's page, where the monthly totals' page prints Nov-2015)."""
+    """Whether the short answer is a table's figure and its page (its passage and
+    context) prints no month the question names ("Korea routes in November 2015", read
+    from the route table of December 2015's page, where the monthly totals' page prints
+    Nov-2015). A table's figures are its page's period's; a sentence of prose says its
+    own."""
     item = evidence.items[lead.passage]
+    if not is_table_row(item.passage.text, lead.line_start, lead.line_end):
+        return False
     return any(not month.found_in(item.passage.text) and not month.found_in(item.context)
                for month in asked_months(asked))
 
