@@ -380,12 +380,15 @@ class ExtractiveAnswerer:
         """Whether a Korean question asks about a name in the possessive that no chunk of
         the knowledge base holds ("SK하이닉스의 ... 재고자산" over Samsung's statements): the
         documents are about others. The name is Kiwi's proper noun before 의; a word a
-        passage holds by its translation is held."""
+        passage holds by its translation is held, and a name a passage prints is held
+        however its words are analysed there ("메탈리카" may be two morphemes in a
+        sentence)."""
         if not has_hangul(question):
             return False
         morphemes = self.tokenizer.morphemes(question)
+        shown = " ".join(f"{item.passage.text} {item.context}" for item in evidence.items)
         return any(
-            name[1] == "NNP" and after[:2] == ("의", "JKG") and all(
+            name[1] == "NNP" and after[:2] == ("의", "JKG") and name[0] not in shown and all(
                 not evidence.terms.frequencies.get(t) and t not in held
                 for t in self.tokenizer.tokens(name[0]))
             for name, after in itertools.pairwise(morphemes))
@@ -910,9 +913,13 @@ def _other_versions(asked: str, evidence: Evidence) -> bool:
 
 
 def _other_months(asked: str, evidence: Evidence) -> bool:
-    """Whether the question names a month of a year ("in April 2018") that no passage
-    (nor its context) prints in any form (`qa_service.dates.AskedMonth`): the rate sheet
-    of April 2019 does not give April 2018's rates."""
+    """Whether the question asks for a figure (an amount, a count, a rate) of a month of a
+    year ("in April 2018") that no passage (nor its context) prints in any form
+    (`qa_service.dates.AskedMonth`): the rate sheet of April 2019 does not give April
+    2018's rates. (Prose says "같은 해 4월", "in April of that year": a question of another
+    kind about a month is not declined for it.)"""
+    if answer_type(asked) not in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
+        return False
     return any(not any(month.found_in(item.passage.text) or month.found_in(item.context)
                        for item in evidence.items)
                for month in asked_months(asked))

@@ -183,9 +183,11 @@ _COST_QUESTION = re.compile(r"\b(?:costs?|price[sd]?|pay|paid|charges?|charged|f
                             r")\b|비용|가격|요금", re.IGNORECASE)
 # "how many", "how much" (also "얼마나"), "몇" (not "몇몇": some)
 _HOW_MUCH = re.compile(r"\bhow (?:many|much)\b|(?<!몇)몇(?!몇)|얼마", re.IGNORECASE)
+_ASKS_OTHER = re.compile(r"누구|누가|어디|무엇|\bwho\b|\bwhom\b|\bwhere\b", re.IGNORECASE)
 _BUDGET = re.compile(r"\bbudget|예산|투자액|금액", re.IGNORECASE)
-# a figure, also after the prefix of an ordinal ("제89조", "제124대")
-_FIGURE = re.compile(rf"{FIGURE}|(?<=제)\d+")
+# a figure: digits after no letter (also a range's bounds, "3-4천년", "19-20세기"), or after
+# the prefix of an ordinal ("제89조", "제124대"); not "코로나19"
+_FIGURE = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*|(?<=제)\d+")
 _YEAR_QUOTES = "'\u2018\u2019"  # before a year of two digits: "'22"
 _LARGE_WORD = re.compile(r"(?:hundred|thousand|million|billion|trillion)s?", re.IGNORECASE)
 _PERCENT_AFTER = re.compile(r"\s?(?:%|percent|퍼센트)", re.IGNORECASE)  # a price's change
@@ -545,8 +547,9 @@ def _periods(text: str) -> set[str]:
 
 def asks_quantity(question: str) -> bool:
     """Whether `question` asks how many or how much ("How many ...", "얼마", "몇 명"): for
-    an amount, a count or a share, not a date or a time ("몇 년에", "몇 시")."""
-    return (_HOW_MUCH.search(question) is not None
+    an amount, a count or a share, not a date or a time ("몇 년에", "몇 시"), nor who,
+    where or what ("몇 개의 반응을 없애준 것은 누구인가?")."""
+    return (_HOW_MUCH.search(question) is not None and _ASKS_OTHER.search(question) is None
             and answer_type(question) in (AnswerType.MONEY, AnswerType.COUNT,
                                           AnswerType.PERCENT))
 

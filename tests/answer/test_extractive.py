@@ -1265,6 +1265,12 @@ def test_a_korean_question_about_a_company_the_documents_never_name_is_declined(
     assert other.abstained and other.answerability == 0.0
     named = answerer.answer(evidence_of("삼성전자의 재고자산은 얼마인가요?", [sheet], terms))
     assert named.short_answer is not None and named.short_answer.text == "52,187,866"
+    # a name a passage prints is held, however the knowledge base's words analyse it
+    article = whole_page("메탈리카의 기타리스트 커크 해밋은 1989년 시그니처 기타 KH-2를 냈다.",
+                         "metallica", "metallica.pdf")
+    printed = answerer.answer(evidence_of("메탈리카의 기타리스트가 낸 시그니처 기타는?",
+                                          [article], terms))
+    assert printed.answerability > 0.0
 
 
 def test_a_month_no_passage_prints_is_declined(tokenizer: Tokenizer) -> None:
@@ -1281,6 +1287,10 @@ def test_a_month_no_passage_prints_is_declined(tokenizer: Tokenizer) -> None:
     assert other.abstained and other.answerability == 0.0
     named = answerer.answer(evidence_of(asked.format(2019), [sheet], terms))
     assert not named.abstained
+    # a question that asks for no figure: prose says "in April of that year"
+    who = answerer.answer(evidence_of("Which home loans did the bank offer in April 2018?",
+                                      [sheet], terms))
+    assert who.answerability > 0.0
 
 
 def test_a_short_answer_from_a_page_of_another_month_is_declined(

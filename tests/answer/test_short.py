@@ -670,6 +670,7 @@ def test_a_whole_number_that_opens_with_a_zero_is_a_code_not_an_amount() -> None
     ("PDF Association은 몇 년에 설립되었나요?", False),
     ("회의는 몇 시에 시작하나요?", False),
     ("몇몇의 평론가들은 무엇이라고 말했는가?", False),
+    ("몇 개의 조건적 반응을 없애준 것은 누구인가?", False),
     ("What is the price of the room?", False),
 ])
 def test_how_many_and_how_much_ask_for_a_quantity(question: str, asks: bool) -> None:
@@ -684,6 +685,8 @@ def test_how_many_and_how_much_ask_for_a_quantity(question: str, asks: bool) -> 
     ("태조의 몇 번째 아들이었는가?", "태조는 여덟째 아들을 세자로 책봉하였다.", True),
     ("How many people attended in 2015?", "About 2,300 people attended.", True),
     ("How many people came?", "42 people came.", True),
+    ("종분화가 몇 년 이내에 이루어져야 하는가?", "최대 3-4천년 이내에 이루어져야 한다.", True),
+    ("경계는 몇 세기에 걸쳐 형성되었는가?", "경계는 19-20세기에 걸쳐 형성되었다.", True),
     # no quantity: the pool's fee is charged apart; figures the question names, a year,
     # a date, a name's version, a reference, a list's number
     ("야외 수영장 6층의 입장료는 얼마인가요?", "■ 야외 수영장\n위치: 6층\n※ 입장료 별도.", False),
