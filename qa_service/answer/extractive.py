@@ -105,6 +105,7 @@ from qa_service.answer.models import (
 )
 from qa_service.answer.overview import overview_text
 from qa_service.answer.short import (
+    QUANTITIES,
     AnswerType,
     answer_type,
     asks_cost,
@@ -122,8 +123,8 @@ from qa_service.answer.short import (
 )
 from qa_service.codes import asked_codes, asked_versions, printed
 from qa_service.config import AnswerSettings
-from qa_service.dates import asked_dates, asked_months
-from qa_service.evidence import Evidence
+from qa_service.dates import AskedMonth, asked_dates, asked_months
+from qa_service.evidence import Evidence, PassageEvidence
 from qa_service.glossary import compound_parts
 from qa_service.instructions import asked_part, asks_computation
 from qa_service.line_items import ItemNames
@@ -365,28 +366,27 @@ class ExtractiveAnswerer:
         # saw, a version of which they print only others, a month they do not print (or
         # the short answer's page does not), a Korean owner no chunk names: the documents
         # are about other precincts, models, editions, months, companies
+        shown = "\n".join(f"{item.passage.text}\n{item.context}" for item in evidence.items)
         elsewhere = (_unprinted_codes(asked, evidence, self.tokenizer.tokens)
-                     or _other_versions(asked, evidence) or _other_months(asked, evidence)
-                     or (lead is not None and _lead_of_other_month(asked, evidence, lead))
-                     or self._unknown_owner(asked, evidence, held))
+                     or _other_versions(asked, shown) or _other_months(asked, evidence, lead)
+                     or self._unknown_owner(asked, evidence, held, shown))
         # no short answer, and the quotes would hold no quantity or name no cost's object
         unanswered = (self._unquantified(asked, passages, candidates, lead)
                       or self._unfocused(asked, evidence, lead, held))
         return _Assessment(idf, candidates, lead, features,
                            not_stated or elsewhere or unanswered)
 
-    def _unknown_owner(self, question: str, evidence: Evidence, held: frozenset[str]
-                       ) -> bool:
+    def _unknown_owner(self, question: str, evidence: Evidence, held: frozenset[str],
+                       shown: str) -> bool:
         """Whether a Korean question asks about a name in the possessive that no chunk of
         the knowledge base holds ("SK하이닉스의 ... 재고자산" over Samsung's statements): the
         documents are about others. The name is Kiwi's proper noun before 의; a word a
-        passage holds by its translation is held, and a name a passage prints is held
-        however its words are analysed there ("메탈리카" may be two morphemes in a
-        sentence)."""
-        if not has_hangul(question):
+        passage holds by its translation is held, and a name a passage prints (`shown`:
+        the passages and their contexts) is held however its words are analysed there
+        ("메탈리카" may be two morphemes in a sentence)."""
+        if "의" not in question:  # no possessive: the question is not analysed again
             return False
         morphemes = self.tokenizer.morphemes(question)
-        shown = " ".join(f"{item.passage.text} {item.context}" for item in evidence.items)
         return any(
             name[1] == "NNP" and after[:2] == ("의", "JKG") and name[0] not in shown and all(
                 not evidence.terms.frequencies.get(t) and t not in held
@@ -902,40 +902,38 @@ def _unprinted_codes(asked: str, evidence: Evidence,
         for code in asked_codes(asked))
 
 
-def _other_versions(asked: str, evidence: Evidence) -> bool:
+def _other_versions(asked: str, shown: str) -> bool:
     """Whether the question names a version (`qa_service.codes.asked_versions`: "Edition
-    2.0") of which the passages (and their contexts) print only others ("Edition 1.0")."""
-    versions = asked_versions(asked)
-    if not versions:
-        return False
-    shown = "\n".join(f"{item.passage.text}\n{item.context}" for item in evidence.items)
-    return any(version.other_in(shown) for version in versions)
+    2.0") of which the passages and their contexts (`shown`) print only others ("Edition
+    1.0")."""
+    return any(version.other_in(shown) for version in asked_versions(asked))
 
 
-def _other_months(asked: str, evidence: Evidence) -> bool:
+def _other_months(asked: str, evidence: Evidence, lead: _Lead | None) -> bool:
     """Whether the question asks for a figure (an amount, a count, a rate) of a month of a
     year ("in April 2018") that no passage (nor its context) prints in any form
     (`qa_service.dates.AskedMonth`): the rate sheet of April 2019 does not give April
     2018's rates. (Prose says "같은 해 4월", "in April of that year": a question of another
-    kind about a month is not declined for it.)"""
-    if answer_type(asked) not in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
+    kind about a month is not declined for it.) Or whether the short answer (`lead`) is a
+    table's figure and its page prints no month the question names ("Korea routes in
+    November 2015", read from the route table of December 2015's page, where the monthly
+    totals' page prints Nov-2015): a table's figures are its page's period's; a sentence
+    of prose says its own."""
+    months = asked_months(asked)
+    if not months:
         return False
-    return any(not any(month.found_in(item.passage.text) or month.found_in(item.context)
-                       for item in evidence.items)
-               for month in asked_months(asked))
 
+    def prints(item: PassageEvidence, month: AskedMonth) -> bool:
+        return month.found_in(item.passage.text) or month.found_in(item.context)
 
-def _lead_of_other_month(asked: str, evidence: Evidence, lead: _Lead) -> bool:
-    """Whether the short answer is a table's figure and its page (its passage and
-    context) prints no month the question names ("Korea routes in November 2015", read
-    from the route table of December 2015's page, where the monthly totals' page prints
-    Nov-2015). A table's figures are its page's period's; a sentence of prose says its
-    own."""
+    if answer_type(asked) in QUANTITIES and any(
+            not any(prints(item, month) for item in evidence.items) for month in months):
+        return True
+    if lead is None:
+        return False
     item = evidence.items[lead.passage]
-    if not is_table_row(item.passage.text, lead.line_start, lead.line_end):
-        return False
-    return any(not month.found_in(item.passage.text) and not month.found_in(item.context)
-               for month in asked_months(asked))
+    return is_table_row(item.passage.text, lead.line_start, lead.line_end) and any(
+        not prints(item, month) for month in months)
 
 
 def _undated(evidence: Evidence) -> list[float]:

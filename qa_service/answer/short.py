@@ -48,9 +48,9 @@ from qa_service.table_lines import (
 )
 from qa_service.tokens import has_hangul
 
-__all__ = ["AnswerType", "LineSpan", "answer_type", "asks_cost", "asks_quantity", "column_header",
-           "in_currency", "of_counted", "row_headings", "short_span", "short_years",
-           "stacked_value", "states_quantity"]
+__all__ = ["QUANTITIES", "AnswerType", "LineSpan", "answer_type", "asks_cost", "asks_quantity",
+           "column_header", "in_currency", "of_counted", "row_headings", "short_span",
+           "short_years", "stacked_value", "states_quantity"]
 
 
 class AnswerType(StrEnum):
@@ -61,6 +61,10 @@ class AnswerType(StrEnum):
     COUNT = "count"
     NAME = "name"
     NONE = "none"
+
+
+# the kinds a figure answers: an amount, a count, a share
+QUANTITIES = frozenset({AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT})
 
 
 # The question's wording -> the type of its answer, tried in this order.
@@ -189,14 +193,15 @@ _BUDGET = re.compile(r"\bbudget|예산|투자액|금액", re.IGNORECASE)
 # the prefix of an ordinal ("제89조", "제124대"); not "코로나19"
 _FIGURE = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*|(?<=제)\d+")
 _YEAR_QUOTES = "'\u2018\u2019"  # before a year of two digits: "'22"
-_LARGE_WORD = re.compile(r"(?:hundred|thousand|million|billion|trillion)s?", re.IGNORECASE)
+_LARGE_NUMBERS = "hundred|thousand|million|billion|trillion"
+_LARGE_WORD = re.compile(rf"(?:{_LARGE_NUMBERS})s?", re.IGNORECASE)
 _PERCENT_AFTER = re.compile(r"\s?(?:%|percent|퍼센트)", re.IGNORECASE)  # a price's change
 _LARGE_AFTER = re.compile(r"\s?(?:(?i:thousand|million|billion|trillion)|[MBK]\b|만|억|조|천)")
 # a quantity in words: "half", "a few", "millions of", "여덟째", "두 명", "절반"
 _QUANTITY_WORDS = re.compile(
     r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
     r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty"
-    r"|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?|dozens?"
+    rf"|seventy|eighty|ninety|(?:{_LARGE_NUMBERS})s?|dozens?"
     r"|half|halves|quarters?|thirds?|once|twice|doubled?|tripled?|quadrupled?|\w+fold|few"
     r"|several|none|single|multiple)\b"
     r"|(?:한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|스무|스물|서른|마흔|쉰|수십|수백|수천|수만"
@@ -228,7 +233,8 @@ _STACKED_VALUE = re.compile(
     rf"^\s*(?:[$₩€£¥]\s?)?(?:{FIGURE})\s?(?:[가-힣]{{1,3}}|%|[A-Za-z]{{1,5}})?\s*$")
 STACKED_LABEL_CHARS = 40  # a label of a stacked block is a short line without figures
 _MONTH_WORD = re.compile(_MONTHS.rstrip(r"\.?"), re.IGNORECASE)
-_SHORT_YEAR = re.compile(r"['\u2018\u2019](\d{2})(?!\d)")  # a year as "'21" (or with a curly quote)
+# a year as "'21" (or with a curly quote)
+_SHORT_YEAR = re.compile(rf"[{_YEAR_QUOTES}](\d{{2}})(?!\d)")
 _BARE_YEAR = re.compile(r"(?:1[5-9]|20)\d{2}")
 _YEAR_RANGE_REST = re.compile(r"\s?(?:to|[\u2013~\u223c-])\s?(?:1[5-9]|20)\d{2}(?!\d)",
                               re.IGNORECASE)
@@ -550,8 +556,7 @@ def asks_quantity(question: str) -> bool:
     an amount, a count or a share, not a date or a time ("몇 년에", "몇 시"), nor who,
     where or what ("몇 개의 반응을 없애준 것은 누구인가?")."""
     return (_HOW_MUCH.search(question) is not None and _ASKS_OTHER.search(question) is None
-            and answer_type(question) in (AnswerType.MONEY, AnswerType.COUNT,
-                                          AnswerType.PERCENT))
+            and answer_type(question) in QUANTITIES)
 
 
 def states_quantity(question: str, text: str, start: int, end: int) -> bool:
@@ -572,7 +577,7 @@ def states_quantity(question: str, text: str, start: int, end: int) -> bool:
         if (_asked(question, match.group()) or any(s <= a and b <= e for s, e in dates)
                 or (_BARE_YEAR.fullmatch(text, a, b) and not _UNIT_AFTER.match(text, b, end))
                 or (a > 0 and text[a - 1] in _YEAR_QUOTES) or versions_name(text, a)
-                or (text[a - 1:a] == "[" and text[b:b + 1] == "]")):
+                or _referenced(text, a, b)):
             continue
         if (not amount or row or _MONEY_MARK.search(text, max(start, a - 4), b)
                 or _LARGE_AFTER.match(text, b, end) or _PERCENT_AFTER.match(text, b, end)):
@@ -620,7 +625,7 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
              and not _bracketed(text, m.start(), m.end())]
     spans = [(a, b) for a, b in spans if not _SECTION_NUMBER.match(text, a)
              or text.rfind("\n", 0, a) + 1 < a]
-    if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
+    if kind in QUANTITIES:
         spans = [(a, b) for a, b in spans if not versions_name(text, a)]  # "KorQuAD 1.0"
     counted = _counted(question) if kind is AnswerType.COUNT else None
     spans = _of_kind(question, text, (start, end), spans, kind, counted)
@@ -639,7 +644,7 @@ def _typed_span(question: str, text: str, start: int, end: int, kind: AnswerType
     while last > first and text[last - 1] in " .,;:\n\t" and not _ABBREVIATED.search(
             text, first, last):
         last -= 1
-    if kind in (AnswerType.COUNT, AnswerType.MONEY, AnswerType.PERCENT):
+    if kind in QUANTITIES:
         first, last = _range_start(text, first, start), _range_end(text, first, last, end)
         unit = counted.match(text, last, end) if counted is not None else None
         last = (_qualified(text, unit.end(), end) if unit is not None
@@ -664,7 +669,7 @@ def _of_kind(question: str, text: str, line: tuple[int, int], spans: list[tuple[
     if kind is AnswerType.MONEY:
         spans = [(a, b) for a, b in spans if not _DATE_UNIT.match(text, b)]
         spans = [span for span in spans if _MONEY_MARK.search(text, *span)] or spans
-    if kind in (AnswerType.MONEY, AnswerType.COUNT, AnswerType.PERCENT):
+    if kind in QUANTITIES:
         spans = [(a, b) for a, b in spans if not (_BARE_YEAR.fullmatch(text, a, b)
                                                   and not _UNIT_AFTER.match(text, b, line[1]))
                  and not _CODE.match(text, a, b)]
@@ -726,8 +731,13 @@ def _name_only(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _bracketed(text: str, start: int, end: int) -> bool:
     """A reference marker or a label's number: "[32]", "[표 1]", "Table 2", "그림 3"."""
-    return (text[start - 1:start] == "[" and text[end:end + 1] == "]") or \
+    return _referenced(text, start, end) or \
         _LABELLED.search(text, max(0, start - 12), start) is not None
+
+
+def _referenced(text: str, start: int, end: int) -> bool:
+    """A reference marker: the figure `text[start:end]` in square brackets, "[32]"."""
+    return text[start - 1:start] == "[" and text[end:end + 1] == "]"
 
 
 def _with_unit(text: str, end: int, limit: int) -> int:
